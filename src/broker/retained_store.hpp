@@ -1,0 +1,34 @@
+// Retained messages by topic. Thread-safe; set() on every retained PUBLISH, match() on SUBSCRIBE.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "broker/message.hpp"
+
+namespace thingport::broker {
+
+class retained_store {
+public:
+  retained_store();
+  ~retained_store();
+  retained_store(const retained_store&) = delete;
+  retained_store& operator=(const retained_store&) = delete;
+
+  // Stores `msg` as the retained message of its topic; an empty payload removes it.
+  void set(message_ptr msg);
+
+  // Appends every retained message whose topic matches `filter` (a valid filter; '$' rule as
+  // in topic_index).
+  void match(std::string_view filter, std::vector<message_ptr>& out) const;
+
+  std::size_t size() const noexcept;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace thingport::broker
