@@ -1,0 +1,152 @@
+#include "app/config.hpp"
+
+#include <charconv>
+#include <set>
+#include <stdexcept>
+
+#include <toml++/toml.h>
+
+namespace thingport::app {
+
+std::chrono::seconds parse_duration(const std::string& text) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || p == text.data()) throw std::runtime_error("bad duration '" + text + "'");
+  const std::string unit(p, text.data() + text.size());
+  std::uint64_t mult = 1;
+  if (unit.empty() || unit == "s") mult = 1;
+  else if (unit == "m") mult = 60;
+  else if (unit == "h") mult = 3600;
+  else if (unit == "d") mult = 86400;
+  else throw std::runtime_error("bad duration unit in '" + text + "' (use s, m, h or d)");
+  return std::chrono::seconds(n * mult);
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& path, const std::string& key, const std::string& what) {
+  throw std::runtime_error(path + ": " + key + ": " + what);
+}
+
+void check_keys(const toml::table& t, const std::string& path, const std::string& where,
+                const std::set<std::string>& allowed) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.count(std::string(k.str())))
+      fail(path, where.empty() ? std::string(k.str()) : where + "." + std::string(k.str()),
+           "unknown key");
+  }
+}
+
+template <class T>
+void read(const toml::table& t, const char* key, T& out, const std::string& path,
+          const std::string& where) {
+  const auto* node = t.get(key);
+  if (node == nullptr) return;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!node->is_boolean()) fail(path, where + "." + key, "expected true or false");
+    out = **node->as_boolean();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!node->is_string()) fail(path, where + "." + key, "expected a string");
+    out = **node->as_string();
+  } else {
+    if (!node->is_integer()) fail(path, where + "." + key, "expected an integer");
+    const auto v = **node->as_integer();
+    if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
+      fail(path, where + "." + key, "out of range");
+    out = static_cast<T>(v);
+  }
+}
+
+const toml::table* section(const toml::table& root, const char* name, const std::string& path) {
+  const auto* node = root.get(name);
+  if (node == nullptr) return nullptr;
+  if (!node->is_table()) fail(path, name, "expected a table");
+  return node->as_table();
+}
+
+}  // namespace
+
+config load_config(const std::string& path) {
+  toml::table root;
+  try {
+    root = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(path + ": " + std::string(e.description()) + " at line " +
+                             std::to_string(e.source().begin.line));
+  }
+  config c;
+  check_keys(root, path, "",
+             {"data_dir", "listeners", "tls", "auth", "http", "limits", "store", "cluster",
+              "server", "log"});
+  read(root, "data_dir", c.data_dir, path, "");
+  if (const auto* t = section(root, "listeners", path)) {
+    check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto"});
+    read(*t, "tcp", c.listeners.tcp, path, "listeners");
+    read(*t, "tls", c.listeners.tls, path, "listeners");
+    read(*t, "ws", c.listeners.ws, path, "listeners");
+    read(*t, "wss", c.listeners.wss, path, "listeners");
+    read(*t, "auto", c.listeners.auto_, path, "listeners");
+  }
+  if (const auto* t = section(root, "tls", path)) {
+    check_keys(*t, path, "tls", {"cert", "key"});
+    read(*t, "cert", c.tls.cert, path, "tls");
+    read(*t, "key", c.tls.key, path, "tls");
+  }
+  if (const auto* t = section(root, "auth", path)) {
+    check_keys(*t, path, "auth", {"allow_anonymous", "deny_subscribe"});
+    read(*t, "allow_anonymous", c.auth.allow_anonymous, path, "auth");
+    if (const auto* n = t->get("deny_subscribe")) {
+      if (!n->is_array()) fail(path, "auth.deny_subscribe", "expected an array of strings");
+      for (const auto& e : *n->as_array()) {
+        if (!e.is_string()) fail(path, "auth.deny_subscribe", "expected an array of strings");
+        c.auth.deny_subscribe.push_back(**e.as_string());
+      }
+    }
+  }
+  if (const auto* t = section(root, "http", path)) {
+    check_keys(*t, path, "http", {"listen", "token"});
+    read(*t, "listen", c.http.listen, path, "http");
+    read(*t, "token", c.http.token, path, "http");
+  }
+  if (const auto* t = section(root, "limits", path)) {
+    check_keys(*t, path, "limits",
+               {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl"});
+    read(*t, "max_payload", c.limits.max_payload, path, "limits");
+    read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
+    read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
+    read(*t, "offline_queue", c.limits.offline_queue, path, "limits");
+    std::string ttl;
+    read(*t, "offline_ttl", ttl, path, "limits");
+    if (!ttl.empty()) c.limits.offline_ttl = parse_duration(ttl);
+    if (c.limits.max_payload == 0 || c.limits.max_payload > 268435455 - 65540)
+      fail(path, "limits.max_payload", "must be 1..268369915");
+    if (c.limits.keepalive_min > c.limits.keepalive_max)
+      fail(path, "limits.keepalive_min", "greater than keepalive_max");
+  }
+  if (const auto* t = section(root, "store", path)) {
+    check_keys(*t, path, "store", {"backend", "url", "durability"});
+    read(*t, "backend", c.store.backend, path, "store");
+    read(*t, "url", c.store.url, path, "store");
+    read(*t, "durability", c.store.durability, path, "store");
+    if (c.store.backend != "sqlite" && c.store.backend != "postgres")
+      fail(path, "store.backend", "must be \"sqlite\" or \"postgres\"");
+    if (c.store.durability != "sync" && c.store.durability != "async")
+      fail(path, "store.durability", "must be \"sync\" or \"async\"");
+  }
+  if (const auto* t = section(root, "cluster", path)) {
+    check_keys(*t, path, "cluster", {"nats", "node"});
+    read(*t, "nats", c.cluster.nats, path, "cluster");
+    read(*t, "node", c.cluster.node, path, "cluster");
+  }
+  if (const auto* t = section(root, "server", path)) {
+    check_keys(*t, path, "server", {"workers"});
+    read(*t, "workers", c.workers, path, "server");
+  }
+  if (const auto* t = section(root, "log", path)) {
+    check_keys(*t, path, "log", {"level"});
+    read(*t, "level", c.log_level, path, "log");
+  }
+  return c;
+}
+
+}  // namespace thingport::app

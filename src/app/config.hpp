@@ -1,0 +1,59 @@
+// The configuration file (TOML, DESIGN.md §1). Every key is optional; missing keys keep the
+// embedded defaults. Unknown keys and wrong types are errors with the key's path.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace thingport::app {
+
+struct config {
+  std::string data_dir = "./data";
+  struct {
+    std::string tcp = "0.0.0.0:1883";
+    std::string tls = "0.0.0.0:8883";
+    std::string ws = "0.0.0.0:8083";
+    std::string wss = "0.0.0.0:8084";
+    std::string auto_ = "";
+  } listeners;
+  struct {
+    std::string cert = "";
+    std::string key = "";
+  } tls;
+  struct {
+    bool allow_anonymous = false;
+    std::vector<std::string> deny_subscribe;
+  } auth;
+  struct {
+    std::string listen = "127.0.0.1:8080";
+    std::string token = "";
+  } http;
+  struct {
+    std::size_t max_payload = 262144;
+    std::uint16_t keepalive_min = 30;
+    std::uint16_t keepalive_max = 1200;
+    std::size_t offline_queue = 1000;
+    std::chrono::seconds offline_ttl{7 * 24 * 3600};
+  } limits;
+  struct {
+    std::string backend = "sqlite";
+    std::string url = "";
+    std::string durability = "sync";
+  } store;
+  struct {
+    std::string nats = "";
+    std::string node = "";
+  } cluster;
+  unsigned workers = 0;  // [server] workers; 0 = one per core
+  std::string log_level = "info";
+};
+
+// Throws std::runtime_error with a message naming the file and key.
+config load_config(const std::string& path);
+
+// "30s", "15m", "12h", "7d" or a plain number of seconds.
+std::chrono::seconds parse_duration(const std::string& text);
+
+}  // namespace thingport::app

@@ -1,0 +1,60 @@
+#include "broker/broker.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+namespace thingport::broker {
+
+namespace asio = boost::asio;
+
+broker::broker(options o, std::shared_ptr<client_policy> policy)
+    : opts_(o), policy_(std::move(policy)) {
+  unsigned n = opts_.workers != 0 ? opts_.workers : std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+}
+
+broker::~broker() { stop(); }
+
+void broker::start() {
+  if (started_.exchange(true)) return;
+  for (auto& w : workers_) {
+    threads_.emplace_back([w = w.get()] {
+      auto guard = asio::make_work_guard(w->io());
+      for (;;) {
+        try {
+          w->io().run();
+          break;
+        } catch (const std::exception& e) {
+          // A handler threw: a bug. Log it and keep the worker serving everyone else.
+          spdlog::error("worker {}: unexpected exception: {}", w->index(), e.what());
+        }
+      }
+    });
+  }
+}
+
+void broker::stop() {
+  if (!started_.load() || stopped_.exchange(true)) return;
+  for (auto& w : workers_) asio::post(w->io(), [w = w.get()] { w->shutdown(); });
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+worker& broker::pick() noexcept {
+  return *workers_[rr_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+}
+
+void broker::publish(message_ptr m) {
+  worker& w = pick();
+  asio::post(w.io(), [&w, m = std::move(m)] {
+    if (m->retain) {
+      retained_store& r = w.owner().retained();
+      r.set(m);
+    }
+    w.route(m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m);
+  });
+}
+
+}  // namespace thingport::broker

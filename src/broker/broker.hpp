@@ -1,0 +1,87 @@
+// The broker: workers, the shared subscription index and retained store, the session registry,
+// the policy and the counters. Thread-safe where noted; see docs/threads.md.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/close_reason.hpp"
+#include "broker/message.hpp"
+#include "broker/options.hpp"
+#include "broker/policy.hpp"
+#include "broker/retained_store.hpp"
+#include "broker/session_table.hpp"
+#include "broker/topic_index.hpp"
+#include "broker/worker.hpp"
+
+namespace thingport::broker {
+
+struct counters {
+  std::atomic<std::uint64_t> connections{0};        // accepted sockets
+  std::atomic<std::uint64_t> connects{0};           // CONNACK 0 sent
+  std::atomic<std::uint64_t> connect_refused{0};
+  std::atomic<std::uint64_t> publish_in{0};
+  std::atomic<std::uint64_t> publish_out{0};
+  std::atomic<std::uint64_t> publish_denied{0};
+  std::atomic<std::uint64_t> dropped_queue_full{0};
+  std::atomic<std::uint64_t> dropped_offline_qos0{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
+};
+
+class broker {
+public:
+  broker(options o, std::shared_ptr<client_policy> policy);
+  ~broker();
+  broker(const broker&) = delete;
+  broker& operator=(const broker&) = delete;
+
+  // Runs one thread per worker until stop().
+  void start();
+  // Closes every connection (reason server_shutdown) and joins the threads. Idempotent.
+  void stop();
+
+  unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  worker& at(unsigned i) noexcept { return *workers_[i]; }
+  worker& pick() noexcept;  // round robin, for new connections; any thread
+
+  topic_index& index() noexcept { return index_; }
+  retained_store& retained() noexcept { return retained_; }
+  session_table& sessions() noexcept { return sessions_; }
+  client_policy& policy() noexcept { return *policy_; }
+  const options& opts() const noexcept { return opts_; }
+  counters& stats() noexcept { return stats_; }
+
+  std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
+  std::uint64_t next_message_id() noexcept { return msg_id_.fetch_add(1, std::memory_order_relaxed); }
+
+  // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
+  void publish(message_ptr m);
+
+  // Session registry: session key -> id. Any thread.
+  std::mutex registry_mu;
+  std::unordered_map<std::string, subscriber_id> registry;
+
+private:
+  options opts_;
+  std::shared_ptr<client_policy> policy_;
+  topic_index index_;
+  retained_store retained_;
+  session_table sessions_;
+  counters stats_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::thread> threads_;
+  std::atomic<unsigned> rr_{0};
+  std::atomic<std::uint64_t> serial_{1};
+  std::atomic<std::uint64_t> msg_id_{1};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,282 @@
+#include "broker/client.hpp"
+
+#include <algorithm>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "broker/session.hpp"
+#include "broker/worker.hpp"
+#include "mqtt/error.hpp"
+#include "mqtt/serializer.hpp"
+
+namespace thingport::broker {
+
+client::client(worker& w, transport& t, transport_info info, clock::time_point now)
+    : worker_(w), transport_(t), info_(std::move(info)), serial_(w.owner().next_serial()),
+      created_(now), last_rx_(now) {
+  const auto& o = w.owner().opts();
+  parser_opts_.side = mqtt::parser_options::role::server;
+  parser_opts_.max_payload = o.max_payload;
+  parser_opts_.max_remaining_length = o.max_payload + 65536 + 4;
+  worker_.add_client(*this);
+}
+
+client::~client() {
+  if (state_ != state::closed) {
+    state_ = state::closed;
+    detach(false);
+  }
+  worker_.remove_client(*this);
+}
+
+std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
+  std::size_t used = 0;
+  while (state_ == state::awaiting_connect || state_ == state::connected) {
+    auto r = mqtt::parse(in.subspan(used), parser_opts_);
+    if (r.state == mqtt::parse_result::status::need_more) break;
+    if (r.state == mqtt::parse_result::status::error) {
+      spdlog::info("client {} ({}): bad packet: {}", client_id_, info_.remote_address,
+                   r.ec.message());
+      if (state_ == state::awaiting_connect) {
+        if (auto code = mqtt::connack_code_for(r.ec)) {
+          refuse(*code, close_reason::protocol_error);
+          break;
+        }
+      }
+      const bool too_large = r.ec == mqtt::errc::payload_too_large ||
+                             r.ec == mqtt::errc::packet_too_large;
+      close(too_large ? close_reason::payload_too_large : close_reason::malformed_packet);
+      break;
+    }
+    used += r.consumed;
+    last_rx_ = now;
+    if (state_ == state::awaiting_connect &&
+        !std::holds_alternative<mqtt::connect_packet>(r.pkt)) {
+      close(close_reason::protocol_error);
+      break;
+    }
+    std::visit([this](const auto& p) { handle(p); }, r.pkt);
+  }
+  if (!out_.empty()) transport_.wake();
+  return used;
+}
+
+void client::on_timer(clock::time_point now) {
+  if (state_ == state::closed) return;
+  if (now >= deadline()) {
+    close(state_ == state::awaiting_connect ? close_reason::connect_timeout
+                                            : close_reason::keepalive_timeout);
+  }
+}
+
+clock::time_point client::deadline() const noexcept {
+  if (state_ == state::awaiting_connect) return created_ + worker_.owner().opts().connect_timeout;
+  if (state_ == state::connected && keepalive_ > 0)
+    return last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500);
+  return clock::time_point::max();
+}
+
+void client::refuse(mqtt::connack_code code, close_reason r) {
+  send(mqtt::connack_packet{false, code});
+  close(r);
+}
+
+void client::close(close_reason r) {
+  if (state_ == state::closed) return;
+  const bool was_connected = state_ != state::awaiting_connect;
+  state_ = state::closed;
+  reason_ = r;
+  worker_.owner().stats().closes[static_cast<std::size_t>(r)].fetch_add(
+      1, std::memory_order_relaxed);
+  if (was_connected || r != close_reason::peer_closed)
+    spdlog::info("close client={} addr={} transport={} reason={}", client_id_,
+                 info_.remote_address, to_string(info_.kind), to_string(r));
+  detach(r != close_reason::client_disconnect);
+  transport_.shutdown();
+}
+
+void client::on_transport_closed(close_reason r) { close(r); }
+
+void client::take_over() {
+  session_ = nullptr;
+  close(close_reason::taken_over);
+}
+
+void client::detach(bool publish_will) {
+  if (publish_will && will_ && identity_) {
+    auto& b = worker_.owner();
+    auto m = make_message(will_->topic, will_->payload, will_->qos, false);
+    if (will_->retain) b.retained().set(make_message(will_->topic, will_->payload, will_->qos, true));
+    worker_.route(m);
+  }
+  will_.reset();
+  if (session_ != nullptr) {
+    session* s = session_;
+    session_ = nullptr;
+    worker_.detach_session(*this, *s);
+  }
+}
+
+void client::send(const mqtt::packet& p) {
+  mqtt::encode(p, out_);
+}
+
+void client::send_publish(const message& m, std::uint8_t qos, bool retain, bool dup,
+                          std::uint16_t packet_id) {
+  mqtt::encode_publish(out_, m.topic, m.payload, qos, retain, dup, packet_id);
+  if (out_.size() > worker_.owner().opts().max_outbound_bytes && state_ != state::closed) {
+    // Not closed from here: we may be inside a loop over this client's session.
+    boost::asio::post(worker_.io(), [w = &worker_, serial = serial_] {
+      w->close_client(serial, close_reason::slow_consumer);
+    });
+  }
+  transport_.wake();
+}
+
+void client::send_pubrel(std::uint16_t packet_id) {
+  send(mqtt::pubrel_packet{packet_id});
+  transport_.wake();
+}
+
+void client::attach(session& s, bool session_present) {
+  session_ = &s;
+  s.conn = this;
+  s.identity = identity_;
+  if (!session_present) s.persistent = !clean_session_;
+  state_ = state::connected;
+  send(mqtt::connack_packet{session_present, mqtt::connack_code::accepted});
+  worker_.owner().stats().connects.fetch_add(1, std::memory_order_relaxed);
+  spdlog::debug("connect client={} addr={} transport={} session_present={}", client_id_,
+                info_.remote_address, to_string(info_.kind), session_present);
+  if (!session_present) {
+    for (const auto& f : identity_->implicit_subscriptions)
+      worker_.subscribe(s, f, identity_->implicit_qos);
+  }
+  // Unacknowledged messages go again, with DUP, in their original order.
+  for (const auto& m : s.inflight) {
+    if (m.released)
+      send(mqtt::pubrel_packet{m.packet_id});
+    else
+      mqtt::encode_publish(out_, m.msg->topic, m.msg->payload, m.qos, m.retain, true, m.packet_id);
+  }
+  worker_.drain(s);
+  if (!out_.empty()) transport_.wake();
+  transport_.resume_reading();
+}
+
+// --- packets ---
+
+void client::handle(const mqtt::connect_packet& p) {
+  if (state_ != state::awaiting_connect) return close(close_reason::protocol_error);
+  client_id_ = p.client_id;
+  keepalive_ = p.keepalive;
+  clean_session_ = p.clean_session;
+  if (p.client_id.empty() && !p.clean_session)
+    return refuse(mqtt::connack_code::identifier_rejected, close_reason::auth_failed);
+  auto& b = worker_.owner();
+  auto decision = b.policy().authenticate(p, info_);
+  if (auto* no = std::get_if<connect_refusal>(&decision)) {
+    b.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("refused client={} addr={} code={} why={}", client_id_, info_.remote_address,
+                 static_cast<int>(no->code), no->why);
+    return refuse(no->code, close_reason::auth_failed);
+  }
+  identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
+  session_key_ = identity_->session_key;
+  if (session_key_.empty()) session_key_ = "$auto/" + std::to_string(serial_);
+  will_ = p.will;
+  if (will_ && will_->qos > identity_->max_qos) will_->qos = identity_->max_qos;
+  state_ = state::awaiting_session;
+  worker_.open_session(*this);
+}
+
+void client::handle(const mqtt::publish_packet& p) {
+  auto& b = worker_.owner();
+  if (p.qos > identity_->max_qos) return close(close_reason::protocol_error);
+  b.stats().publish_in.fetch_add(1, std::memory_order_relaxed);
+  const auto verdict = b.policy().authorize_publish(*identity_, p.topic, p.qos);
+  if (verdict == publish_verdict::close) {
+    b.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
+    return close(close_reason::topic_denied);
+  }
+  if (verdict == publish_verdict::drop) {
+    b.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("client={} publish to {} denied (topic_denied)", client_id_, p.topic);
+  }
+  if (p.qos == 2) {
+    auto& ids = session_->inbound_qos2;
+    if (std::find(ids.begin(), ids.end(), p.packet_id) != ids.end()) {
+      // A retry of a message already routed: acknowledge again, deliver once.
+      return send(mqtt::pubrec_packet{p.packet_id});
+    }
+    if (ids.size() >= b.opts().max_inbound_qos2) return close(close_reason::protocol_error);
+    ids.push_back(p.packet_id);
+  }
+  if (verdict == publish_verdict::allow) {
+    if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
+    worker_.route(make_message(p.topic, p.payload, p.qos, false));
+  }
+  if (p.qos == 1) send(mqtt::puback_packet{p.packet_id});
+  else if (p.qos == 2) send(mqtt::pubrec_packet{p.packet_id});
+}
+
+void client::handle(const mqtt::puback_packet& p) {
+  auto* m = session_->find_inflight(p.packet_id);
+  if (m == nullptr || m->qos != 1) return;
+  session_->erase_inflight(p.packet_id);
+  worker_.drain(*session_);
+}
+
+void client::handle(const mqtt::pubrec_packet& p) {
+  if (auto* m = session_->find_inflight(p.packet_id); m != nullptr && m->qos == 2) {
+    m->released = true;
+    m->msg.reset();  // the payload is not needed any more
+  }
+  send(mqtt::pubrel_packet{p.packet_id});
+}
+
+void client::handle(const mqtt::pubrel_packet& p) {
+  auto& ids = session_->inbound_qos2;
+  ids.erase(std::remove(ids.begin(), ids.end(), p.packet_id), ids.end());
+  send(mqtt::pubcomp_packet{p.packet_id});
+}
+
+void client::handle(const mqtt::pubcomp_packet& p) {
+  auto* m = session_->find_inflight(p.packet_id);
+  if (m == nullptr || !m->released) return;
+  session_->erase_inflight(p.packet_id);
+  worker_.drain(*session_);
+}
+
+void client::handle(const mqtt::subscribe_packet& p) {
+  auto& b = worker_.owner();
+  mqtt::suback_packet ack{p.packet_id, {}};
+  ack.return_codes.reserve(p.subscriptions.size());
+  for (const auto& sub : p.subscriptions) {
+    const auto requested = std::min(sub.qos, identity_->max_qos);
+    const auto granted = b.policy().authorize_subscribe(*identity_, sub.filter, requested);
+    ack.return_codes.push_back(granted);
+    if (granted != mqtt::suback_failure) worker_.subscribe(*session_, sub.filter, granted);
+  }
+  send(ack);
+  for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
+    if (ack.return_codes[i] != mqtt::suback_failure)
+      worker_.deliver_retained(*session_, p.subscriptions[i].filter, ack.return_codes[i]);
+  }
+}
+
+void client::handle(const mqtt::unsubscribe_packet& p) {
+  for (const auto& f : p.filters) worker_.unsubscribe(*session_, f);
+  send(mqtt::unsuback_packet{p.packet_id});
+}
+
+void client::handle(const mqtt::pingreq_packet&) { send(mqtt::pingresp_packet{}); }
+
+void client::handle(const mqtt::disconnect_packet&) {
+  will_.reset();
+  close(close_reason::client_disconnect);
+}
+
+}  // namespace thingport::broker

@@ -1,0 +1,113 @@
+// One client connection's MQTT protocol logic, without I/O: bytes and time in, bytes to send and
+// a close decision out. The net/ driver owns a client, feeds it what it reads, writes what it
+// queues and arms one timer at deadline(). Lives on one worker; touched only by its thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "broker/close_reason.hpp"
+#include "broker/message.hpp"
+#include "broker/policy.hpp"
+#include "mqtt/packet.hpp"
+#include "mqtt/parser.hpp"
+
+namespace thingport::broker {
+
+class worker;
+class session;
+
+using clock = std::chrono::steady_clock;
+
+// What the driver does for the client. Implemented by net::connection.
+class transport {
+public:
+  virtual void wake() = 0;            // output() is non-empty: write it out
+  virtual void shutdown() = 0;        // write what is queued, then close the socket
+  virtual void resume_reading() = 0;  // a paused client can take input again
+protected:
+  ~transport() = default;
+};
+
+class client {
+public:
+  client(worker& w, transport& t, transport_info info, clock::time_point now);
+  ~client();
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+
+  // Processes complete packets from `in`; returns how many bytes were used. Stops early when the
+  // client closes or pauses (waiting for its session to arrive from another worker).
+  std::size_t feed(std::span<const std::uint8_t> in, clock::time_point now);
+  // Connect timeout or keepalive expiry; the driver calls it at deadline().
+  void on_timer(clock::time_point now);
+  clock::time_point deadline() const noexcept;
+
+  // The transport is gone (EOF, reset): the will is published, the session detached.
+  void on_transport_closed(close_reason r);
+  // Closes with `r`: will (unless a clean DISCONNECT), session detached, transport shut down.
+  void close(close_reason r);
+
+  std::string& output() noexcept { return out_; }
+  bool closed() const noexcept { return state_ == state::closed; }
+  bool paused() const noexcept { return state_ == state::awaiting_session; }
+  close_reason reason() const noexcept { return reason_; }
+  const transport_info& info() const noexcept { return info_; }
+  const std::string& client_id() const noexcept { return client_id_; }
+  std::uint64_t serial() const noexcept { return serial_; }
+  std::uint16_t keepalive() const noexcept { return keepalive_; }
+
+  // Called by the worker.
+  void attach(session& s, bool session_present);
+  void send_publish(const message& m, std::uint8_t qos, bool retain, bool dup,
+                    std::uint16_t packet_id);
+  void send_pubrel(std::uint16_t packet_id);
+  // Another connection took the session: forget it and close (the will is published).
+  void take_over();
+  const std::string& session_key() const noexcept { return session_key_; }
+  bool clean_session() const noexcept { return clean_session_; }
+
+private:
+  enum class state : std::uint8_t { awaiting_connect, awaiting_session, connected, closed };
+
+  void handle(const mqtt::connect_packet& p);
+  void handle(const mqtt::publish_packet& p);
+  void handle(const mqtt::puback_packet& p);
+  void handle(const mqtt::pubrec_packet& p);
+  void handle(const mqtt::pubrel_packet& p);
+  void handle(const mqtt::pubcomp_packet& p);
+  void handle(const mqtt::subscribe_packet& p);
+  void handle(const mqtt::unsubscribe_packet& p);
+  void handle(const mqtt::pingreq_packet& p);
+  void handle(const mqtt::disconnect_packet& p);
+  template <class P> void handle(const P&) { close(close_reason::protocol_error); }
+
+  void send(const mqtt::packet& p);
+  void queued_output();
+  void refuse(mqtt::connack_code code, close_reason r);
+  void detach(bool publish_will);
+
+  worker& worker_;
+  transport& transport_;
+  transport_info info_;
+  mqtt::parser_options parser_opts_;
+  state state_ = state::awaiting_connect;
+  close_reason reason_ = close_reason::none;
+  std::uint16_t keepalive_ = 0;
+  bool clean_session_ = true;
+  std::uint64_t serial_;
+  clock::time_point created_;
+  clock::time_point last_rx_;
+  std::string client_id_;
+  std::string session_key_;
+  std::shared_ptr<const client_identity> identity_;
+  std::optional<mqtt::will_message> will_;
+  session* session_ = nullptr;
+  std::string out_;
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,20 @@
+// Broker tunables. Defaults are the embedded defaults of DESIGN.md §1.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace thingport::broker {
+
+struct options {
+  unsigned workers = 0;                       // 0 = one per core
+  std::size_t max_payload = 262144;           // bytes ([limits] max_payload)
+  std::chrono::milliseconds connect_timeout{10000};  // CONNECT must arrive within this
+  std::uint16_t max_inflight = 32;            // outbound QoS 1/2 messages awaiting ack, per session
+  std::size_t max_queued = 1000;              // QoS 1/2 messages queued per session ([limits] offline_queue)
+  std::size_t max_outbound_bytes = 8u << 20;  // unsent bytes per connection before slow_consumer
+  std::uint16_t max_inbound_qos2 = 100;       // inbound QoS 2 exchanges in progress per client
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,47 @@
+#include "broker/policy.hpp"
+
+#include "mqtt/topic.hpp"
+
+namespace thingport::broker {
+
+std::string_view to_string(transport_kind t) noexcept {
+  switch (t) {
+  case transport_kind::tcp: return "tcp";
+  case transport_kind::tls: return "tls";
+  case transport_kind::ws: return "ws";
+  case transport_kind::wss: return "wss";
+  }
+  return "?";
+}
+
+anonymous_policy::anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe)
+    : allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {}
+
+connect_decision anonymous_policy::authenticate(const mqtt::connect_packet& c,
+                                                const transport_info&) {
+  if (!allow_)
+    return connect_refusal{mqtt::connack_code::not_authorized, "anonymous clients not allowed"};
+  auto id = std::make_shared<client_identity>();
+  id->session_key = c.client_id;
+  return std::shared_ptr<const client_identity>(std::move(id));
+}
+
+std::uint8_t anonymous_policy::authorize_subscribe(const client_identity&, std::string_view filter,
+                                                   std::uint8_t requested) {
+  for (const auto& d : deny_) {
+    // A filter is refused when it equals a denied one or could match a topic the denied one
+    // names exactly.
+    if (d == filter || (mqtt::valid_topic_name(d) && mqtt::topic_matches(filter, d)))
+      return mqtt::suback_failure;
+  }
+  return requested;
+}
+
+publish_verdict anonymous_policy::authorize_publish(const client_identity&, std::string_view,
+                                                    std::uint8_t) {
+  return publish_verdict::allow;
+}
+
+bool anonymous_policy::may_receive(const client_identity&, std::string_view) { return true; }
+
+}  // namespace thingport::broker

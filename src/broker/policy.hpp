@@ -1,0 +1,79 @@
+// The per-client policy seam: who may connect, subscribe, publish and receive. The broker asks
+// it; auth/ provides the Aliyun device policy, and anonymous_policy serves generic MQTT clients.
+// Implementations must be thread-safe: every worker calls them concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "mqtt/packet.hpp"
+
+namespace thingport::broker {
+
+enum class transport_kind : std::uint8_t { tcp, tls, ws, wss };
+std::string_view to_string(transport_kind t) noexcept;
+
+struct transport_info {
+  transport_kind kind = transport_kind::tcp;
+  std::string remote_address;  // "ip:port"
+};
+
+// What a policy attaches to an accepted client; the policy may subclass it to keep its own data
+// (a device's productKey/deviceName, an application's products).
+struct client_identity {
+  virtual ~client_identity() = default;
+  std::string session_key;   // whose session this is (a device: pk/dn; a generic client: its id)
+  std::uint8_t max_qos = 2;  // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
+  bool check_delivery = false;  // ask may_receive() for every message delivered
+  std::vector<std::string> implicit_subscriptions;  // filters subscribed without SUBSCRIBE (_ss=1)
+  std::uint8_t implicit_qos = 1;
+};
+
+struct connect_refusal {
+  mqtt::connack_code code;
+  std::string why;  // for the log
+};
+
+using connect_decision = std::variant<std::shared_ptr<const client_identity>, connect_refusal>;
+
+enum class publish_verdict : std::uint8_t {
+  allow,
+  drop,   // silently dropped and counted (QoS 1 still acknowledged)
+  close,  // the connection is closed (topic_denied)
+};
+
+class client_policy {
+public:
+  virtual ~client_policy() = default;
+  virtual connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) = 0;
+  // Granted QoS (≤ requested) or mqtt::suback_failure.
+  virtual std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
+                                           std::uint8_t requested) = 0;
+  virtual publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
+                                            std::uint8_t qos) = 0;
+  // Asked on delivery when who.check_delivery is set.
+  virtual bool may_receive(const client_identity& who, std::string_view topic) = 0;
+};
+
+// Generic MQTT 3.1.1 clients: everyone may connect (when allowed), subscribe to anything except
+// the deny list, publish anywhere. The session key is the client id.
+class anonymous_policy final : public client_policy {
+public:
+  anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe);
+  connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) override;
+  std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
+                                   std::uint8_t requested) override;
+  publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
+                                    std::uint8_t qos) override;
+  bool may_receive(const client_identity& who, std::string_view topic) override;
+
+private:
+  bool allow_;
+  std::vector<std::string> deny_;
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,47 @@
+// subscriber_id -> the worker that owns the session, readable from any thread without a lock.
+// An id is (generation << 32 | slot); a released slot gets a new generation, so a stale id found
+// in a batch in flight never reaches the session that reuses the slot.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "broker/topic_index.hpp"
+
+namespace thingport::broker {
+
+class session_table {
+public:
+  session_table();
+  ~session_table();
+  session_table(const session_table&) = delete;
+  session_table& operator=(const session_table&) = delete;
+
+  subscriber_id allocate(unsigned home);
+  void release(subscriber_id id);
+  void set_home(subscriber_id id, unsigned home);
+  std::optional<unsigned> home(subscriber_id id) const noexcept;
+  std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
+
+private:
+  static constexpr std::size_t chunk_bits = 12;
+  static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
+  static constexpr std::size_t max_chunks = std::size_t{1} << 18;  // 1G sessions
+  static constexpr std::uint32_t free_home = 0xffffffffu;
+  using chunk = std::array<std::atomic<std::uint64_t>, chunk_size>;  // gen << 32 | home
+
+  std::atomic<std::uint64_t>* entry(std::uint32_t slot) const noexcept;
+
+  std::unique_ptr<std::atomic<chunk*>[]> chunks_;
+  std::mutex mu_;  // allocate/release
+  std::vector<std::uint32_t> free_;
+  std::uint32_t next_slot_ = 0;
+  std::atomic<std::size_t> live_{0};
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,269 @@
+#include "broker/worker.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker/broker.hpp"
+#include "broker/client.hpp"
+
+namespace thingport::broker {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::uint8_t max_hops = 4;  // a delivery chasing a session that keeps moving gives up
+}
+
+worker::worker(broker& b, unsigned index) : broker_(b), index_(index) {}
+
+worker::~worker() = default;
+
+void worker::add_client(client& c) { clients_.emplace(c.serial(), &c); }
+
+void worker::remove_client(client& c) { clients_.erase(c.serial()); }
+
+void worker::create_session(client& c) {
+  const auto id = broker_.sessions().allocate(index_);
+  {
+    std::lock_guard lock(broker_.registry_mu);
+    broker_.registry[c.session_key()] = id;
+  }
+  auto s = std::make_unique<session>(id, c.session_key());
+  session& ref = *s;
+  sessions_.emplace(id, std::move(s));
+  c.attach(ref, false);
+}
+
+void worker::open_session(client& c) {
+  subscriber_id id = 0;
+  {
+    std::lock_guard lock(broker_.registry_mu);
+    auto it = broker_.registry.find(c.session_key());
+    if (it != broker_.registry.end()) id = it->second;
+  }
+  if (id == 0) return create_session(c);
+  const auto home = broker_.sessions().home(id);
+  if (!home) {
+    // Destroyed after we read the registry: its destroyer erased the entry (or will).
+    {
+      std::lock_guard lock(broker_.registry_mu);
+      auto it = broker_.registry.find(c.session_key());
+      if (it != broker_.registry.end() && it->second == id) broker_.registry.erase(it);
+    }
+    return open_session(c);
+  }
+  const bool keep = !c.clean_session();
+  if (*home == index_) return handoff(id, index_, c.serial(), keep);
+  asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, to = index_, serial = c.serial(),
+                                      keep] { w->handoff(id, to, serial, keep); });
+}
+
+// On the worker that owns session `id`: take it from its connection and hand it to worker `to`,
+// where client `serial` waits for it.
+void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool keep) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    const auto home = broker_.sessions().home(id);
+    if (home && *home != index_) {
+      asio::post(broker_.at(*home).io(),
+                 [w = &broker_.at(*home), id, to, serial, keep] { w->handoff(id, to, serial, keep); });
+      return;
+    }
+    if (to == index_) return adopt(serial, nullptr);
+    asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial] { w->adopt(serial, nullptr); });
+    return;
+  }
+  session& s = *it->second;
+  if (s.conn != nullptr) {
+    client* old = s.conn;
+    s.conn = nullptr;
+    old->take_over();
+  }
+  std::unique_ptr<session> moved;
+  if (keep && s.persistent) {
+    moved = std::move(it->second);
+    sessions_.erase(it);
+  } else {
+    destroy_session(s);
+  }
+  if (to == index_) return adopt(serial, std::move(moved));
+  session* raw = moved.get();
+  asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial, s = std::move(moved)]() mutable {
+    w->adopt(serial, std::move(s));
+  });
+  // After the post: a delivery that reads the new home is queued behind the adopt.
+  if (raw != nullptr) broker_.sessions().set_home(id, to);
+}
+
+void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
+  auto it = clients_.find(serial);
+  client* c = it == clients_.end() ? nullptr : it->second;
+  if (s == nullptr) {
+    if (c != nullptr && c->paused()) open_session(*c);
+    return;
+  }
+  session& ref = *s;
+  sessions_.emplace(ref.id(), std::move(s));
+  if (c == nullptr || !c->paused()) {
+    // The client that asked for it is gone: the session stays here, offline.
+    return;
+  }
+  c->attach(ref, true);
+}
+
+void worker::detach_session(client& c, session& s) {
+  if (s.conn == &c) s.conn = nullptr;
+  if (!s.persistent) destroy_session(s);
+}
+
+void worker::destroy_session(session& s) {
+  const auto id = s.id();
+  for (const auto& sub : s.subscriptions) broker_.index().unsubscribe(sub.filter, id);
+  {
+    std::lock_guard lock(broker_.registry_mu);
+    auto it = broker_.registry.find(s.key());
+    if (it != broker_.registry.end() && it->second == id) broker_.registry.erase(it);
+  }
+  broker_.sessions().release(id);
+  sessions_.erase(id);  // `s` is gone after this line
+}
+
+void worker::route(const message_ptr& m) {
+  std::vector<subscriber_match> matches;
+  matches.swap(matches_);  // route() may run again from inside a delivery (a will)
+  matches.clear();
+  broker_.index().match(m->topic, matches);
+  for (const auto& mt : matches) {
+    auto it = sessions_.find(mt.id);
+    if (it != sessions_.end()) {
+      deliver(*it->second, m, mt.qos, false);
+      continue;
+    }
+    const auto home = broker_.sessions().home(mt.id);
+    if (!home) continue;  // the session ended
+    if (outbox_.empty()) outbox_.resize(broker_.worker_count());
+    outbox_[*home].push_back({mt.id, mt.qos, 0, m});
+  }
+  matches.swap(matches_);
+  if (!flush_posted_ && !outbox_.empty()) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush_outbox(); });
+  }
+}
+
+void worker::flush_outbox() {
+  flush_posted_ = false;
+  for (unsigned w = 0; w < outbox_.size(); ++w) {
+    if (outbox_[w].empty()) continue;
+    std::vector<delivery> batch;
+    batch.swap(outbox_[w]);
+    asio::post(broker_.at(w).io(), [target = &broker_.at(w), b = std::move(batch)]() mutable {
+      target->deliver_batch(b);
+    });
+  }
+}
+
+void worker::deliver_batch(std::vector<delivery>& batch) {
+  for (auto& d : batch) deliver_one(d);
+}
+
+void worker::deliver_one(delivery& d) {
+  auto it = sessions_.find(d.id);
+  if (it != sessions_.end()) return deliver(*it->second, d.msg, d.qos, false);
+  const auto home = broker_.sessions().home(d.id);
+  if (!home) return;
+  // In transit: forward (to the new owner, or to ourselves behind a pending adopt).
+  if (++d.hops > max_hops) return;
+  if (outbox_.empty()) outbox_.resize(broker_.worker_count());
+  outbox_[*home].push_back(std::move(d));
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(io_, [this] { flush_outbox(); });
+  }
+}
+
+void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, bool retain) {
+  const std::uint8_t qos = std::min(m->qos, granted);
+  if (s.identity && s.identity->check_delivery &&
+      !broker_.policy().may_receive(*s.identity, m->topic))
+    return;
+  if (s.conn != nullptr) {
+    if (qos == 0) return s.conn->send_publish(*m, 0, retain, false, 0);
+    if (s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
+      const auto pid = s.next_packet_id();
+      s.inflight.push_back({m, pid, qos, retain, false});
+      return s.conn->send_publish(*m, qos, retain, false, pid);
+    }
+  } else if (qos == 0 || !s.persistent) {
+    broker_.stats().dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (s.queue.size() >= broker_.opts().max_queued) {
+    ++s.dropped;
+    broker_.stats().dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  s.queue.push_back({m, qos, retain});
+}
+
+void worker::drain(session& s) {
+  while (s.conn != nullptr && !s.queue.empty() &&
+         s.inflight.size() < broker_.opts().max_inflight) {
+    queued_message q = std::move(s.queue.front());
+    s.queue.pop_front();
+    const auto pid = s.next_packet_id();
+    s.inflight.push_back({q.msg, pid, q.qos, q.retain, false});
+    s.conn->send_publish(*q.msg, q.qos, q.retain, false, pid);
+  }
+}
+
+void worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
+  s.add_subscription(filter, qos);
+  broker_.index().subscribe(filter, s.id(), qos);
+}
+
+bool worker::unsubscribe(session& s, std::string_view filter) {
+  if (!s.remove_subscription(filter)) return false;
+  broker_.index().unsubscribe(filter, s.id());
+  return true;
+}
+
+void worker::deliver_retained(session& s, const std::string& filter, std::uint8_t granted) {
+  std::vector<message_ptr> found;
+  broker_.retained().match(filter, found);
+  for (const auto& m : found) deliver(s, m, granted, true);
+}
+
+void worker::close_client(std::uint64_t serial, close_reason r) {
+  if (auto it = clients_.find(serial); it != clients_.end()) it->second->close(r);
+}
+
+void worker::shutdown() {
+  stopping_ = true;
+  std::vector<client*> all;
+  all.reserve(clients_.size());
+  for (auto& [serial, c] : clients_) all.push_back(c);
+  for (client* c : all) c->close(close_reason::server_shutdown);
+  // Give the drivers a moment to flush and close their sockets, then stop.
+  auto timer = std::make_shared<asio::steady_timer>(io_);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto check = std::make_shared<std::function<void()>>();
+  *check = [this, timer, deadline, check] {
+    if (clients_.empty() || std::chrono::steady_clock::now() >= deadline) {
+      io_.stop();
+      *check = nullptr;  // break the cycle
+      return;
+    }
+    timer->expires_after(std::chrono::milliseconds(10));
+    timer->async_wait([check](boost::system::error_code) {
+      if (*check) (*check)();
+    });
+  };
+  (*check)();
+}
+
+}  // namespace thingport::broker

@@ -1,0 +1,79 @@
+#include "net/listener.hpp"
+
+#include <charconv>
+#include <stdexcept>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/connection.hpp"
+
+namespace thingport::net {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+tcp::endpoint parse_endpoint(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("expected host:port, got '" + text + "'");
+  std::string host = text.substr(0, colon);
+  const std::string port_s = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_s.data(), port_s.data() + port_s.size(), port);
+  if (ec != std::errc{} || p != port_s.data() + port_s.size() || port > 65535)
+    throw std::invalid_argument("bad port in '" + text + "'");
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  boost::system::error_code aec;
+  auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, aec);
+  if (aec) throw std::invalid_argument("bad address in '" + text + "'");
+  return {addr, static_cast<unsigned short>(port)};
+}
+
+tcp_listener::tcp_listener(broker::broker& b, const tcp::endpoint& ep)
+    : broker_(b), acceptor_(b.at(0).io()) {
+  acceptor_.open(ep.protocol());
+  acceptor_.set_option(tcp::acceptor::reuse_address(true));
+  acceptor_.bind(ep);
+  acceptor_.listen(65535);  // the kernel caps it at net.core.somaxconn
+}
+
+tcp_listener::~tcp_listener() = default;
+
+void tcp_listener::start() {
+  asio::post(acceptor_.get_executor(), [this] { do_accept(); });
+}
+
+void tcp_listener::stop() {
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+  });
+}
+
+tcp::endpoint tcp_listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+
+void tcp_listener::do_accept() {
+  broker::worker& w = broker_.pick();
+  acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, tcp::socket s) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      broker_.stats().connections.fetch_add(1, std::memory_order_relaxed);
+      asio::post(w.io(), [&w, s = std::move(s)]() mutable {
+        boost::system::error_code rec;
+        auto remote = s.remote_endpoint(rec);
+        broker::transport_info info{broker::transport_kind::tcp,
+                                    rec ? std::string("?")
+                                        : remote.address().to_string() + ":" +
+                                              std::to_string(remote.port())};
+        std::make_shared<tcp_connection>(std::move(s), w, std::move(info))->start();
+      });
+    } else {
+      // EMFILE and friends: log and go on accepting; the backlog holds the rest.
+      spdlog::warn("accept: {}", ec.message());
+    }
+    do_accept();
+  });
+}
+
+}  // namespace thingport::net
