@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and runs each for N seconds (default 60) over the kept
+# corpus. A crash fails the run and leaves its input in tests/fuzz/ (keep it as a regression).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$(nproc)"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for f in build/fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$f" ] || continue
+  name=$(basename "$f")
+  cp -r tests/fuzz/corpus "$work/$name"
+  echo "fuzz: $name for $secs s"
+  "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix=tests/fuzz/crash- \
+    "$work/$name" tests/fuzz/regressions 2>&1 | tail -3
+done

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds the release binary and starts the platform on the embedded
+# defaults (MQTT on :1883, data in ./data). Extra arguments go to `thingport serve`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)" --target thingport
+exec build/release/src/app/thingport serve "$@"
