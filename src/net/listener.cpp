@@ -31,7 +31,7 @@ tcp::endpoint parse_endpoint(const std::string& text) {
 }
 
 tcp_listener::tcp_listener(broker::broker& b, const tcp::endpoint& ep)
-    : broker_(b), acceptor_(b.at(0).io()) {
+    : broker_(b), acceptor_(b.at(0).io()), backoff_(b.at(0).io()) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(ep);
@@ -48,6 +48,7 @@ void tcp_listener::stop() {
   asio::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
+    backoff_.cancel();
   });
 }
 
@@ -69,8 +70,13 @@ void tcp_listener::do_accept() {
         std::make_shared<tcp_connection>(std::move(s), w, std::move(info))->start();
       });
     } else {
-      // EMFILE and friends: log and go on accepting; the backlog holds the rest.
+      // EMFILE and friends: log, wait a little (no busy loop), go on; the backlog holds the rest.
       spdlog::warn("accept: {}", ec.message());
+      backoff_.expires_after(std::chrono::milliseconds(50));
+      backoff_.async_wait([this](boost::system::error_code wec) {
+        if (!wec && acceptor_.is_open()) do_accept();
+      });
+      return;
     }
     do_accept();
   });

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "broker/broker.hpp"
 
@@ -27,6 +28,7 @@ private:
 
   broker::broker& broker_;
   boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::steady_timer backoff_;
 };
 
 }  // namespace thingport::net
