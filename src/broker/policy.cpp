@@ -29,9 +29,10 @@ connect_decision anonymous_policy::authenticate(const mqtt::connect_packet& c,
 std::uint8_t anonymous_policy::authorize_subscribe(const client_identity&, std::string_view filter,
                                                    std::uint8_t requested) {
   for (const auto& d : deny_) {
-    // A filter is refused when it equals a denied one or could match a topic the denied one
-    // names exactly.
-    if (d == filter || (mqtt::valid_topic_name(d) && mqtt::topic_matches(filter, d)))
+    // Deny entries are filters: a subscription is refused when it is one of them or names only
+    // topics inside one ("secret/#" refuses "secret/a"). A broader filter such as "#" is
+    // granted; what it may receive is not narrowed (generic clients are trusted).
+    if (d == filter || (mqtt::valid_topic_name(filter) && mqtt::topic_matches(d, filter)))
       return mqtt::suback_failure;
   }
   return requested;
