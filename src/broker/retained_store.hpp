@@ -26,6 +26,9 @@ public:
 
   std::size_t size() const noexcept;
 
+  // Number of trie nodes besides the root: a memory gauge (0 once every message is removed).
+  std::size_t node_count() const noexcept;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

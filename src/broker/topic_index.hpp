@@ -40,6 +40,10 @@ public:
   // Number of (filter, subscriber) pairs.
   std::size_t size() const noexcept;
 
+  // Number of trie nodes besides the root: a memory gauge (0 once every filter is gone, since
+  // unsubscribe frees the nodes it leaves empty).
+  std::size_t node_count() const noexcept;
+
 private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -15,9 +15,9 @@ enum class errc {
   // framing
   malformed_remaining_length = 1,  // more than 4 bytes, or truncated encoding
   packet_too_large,                // remaining length over the configured maximum
-  invalid_packet_type,             // type 0 or 15
-  invalid_fixed_header_flags,      // reserved flag bits wrong for the type
-  malformed_packet,                // body shorter/longer than its fields say
+  invalid_packet_type,             // type 0 or 15, or one this side never receives
+  invalid_fixed_header_flags,      // reserved flag bits wrong for the type; DUP on QoS 0
+  malformed_packet,                // body shorter/longer than its fields say, reserved values
   // content
   invalid_utf8,                    // ill-formed UTF-8 or U+0000 in a string
   invalid_topic_name,              // empty, wildcard, or too long

@@ -25,6 +25,7 @@ struct will_message {
   std::string payload;
   std::uint8_t qos = 0;
   bool retain = false;
+  bool operator==(const will_message&) const = default;
 };
 
 struct connect_packet {
@@ -35,6 +36,7 @@ struct connect_packet {
   std::optional<will_message> will;
   std::optional<std::string> username;
   std::optional<std::string> password;  // binary data
+  bool operator==(const connect_packet&) const = default;
 };
 
 // CONNACK return codes (MQTT 3.1.1 §3.2.2.3).
@@ -50,6 +52,7 @@ enum class connack_code : std::uint8_t {
 struct connack_packet {
   bool session_present = false;
   connack_code code = connack_code::accepted;
+  bool operator==(const connack_packet&) const = default;
 };
 
 // A decoded PUBLISH refers to the bytes it was decoded from: topic and payload are views into
@@ -61,38 +64,59 @@ struct publish_packet {
   bool retain = false;
   bool dup = false;
   std::uint16_t packet_id = 0;  // 0 when qos == 0
+  bool operator==(const publish_packet&) const = default;
 };
 
-struct puback_packet { std::uint16_t packet_id = 0; };
-struct pubrec_packet { std::uint16_t packet_id = 0; };
-struct pubrel_packet { std::uint16_t packet_id = 0; };
-struct pubcomp_packet { std::uint16_t packet_id = 0; };
+struct puback_packet {
+  std::uint16_t packet_id = 0;
+  bool operator==(const puback_packet&) const = default;
+};
+struct pubrec_packet {
+  std::uint16_t packet_id = 0;
+  bool operator==(const pubrec_packet&) const = default;
+};
+struct pubrel_packet {
+  std::uint16_t packet_id = 0;
+  bool operator==(const pubrel_packet&) const = default;
+};
+struct pubcomp_packet {
+  std::uint16_t packet_id = 0;
+  bool operator==(const pubcomp_packet&) const = default;
+};
 
 struct subscription {
   std::string filter;
   std::uint8_t qos = 0;
+  bool operator==(const subscription&) const = default;
 };
 
 struct subscribe_packet {
   std::uint16_t packet_id = 0;
   std::vector<subscription> subscriptions;  // at least one
+  bool operator==(const subscribe_packet&) const = default;
 };
 
 struct suback_packet {
   std::uint16_t packet_id = 0;
   std::vector<std::uint8_t> return_codes;  // 0,1,2 granted or 0x80 failure
+  bool operator==(const suback_packet&) const = default;
 };
 
 struct unsubscribe_packet {
   std::uint16_t packet_id = 0;
   std::vector<std::string> filters;  // at least one
+  bool operator==(const unsubscribe_packet&) const = default;
 };
 
-struct unsuback_packet { std::uint16_t packet_id = 0; };
-struct pingreq_packet {};
-struct pingresp_packet {};
-struct disconnect_packet {};
+struct unsuback_packet {
+  std::uint16_t packet_id = 0;
+  bool operator==(const unsuback_packet&) const = default;
+};
+struct pingreq_packet { bool operator==(const pingreq_packet&) const = default; };
+struct pingresp_packet { bool operator==(const pingresp_packet&) const = default; };
+struct disconnect_packet { bool operator==(const disconnect_packet&) const = default; };
 
+// Packets compare equal member by member (a PUBLISH by the bytes its views refer to).
 // Alternatives are in packet_type order, so index() + 1 == packet_type value.
 using packet = std::variant<connect_packet, connack_packet, publish_packet, puback_packet,
                             pubrec_packet, pubrel_packet, pubcomp_packet, subscribe_packet,

@@ -32,7 +32,12 @@ struct fixed_header {
 };
 
 struct parse_result {
+  // g++ -Wshadow flags the scoped enumerator `packet` as shadowing mqtt::packet (it cannot:
+  // it is only reachable as status::packet); silenced here so every includer builds.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
   enum class status { packet, need_more, error };
+#pragma GCC diagnostic pop
   status state = status::need_more;
   packet pkt;                 // valid when state == packet
   std::size_t consumed = 0;   // bytes of this packet (fixed header included) when state == packet
@@ -40,7 +45,10 @@ struct parse_result {
   std::error_code ec;         // when error
 };
 
-// Reads only the fixed header. need_more when fewer than 2..5 header bytes are present.
+// Reads only the fixed header. need_more when fewer than 2..5 header bytes are present;
+// `packet` when the header is complete and acceptable (filled into `out`); error when the
+// first byte (type, flags, direction), the length encoding or the size limit is wrong, or a
+// fixed-size packet (CONNACK, PUBACK.., PINGREQ..) has another remaining length.
 parse_result::status peek_fixed_header(std::span<const std::uint8_t> in, fixed_header& out,
                                        std::error_code& ec, const parser_options& opts = {});
 

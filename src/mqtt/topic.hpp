@@ -8,11 +8,11 @@ namespace thingport::mqtt {
 // Well-formed UTF-8 by RFC 3629 (no overlongs, no surrogates, at most U+10FFFF) without U+0000.
 bool valid_utf8(std::string_view s) noexcept;
 
-// A PUBLISH topic: 1..65535 bytes, no '+' or '#', no NUL.
+// A PUBLISH topic: 1..65535 bytes of valid UTF-8 (as above), no '+' or '#'.
 bool valid_topic_name(std::string_view topic) noexcept;
 
-// A SUBSCRIBE filter: 1..65535 bytes, '+' only as a whole level, '#' only as the whole last
-// level, no NUL.
+// A SUBSCRIBE filter: 1..65535 bytes of valid UTF-8 (as above), '+' only as a whole level,
+// '#' only as the whole last level.
 bool valid_topic_filter(std::string_view filter) noexcept;
 
 // Does `filter` match `topic`? Both must be valid. Topics beginning with '$' are not matched

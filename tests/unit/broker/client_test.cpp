@@ -435,8 +435,8 @@ namespace {
 TEST(cross_worker, takeover_moves_the_session_and_its_queue) {
   tp::broker::options o;
   o.workers = 2;
-  tp::broker::broker b(o, std::make_shared<tp::broker::anonymous_policy>(
-                              true, std::vector<std::string>{}));
+  tp::broker::broker b(
+      o, std::make_shared<tp::broker::anonymous_policy>(true, std::vector<std::string>{}));
   const auto now = bclock::now();
   auto poll = [&] {
     for (int i = 0; i < 10; ++i) {
@@ -469,11 +469,11 @@ TEST(cross_worker, takeover_moves_the_session_and_its_queue) {
   pp.qos = 1;
   pp.packet_id = 1;
   a->on_transport_closed(close_reason::peer_closed);
-  feed(*pub_client, pp);  // queued for the offline session on worker 0
+  feed(*pub_client, pp); // queued for the offline session on worker 0
 
   auto c = std::make_unique<tp::broker::client>(b.at(1), tb, tp::broker::transport_info{}, now);
   feed(*c, cp);
-  EXPECT_TRUE(c->paused());  // waiting for the session from worker 0
+  EXPECT_TRUE(c->paused()); // waiting for the session from worker 0
   poll();
   ASSERT_FALSE(c->paused());
   EXPECT_EQ(b.sessions().home(b.registry.at("mover")), 1u);
@@ -484,7 +484,8 @@ TEST(cross_worker, takeover_moves_the_session_and_its_queue) {
   ASSERT_EQ(r.state, mqtt::parse_result::status::packet);
   EXPECT_TRUE(std::get<mqtt::connack_packet>(r.pkt).session_present);
   auto r2 = mqtt::parse(
-      {reinterpret_cast<const std::uint8_t*>(out.data()) + r.consumed, out.size() - r.consumed}, po);
+      {reinterpret_cast<const std::uint8_t*>(out.data()) + r.consumed, out.size() - r.consumed},
+      po);
   ASSERT_EQ(r2.state, mqtt::parse_result::status::packet);
   EXPECT_EQ(std::get<mqtt::publish_packet>(r2.pkt).payload, "hello");
 
@@ -497,4 +498,4 @@ TEST(cross_worker, takeover_moves_the_session_and_its_queue) {
   EXPECT_NE(c->output().find("after"), std::string::npos);
 }
 
-}  // namespace
+} // namespace

@@ -1,0 +1,42 @@
+// Identities that end up inside topics: productKey, deviceName, appKey. Checking them here is
+// what stops a client from widening its own permissions with '/', '+', '#' or NUL in a name.
+// Pure functions; any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace thingport::auth {
+
+// 4..32 chars of [A-Za-z0-9_-@.:] (PROTOCOL.md §7).
+bool valid_device_name(std::string_view dn) noexcept;
+
+// 1..32 chars of [A-Za-z0-9_-]. Generated keys are 11 alphanumerics; longer and older forms
+// are accepted.
+bool valid_product_key(std::string_view pk) noexcept;
+
+// Application keys: same rule as product keys.
+bool valid_app_key(std::string_view app_key) noexcept;
+
+// "<deviceName>&<productKey>": exactly one '&', both parts valid. Views into `username`.
+struct device_username {
+  std::string_view device_name{};
+  std::string_view product_key{};
+};
+std::optional<device_username> parse_username(std::string_view username) noexcept;
+
+// Random identities and secrets from OpenSSL's CSPRNG (RAND_bytes). Control plane: these throw
+// std::runtime_error if the generator fails.
+std::string generate_product_key();  // 11 chars [A-Za-z0-9]
+std::string generate_device_name();  // 20 chars [A-Za-z0-9]
+std::string generate_app_key();      // 16 chars [A-Za-z0-9]
+std::string generate_secret();       // 32 lower-case hex chars (productSecret, deviceSecret...)
+std::string generate_device_token(); // 32 lower-case hex chars (regnwl / connwl)
+
+// `n` chars of [A-Za-z0-9], uniformly distributed.
+std::string random_alphanumeric(std::size_t n);
+// `n` bytes as 2n lower-case hex chars.
+std::string random_hex(std::size_t n_bytes);
+
+} // namespace thingport::auth

@@ -1,0 +1,369 @@
+#include "store/sqlite_connection.hpp"
+
+#include <sqlite3.h>
+
+#include <string>
+
+namespace thingport::store::sqlite {
+
+namespace {
+
+// Schema version 1 (docs/store-format.md). Migrations only ever append: step N takes a
+// database at version N-1 to version N and never changes.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE product (
+  product_key          TEXT    NOT NULL PRIMARY KEY,
+  product_secret       TEXT    NOT NULL,
+  name                 TEXT    NOT NULL,
+  dynamic_registration INTEGER NOT NULL DEFAULT 0 CHECK (dynamic_registration IN (0, 1)),
+  created_ms           INTEGER NOT NULL,
+  thing_model          TEXT
+) STRICT;
+
+CREATE TABLE topic_class (
+  id          INTEGER PRIMARY KEY,
+  product_key TEXT    NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  topic       TEXT    NOT NULL,
+  access      TEXT    NOT NULL CHECK (access IN ('pub', 'sub', 'all')),
+  created_ms  INTEGER NOT NULL,
+  UNIQUE (product_key, topic)
+) STRICT;
+
+CREATE TABLE device (
+  product_key     TEXT    NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  device_name     TEXT    NOT NULL,
+  device_secret   TEXT    NOT NULL,
+  enabled         INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_ms      INTEGER NOT NULL,
+  first_online_ms INTEGER,
+  last_online_ms  INTEGER,
+  last_offline_ms INTEGER,
+  last_ip         TEXT    NOT NULL DEFAULT '',
+  device_token    TEXT,
+  PRIMARY KEY (product_key, device_name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE application (
+  app_key    TEXT    NOT NULL PRIMARY KEY,
+  app_secret TEXT    NOT NULL,
+  name       TEXT    NOT NULL,
+  enabled    INTEGER NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE application_product (
+  app_key     TEXT NOT NULL REFERENCES application (app_key) ON DELETE CASCADE,
+  product_key TEXT NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  PRIMARY KEY (app_key, product_key)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX application_product_by_product ON application_product (product_key);
+)sql";
+
+struct migration {
+  int to_version;
+  const char* sql;
+};
+constexpr migration migrations[] = {{1, schema_v1}};
+static_assert(std::size(migrations) == schema_version);
+
+std::string_view column_text(sqlite3_stmt* s, int col) noexcept {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
+  if (p == nullptr) {
+    return {};
+  }
+  return {p, static_cast<std::size_t>(sqlite3_column_bytes(s, col))};
+}
+
+} // namespace
+
+std::error_code to_error(int rc) noexcept {
+  switch (rc) {
+  case SQLITE_OK:
+  case SQLITE_DONE:
+  case SQLITE_ROW:
+    return {};
+  case SQLITE_CONSTRAINT_PRIMARYKEY:
+  case SQLITE_CONSTRAINT_UNIQUE:
+    return errc::already_exists;
+  case SQLITE_CONSTRAINT_FOREIGNKEY:
+    return errc::not_found;
+  default:
+    break;
+  }
+  switch (rc & 0xff) {
+  case SQLITE_CORRUPT:
+  case SQLITE_NOTADB:
+    return errc::corrupt;
+  default:
+    return errc::storage_failure;
+  }
+}
+
+// ---- statement ------------------------------------------------------------------------------
+
+statement::~statement() {
+  if (s_ != nullptr) {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+}
+
+statement& statement::bind(int i, std::string_view text) noexcept {
+  // A null data pointer would bind NULL, not the empty string.
+  const char* p = text.data() != nullptr ? text.data() : "";
+  const int rc = sqlite3_bind_text(s_, i, p, static_cast<int>(text.size()), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+  }
+  return *this;
+}
+
+statement& statement::bind(int i, std::int64_t v) noexcept {
+  const int rc = sqlite3_bind_int64(s_, i, v);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+  }
+  return *this;
+}
+
+statement& statement::bind(int i, std::optional<std::string_view> text) noexcept {
+  return text ? bind(i, *text) : bind_null(i);
+}
+
+statement& statement::bind_null(int i) noexcept {
+  const int rc = sqlite3_bind_null(s_, i);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+  }
+  return *this;
+}
+
+int statement::step() noexcept {
+  if (bind_rc_ != SQLITE_OK) {
+    return bind_rc_;
+  }
+  return sqlite3_step(s_);
+}
+
+std::error_code statement::run() noexcept {
+  const int rc = step();
+  if (rc == SQLITE_DONE) {
+    return {};
+  }
+  return rc == SQLITE_ROW ? make_error_code(errc::storage_failure) : to_error(rc);
+}
+
+void statement::reset() noexcept {
+  sqlite3_reset(s_);
+}
+
+bool statement::is_null(int col) const noexcept {
+  return sqlite3_column_type(s_, col) == SQLITE_NULL;
+}
+
+std::string statement::text(int col) const {
+  return std::string(column_text(s_, col));
+}
+
+std::optional<std::string> statement::optional_text(int col) const {
+  if (is_null(col)) {
+    return std::nullopt;
+  }
+  return text(col);
+}
+
+std::int64_t statement::int64(int col) const noexcept {
+  return sqlite3_column_int64(s_, col);
+}
+
+timestamp statement::time(int col) const noexcept {
+  return timestamp{std::chrono::milliseconds{int64(col)}};
+}
+
+std::optional<timestamp> statement::optional_time(int col) const noexcept {
+  if (is_null(col)) {
+    return std::nullopt;
+  }
+  return time(col);
+}
+
+// ---- connection -----------------------------------------------------------------------------
+
+connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
+  // NOMUTEX: the owner serialises; EXRESCODE: tell key conflicts from foreign keys.
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
+  const int rc = sqlite3_open_v2(file.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    // A failed open still allocates a handle that carries the message.
+    const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw open_error("cannot open identity database " + file.string() + ": " + why);
+  }
+  try {
+    configure(file, busy_timeout);
+    migrate(file);
+  } catch (...) {
+    close();
+    throw;
+  }
+}
+
+connection::~connection() {
+  close();
+}
+
+void connection::close() noexcept {
+  // An unfinalized statement would keep the connection alive as a zombie.
+  for (auto& [sql, s] : cache_) {
+    sqlite3_finalize(s);
+  }
+  cache_.clear();
+  // Closing the last connection checkpoints the WAL into the database file.
+  sqlite3_close_v2(db_);
+  db_ = nullptr;
+}
+
+void connection::fail(const std::filesystem::path& file, std::string_view what) const {
+  throw open_error("identity database " + file.string() + ": " + std::string(what) + " (" +
+                   sqlite3_errmsg(db_) + ")");
+}
+
+void connection::configure(const std::filesystem::path& file,
+                           std::chrono::milliseconds busy_timeout) {
+  sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
+  // Refuse writes that could corrupt the file through SQL (writable_schema and the like).
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+  sqlite3_db_config(db_, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, nullptr);
+
+  // The first statement that reads the file: garbage shows up here as "file is not a database".
+  {
+    auto version = prepare("PRAGMA user_version");
+    if (!version || version->step() != SQLITE_ROW) {
+      fail(file, "not a usable SQLite database");
+    }
+  }
+  if (exec("PRAGMA foreign_keys = ON")) {
+    fail(file, "cannot enable foreign keys");
+  }
+  {
+    auto mode = prepare("PRAGMA journal_mode = WAL");
+    if (!mode || mode->step() != SQLITE_ROW || mode->text(0) != "wal") {
+      fail(file, "cannot switch to WAL journal mode");
+    }
+  }
+  // Identity data is acknowledged to an admin: a commit must survive power loss, not only a
+  // crash of the process (NORMAL would only promise the latter in WAL mode).
+  if (exec("PRAGMA synchronous = FULL")) {
+    fail(file, "cannot set synchronous = FULL");
+  }
+}
+
+void connection::migrate(const std::filesystem::path& file) {
+  // Read the version inside the write transaction: another process may be migrating too.
+  transaction tx(*this);
+  if (tx.begin_error()) {
+    fail(file, "cannot start the schema migration");
+  }
+  auto read_int = [&](const char* sql) -> std::int64_t {
+    auto s = prepare(sql);
+    if (!s || s->step() != SQLITE_ROW) {
+      fail(file, std::string("cannot read ") + sql);
+    }
+    return s->int64(0);
+  };
+  const std::int64_t version = read_int("PRAGMA user_version");
+  const std::int64_t app_id = read_int("PRAGMA application_id");
+  if (version > schema_version) {
+    throw open_error("identity database " + file.string() + " has schema version " +
+                     std::to_string(version) + ", newer than this build of thingport knows (" +
+                     std::to_string(schema_version) +
+                     "); run the thingport version that wrote it, or a newer one");
+  }
+  if (version == 0) {
+    if (read_int("SELECT count(*) FROM sqlite_schema") != 0) {
+      throw open_error("identity database " + file.string() +
+                       " has tables but no schema version: not a thingport database");
+    }
+    if (exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str())) {
+      fail(file, "cannot set the application id");
+    }
+  } else if (app_id != application_id) {
+    throw open_error("identity database " + file.string() +
+                     " belongs to another application (application_id " + std::to_string(app_id) +
+                     ")");
+  }
+  for (const migration& m : migrations) {
+    if (m.to_version <= version) {
+      continue;
+    }
+    if (exec(m.sql)) {
+      fail(file, "schema migration to version " + std::to_string(m.to_version) + " failed");
+    }
+    if (exec(("PRAGMA user_version = " + std::to_string(m.to_version)).c_str())) {
+      fail(file, "cannot record schema version " + std::to_string(m.to_version));
+    }
+  }
+  if (tx.commit()) {
+    fail(file, "cannot commit the schema migration");
+  }
+}
+
+result<statement> connection::prepare(const char* sql) noexcept {
+  sqlite3_stmt*& slot = cache_[sql];
+  if (slot == nullptr) {
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot, nullptr);
+    if (rc != SQLITE_OK) {
+      sqlite3_finalize(slot);
+      slot = nullptr;
+      cache_.erase(sql);
+      return to_error(rc);
+    }
+  }
+  return statement(slot);
+}
+
+std::error_code connection::exec(const char* sql) noexcept {
+  return to_error(sqlite3_exec(db_, sql, nullptr, nullptr, nullptr));
+}
+
+std::int64_t connection::changes() const noexcept {
+  return sqlite3_changes64(db_);
+}
+
+bool connection::in_transaction() const noexcept {
+  return sqlite3_get_autocommit(db_) == 0;
+}
+
+std::string connection::last_message() const {
+  return sqlite3_errmsg(db_);
+}
+
+// ---- transaction ----------------------------------------------------------------------------
+
+transaction::transaction(connection& db, kind k) noexcept : db_(db) {
+  begin_ec_ = db_.exec(k == kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
+  open_ = !begin_ec_;
+}
+
+transaction::~transaction() {
+  // A failed statement may already have rolled the transaction back (disk full, I/O error).
+  if (open_ && db_.in_transaction()) {
+    db_.exec("ROLLBACK");
+  }
+}
+
+std::error_code transaction::commit() noexcept {
+  if (!open_) {
+    return begin_ec_ ? begin_ec_ : make_error_code(errc::storage_failure);
+  }
+  auto ec = db_.exec("COMMIT");
+  if (!ec) {
+    open_ = false;
+  }
+  return ec;
+}
+
+} // namespace thingport::store::sqlite

@@ -1,0 +1,155 @@
+// The SQL of sqlite_identity_store and the mapping between its rows and the store's records.
+// Internal to store/; used under the store's mutex only.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <system_error>
+
+#include "store/identity_store.hpp"
+#include "store/sqlite_connection.hpp"
+
+namespace thingport::store::sqlite {
+
+// Every statement text has static storage: it is the key of the connection's statement cache.
+#define TP_PRODUCT_COLUMNS "product_key, product_secret, name, dynamic_registration, created_ms"
+#define TP_DEVICE_COLUMNS                                                                          \
+  "product_key, device_name, device_secret, enabled, created_ms, first_online_ms, "                \
+  "last_online_ms, last_offline_ms, last_ip, device_token"
+#define TP_APP_COLUMNS "app_key, app_secret, name, enabled, created_ms"
+
+inline constexpr const char* sql_insert_product =
+    "INSERT INTO product (" TP_PRODUCT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr const char* sql_get_product =
+    "SELECT " TP_PRODUCT_COLUMNS " FROM product WHERE product_key = ?1";
+inline constexpr const char* sql_product_exists = "SELECT 1 FROM product WHERE product_key = ?1";
+inline constexpr const char* sql_list_products =
+    "SELECT " TP_PRODUCT_COLUMNS " FROM product ORDER BY product_key LIMIT ?1 OFFSET ?2";
+inline constexpr const char* sql_all_products =
+    "SELECT " TP_PRODUCT_COLUMNS ", thing_model FROM product ORDER BY product_key";
+inline constexpr const char* sql_set_thing_model =
+    "UPDATE product SET thing_model = ?2 WHERE product_key = ?1";
+inline constexpr const char* sql_get_thing_model =
+    "SELECT thing_model FROM product WHERE product_key = ?1";
+
+inline constexpr const char* sql_insert_topic_class =
+    "INSERT INTO topic_class (product_key, topic, access, created_ms) VALUES (?1, ?2, ?3, ?4)";
+inline constexpr const char* sql_list_topic_classes =
+    "SELECT product_key, topic, access FROM topic_class WHERE product_key = ?1 ORDER BY id";
+inline constexpr const char* sql_all_topic_classes =
+    "SELECT product_key, topic, access FROM topic_class ORDER BY id";
+
+inline constexpr const char* sql_insert_device =
+    "INSERT INTO device (product_key, device_name, device_secret, enabled, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr const char* sql_get_device =
+    "SELECT " TP_DEVICE_COLUMNS " FROM device WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_list_devices =
+    "SELECT " TP_DEVICE_COLUMNS " FROM device WHERE product_key = ?1 "
+    "ORDER BY device_name LIMIT ?2 OFFSET ?3";
+inline constexpr const char* sql_all_devices =
+    "SELECT " TP_DEVICE_COLUMNS " FROM device ORDER BY product_key, device_name";
+inline constexpr const char* sql_count_devices =
+    "SELECT count(*) FROM device WHERE product_key = ?1";
+inline constexpr const char* sql_set_enabled =
+    "UPDATE device SET enabled = ?3 WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_delete_device =
+    "DELETE FROM device WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_record_online =
+    "UPDATE device SET first_online_ms = coalesce(first_online_ms, ?3), last_online_ms = ?3, "
+    "last_ip = ?4 WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_record_offline =
+    "UPDATE device SET last_offline_ms = ?3 WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_set_token =
+    "UPDATE device SET device_token = ?3 WHERE product_key = ?1 AND device_name = ?2";
+
+inline constexpr const char* sql_insert_app =
+    "INSERT INTO application (" TP_APP_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)";
+inline constexpr const char* sql_insert_app_product =
+    "INSERT INTO application_product (app_key, product_key) VALUES (?1, ?2)";
+inline constexpr const char* sql_get_app =
+    "SELECT " TP_APP_COLUMNS " FROM application WHERE app_key = ?1";
+inline constexpr const char* sql_app_products =
+    "SELECT product_key FROM application_product WHERE app_key = ?1 ORDER BY product_key";
+inline constexpr const char* sql_list_apps =
+    "SELECT " TP_APP_COLUMNS " FROM application ORDER BY app_key LIMIT ?1 OFFSET ?2";
+inline constexpr const char* sql_all_apps =
+    "SELECT " TP_APP_COLUMNS " FROM application ORDER BY app_key";
+inline constexpr const char* sql_set_app_enabled =
+    "UPDATE application SET enabled = ?2 WHERE app_key = ?1";
+
+#undef TP_PRODUCT_COLUMNS
+#undef TP_DEVICE_COLUMNS
+#undef TP_APP_COLUMNS
+
+inline product read_product(const statement& s) {
+  return product{
+      .product_key = s.text(0),
+      .product_secret = s.text(1),
+      .name = s.text(2),
+      .dynamic_registration = s.boolean(3),
+      .created = s.time(4),
+  };
+}
+
+inline device read_device(const statement& s) {
+  return device{
+      .product_key = s.text(0),
+      .device_name = s.text(1),
+      .device_secret = s.text(2),
+      .enabled = s.boolean(3),
+      .created = s.time(4),
+      .first_online = s.optional_time(5),
+      .last_online = s.optional_time(6),
+      .last_offline = s.optional_time(7),
+      .last_ip = s.text(8),
+      .device_token = s.optional_text(9),
+  };
+}
+
+// A row that the schema's CHECK should have kept out means the file was tampered with.
+inline result<topic_class> read_topic_class(const statement& s) {
+  const auto acc = auth::parse_access(s.text(2));
+  if (!acc || *acc == auth::access::none) {
+    return make_error_code(errc::corrupt);
+  }
+  return topic_class{.product_key = s.text(0), .topic = s.text(1), .access = *acc};
+}
+
+inline application read_app(const statement& s) {
+  return application{
+      .app_key = s.text(0),
+      .app_secret = s.text(1),
+      .name = s.text(2),
+      .enabled = s.boolean(3),
+      .products = {},
+      .created = s.time(4),
+  };
+}
+
+inline std::int64_t to_sql(std::size_t n) noexcept {
+  return static_cast<std::int64_t>(
+      std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
+}
+
+// Steps `s` to the end, handing each row to `on_row` (which may return an error_code to stop).
+template <typename OnRow> std::error_code for_each_row(statement& s, OnRow&& on_row) {
+  for (;;) {
+    const int rc = s.step();
+    if (rc == SQLITE_DONE) {
+      return {};
+    }
+    if (rc != SQLITE_ROW) {
+      return sqlite::to_error(rc);
+    }
+    if (auto ec = on_row(s)) {
+      return ec;
+    }
+  }
+}
+
+} // namespace thingport::store::sqlite
