@@ -14,6 +14,10 @@ namespace {
 std::atomic<long> allocations{0};
 } // namespace
 
+// GCC at -O1+ pairs the malloc inside our operator new with the free inside our operator delete
+// and warns about a mismatch that is exactly what a replacement allocator does.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 void* operator new(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
   if (void* p = std::malloc(n == 0 ? 1 : n))
