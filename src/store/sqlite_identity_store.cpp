@@ -11,6 +11,27 @@ namespace thingport::store {
 // The statements and row mappers of sqlite_identity_rows.hpp.
 using namespace sqlite;
 
+namespace {
+
+// Runs an UPDATE or DELETE that must touch one row: not_found when it touched none.
+template <typename Bind>
+result<void> change_one(sqlite::connection& db, const char* sql, Bind&& bind) {
+  auto s = db.prepare(sql);
+  if (!s) {
+    return s.error();
+  }
+  bind(*s);
+  if (auto ec = s->run()) {
+    return ec;
+  }
+  if (db.changes() == 0) {
+    return make_error_code(errc::not_found);
+  }
+  return {};
+}
+
+} // namespace
+
 sqlite_identity_store::sqlite_identity_store(const std::filesystem::path& file, sqlite_options opts)
     : db_(std::make_unique<sqlite::connection>(file, opts.busy_timeout)) {}
 
@@ -100,18 +121,8 @@ result<void> sqlite_identity_store::set_thing_model(std::string_view product_key
     }
   }
   std::lock_guard lock(mu_);
-  auto s = db_->prepare(sql_set_thing_model);
-  if (!s) {
-    return s.error();
-  }
-  s->bind(1, product_key).bind(2, json);
-  if (auto ec = s->run()) {
-    return ec;
-  }
-  if (db_->changes() == 0) {
-    return make_error_code(errc::not_found);
-  }
-  return {};
+  return change_one(*db_, sql_set_thing_model,
+                    [&](statement& s) { s.bind(1, product_key).bind(2, json); });
 }
 
 result<std::optional<std::string>>
@@ -322,19 +333,10 @@ result<void> sqlite_identity_store::update_device(const char* sql, std::string_v
     return ec;
   }
   std::lock_guard lock(mu_);
-  auto s = db_->prepare(sql);
-  if (!s) {
-    return s.error();
-  }
-  s->bind(1, product_key).bind(2, device_name);
-  bind_rest(*s);
-  if (auto ec = s->run()) {
-    return ec;
-  }
-  if (db_->changes() == 0) {
-    return make_error_code(errc::not_found);
-  }
-  return {};
+  return change_one(*db_, sql, [&](statement& s) {
+    s.bind(1, product_key).bind(2, device_name);
+    bind_rest(s);
+  });
 }
 
 result<void> sqlite_identity_store::set_device_enabled(std::string_view product_key,
@@ -492,18 +494,8 @@ result<void> sqlite_identity_store::set_app_enabled(std::string_view app_key, bo
     return ec;
   }
   std::lock_guard lock(mu_);
-  auto s = db_->prepare(sql_set_app_enabled);
-  if (!s) {
-    return s.error();
-  }
-  s->bind(1, app_key).bind(2, enabled);
-  if (auto ec = s->run()) {
-    return ec;
-  }
-  if (db_->changes() == 0) {
-    return make_error_code(errc::not_found);
-  }
-  return {};
+  return change_one(*db_, sql_set_app_enabled,
+                    [&](statement& s) { s.bind(1, app_key).bind(2, enabled); });
 }
 
 // ---- everything -----------------------------------------------------------------------------
