@@ -42,6 +42,19 @@ void broker::stop() {
   threads_.clear();
 }
 
+std::uint64_t broker::total(std::atomic<std::uint64_t> counters::*field) const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& w : workers_) sum += (w->stats().*field).load(std::memory_order_relaxed);
+  return sum;
+}
+
+std::uint64_t broker::total_closes(close_reason r) const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& w : workers_)
+    sum += w->stats().closes[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
+  return sum;
+}
+
 worker& broker::pick() noexcept {
   return *workers_[rr_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
 }

@@ -12,8 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker/close_reason.hpp"
 #include "broker/message.hpp"
+#include "broker/counters.hpp"
 #include "broker/options.hpp"
 #include "broker/policy.hpp"
 #include "broker/retained_store.hpp"
@@ -22,18 +22,6 @@
 #include "broker/worker.hpp"
 
 namespace thingport::broker {
-
-struct counters {
-  std::atomic<std::uint64_t> connections{0};        // accepted sockets
-  std::atomic<std::uint64_t> connects{0};           // CONNACK 0 sent
-  std::atomic<std::uint64_t> connect_refused{0};
-  std::atomic<std::uint64_t> publish_in{0};
-  std::atomic<std::uint64_t> publish_out{0};
-  std::atomic<std::uint64_t> publish_denied{0};
-  std::atomic<std::uint64_t> dropped_queue_full{0};
-  std::atomic<std::uint64_t> dropped_offline_qos0{0};
-  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
-};
 
 class broker {
 public:
@@ -56,7 +44,10 @@ public:
   session_table& sessions() noexcept { return sessions_; }
   client_policy& policy() noexcept { return *policy_; }
   const options& opts() const noexcept { return opts_; }
-  counters& stats() noexcept { return stats_; }
+  // A counter summed over the workers (each worker counts its own, so the per-message path
+  // never shares a cache line between cores). Any thread; a statistic, not a snapshot.
+  std::uint64_t total(std::atomic<std::uint64_t> counters::*field) const noexcept;
+  std::uint64_t total_closes(close_reason r) const noexcept;
 
   std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
   std::uint64_t next_message_id() noexcept { return msg_id_.fetch_add(1, std::memory_order_relaxed); }
@@ -74,7 +65,6 @@ private:
   topic_index index_;
   retained_store retained_;
   session_table sessions_;
-  counters stats_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

@@ -88,7 +88,7 @@ void client::close(close_reason r) {
   const bool was_connected = state_ != state::awaiting_connect;
   state_ = state::closed;
   reason_ = r;
-  worker_.owner().stats().closes[static_cast<std::size_t>(r)].fetch_add(
+  worker_.stats().closes[static_cast<std::size_t>(r)].fetch_add(
       1, std::memory_order_relaxed);
   if (was_connected || r != close_reason::peer_closed)
     spdlog::info("close client={} addr={} transport={} reason={}", client_id_,
@@ -147,7 +147,7 @@ void client::attach(session& s, bool session_present) {
   if (!session_present) s.persistent = !clean_session_;
   state_ = state::connected;
   send(mqtt::connack_packet{session_present, mqtt::connack_code::accepted});
-  worker_.owner().stats().connects.fetch_add(1, std::memory_order_relaxed);
+  worker_.stats().connects.fetch_add(1, std::memory_order_relaxed);
   spdlog::debug("connect client={} addr={} transport={} session_present={}", client_id_,
                 info_.remote_address, to_string(info_.kind), session_present);
   if (!session_present) {
@@ -178,7 +178,7 @@ void client::handle(const mqtt::connect_packet& p) {
   auto& b = worker_.owner();
   auto decision = b.policy().authenticate(p, info_);
   if (auto* no = std::get_if<connect_refusal>(&decision)) {
-    b.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+    worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("refused client={} addr={} code={} why={}", client_id_, info_.remote_address,
                  static_cast<int>(no->code), no->why);
     return refuse(no->code, close_reason::auth_failed);
@@ -195,14 +195,14 @@ void client::handle(const mqtt::connect_packet& p) {
 void client::handle(const mqtt::publish_packet& p) {
   auto& b = worker_.owner();
   if (p.qos > identity_->max_qos) return close(close_reason::protocol_error);
-  b.stats().publish_in.fetch_add(1, std::memory_order_relaxed);
+  worker_.stats().publish_in.fetch_add(1, std::memory_order_relaxed);
   const auto verdict = b.policy().authorize_publish(*identity_, p.topic, p.qos);
   if (verdict == publish_verdict::close) {
-    b.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
+    worker_.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
     return close(close_reason::topic_denied);
   }
   if (verdict == publish_verdict::drop) {
-    b.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
+    worker_.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
     spdlog::info("client={} publish to {} denied (topic_denied)", client_id_, p.topic);
   }
   if (p.qos == 2) {

@@ -199,12 +199,12 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
       return s.conn->send_publish(*m, qos, retain, false, pid);
     }
   } else if (qos == 0 || !s.persistent) {
-    broker_.stats().dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
+    stats_.dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   if (s.queue.size() >= broker_.opts().max_queued) {
     ++s.dropped;
-    broker_.stats().dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+    stats_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   s.queue.push_back({m, qos, retain});

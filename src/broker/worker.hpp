@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "broker/close_reason.hpp"
+#include "broker/counters.hpp"
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_index.hpp"
@@ -37,6 +38,8 @@ public:
   boost::asio::io_context& io() noexcept { return io_; }
   unsigned index() const noexcept { return index_; }
   broker& owner() noexcept { return broker_; }
+  counters& stats() noexcept { return stats_; }
+  const counters& stats() const noexcept { return stats_; }
 
   // --- on this worker's thread ---
   void add_client(client& c);
@@ -77,6 +80,7 @@ private:
   std::unordered_map<std::uint64_t, client*> clients_;  // by serial
   std::vector<std::vector<delivery>> outbox_;           // per destination worker
   std::vector<subscriber_match> matches_;               // scratch for route()
+  counters stats_;
   bool flush_posted_ = false;
   bool stopping_ = false;
 };

@@ -59,7 +59,7 @@ void tcp_listener::do_accept() {
   acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, tcp::socket s) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
-      broker_.stats().connections.fetch_add(1, std::memory_order_relaxed);
+      w.stats().connections.fetch_add(1, std::memory_order_relaxed);
       asio::post(w.io(), [&w, s = std::move(s)]() mutable {
         boost::system::error_code rec;
         auto remote = s.remote_endpoint(rec);

@@ -401,7 +401,7 @@ TEST_F(fixture, offline_queue_is_bounded_and_counts_drops) {
   auto p = connect("pb");
   for (std::uint16_t i = 1; i <= 12; ++i)
     p->send(pub("b", std::to_string(i), 1, i), t0);
-  EXPECT_EQ(b.stats().dropped_queue_full.load(), 4u); // max_queued = 8
+  EXPECT_EQ(b.total(&tp::broker::counters::dropped_queue_full), 4u); // max_queued = 8
 }
 
 TEST_F(fixture, denied_subscription_gets_0x80) {

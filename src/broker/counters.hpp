@@ -1,0 +1,25 @@
+// Broker statistics. Each worker owns one set (relaxed atomics written by its own thread, read by
+// the metrics endpoint); broker::total() sums them.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "broker/close_reason.hpp"
+
+namespace thingport::broker {
+
+struct counters {
+  std::atomic<std::uint64_t> connections{0};  // accepted sockets
+  std::atomic<std::uint64_t> connects{0};     // CONNACK 0 sent
+  std::atomic<std::uint64_t> connect_refused{0};
+  std::atomic<std::uint64_t> publish_in{0};
+  std::atomic<std::uint64_t> publish_denied{0};
+  std::atomic<std::uint64_t> dropped_queue_full{0};
+  std::atomic<std::uint64_t> dropped_offline_qos0{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
+};
+
+}  // namespace thingport::broker
