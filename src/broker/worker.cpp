@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -249,21 +248,13 @@ void worker::shutdown() {
   for (auto& [serial, c] : clients_) all.push_back(c);
   for (client* c : all) c->close(close_reason::server_shutdown);
   // Give the drivers a moment to flush and close their sockets, then stop.
-  auto timer = std::make_shared<asio::steady_timer>(io_);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-  auto check = std::make_shared<std::function<void()>>();
-  *check = [this, timer, deadline, check] {
-    if (clients_.empty() || std::chrono::steady_clock::now() >= deadline) {
-      io_.stop();
-      *check = nullptr;  // break the cycle
-      return;
-    }
-    timer->expires_after(std::chrono::milliseconds(10));
-    timer->async_wait([check](boost::system::error_code) {
-      if (*check) (*check)();
-    });
-  };
-  (*check)();
+  stop_when_idle(std::chrono::steady_clock::now() + std::chrono::seconds(2));
+}
+
+void worker::stop_when_idle(std::chrono::steady_clock::time_point deadline) {
+  if (clients_.empty() || std::chrono::steady_clock::now() >= deadline) return io_.stop();
+  stop_timer_.expires_after(std::chrono::milliseconds(10));
+  stop_timer_.async_wait([this, deadline](boost::system::error_code) { stop_when_idle(deadline); });
 }
 
 }  // namespace thingport::broker

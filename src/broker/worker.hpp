@@ -2,6 +2,7 @@
 // to sessions on other workers are batched and posted there (docs/threads.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "broker/close_reason.hpp"
 #include "broker/counters.hpp"
@@ -72,10 +74,12 @@ private:
   void deliver_batch(std::vector<delivery>& batch);
   void deliver_one(delivery& d);
   void flush_outbox();
+  void stop_when_idle(std::chrono::steady_clock::time_point deadline);
 
   broker& broker_;
   unsigned index_;
   boost::asio::io_context io_{1};
+  boost::asio::steady_timer stop_timer_{io_};
   std::unordered_map<subscriber_id, std::unique_ptr<session>> sessions_;
   std::unordered_map<std::uint64_t, client*> clients_;  // by serial
   std::vector<std::vector<delivery>> outbox_;           // per destination worker
