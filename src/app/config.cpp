@@ -110,10 +110,12 @@ config load_config(const std::string& path) {
   }
   if (const auto* t = section(root, "limits", path)) {
     check_keys(*t, path, "limits",
-               {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl"});
+               {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
+                "connect_rate"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
+    read(*t, "connect_rate", c.limits.connect_rate, path, "limits");
     read(*t, "offline_queue", c.limits.offline_queue, path, "limits");
     std::string ttl;
     read(*t, "offline_ttl", ttl, path, "limits");

@@ -36,6 +36,7 @@ struct config {
     std::uint16_t keepalive_max = 1200;
     std::size_t offline_queue = 1000;
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
+    std::uint32_t connect_rate = 5;  // connect attempts per device per minute; 0: no limit
   } limits;
   struct {
     std::string backend = "sqlite";

@@ -11,9 +11,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "app/bootstrap.hpp"
 #include "broker/broker.hpp"
-#include "broker/policy.hpp"
+#include "broker/device_policy.hpp"
+#include "broker/directory.hpp"
 #include "net/listener.hpp"
+#include "store/sqlite_identity_store.hpp"
 
 namespace thingport::app {
 
@@ -39,9 +42,21 @@ int serve(const config& c) {
   o.workers = c.workers;
   o.max_payload = c.limits.max_payload;
   o.max_queued = c.limits.offline_queue;
-  auto policy = std::make_shared<broker::anonymous_policy>(c.auth.allow_anonymous,
-                                                           c.auth.deny_subscribe);
+  store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
+  broker::directory dir(identities);
+  dir.load();
+  if (auto demo = ensure_demo_device(dir)) print_demo(*demo, c);
+  spdlog::info("{} devices loaded", dir.device_count());
+
+  broker::device_policy_options po;
+  po.login.allow_anonymous = c.auth.allow_anonymous;
+  po.login.keepalive_min = c.limits.keepalive_min;
+  po.login.keepalive_max = c.limits.keepalive_max;
+  po.deny_subscribe = c.auth.deny_subscribe;
+  po.connect_rate = c.limits.connect_rate;
+  auto policy = std::make_shared<broker::device_policy>(dir, po);
   broker::broker b(o, policy);
+  policy->attach(b);
 
   std::vector<std::unique_ptr<net::tcp_listener>> listeners;
   if (!c.listeners.tcp.empty()) {
@@ -53,8 +68,6 @@ int serve(const config& c) {
     if (!addr->empty()) spdlog::warn("{} listener ({}) is not available in this build", name, *addr);
   }
   if (!c.tls.cert.empty()) spdlog::warn("TLS listeners are not available in this build");
-  if (!c.auth.allow_anonymous)
-    spdlog::warn("allow_anonymous = false and no device store yet: every CONNECT is refused");
 
   b.start();
   for (auto& l : listeners) l->start();
@@ -69,6 +82,7 @@ int serve(const config& c) {
 
   for (auto& l : listeners) l->stop();
   b.stop();
+  policy->flush();
   spdlog::info("stopped");
   return 0;
 }

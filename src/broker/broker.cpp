@@ -70,4 +70,18 @@ void broker::publish(message_ptr m) {
   });
 }
 
+void broker::disconnect(std::string session_key, close_reason r, bool discard) {
+  subscriber_id id = 0;
+  {
+    std::lock_guard lock(registry_mu);
+    auto it = registry.find(session_key);
+    if (it == registry.end()) return;
+    id = it->second;
+  }
+  const auto home = sessions_.home(id);
+  if (!home) return;
+  worker& w = *workers_[*home];
+  asio::post(w.io(), [&w, id, r, discard] { w.disconnect_session(id, r, discard, 0); });
+}
+
 }  // namespace thingport::broker

@@ -55,6 +55,11 @@ public:
   // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
   void publish(message_ptr m);
 
+  // Closes the connection of session `session_key` with `r` (an operator disabled or deleted the
+  // device) and, when `discard` is set, deletes the session too (subscriptions, queued
+  // messages). Any thread; asynchronous: done on the session's worker shortly after.
+  void disconnect(std::string session_key, close_reason r, bool discard);
+
   // Session registry: session key -> id. Any thread.
   std::mutex registry_mu;
   std::unordered_map<std::string, subscriber_id> registry;

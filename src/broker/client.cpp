@@ -13,6 +13,13 @@
 
 namespace thingport::broker {
 
+namespace {
+// Client ids can be 64 KiB of anything: logs get the start of them.
+std::string_view log_id(const std::string& id) noexcept {
+  return std::string_view(id).substr(0, 96);
+}
+}  // namespace
+
 client::client(worker& w, transport& t, transport_info info, clock::time_point now)
     : worker_(w), transport_(t), info_(std::move(info)), serial_(w.owner().next_serial()),
       created_(now), last_rx_(now) {
@@ -37,7 +44,7 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
     auto r = mqtt::parse(in.subspan(used), parser_opts_);
     if (r.state == mqtt::parse_result::status::need_more) break;
     if (r.state == mqtt::parse_result::status::error) {
-      spdlog::info("client {} ({}): bad packet: {}", client_id_, info_.remote_address,
+      spdlog::info("client {} ({}): bad packet: {}", log_id(client_id_), info_.remote_address,
                    r.ec.message());
       if (state_ == state::awaiting_connect) {
         if (auto code = mqtt::connack_code_for(r.ec)) {
@@ -65,6 +72,7 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
 
 void client::on_timer(clock::time_point now) {
   if (state_ == state::closed) return;
+  if (now >= close_at_) return close(close_reason::registered);
   if (now >= deadline()) {
     close(state_ == state::awaiting_connect ? close_reason::connect_timeout
                                             : close_reason::keepalive_timeout);
@@ -74,8 +82,9 @@ void client::on_timer(clock::time_point now) {
 clock::time_point client::deadline() const noexcept {
   if (state_ == state::awaiting_connect) return created_ + worker_.owner().opts().connect_timeout;
   if (state_ == state::connected && keepalive_ > 0)
-    return last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500);
-  return clock::time_point::max();
+    return std::min(close_at_,
+                    last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500));
+  return close_at_;
 }
 
 void client::refuse(mqtt::connack_code code, close_reason r) {
@@ -91,9 +100,13 @@ void client::close(close_reason r) {
   worker_.stats().closes[static_cast<std::size_t>(r)].fetch_add(
       1, std::memory_order_relaxed);
   if (was_connected || r != close_reason::peer_closed)
-    spdlog::info("close client={} addr={} transport={} reason={}", client_id_,
+    spdlog::info("close client={} addr={} transport={} reason={}", log_id(client_id_),
                  info_.remote_address, to_string(info_.kind), to_string(r));
   detach(r != close_reason::client_disconnect);
+  if (online_) {
+    online_ = false;
+    worker_.owner().policy().on_offline(*identity_, serial_, r);
+  }
   transport_.shutdown();
 }
 
@@ -148,12 +161,17 @@ void client::attach(session& s, bool session_present) {
   state_ = state::connected;
   send(mqtt::connack_packet{session_present, mqtt::connack_code::accepted});
   worker_.stats().connects.fetch_add(1, std::memory_order_relaxed);
-  spdlog::debug("connect client={} addr={} transport={} session_present={}", client_id_,
+  spdlog::debug("connect client={} addr={} transport={} session_present={}", log_id(client_id_),
                 info_.remote_address, to_string(info_.kind), session_present);
   if (!session_present) {
     for (const auto& f : identity_->implicit_subscriptions)
       worker_.subscribe(s, f, identity_->implicit_qos);
   }
+  online_ = true;
+  worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
+  for (const auto& [topic, payload] : identity_->greeting)
+    mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
+  if (identity_->close_after.count() > 0) close_at_ = last_rx_ + identity_->close_after;
   // Unacknowledged messages go again, with DUP, in their original order.
   for (const auto& m : s.inflight) {
     if (m.released)
@@ -179,7 +197,7 @@ void client::handle(const mqtt::connect_packet& p) {
   auto decision = b.policy().authenticate(p, info_);
   if (auto* no = std::get_if<connect_refusal>(&decision)) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("refused client={} addr={} code={} why={}", client_id_, info_.remote_address,
+    spdlog::info("refused client={} addr={} code={} why={}", log_id(client_id_), info_.remote_address,
                  static_cast<int>(no->code), no->why);
     return refuse(no->code, close_reason::auth_failed);
   }
@@ -203,7 +221,7 @@ void client::handle(const mqtt::publish_packet& p) {
   }
   if (verdict == publish_verdict::drop) {
     worker_.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("client={} publish to {} denied (topic_denied)", client_id_, p.topic);
+    spdlog::info("client={} publish to {} denied (topic_denied)", log_id(client_id_), p.topic);
   }
   if (p.qos == 2) {
     auto& ids = session_->inbound_qos2;
@@ -216,7 +234,7 @@ void client::handle(const mqtt::publish_packet& p) {
   }
   if (verdict == publish_verdict::allow) {
     if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
-    worker_.route(make_message(p.topic, p.payload, p.qos, false));
+    worker_.route(make_message(p.topic, p.payload, p.qos, false, 0, session_->id()));
   }
   if (p.qos == 1) send(mqtt::puback_packet{p.packet_id});
   else if (p.qos == 2) send(mqtt::pubrec_packet{p.packet_id});
@@ -254,11 +272,28 @@ void client::handle(const mqtt::subscribe_packet& p) {
   auto& b = worker_.owner();
   mqtt::suback_packet ack{p.packet_id, {}};
   ack.return_codes.reserve(p.subscriptions.size());
-  for (const auto& sub : p.subscriptions) {
-    const auto requested = std::min(sub.qos, identity_->max_qos);
-    const auto granted = b.policy().authorize_subscribe(*identity_, sub.filter, requested);
+  const auto& who = *identity_;
+  std::size_t explicit_subs = 0;
+  if (who.max_subscriptions != 0) {
+    for (const auto& sub : session_->subscriptions) {
+      const auto& imp = who.implicit_subscriptions;
+      if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end()) ++explicit_subs;
+    }
+  }
+  for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
+    const auto& sub = p.subscriptions[i];
+    const auto requested = std::min(sub.qos, who.max_qos);
+    auto granted = b.policy().authorize_subscribe(who, sub.filter, requested);
+    if (who.max_filters_per_subscribe != 0 && i >= who.max_filters_per_subscribe)
+      granted = mqtt::suback_failure;
+    if (granted != mqtt::suback_failure && who.max_subscriptions != 0 &&
+        explicit_subs >= who.max_subscriptions &&
+        std::none_of(session_->subscriptions.begin(), session_->subscriptions.end(),
+                     [&](const mqtt::subscription& s) { return s.filter == sub.filter; }))
+      granted = mqtt::suback_failure;
     ack.return_codes.push_back(granted);
-    if (granted != mqtt::suback_failure) worker_.subscribe(*session_, sub.filter, granted);
+    if (granted != mqtt::suback_failure && worker_.subscribe(*session_, sub.filter, granted))
+      ++explicit_subs;
   }
   send(ack);
   for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {

@@ -106,6 +106,8 @@ private:
   std::string session_key_;
   std::shared_ptr<const client_identity> identity_;
   std::optional<mqtt::will_message> will_;
+  bool online_ = false;                                   // attached once: on_offline owed
+  clock::time_point close_at_ = clock::time_point::max(); // identity's close_after
   session* session_ = nullptr;
   std::string out_;
 };

@@ -23,6 +23,7 @@ enum class close_reason : std::uint8_t {
   topic_denied,        // PUBLISH refused by permissions where that closes the link
   server_shutdown,
   kicked,              // closed by an operator (device disabled/deleted)
+  registered,          // a dynamic-registration link, closed after its answer
   count_
 };
 

@@ -3,13 +3,16 @@
 // Implementations must be thread-safe: every worker calls them concurrently.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "broker/close_reason.hpp"
 #include "mqtt/packet.hpp"
 
 namespace thingport::broker {
@@ -31,6 +34,23 @@ struct client_identity {
   bool check_delivery = false;  // ask may_receive() for every message delivered
   std::vector<std::string> implicit_subscriptions;  // filters subscribed without SUBSCRIBE (_ss=1)
   std::uint8_t implicit_qos = 1;
+  std::uint8_t policy_kind = 0;  // which policy made it (0: generic); lets a policy downcast
+  // Messages this client published on a topic ending in "_reply" are not delivered back to it
+  // (a device's reply to a service call would otherwise come back through thing/service/+).
+  bool drop_own_replies = false;
+  std::uint16_t max_subscriptions = 0;         // explicit subscriptions per session; 0: no limit
+  std::uint8_t max_filters_per_subscribe = 0;  // later filters get 0x80; 0: no limit
+  // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
+  // to a dynamic registration; then the link is closed after close_after (0: never).
+  std::vector<std::pair<std::string, std::string>> greeting;
+  std::chrono::milliseconds close_after{0};
+};
+
+// What a policy learns of a connection that went online.
+struct connection_facts {
+  std::uint64_t serial = 0;
+  std::string_view client_id;
+  const transport_info& transport;
 };
 
 struct connect_refusal {
@@ -57,6 +77,11 @@ public:
                                             std::uint8_t qos) = 0;
   // Asked on delivery when who.check_delivery is set.
   virtual bool may_receive(const client_identity& who, std::string_view topic) = 0;
+  // A connection was accepted (after its CONNACK) / has closed. Called on the connection's
+  // worker thread; must not block. on_offline comes once for every on_online.
+  virtual void on_online(const client_identity& /*who*/, const connection_facts& /*c*/) {}
+  virtual void on_offline(const client_identity& /*who*/, std::uint64_t /*serial*/,
+                          close_reason /*r*/) {}
 };
 
 // Generic MQTT 3.1.1 clients: everyone may connect (when allowed), subscribe to anything except

@@ -131,6 +131,26 @@ void worker::destroy_session(session& s) {
   sessions_.erase(id);  // `s` is gone after this line
 }
 
+void worker::disconnect_session(subscriber_id id, close_reason r, bool discard,
+                                std::uint8_t hops) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    const auto home = broker_.sessions().home(id);
+    if (!home || *home == index_ || hops >= max_hops) return;
+    asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, r, discard, hops] {
+      w->disconnect_session(id, r, discard, static_cast<std::uint8_t>(hops + 1));
+    });
+    return;
+  }
+  session& s = *it->second;
+  if (discard) s.persistent = false;  // detaching destroys it
+  if (s.conn != nullptr) {
+    s.conn->close(r);  // detaches: a non-persistent session is destroyed there
+  } else if (discard) {
+    destroy_session(s);
+  }
+}
+
 void worker::route(const message_ptr& m) {
   std::vector<subscriber_match> matches;
   matches.swap(matches_);  // route() may run again from inside a delivery (a will)
@@ -190,6 +210,9 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
   if (s.identity && s.identity->check_delivery &&
       !broker_.policy().may_receive(*s.identity, m->topic))
     return;
+  if (m->origin == s.id() && s.identity && s.identity->drop_own_replies &&
+      m->topic.ends_with("_reply"))
+    return;
   if (s.conn != nullptr) {
     if (qos == 0) return s.conn->send_publish(*m, 0, retain, false, 0);
     if (s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
@@ -220,9 +243,10 @@ void worker::drain(session& s) {
   }
 }
 
-void worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
-  s.add_subscription(filter, qos);
+bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
+  const bool added = s.add_subscription(filter, qos);
   broker_.index().subscribe(filter, s.id(), qos);
+  return added;
 }
 
 bool worker::unsubscribe(session& s, std::string_view filter) {

@@ -55,7 +55,11 @@ public:
   void route(const message_ptr& m);
   void deliver(session& s, const message_ptr& m, std::uint8_t qos, bool retain);
   void drain(session& s);  // fills the in-flight window from the queue
-  void subscribe(session& s, const std::string& filter, std::uint8_t qos);
+  // Returns true when the filter is new to the session.
+  bool subscribe(session& s, const std::string& filter, std::uint8_t qos);
+  // Closes the connection of session `id` if it lives here (and deletes the session when
+  // `discard`); forwards to the session's home worker otherwise.
+  void disconnect_session(subscriber_id id, close_reason r, bool discard, std::uint8_t hops);
   bool unsubscribe(session& s, std::string_view filter);
   void deliver_retained(session& s, const std::string& filter, std::uint8_t granted);
 

@@ -43,7 +43,9 @@ public:
     socket_.non_blocking(true, ec);
     client_.emplace(worker_, *this, std::move(info_), broker::clock::now());
     arm_timer();
-    do_read();
+    // The socket's readiness edge may have passed before this connection existed (epoll is
+    // edge-triggered and a wait is not speculative): read what is there now.
+    on_readable({});
   }
 
   void wake() override {
@@ -112,7 +114,7 @@ private:
   void continue_after_resume() {
     if (closed_ || closing_ || client_->closed() || client_->paused()) return;
     if (!pending_.empty()) feed({});
-    if (!client_->closed() && !client_->paused()) do_read();
+    if (!client_->closed() && !client_->paused()) on_readable({});
   }
 
   void arm_timer() {

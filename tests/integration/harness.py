@@ -134,6 +134,7 @@ class BrokerError(AssertionError):
 
 
 _LISTEN_RE = re.compile(r"thingport: listening (\w+) (\S+)\s*$")
+_DEMO_RE = re.compile(r"^  (productKey|productSecret|deviceName|deviceSecret) +(\S+)\s*$")
 
 
 class BrokerProcess:
@@ -162,6 +163,8 @@ class BrokerProcess:
         self.log = _OutputLog()
         self.starts = 0
         self._listeners: Dict[str, Tuple[str, int]] = {}
+        # the demo device a fresh data dir gets: productKey, productSecret, deviceName, deviceSecret
+        self.demo: Dict[str, str] = {}
         self._listen_cv = threading.Condition()
         self._readers: List[threading.Thread] = []
         self.config_path = self._write_config()
@@ -262,6 +265,9 @@ class BrokerProcess:
             line = raw.decode("utf-8", "replace").rstrip("\n")
             self.log.add(f"[{tag}] {line}")
             if parse and self.kind == "thingport":
+                d = _DEMO_RE.match(line)
+                if d:
+                    self.demo[d.group(1)] = d.group(2)
                 m = _LISTEN_RE.search(line)
                 if m:
                     host, _, port = m.group(2).rpartition(":")
@@ -383,7 +389,8 @@ class MqttClient:
 
     def __init__(self, broker: BrokerProcess, client_id: Optional[str] = None,
                  clean_session: bool = True, keepalive: int = 60,
-                 will: Optional[Tuple[str, Union[str, bytes], int, bool]] = None):
+                 will: Optional[Tuple[str, Union[str, bytes], int, bool]] = None,
+                 username: Optional[str] = None, password: Optional[str] = None):
         self.broker = broker
         self.client_id = unique_id("paho") if client_id is None else client_id
         self.clean_session = clean_session
@@ -402,6 +409,8 @@ class MqttClient:
         if will is not None:
             wt, wp, wq, wr = will
             self.c.will_set(wt, wp, wq, wr)
+        if username is not None:
+            self.c.username_pw_set(username, password)
         self.c.on_connect = self._on_connect
         self.c.on_disconnect = self._on_disconnect
         self.c.on_message = self._on_message
@@ -456,7 +465,9 @@ class MqttClient:
             self.c.loop_start()
             self._loop_started = True
         deadline = time.monotonic() + timeout
-        while not self.connected.is_set():
+        # A refused CONNACK is followed by the close at once: on_disconnect may clear
+        # `connected` before this thread looks, so the CONNACK code is what counts.
+        while not self.connected.is_set() and self.connack_rc is None:
             if self.disconnected.is_set() and self.connack_rc is None:
                 raise AssertionError(f"{self.client_id}: connection closed before CONNACK")
             if time.monotonic() > deadline:

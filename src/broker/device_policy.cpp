@@ -1,0 +1,237 @@
+#include "broker/device_policy.hpp"
+
+#include <chrono>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "auth/error.hpp"
+#include "auth/identity.hpp"
+#include "broker/broker.hpp"
+
+namespace thingport::broker {
+
+namespace {
+
+constexpr std::uint8_t aliyun_kind = 1;
+
+std::string ip_only(std::string_view address) {
+  // "1.2.3.4:5678" or "[::1]:5678"
+  if (!address.empty() && address.front() == '[') {
+    const auto end = address.find(']');
+    return std::string(address.substr(1, end == std::string_view::npos ? end : end - 1));
+  }
+  return std::string(address.substr(0, address.rfind(':')));
+}
+
+// The platform's status message format: "2018-08-31 15:32:28.205" (here in UTC).
+std::string format_time(store::timestamp t) {
+  const auto ms = t.time_since_epoch().count() % 1000;
+  return fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03}",
+                     std::chrono::floor<std::chrono::seconds>(t), ms);
+}
+
+const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
+  return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
+}
+
+bool is_device(const auth::login_identity& li) noexcept {
+  return li.kind == auth::client_kind::device;
+}
+
+}  // namespace
+
+device_policy::device_policy(directory& dir, device_policy_options opts)
+    : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe) {
+  if (opts_.connect_rate != 0) {
+    auth::connect_rate_limiter::options lo;
+    lo.max_attempts = opts_.connect_rate;
+    limiter_.emplace(lo);
+  }
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+device_policy::~device_policy() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  writer_.join();
+}
+
+connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
+                                             const transport_info& t) {
+  const bool tls = t.kind == transport_kind::tls || t.kind == transport_kind::wss;
+  const auto req = auth::make_connect_request(c, tls);
+  auto r = auth::login(req, dir_, opts_.login, limiter_ ? &*limiter_ : nullptr,
+                       auth::connect_rate_limiter::clock::now());
+  if (!r.accepted()) return connect_refusal{r.code, r.ec.message()};
+  auto& li = r.identity;
+  switch (li.kind) {
+  case auth::client_kind::anonymous: return generic_.authenticate(c, t);
+  case auth::client_kind::register_device:
+  case auth::client_kind::register_nwl: return accept_registration(li);
+  case auth::client_kind::device:
+  case auth::client_kind::app: break;
+  }
+  auto id = std::make_shared<aliyun_identity>();
+  id->policy_kind = aliyun_kind;
+  id->session_key = li.session_key;
+  id->max_qos = 1;
+  id->check_delivery = true;
+  id->max_subscriptions = opts_.max_subscriptions;
+  id->max_filters_per_subscribe = opts_.max_filters_per_subscribe;
+  if (is_device(li)) {
+    auto perms = dir_.permissions(li.product_key);
+    if (!perms) return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
+    id->permissions = auth::client_permissions::device(std::move(perms), li.device_name);
+    if (li.ss) id->implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
+    id->drop_own_replies = true;
+  } else {
+    std::vector<std::shared_ptr<const auth::product_permissions>> products;
+    for (const auto& pk : li.app_products)
+      if (auto p = dir_.permissions(pk)) products.push_back(std::move(p));
+    id->permissions = auth::client_permissions::app(std::move(products));
+  }
+  id->login = std::move(li);
+  return std::shared_ptr<const client_identity>(std::move(id));
+}
+
+connect_decision device_policy::accept_registration(const auth::login_identity& li) {
+  auto id = std::make_shared<aliyun_identity>();
+  id->policy_kind = aliyun_kind;
+  id->session_key = li.session_key;
+  id->max_qos = 1;
+  id->check_delivery = true;  // permissions deny everything: nothing is delivered
+  id->close_after = opts_.registration_linger;
+  boost::json::object answer{{"productKey", li.product_key}, {"deviceName", li.device_name}};
+  if (li.kind == auth::client_kind::register_device) {
+    answer["deviceSecret"] = li.registration_secret;
+    id->greeting.emplace_back("/ext/register", boost::json::serialize(answer));
+  } else {
+    // regnwl: the device may not exist yet; it gets a token for its connwl logins. Rare, so
+    // the store write happens here, on the worker, instead of going through the writer.
+    auth::device_record existing;
+    if (dir_.find_device(li.product_key, li.device_name, existing) != auth::lookup_status::found) {
+      auto made = dir_.create_device(li.product_key, store::new_device{li.device_name, {}});
+      if (!made && made.error() != store::errc::already_exists)
+        return connect_refusal{mqtt::connack_code::server_unavailable, made.error().message()};
+    }
+    const auto token = auth::generate_device_token();
+    if (auto ok = dir_.set_device_token(li.product_key, li.device_name, token); !ok)
+      return connect_refusal{mqtt::connack_code::server_unavailable, ok.error().message()};
+    answer["clientId"] = li.client_id.empty() ? li.product_key + "." + li.device_name : li.client_id;
+    answer["deviceToken"] = token;
+    id->greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
+  }
+  spdlog::info("registration answered product={} device={} kind={}", li.product_key,
+               li.device_name, auth::to_string(li.kind));
+  id->login = li;
+  return std::shared_ptr<const client_identity>(std::move(id));
+}
+
+std::uint8_t device_policy::authorize_subscribe(const client_identity& who,
+                                                std::string_view filter, std::uint8_t requested) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr) return generic_.authorize_subscribe(who, filter, requested);
+  return a->permissions.can_subscribe(filter) ? requested : mqtt::suback_failure;
+}
+
+publish_verdict device_policy::authorize_publish(const client_identity& who,
+                                                 std::string_view topic, std::uint8_t qos) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr) return generic_.authorize_publish(who, topic, qos);
+  return a->permissions.can_publish(topic) ? publish_verdict::allow : publish_verdict::drop;
+}
+
+bool device_policy::may_receive(const client_identity& who, std::string_view topic) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr) return generic_.may_receive(who, topic);
+  return a->permissions.can_receive(topic);
+}
+
+void device_policy::on_online(const client_identity& who, const connection_facts& c) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr || !is_device(a->login)) return;
+  const auto& li = a->login;
+  const auto now = store::now();
+  std::string ip = ip_only(c.transport.remote_address);
+  dir_.mark_online(li.product_key, li.device_name,
+                   online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
+                               c.transport.kind, now});
+  dir_.mark_activated(li.product_key, li.device_name);
+  enqueue({li.product_key, li.device_name, true, now, ip});
+  publish_status(li, true, ip);
+}
+
+void device_policy::on_offline(const client_identity& who, std::uint64_t serial, close_reason r) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr || !is_device(a->login)) return;
+  const auto& li = a->login;
+  // A takeover closes the old link after the new one went online: that is no status change.
+  if (!dir_.mark_offline(li.product_key, li.device_name, serial)) return;
+  spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
+  enqueue({li.product_key, li.device_name, false, store::now(), {}});
+  publish_status(li, false, {});
+}
+
+void device_policy::publish_status(const auth::login_identity& li, bool online,
+                                   const std::string& ip) {
+  if (broker_ == nullptr) return;
+  const auto now = store::now();
+  boost::json::object o{{"status", online ? "online" : "offline"},
+                        {"productKey", li.product_key},
+                        {"deviceName", li.device_name},
+                        {"time", format_time(now)},
+                        {"utcTime", now.time_since_epoch().count()},
+                        {"lastTime", format_time(now)},
+                        {"clientIp", ip}};
+  auto topic = fmt::format("/as/mqtt/status/{}/{}", li.product_key, li.device_name);
+  broker_->publish(make_message(topic, boost::json::serialize(o), 1, false,
+                                broker_->next_message_id()));
+}
+
+// --- the store writer ---
+
+void device_policy::enqueue(status_write w) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(w));
+  }
+  cv_.notify_one();
+}
+
+void device_policy::writer_loop() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_ and nothing left
+    auto w = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    lock.unlock();
+    auto& s = dir_.store();
+    auto r = w.online ? s.record_online(w.pk, w.dn, w.at, w.ip) : s.record_offline(w.pk, w.dn, w.at);
+    if (!r && r.error() != store::errc::not_found)
+      spdlog::warn("device {}/{}: status not stored: {}", w.pk, w.dn, r.error().message());
+    lock.lock();
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+}
+
+std::size_t device_policy::pending_writes() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + (busy_ ? 1 : 0);
+}
+
+void device_policy::flush() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+}
+
+}  // namespace thingport::broker

@@ -1,0 +1,98 @@
+// The Aliyun client policy (PROTOCOL.md §1, §3, §4, §8): devices log in with the triplet sign,
+// applications with their app sign, registration links get their secret or token; generic
+// MQTT clients are served as anonymous_policy serves them when allow_anonymous is on.
+// Devices and applications stay inside their topic permissions (checked on SUBSCRIBE, PUBLISH
+// and again on delivery). Status changes of devices are kept in the directory, written to the
+// store off the workers' threads, and published for applications on /as/mqtt/status/{pk}/{dn}.
+//
+// Threads: authenticate/authorize/may_receive/on_online/on_offline run on worker threads,
+// concurrently. The store writes go through one background thread (status_writer).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/login.hpp"
+#include "auth/permissions.hpp"
+#include "auth/rate_limiter.hpp"
+#include "broker/directory.hpp"
+#include "broker/policy.hpp"
+
+namespace thingport::broker {
+
+class broker;
+
+struct device_policy_options {
+  auth::login_policy login{};
+  std::vector<std::string> deny_subscribe{};  // generic clients only
+  std::uint32_t connect_rate = 5;             // attempts per device per minute; 0: no limit
+  std::uint16_t max_subscriptions = 100;      // per device or application session
+  std::uint8_t max_filters_per_subscribe = 8;
+  std::chrono::milliseconds registration_linger{15'000};  // register links close after this
+};
+
+// What a device or application connection carries (policy_kind 1).
+struct aliyun_identity final : client_identity {
+  auth::login_identity login;
+  auth::client_permissions permissions;
+};
+
+class device_policy final : public client_policy {
+public:
+  device_policy(directory& dir, device_policy_options opts);
+  ~device_policy() override;
+  device_policy(const device_policy&) = delete;
+  device_policy& operator=(const device_policy&) = delete;
+
+  // Status events are published through `b`; call before the broker starts.
+  void attach(broker& b) noexcept { broker_ = &b; }
+
+  connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) override;
+  std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
+                                   std::uint8_t requested) override;
+  publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
+                                    std::uint8_t qos) override;
+  bool may_receive(const client_identity& who, std::string_view topic) override;
+  void on_online(const client_identity& who, const connection_facts& c) override;
+  void on_offline(const client_identity& who, std::uint64_t serial, close_reason r) override;
+
+  // Store writes queued and not yet done (for tests and shutdown).
+  std::size_t pending_writes() const;
+  // Waits until every queued store write is done.
+  void flush();
+
+private:
+  struct status_write {
+    std::string pk, dn;
+    bool online = false;
+    store::timestamp at{};
+    std::string ip;
+  };
+  connect_decision accept_registration(const auth::login_identity& li);
+  void publish_status(const auth::login_identity& li, bool online, const std::string& ip);
+  void enqueue(status_write w);
+  void writer_loop();
+
+  directory& dir_;
+  device_policy_options opts_;
+  anonymous_policy generic_;
+  std::optional<auth::connect_rate_limiter> limiter_;
+  broker* broker_ = nullptr;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_, idle_cv_;
+  std::deque<status_write> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread writer_;
+};
+
+}  // namespace thingport::broker

@@ -1,0 +1,262 @@
+#include "broker/directory.hpp"
+
+#include <mutex>
+#include <stdexcept>
+
+namespace thingport::broker {
+
+struct directory::product_entry {
+  auth::product_record record;
+  std::vector<auth::topic_class> classes;
+  std::shared_ptr<const auth::product_permissions> permissions;
+  string_map<auth::device_record> devices;
+};
+
+namespace {
+
+std::string online_key(std::string_view pk, std::string_view dn) {
+  std::string k;
+  k.reserve(pk.size() + dn.size() + 1);
+  k.append(pk).append("/").append(dn);
+  return k;
+}
+
+auth::device_record record_of(const store::device& d) {
+  return auth::device_record{d.device_secret, d.enabled, d.activated(), d.device_token};
+}
+
+auth::app_record record_of(const store::application& a) {
+  return auth::app_record{a.app_secret, a.enabled, a.products};
+}
+
+}  // namespace
+
+directory::directory(store::identity_store& s) : store_(s) {}
+
+directory::~directory() = default;
+
+void directory::rebuild_permissions(std::string_view pk, product_entry& p) {
+  p.permissions = std::make_shared<const auth::product_permissions>(std::string(pk), p.classes);
+}
+
+void directory::load() {
+  struct sink final : store::identity_sink {
+    directory& d;
+    explicit sink(directory& dir) : d(dir) {}
+    void on_product(const store::product& p, const std::optional<std::string>&) override {
+      auto e = std::make_unique<product_entry>();
+      e->record = auth::product_record{p.product_secret, p.dynamic_registration};
+      d.products_[p.product_key] = std::move(e);
+    }
+    void on_topic_class(const store::topic_class& tc) override {
+      auto it = d.products_.find(tc.product_key);
+      if (it != d.products_.end()) it->second->classes.push_back({tc.topic, tc.access});
+    }
+    void on_device(const store::device& dev) override {
+      auto it = d.products_.find(dev.product_key);
+      if (it == d.products_.end()) return;
+      if (it->second->devices.insert_or_assign(dev.device_name, record_of(dev)).second)
+        ++d.devices_;
+    }
+    void on_application(const store::application& a) override {
+      d.apps_[a.app_key] = record_of(a);
+    }
+  };
+  std::unique_lock lock(mu_);
+  products_.clear();
+  apps_.clear();
+  devices_ = 0;
+  sink s(*this);
+  if (auto ec = store_.load_all(s))
+    throw std::runtime_error("loading devices from the store: " + ec.message());
+  for (auto& [pk, e] : products_) rebuild_permissions(pk, *e);
+}
+
+// --- mutations ---
+
+store::result<store::product> directory::create_product(const store::new_product& spec) {
+  auto r = store_.create_product(spec);
+  if (!r) return r;
+  auto e = std::make_unique<product_entry>();
+  e->record = auth::product_record{r->product_secret, r->dynamic_registration};
+  e->permissions = std::make_shared<const auth::product_permissions>(r->product_key);
+  std::unique_lock lock(mu_);
+  products_[r->product_key] = std::move(e);
+  return r;
+}
+
+store::result<void> directory::add_topic_class(const store::topic_class& tc) {
+  auto r = store_.add_topic_class(tc);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  auto it = products_.find(tc.product_key);
+  if (it != products_.end()) {
+    it->second->classes.push_back({tc.topic, tc.access});
+    rebuild_permissions(it->first, *it->second);
+  }
+  return r;
+}
+
+store::result<store::device> directory::create_device(std::string_view pk,
+                                                      const store::new_device& spec) {
+  auto r = store_.create_device(pk, spec);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  auto it = products_.find(pk);
+  if (it != products_.end() &&
+      it->second->devices.insert_or_assign(r->device_name, record_of(*r)).second)
+    ++devices_;
+  return r;
+}
+
+store::result<std::vector<store::device>>
+directory::create_devices(std::string_view pk, std::span<const store::new_device> specs) {
+  auto r = store_.create_devices(pk, specs);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  auto it = products_.find(pk);
+  if (it != products_.end()) {
+    it->second->devices.reserve(it->second->devices.size() + r->size());
+    for (const auto& d : *r)
+      if (it->second->devices.insert_or_assign(d.device_name, record_of(d)).second) ++devices_;
+  }
+  return r;
+}
+
+store::result<void> directory::set_device_enabled(std::string_view pk, std::string_view dn,
+                                                  bool enabled) {
+  auto r = store_.set_device_enabled(pk, dn, enabled);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  if (auto it = products_.find(pk); it != products_.end()) {
+    if (auto d = it->second->devices.find(dn); d != it->second->devices.end())
+      d->second.enabled = enabled;
+  }
+  return r;
+}
+
+store::result<void> directory::delete_device(std::string_view pk, std::string_view dn) {
+  auto r = store_.delete_device(pk, dn);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  if (auto it = products_.find(pk); it != products_.end()) {
+    if (auto d = it->second->devices.find(dn); d != it->second->devices.end()) {
+      it->second->devices.erase(d);
+      --devices_;
+    }
+  }
+  return r;
+}
+
+store::result<void> directory::set_device_token(std::string_view pk, std::string_view dn,
+                                                std::optional<std::string_view> token) {
+  auto r = store_.set_device_token(pk, dn, token);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  if (auto it = products_.find(pk); it != products_.end()) {
+    if (auto d = it->second->devices.find(dn); d != it->second->devices.end()) {
+      if (token)
+        d->second.device_token = std::string(*token);
+      else
+        d->second.device_token.reset();
+    }
+  }
+  return r;
+}
+
+store::result<store::application> directory::create_app(const store::new_application& spec) {
+  auto r = store_.create_app(spec);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  apps_[r->app_key] = record_of(*r);
+  return r;
+}
+
+store::result<void> directory::set_app_enabled(std::string_view app_key, bool enabled) {
+  auto r = store_.set_app_enabled(app_key, enabled);
+  if (!r) return r;
+  std::unique_lock lock(mu_);
+  if (auto it = apps_.find(app_key); it != apps_.end()) it->second.enabled = enabled;
+  return r;
+}
+
+void directory::mark_activated(std::string_view pk, std::string_view dn) {
+  std::unique_lock lock(mu_);
+  if (auto it = products_.find(pk); it != products_.end()) {
+    if (auto d = it->second->devices.find(dn); d != it->second->devices.end())
+      d->second.activated = true;
+  }
+}
+
+// --- lookups ---
+
+auth::lookup_status directory::find_product(std::string_view pk,
+                                            auth::product_record& out) const {
+  std::shared_lock lock(mu_);
+  auto it = products_.find(pk);
+  if (it == products_.end()) return auth::lookup_status::not_found;
+  out = it->second->record;
+  return auth::lookup_status::found;
+}
+
+auth::lookup_status directory::find_device(std::string_view pk, std::string_view dn,
+                                           auth::device_record& out) const {
+  std::shared_lock lock(mu_);
+  auto it = products_.find(pk);
+  if (it == products_.end()) return auth::lookup_status::not_found;
+  auto d = it->second->devices.find(dn);
+  if (d == it->second->devices.end()) return auth::lookup_status::not_found;
+  out = d->second;
+  return auth::lookup_status::found;
+}
+
+auth::lookup_status directory::find_app(std::string_view app_key, auth::app_record& out) const {
+  std::shared_lock lock(mu_);
+  auto it = apps_.find(app_key);
+  if (it == apps_.end()) return auth::lookup_status::not_found;
+  out = it->second;
+  return auth::lookup_status::found;
+}
+
+std::shared_ptr<const auth::product_permissions> directory::permissions(std::string_view pk) const {
+  std::shared_lock lock(mu_);
+  auto it = products_.find(pk);
+  return it == products_.end() ? nullptr : it->second->permissions;
+}
+
+// --- online ---
+
+void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
+  auto key = online_key(pk, dn);
+  std::unique_lock lock(mu_);
+  online_.insert_or_assign(std::move(key), std::move(info));
+}
+
+bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial) {
+  auto key = online_key(pk, dn);
+  std::unique_lock lock(mu_);
+  auto it = online_.find(key);
+  if (it == online_.end() || it->second.serial != serial) return false;
+  online_.erase(it);
+  return true;
+}
+
+std::optional<online_info> directory::online(std::string_view pk, std::string_view dn) const {
+  auto key = online_key(pk, dn);
+  std::shared_lock lock(mu_);
+  auto it = online_.find(key);
+  if (it == online_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t directory::online_count() const {
+  std::shared_lock lock(mu_);
+  return online_.size();
+}
+
+std::size_t directory::device_count() const {
+  std::shared_lock lock(mu_);
+  return devices_;
+}
+
+}  // namespace thingport::broker

@@ -1,0 +1,108 @@
+// The broker's in-memory view of device identity: products (secrets, dynamic registration,
+// topic permissions), devices (secrets, enabled, activated, token), applications, and which
+// devices are online right now. Built from the identity store at start and kept in step by
+// going through it for every change: each mutation writes the store first and updates the
+// cache only when the store said yes, so a CONNECT reads memory and never waits on disk.
+//
+// Threads: every member may be called from any thread. Lookups take a shared lock; mutations
+// take the store's time plus an exclusive lock for the cache update only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "auth/lookup.hpp"
+#include "auth/permissions.hpp"
+#include "broker/policy.hpp"
+#include "store/identity_store.hpp"
+
+namespace thingport::broker {
+
+// A device's live connection, as the status API shows it.
+struct online_info {
+  std::uint64_t serial = 0;  // the connection's serial (broker-wide)
+  std::string client_id;
+  std::string ip;  // "ip:port" as the transport saw it
+  transport_kind transport = transport_kind::tcp;
+  store::timestamp since{};
+};
+
+class directory final : public auth::device_lookup {
+public:
+  explicit directory(store::identity_store& s);
+  ~directory() override;
+  directory(const directory&) = delete;
+  directory& operator=(const directory&) = delete;
+
+  // Fills the cache from the store (load_all). Throws std::runtime_error when the store fails.
+  void load();
+
+  store::identity_store& store() noexcept { return store_; }
+
+  // --- mutations: the store first, then the cache; results are the store's ---
+  store::result<store::product> create_product(const store::new_product& spec);
+  store::result<void> add_topic_class(const store::topic_class& tc);
+  store::result<store::device> create_device(std::string_view pk, const store::new_device& spec);
+  store::result<std::vector<store::device>> create_devices(std::string_view pk,
+                                                           std::span<const store::new_device> s);
+  // The caller disconnects a device it disables or deletes (broker::disconnect).
+  store::result<void> set_device_enabled(std::string_view pk, std::string_view dn, bool enabled);
+  store::result<void> delete_device(std::string_view pk, std::string_view dn);
+  store::result<void> set_device_token(std::string_view pk, std::string_view dn,
+                                       std::optional<std::string_view> token);
+  store::result<store::application> create_app(const store::new_application& spec);
+  store::result<void> set_app_enabled(std::string_view app_key, bool enabled);
+  // A device's first accepted login marks it activated in the cache at once (the store write of
+  // first_online happens later, off the CONNECT path).
+  void mark_activated(std::string_view pk, std::string_view dn);
+
+  // --- auth::device_lookup (memory only) ---
+  auth::lookup_status find_product(std::string_view pk, auth::product_record& out) const override;
+  auth::lookup_status find_device(std::string_view pk, std::string_view dn,
+                                  auth::device_record& out) const override;
+  auth::lookup_status find_app(std::string_view app_key, auth::app_record& out) const override;
+
+  // The product's topic permissions (defaults plus custom classes), shared by its devices'
+  // connections; null for an unknown product. A new custom class makes a new object: existing
+  // connections keep the one they logged in with.
+  std::shared_ptr<const auth::product_permissions> permissions(std::string_view pk) const;
+
+  // --- who is online ---
+  // Records `info` as pk/dn's live connection (replacing an older one: takeover).
+  void mark_online(std::string_view pk, std::string_view dn, online_info info);
+  // Forgets pk/dn's live connection if it is still `serial`; returns whether it was.
+  bool mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial);
+  std::optional<online_info> online(std::string_view pk, std::string_view dn) const;
+  std::size_t online_count() const;
+  std::size_t device_count() const;
+
+private:
+  struct product_entry;
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  template <class V>
+  using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+
+  static void rebuild_permissions(std::string_view pk, product_entry& p);
+
+  store::identity_store& store_;
+  mutable std::shared_mutex mu_;
+  string_map<std::unique_ptr<product_entry>> products_;
+  string_map<auth::app_record> apps_;
+  string_map<online_info> online_;  // key "pk/dn"
+  std::size_t devices_ = 0;
+};
+
+}  // namespace thingport::broker
