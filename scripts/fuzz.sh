@@ -11,8 +11,13 @@ trap 'rm -rf "$work"' EXIT
 for f in build/fuzz/tests/fuzz/fuzz_*; do
   [ -x "$f" ] || continue
   name=$(basename "$f")
-  cp -r tests/fuzz/corpus "$work/$name"
+  # Each target's own seeds when it has them (corpus_tsl for fuzz_tsl), else the MQTT corpus.
+  seeds=tests/fuzz/corpus_${name#fuzz_}
+  [ -d "$seeds" ] || seeds=tests/fuzz/corpus
+  regressions=tests/fuzz/regressions
+  case "$name" in fuzz_tsl|fuzz_alink) regressions=tests/fuzz/regressions_thing ;; esac
+  cp -r "$seeds" "$work/$name"
   echo "fuzz: $name for $secs s"
   "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix=tests/fuzz/crash- \
-    "$work/$name" tests/fuzz/regressions 2>&1 | tail -3
+    "$work/$name" "$regressions" 2>&1 | tail -3
 done

@@ -1,0 +1,420 @@
+#include "store/thing_sqlite.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+#include "store/sqlite_connection.hpp"
+#include "store/sqlite_identity_rows.hpp" // for_each_row, to_sql
+#include "store/thing_sqlite_rows.hpp"
+#include "store/thing_sqlite_sql.hpp"
+#include "store/thing_validate.hpp"
+#include "store/validate.hpp"
+
+namespace thingport::store {
+
+using sqlite::statement;
+using namespace sqlite; // the helpers of thing_sqlite_rows.hpp
+namespace sql = sqlite::thing_sql;
+
+namespace {
+
+// The checks of a history or event query; an empty identifier is "all" where `any_allowed`.
+std::error_code check_time_read(std::string_view pk, std::string_view dn,
+                                std::string_view identifier, bool any_allowed,
+                                const time_query& q) {
+  if (auto ec = check_device(pk, dn)) {
+    return ec;
+  }
+  if (!(any_allowed && identifier.empty())) {
+    if (auto ec = check_thing_identifier(identifier)) {
+      return ec;
+    }
+  }
+  return check_time_query(q);
+}
+
+// The rows of a history or event query: ?1 pk, ?2 dn, ?3 identifier, ?4..?5 the time range,
+// ?6 the limit.
+template <typename T, typename Read>
+result<std::vector<T>> time_rows(sqlite::connection& db, const char* text, std::string_view pk,
+                                 std::string_view dn, std::string_view identifier,
+                                 const time_query& q, Read&& read) {
+  return rows<T>(
+      db, text,
+      [&](statement& s) {
+        s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, q.from).bind(5, q.to);
+        s.bind(6, sqlite::to_sql(q.limit));
+      },
+      read);
+}
+
+property_value read_property(const statement& s) {
+  return {.identifier = s.text(0), .value = s.text(1), .time = s.time(2)};
+}
+
+event_record read_event(const statement& s) {
+  return {.identifier = s.text(0), .type = s.text(1), .output = s.text(2), .time = s.time(3)};
+}
+
+result<std::int64_t> next_seq(sqlite::connection& db, std::string_view pk, std::string_view dn,
+                              std::string_view kind, std::string_view identifier) {
+  return returning(db, sql::next_seq, [&](statement& s) {
+    s.bind(1, pk).bind(2, dn).bind(3, kind).bind(4, identifier);
+  });
+}
+
+// A kind of series: its thing_series.kind and the statements of its retention
+// (?1 pk, ?2 dn, ?3 identifier, ?4 the lowest seq / the oldest time kept).
+struct series_kind {
+  const char* kind;
+  const char* by_count;
+  const char* by_age;
+};
+constexpr series_kind property_series{"p", sql::trim_history_count, sql::trim_history_age};
+constexpr series_kind event_series{"e", sql::trim_events_count, sql::trim_events_age};
+
+// The retention of one kind of series.
+struct series_trim {
+  series_kind kind;
+  std::size_t max_count = 0;         // 0: no count limit
+  std::optional<timestamp> cutoff{}; // nullopt: no age limit
+};
+
+// Count and age retention of the series written: `last` holds each identifier's last seq.
+std::error_code trim(sqlite::connection& db, std::string_view pk, std::string_view dn,
+                     const std::map<std::string, std::int64_t, std::less<>>& last,
+                     const series_trim& t) {
+  for (const auto& [identifier, seq] : last) {
+    const std::int64_t keep_from = seq + 1 - sqlite::to_sql(t.max_count);
+    if (t.max_count > 0 && keep_from > 1) {
+      if (auto ec = run(db, t.kind.by_count, [&](statement& s) {
+            s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, keep_from);
+          })) {
+        return ec;
+      }
+    }
+    if (t.cutoff) {
+      if (auto ec = run(db, t.kind.by_age, [&](statement& s) {
+            s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, *t.cutoff);
+          })) {
+        return ec;
+      }
+    }
+  }
+  return {};
+}
+
+// Appends items (property values, events) to their series: each gets the next sequence number
+// of its identifier and is written by `insert(item, seq)`; then the retention.
+template <typename T, typename Insert>
+std::error_code put_series(sqlite::connection& db, std::string_view pk, std::string_view dn,
+                           std::span<const T> items, const series_trim& t, Insert&& insert) {
+  std::map<std::string, std::int64_t, std::less<>> last;
+  for (const T& item : items) {
+    auto seq = next_seq(db, pk, dn, t.kind.kind, item.identifier);
+    if (!seq) {
+      return seq.error(); // an unknown device: the foreign key says not_found
+    }
+    last[item.identifier] = *seq;
+    if (auto ec = insert(item, *seq)) {
+      return ec;
+    }
+  }
+  return trim(db, pk, dn, last, t);
+}
+
+} // namespace
+
+sqlite_thing_store::sqlite_thing_store(const std::filesystem::path& file, sqlite_thing_options opts)
+    : opts_(opts), db_(std::make_unique<sqlite::connection>(file, opts.busy_timeout)) {
+  migrate(file);
+  if (db_->exec(opts_.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) {
+    throw open_error("thing database " + file.string() + ": cannot set synchronous");
+  }
+}
+
+sqlite_thing_store::~sqlite_thing_store() = default;
+
+void sqlite_thing_store::migrate(const std::filesystem::path& file) {
+  auto fail = [&](const std::string& what) {
+    throw open_error("thing database " + file.string() + ": " + what + " (" + db_->last_message() +
+                     ")");
+  };
+  sqlite::transaction tx(*db_);
+  if (tx.begin_error() || db_->exec(sql::create_meta)) {
+    fail("cannot start the thing schema migration");
+  }
+  std::int64_t version = 0;
+  {
+    auto s = db_->prepare(sql::read_version);
+    if (!s) {
+      fail("cannot read the thing schema version");
+    }
+    const int rc = s->step();
+    if (rc == SQLITE_ROW) {
+      version = s->int64(0);
+    } else if (rc != SQLITE_DONE) {
+      fail("cannot read the thing schema version");
+    }
+  }
+  if (version > sql::schema_version) {
+    throw open_error("thing database " + file.string() + " has thing schema version " +
+                     std::to_string(version) + ", newer than this build of thingport knows (" +
+                     std::to_string(sql::schema_version) + ")");
+  }
+  for (const sql::migration& m : sql::migrations) {
+    if (m.to_version <= version) {
+      continue;
+    }
+    if (db_->exec(m.sql) || run(*db_, sql::write_version,
+                                [&](statement& s) { s.bind(1, std::int64_t{m.to_version}); })) {
+      fail("thing schema migration to version " + std::to_string(m.to_version) + " failed");
+    }
+  }
+  if (tx.commit()) {
+    fail("cannot commit the thing schema migration");
+  }
+}
+
+// ---- properties -----------------------------------------------------------------------------
+
+std::error_code sqlite_thing_store::put_properties(std::string_view pk, std::string_view dn,
+                                                   std::span<const property_value> values,
+                                                   timestamp now) {
+  const series_trim t{property_series, opts_.keep.max_values, age_cutoff(now, opts_.keep.max_age)};
+  return put_series(*db_, pk, dn, values, t,
+                    [&](const property_value& v, std::int64_t seq) -> std::error_code {
+                      if (auto ec = run(*db_, sql::insert_history, [&](statement& s) {
+                            s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, seq);
+                            s.bind(5, v.time).bind(6, v.value);
+                          })) {
+                        return ec;
+                      }
+                      return run(*db_, sql::upsert_latest, [&](statement& s) {
+                        s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, v.value);
+                        s.bind(5, v.time);
+                      });
+                    });
+}
+
+result<void> sqlite_thing_store::append_properties(std::string_view product_key,
+                                                   std::string_view device_name,
+                                                   std::span<const property_value> values,
+                                                   timestamp now) {
+  return checked_write(product_key, device_name, check_property_values(values),
+                       [&] { return put_properties(product_key, device_name, values, now); });
+}
+
+result<std::vector<property_value>>
+sqlite_thing_store::latest_properties(std::string_view product_key,
+                                      std::string_view device_name) const {
+  if (auto ec = check_device(product_key, device_name)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  return rows<property_value>(
+      *db_, sql::latest, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      read_property);
+}
+
+result<std::vector<property_value>>
+sqlite_thing_store::property_history(std::string_view product_key, std::string_view device_name,
+                                     std::string_view identifier, const time_query& q) const {
+  if (auto ec = check_time_read(product_key, device_name, identifier, false, q)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  return time_rows<property_value>(*db_, q.ascending ? sql::history_asc : sql::history_desc,
+                                   product_key, device_name, identifier, q, read_property);
+}
+
+// ---- events ---------------------------------------------------------------------------------
+
+std::error_code sqlite_thing_store::put_events(std::string_view pk, std::string_view dn,
+                                               std::span<const event_record> events,
+                                               timestamp now) {
+  const series_trim t{event_series, opts_.keep.max_events, age_cutoff(now, opts_.keep.max_age)};
+  return put_series(*db_, pk, dn, events, t, [&](const event_record& e, std::int64_t seq) {
+    return run(*db_, sql::insert_event, [&](statement& s) {
+      s.bind(1, pk).bind(2, dn).bind(3, e.identifier).bind(4, seq).bind(5, e.time);
+      s.bind(6, e.type).bind(7, e.output);
+    });
+  });
+}
+
+result<void> sqlite_thing_store::append_events(std::string_view product_key,
+                                               std::string_view device_name,
+                                               std::span<const event_record> events,
+                                               timestamp now) {
+  return checked_write(product_key, device_name, check_event_records(events),
+                       [&] { return put_events(product_key, device_name, events, now); });
+}
+
+result<std::vector<event_record>> sqlite_thing_store::events(std::string_view product_key,
+                                                             std::string_view device_name,
+                                                             std::string_view identifier,
+                                                             const time_query& q) const {
+  if (auto ec = check_time_read(product_key, device_name, identifier, true, q)) {
+    return ec;
+  }
+  const char* text = identifier.empty()
+                         ? (q.ascending ? sql::events_all_asc : sql::events_all_desc)
+                         : (q.ascending ? sql::events_one_asc : sql::events_one_desc);
+  std::lock_guard lock(mu_);
+  return time_rows<event_record>(*db_, text, product_key, device_name, identifier, q, read_event);
+}
+
+result<std::vector<std::error_code>> sqlite_thing_store::write(std::span<const thing_write> writes,
+                                                               timestamp now) {
+  if (auto ec = check_batch_size(writes.size())) {
+    return ec;
+  }
+  // Bad input fails its own write only, before the database is touched.
+  std::vector<std::error_code> out(writes.size());
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    out[i] = std::visit(
+        [](const auto& w) -> std::error_code {
+          if (auto ec = check_device(w.device.product_key, w.device.device_name)) {
+            return ec;
+          }
+          if constexpr (std::is_same_v<std::decay_t<decltype(w)>, property_write>) {
+            return check_property_values(w.values);
+          } else {
+            return check_event_records(w.events);
+          }
+        },
+        writes[i]);
+  }
+  std::lock_guard lock(mu_);
+  sqlite::transaction tx(*db_);
+  if (auto ec = tx.begin_error()) {
+    return ec;
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (out[i]) {
+      continue;
+    }
+    if (auto ec = db_->exec("SAVEPOINT thing_write")) {
+      return ec;
+    }
+    out[i] = std::visit(
+        [&](const auto& w) -> std::error_code {
+          if constexpr (std::is_same_v<std::decay_t<decltype(w)>, property_write>) {
+            return put_properties(w.device.product_key, w.device.device_name, w.values, now);
+          } else {
+            return put_events(w.device.product_key, w.device.device_name, w.events, now);
+          }
+        },
+        writes[i]);
+    if (out[i] && db_->exec("ROLLBACK TO thing_write")) {
+      return make_error_code(errc::storage_failure);
+    }
+    if (auto ec = db_->exec("RELEASE thing_write")) {
+      return ec;
+    }
+  }
+  if (auto ec = tx.commit()) {
+    return ec;
+  }
+  return out;
+}
+
+// ---- shadow ---------------------------------------------------------------------------------
+
+result<std::optional<shadow_document>>
+sqlite_thing_store::get_shadow(std::string_view product_key, std::string_view device_name) const {
+  if (auto ec = check_device(product_key, device_name)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  return first_row<shadow_document>(
+      *db_, sql::get_shadow, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      [](const statement& s) {
+        return shadow_document{.document = s.text(0), .version = s.int64(1), .updated = s.time(2)};
+      });
+}
+
+result<void> sqlite_thing_store::put_shadow(std::string_view product_key,
+                                            std::string_view device_name,
+                                            const shadow_document& doc,
+                                            std::int64_t expected_version) {
+  if (auto ec = check_device(product_key, device_name)) {
+    return ec;
+  }
+  if (auto ec = check_thing_value(doc.document)) {
+    return ec;
+  }
+  if (doc.version <= expected_version) {
+    return make_error_code(thing_errc::version_conflict);
+  }
+  std::lock_guard lock(mu_);
+  const char* text = expected_version == 0 ? sql::insert_shadow : sql::update_shadow;
+  if (auto ec = run(*db_, text, [&](statement& s) {
+        s.bind(1, product_key).bind(2, device_name).bind(3, doc.document).bind(4, doc.version);
+        s.bind(5, doc.updated);
+        if (expected_version != 0) {
+          s.bind(6, expected_version);
+        }
+      })) {
+    return ec;
+  }
+  if (db_->changes() == 0) {
+    return make_error_code(thing_errc::version_conflict);
+  }
+  return {};
+}
+
+// ---- housekeeping ---------------------------------------------------------------------------
+
+result<std::uint64_t> sqlite_thing_store::prune(timestamp now) {
+  std::lock_guard lock(mu_);
+  struct series {
+    std::string pk, dn, kind, identifier;
+  };
+  auto all = rows<series>(
+      *db_, sql::all_series, [](statement&) {},
+      [](const statement& s) {
+        return series{s.text(0), s.text(1), s.text(2), s.text(3)};
+      });
+  if (!all) {
+    return all.error();
+  }
+  std::uint64_t removed = 0;
+  // Each series in its own short transaction: a long sweep must not hold the write lock.
+  if (const auto cutoff = age_cutoff(now, opts_.keep.max_age)) {
+    for (const series& s : *all) {
+      const char* text = s.kind == "p" ? sql::trim_history_age : sql::trim_events_age;
+      if (auto ec = run(*db_, text, [&](statement& st) {
+            st.bind(1, s.pk).bind(2, s.dn).bind(3, s.identifier).bind(4, *cutoff);
+          })) {
+        return ec;
+      }
+      removed += static_cast<std::uint64_t>(db_->changes());
+    }
+  }
+  if (const auto cutoff = age_cutoff(now, opts_.keep.max_downlink_age)) {
+    if (auto ec = run(*db_, sql::prune_downlinks, [&](statement& st) { st.bind(1, *cutoff); })) {
+      return ec;
+    }
+    removed += static_cast<std::uint64_t>(db_->changes());
+  }
+  return removed;
+}
+
+result<void> sqlite_thing_store::delete_device_data(std::string_view product_key,
+                                                    std::string_view device_name) {
+  return checked_write(product_key, device_name, {}, [&]() -> std::error_code {
+    for (const char* text : sql::delete_device) {
+      if (auto ec =
+              run(*db_, text, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); })) {
+        return ec;
+      }
+    }
+    return {};
+  });
+}
+
+} // namespace thingport::store

@@ -1,0 +1,15 @@
+// libFuzzer target: arbitrary bytes as a thing model (TSL JSON); see thing_checks.hpp for the
+// properties checked.
+#include <cstdio>
+#include <cstdlib>
+
+#include "thing_checks.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string failure = thingport::thing::fuzz::check_tsl_input({data, size});
+  if (!failure.empty()) {
+    std::fprintf(stderr, "fuzz_tsl: %s\n", failure.c_str());
+    std::abort();
+  }
+  return 0;
+}
