@@ -10,7 +10,13 @@ APT_PACKAGES=(
   googletest libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
   openssl curl procps iproute2
+  chromium
 )
+# Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already
+# installed (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -29,4 +35,13 @@ if command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi
 pkill -x mosquitto 2>/dev/null || true
+
+# MQTT.js and playwright-core, pinned by tests/js/package-lock.json; again only when the lock
+# file changed since the last install (npm keeps its own copy in node_modules).
+JS_DIR="$(cd "$(dirname "$0")/../tests/js" && pwd)"
+if [ ! -f "$JS_DIR/node_modules/.package-lock.json" ] ||
+   [ "$JS_DIR/package-lock.json" -nt "$JS_DIR/node_modules/.package-lock.json" ]; then
+  echo "deps: npm ci in tests/js"
+  npm ci --prefix "$JS_DIR" --no-audit --no-fund --loglevel=error
+fi
 echo "deps: ok"

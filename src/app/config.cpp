@@ -48,6 +48,13 @@ void read(const toml::table& t, const char* key, T& out, const std::string& path
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!node->is_string()) fail(path, where + "." + key, "expected a string");
     out = **node->as_string();
+  } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+    if (!node->is_array()) fail(path, where + "." + key, "expected an array of strings");
+    out.clear();
+    for (const auto& e : *node->as_array()) {
+      if (!e.is_string()) fail(path, where + "." + key, "expected an array of strings");
+      out.push_back(**e.as_string());
+    }
   } else {
     if (!node->is_integer()) fail(path, where + "." + key, "expected an integer");
     const auto v = **node->as_integer();
@@ -80,12 +87,13 @@ config load_config(const std::string& path) {
               "server", "log"});
   read(root, "data_dir", c.data_dir, path, "");
   if (const auto* t = section(root, "listeners", path)) {
-    check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto"});
+    check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto", "ws_origins"});
     read(*t, "tcp", c.listeners.tcp, path, "listeners");
     read(*t, "tls", c.listeners.tls, path, "listeners");
     read(*t, "ws", c.listeners.ws, path, "listeners");
     read(*t, "wss", c.listeners.wss, path, "listeners");
     read(*t, "auto", c.listeners.auto_, path, "listeners");
+    read(*t, "ws_origins", c.listeners.ws_origins, path, "listeners");
   }
   if (const auto* t = section(root, "tls", path)) {
     check_keys(*t, path, "tls", {"cert", "key"});

@@ -17,6 +17,7 @@ struct config {
     std::string ws = "0.0.0.0:8083";
     std::string wss = "0.0.0.0:8084";
     std::string auto_ = "";
+    std::vector<std::string> ws_origins;  // browser Origins allowed on ws/wss; empty: any
   } listeners;
   struct {
     std::string cert = "";

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/cert.hpp"
+#include "app/cli.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
 
@@ -16,6 +18,12 @@ int main(int argc, char** argv) {
   auto* serve = app.add_subcommand("serve", "run the platform");
   serve->add_option("--config", config_path, "TOML config file")->check(CLI::ExistingFile);
   serve->add_option("--data", data_dir, "data directory (overrides data_dir)");
+  thingport::app::client_commands clients(app);  // product, device, pub, sign
+  thingport::app::dev_cert_request dev_cert;
+  auto* cert = app.add_subcommand("cert", "TLS certificates")->require_subcommand(1);
+  auto* cert_dev = cert->add_subcommand("dev", "write a development CA and server certificate");
+  cert_dev->add_option("--data", dev_cert.dir, "directory to write to (default ./data)");
+  cert_dev->add_option("--host", dev_cert.hosts, "another name or address for the server");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -26,6 +34,8 @@ int main(int argc, char** argv) {
       if (!data_dir.empty()) c.data_dir = data_dir;
       return thingport::app::serve(c);
     }
+    if (auto rc = clients.run()) return *rc;
+    if (cert_dev->parsed()) return thingport::app::cert_dev_command(dev_cert);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "thingport: %s\n", e.what());
     return 1;

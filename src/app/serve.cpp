@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -11,11 +12,16 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "api/server.hpp"
+#include "api/token.hpp"
 #include "app/bootstrap.hpp"
 #include "broker/broker.hpp"
 #include "broker/device_policy.hpp"
 #include "broker/directory.hpp"
 #include "net/listener.hpp"
+#include "net/listener_set.hpp"
+#include "store/session_sqlite.hpp"
+#include "store/session_writer.hpp"
 #include "store/sqlite_identity_store.hpp"
 
 namespace thingport::app {
@@ -32,9 +38,25 @@ void announce(const char* kind, const boost::asio::ip::tcp::endpoint& ep) {
   std::fflush(stdout);
 }
 
+// [tls] cert and key may be relative to the data directory, where `thingport cert dev` puts them.
+std::string in_data_dir(const config& c, const std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(c.data_dir) / path).string();
+}
+
+net::listener_config listener_config_of(const config& c) {
+  const auto& l = c.listeners;
+  return {l.tcp, l.tls, l.ws, l.wss, l.auto_, in_data_dir(c, c.tls.cert), in_data_dir(c, c.tls.key),
+          l.ws_origins};
+}
+
 }  // namespace
 
 int serve(const config& c) {
+  // Caught from here on (queued until main_io runs): a SIGTERM right after the "listening"
+  // lines, which tests wait for, must still shut down cleanly.
+  boost::asio::io_context main_io;
+  boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   std::filesystem::create_directories(c.data_dir);
 
@@ -42,6 +64,7 @@ int serve(const config& c) {
   o.workers = c.workers;
   o.max_payload = c.limits.max_payload;
   o.max_queued = c.limits.offline_queue;
+  o.offline_ttl = c.limits.offline_ttl;
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
   broker::directory dir(identities);
   dir.load();
@@ -55,32 +78,45 @@ int serve(const config& c) {
   po.deny_subscribe = c.auth.deny_subscribe;
   po.connect_rate = c.limits.connect_rate;
   auto policy = std::make_shared<broker::device_policy>(dir, po);
+  // Persistent sessions (issue 8): declared before the broker, which stops the writer.
+  const bool sync = c.store.durability != "async";
+  const auto sessions_file = std::filesystem::path(c.data_dir) / "sessions.db";
+  store::sqlite_session_store session_db(sessions_file, {.sync = sync});
+  store::session_writer session_writer(session_db);
   broker::broker b(o, policy);
   policy->attach(b);
+  if (auto n = b.restore(session_db); !n)
+    throw store::open_error("session database " + sessions_file.string() +
+                            ": cannot load: " + n.error().message());
+  b.attach_store(session_writer, sync);
+  session_writer.start();
 
-  std::vector<std::unique_ptr<net::tcp_listener>> listeners;
-  if (!c.listeners.tcp.empty()) {
-    listeners.push_back(
-        std::make_unique<net::tcp_listener>(b, net::parse_endpoint(c.listeners.tcp)));
-    announce("tcp", listeners.back()->local_endpoint());
+  net::listener_set listeners(b, listener_config_of(c));
+  for (const auto& l : listeners.listeners())
+    announce(net::to_string(l->kind()).data(), l->local_endpoint());  // names are literals
+  std::optional<api::server> http;  // HTTP API, metrics, console
+  if (!c.http.listen.empty()) {
+    const auto token = api::load_or_create_token(c.http.token, c.data_dir);
+    if (token.generated)
+      std::printf("thingport: admin token written to %s: %s\n", token.file.c_str(),
+                  token.value.c_str());
+    const auto store_up = [&dir] { return dir.store().list_products({0, 1}).has_value(); };
+    http.emplace(api::context{b, dir, token.value, store_up}, net::parse_endpoint(c.http.listen));
+    announce("http", http->local_endpoint());
   }
-  for (auto [name, addr] : {std::pair{"ws", &c.listeners.ws}, std::pair{"auto", &c.listeners.auto_}}) {
-    if (!addr->empty()) spdlog::warn("{} listener ({}) is not available in this build", name, *addr);
-  }
-  if (!c.tls.cert.empty()) spdlog::warn("TLS listeners are not available in this build");
 
   b.start();
-  for (auto& l : listeners) l->start();
+  listeners.start();
+  if (http) http->start();
   spdlog::info("thingport serving with {} workers", b.worker_count());
 
-  boost::asio::io_context main_io;
-  boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code, int sig) {
     spdlog::info("signal {}: shutting down", sig);
   });
   main_io.run();
 
-  for (auto& l : listeners) l->stop();
+  if (http) http->stop();
+  listeners.stop();
   b.stop();
   policy->flush();
   spdlog::info("stopped");

@@ -4,6 +4,8 @@
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "store/session_writer.hpp"
+
 namespace thingport::broker {
 
 namespace asio = boost::asio;
@@ -40,6 +42,17 @@ void broker::stop() {
   for (auto& w : workers_) asio::post(w->io(), [w = w.get()] { w->shutdown(); });
   for (auto& t : threads_) t.join();
   threads_.clear();
+  if (writer_ != nullptr) {
+    // The workers are stopped: hand over what their last handlers wrote, commit it all.
+    for (auto& w : workers_) w->flush_store();
+    writer_->stop();
+    const auto& st = writer_->stats();
+    const auto commits = st.commits.load();
+    spdlog::info("session store: {} commits, {} operations ({:.1f} per commit, most {}), {} failed",
+                 commits, st.ops.load(),
+                 commits == 0 ? 0.0 : static_cast<double>(st.ops.load()) / static_cast<double>(commits),
+                 st.max_batch.load(), st.failures.load());
+  }
 }
 
 std::uint64_t broker::total(std::atomic<std::uint64_t> counters::*field) const noexcept {

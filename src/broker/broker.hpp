@@ -21,6 +21,11 @@
 #include "broker/topic_index.hpp"
 #include "broker/worker.hpp"
 
+namespace thingport::store {
+class session_store;
+class session_writer;
+}  // namespace thingport::store
+
 namespace thingport::broker {
 
 class broker {
@@ -50,7 +55,27 @@ public:
   std::uint64_t total_closes(close_reason r) const noexcept;
 
   std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
-  std::uint64_t next_message_id() noexcept { return msg_id_.fetch_add(1, std::memory_order_relaxed); }
+  // Unique on this node across restarts; workers make their own (low bits: worker + 1; here 0).
+  std::uint64_t next_message_id() noexcept {
+    return msg_id_.fetch_add(1, std::memory_order_relaxed) << 10;
+  }
+
+  // --- durable sessions (docs/lifecycles.md); before start() only ---
+  // Persistent sessions are written through `w` from now on; `sync_acks`: a QoS 1/2 publish
+  // that a stored session takes is acknowledged after the commit (durability = sync), else at
+  // once (async). Without a writer, sessions live in memory only.
+  void attach_store(store::session_writer& w, bool sync_acks) noexcept {
+    writer_ = &w;
+    sync_acks_ = sync_acks;
+  }
+  // Loads every stored session onto the workers (spread round robin), with its subscriptions
+  // in the index and its messages queued or in flight; deletes expired messages first.
+  // Returns the number of sessions, or the store's error.
+  store::result<std::size_t> restore(store::session_store& s);
+  store::session_writer* writer() const noexcept { return writer_; }
+  // stop() has begun: acknowledgements are not worth posting any more. Any thread.
+  bool stopping() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  bool sync_acks() const noexcept { return sync_acks_; }
 
   // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
   void publish(message_ptr m);
@@ -75,6 +100,8 @@ private:
   std::atomic<unsigned> rr_{0};
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<std::uint64_t> msg_id_{1};
+  store::session_writer* writer_ = nullptr;
+  bool sync_acks_ = false;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
 };

@@ -120,7 +120,8 @@ void client::take_over() {
 void client::detach(bool publish_will) {
   if (publish_will && will_ && identity_) {
     auto& b = worker_.owner();
-    auto m = make_message(will_->topic, will_->payload, will_->qos, false);
+    auto m = make_message(will_->topic, will_->payload, will_->qos, false,
+                          will_->qos > 0 ? worker_.next_message_id() : 0);
     if (will_->retain) b.retained().set(make_message(will_->topic, will_->payload, will_->qos, true));
     worker_.route(m);
   }
@@ -172,6 +173,11 @@ void client::attach(session& s, bool session_present) {
   for (const auto& [topic, payload] : identity_->greeting)
     mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
   if (identity_->close_after.count() > 0) close_at_ = last_rx_ + identity_->close_after;
+  if (s.dropped != 0) {
+    spdlog::warn("session {}: {} messages were dropped while it was offline (queue full)",
+                 s.key(), s.dropped);
+    s.dropped = 0;
+  }
   // Unacknowledged messages go again, with DUP, in their original order.
   for (const auto& m : s.inflight) {
     if (m.released)
@@ -226,31 +232,84 @@ void client::handle(const mqtt::publish_packet& p) {
   if (p.qos == 2) {
     auto& ids = session_->inbound_qos2;
     if (std::find(ids.begin(), ids.end(), p.packet_id) != ids.end()) {
-      // A retry of a message already routed: acknowledge again, deliver once.
-      return send(mqtt::pubrec_packet{p.packet_id});
+      // A retry of a message already routed: acknowledge again (once stored), deliver once.
+      if (std::any_of(acks_.begin(), acks_.end(),
+                      [&](const owed_ack& a) { return a.packet_id == p.packet_id; }))
+        return;
+      return acknowledge(p.packet_id, 2);
     }
     if (ids.size() >= b.opts().max_inbound_qos2) return close(close_reason::protocol_error);
     ids.push_back(p.packet_id);
   }
   if (verdict == publish_verdict::allow) {
     if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
-    worker_.route(make_message(p.topic, p.payload, p.qos, false, 0, session_->id()));
+    auto m = make_message(p.topic, p.payload, p.qos, false,
+                          p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
+    if (p.qos > 0 && b.sync_acks()) {
+      publish_ack wait{serial_, ack_seq_ + 1, nullptr};
+      worker_.route(m, &wait);
+      if (wait.token) {
+        // Acknowledged when the commits holding it are done (ack_ready).
+        acks_.push_back({++ack_seq_, p.packet_id, p.qos, false});
+        return;
+      }
+    } else {
+      worker_.route(m);
+    }
   }
-  if (p.qos == 1) send(mqtt::puback_packet{p.packet_id});
-  else if (p.qos == 2) send(mqtt::pubrec_packet{p.packet_id});
+  if (p.qos > 0) acknowledge(p.packet_id, p.qos);
+}
+
+void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
+  if (acks_.empty()) {
+    if (qos == 1) return send(mqtt::puback_packet{packet_id});
+    return send(mqtt::pubrec_packet{packet_id});
+  }
+  acks_.push_back({++ack_seq_, packet_id, qos, true});
+}
+
+void client::ack_ready(std::uint64_t ack_seq, bool ok) {
+  if (state_ == state::closed) return;
+  if (!ok) {
+    spdlog::warn("client {}: the session store could not keep a message it published: closing "
+                 "without acknowledging it",
+                 log_id(client_id_));
+    return close(close_reason::store_failure);
+  }
+  for (auto& a : acks_) {
+    if (a.seq == ack_seq) {
+      a.ready = true;
+      break;
+    }
+  }
+  send_ready_acks();
+  if (!out_.empty()) transport_.wake();
+}
+
+void client::send_ready_acks() {
+  while (!acks_.empty() && acks_.front().ready) {
+    const auto a = acks_.front();
+    acks_.pop_front();
+    if (a.qos == 1)
+      send(mqtt::puback_packet{a.packet_id});
+    else
+      send(mqtt::pubrec_packet{a.packet_id});
+  }
 }
 
 void client::handle(const mqtt::puback_packet& p) {
   auto* m = session_->find_inflight(p.packet_id);
   if (m == nullptr || m->qos != 1) return;
+  worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
   worker_.drain(*session_);
 }
 
 void client::handle(const mqtt::pubrec_packet& p) {
-  if (auto* m = session_->find_inflight(p.packet_id); m != nullptr && m->qos == 2) {
+  if (auto* m = session_->find_inflight(p.packet_id); m != nullptr && m->qos == 2 && !m->released) {
     m->released = true;
-    m->msg.reset();  // the payload is not needed any more
+    worker_.released(*session_, *m);
+    if (m->seq == 0) m->msg.reset();  // the payload is not needed any more (stored: its id is)
   }
   send(mqtt::pubrel_packet{p.packet_id});
 }
@@ -264,6 +323,7 @@ void client::handle(const mqtt::pubrel_packet& p) {
 void client::handle(const mqtt::pubcomp_packet& p) {
   auto* m = session_->find_inflight(p.packet_id);
   if (m == nullptr || !m->released) return;
+  worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
   worker_.drain(*session_);
 }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -68,6 +69,9 @@ public:
   void send_pubrel(std::uint16_t packet_id);
   // Another connection took the session: forget it and close (the will is published).
   void take_over();
+  // The store committed (ok) or failed to commit what acknowledgement `ack_seq` waited for.
+  // Acknowledgements go out in the order their PUBLISHes came in [MQTT-4.6.0-2].
+  void ack_ready(std::uint64_t ack_seq, bool ok);
   const std::string& session_key() const noexcept { return session_key_; }
   bool clean_session() const noexcept { return clean_session_; }
 
@@ -87,6 +91,9 @@ private:
   template <class P> void handle(const P&) { close(close_reason::protocol_error); }
 
   void send(const mqtt::packet& p);
+  // PUBACK (QoS 1) or PUBREC (QoS 2) now, or behind the acknowledgements still waiting.
+  void acknowledge(std::uint16_t packet_id, std::uint8_t qos);
+  void send_ready_acks();
   void queued_output();
   void refuse(mqtt::connack_code code, close_reason r);
   void detach(bool publish_will);
@@ -110,6 +117,15 @@ private:
   clock::time_point close_at_ = clock::time_point::max(); // identity's close_after
   session* session_ = nullptr;
   std::string out_;
+  // Acknowledgements owed in PUBLISH order; the front ones go out once ready (their commit done).
+  struct owed_ack {
+    std::uint64_t seq;
+    std::uint16_t packet_id;
+    std::uint8_t qos;
+    bool ready;
+  };
+  std::deque<owed_ack> acks_;
+  std::uint64_t ack_seq_ = 0;
 };
 
 }  // namespace thingport::broker

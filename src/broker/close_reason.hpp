@@ -24,6 +24,7 @@ enum class close_reason : std::uint8_t {
   server_shutdown,
   kicked,              // closed by an operator (device disabled/deleted)
   registered,          // a dynamic-registration link, closed after its answer
+  store_failure,       // the session store could not commit what this client's ack needed
   count_
 };
 

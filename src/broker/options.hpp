@@ -13,6 +13,8 @@ struct options {
   std::chrono::milliseconds connect_timeout{10000};  // CONNECT must arrive within this
   std::uint16_t max_inflight = 32;            // outbound QoS 1/2 messages awaiting ack, per session
   std::size_t max_queued = 1000;              // QoS 1/2 messages queued per session ([limits] offline_queue)
+  std::chrono::milliseconds offline_ttl{std::chrono::hours(24 * 7)};  // queued message lifetime
+                                              // in a persistent session ([limits] offline_ttl)
   std::size_t max_outbound_bytes = 8u << 20;  // unsent bytes per connection before slow_consumer
   std::uint16_t max_inbound_qos2 = 100;       // inbound QoS 2 exchanges in progress per client
 };

@@ -22,6 +22,8 @@ struct queued_message {
   message_ptr msg;
   std::uint8_t qos = 1;
   bool retain = false;  // delivered as a retained message (on SUBSCRIBE)
+  std::uint64_t seq = 0;         // its entry in the session store; 0: not stored
+  std::int64_t expires_ms = 0;   // Unix ms after which it is dropped; 0: never
 };
 
 struct inflight_message {
@@ -30,6 +32,7 @@ struct inflight_message {
   std::uint8_t qos = 1;
   bool retain = false;
   bool released = false;  // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
+  std::uint64_t seq = 0;  // its entry in the session store; 0: not stored
 };
 
 class session {
@@ -49,13 +52,15 @@ public:
   bool remove_subscription(std::string_view filter);
 
   bool persistent = false;  // cleanSession = 0
+  bool stored = false;      // kept in the session store: every change is written there
+  std::uint64_t next_seq = 1;  // of the next stored entry (order within the session)
   std::shared_ptr<const client_identity> identity;
   std::vector<mqtt::subscription> subscriptions;
   std::deque<queued_message> queue;
   std::vector<inflight_message> inflight;
   std::vector<std::uint16_t> inbound_qos2;  // PUBREC sent, PUBREL not yet received
   client* conn = nullptr;                   // attached connection, on this worker
-  std::uint64_t dropped = 0;                // messages dropped by a bound
+  std::uint64_t dropped = 0;                // messages dropped by a bound since last logged
 
 private:
   subscriber_id id_;

@@ -17,7 +17,8 @@ std::atomic<std::uint64_t>* session_table::entry(std::uint32_t slot) const noexc
   return c == nullptr ? nullptr : &(*c)[slot & (chunk_size - 1)];
 }
 
-subscriber_id session_table::allocate(unsigned home) {
+subscriber_id session_table::allocate(unsigned home, bool persistent) {
+  if (persistent) home |= persistent_bit;
   std::lock_guard lock(mu_);
   std::uint32_t slot;
   if (!free_.empty()) {
@@ -56,17 +57,19 @@ void session_table::set_home(subscriber_id id, unsigned home) {
   std::uint64_t cur = e->load(std::memory_order_relaxed);
   // Only the owner of a live id moves it; a CAS keeps a concurrent release() authoritative.
   while ((cur >> 32) == (id >> 32) && static_cast<std::uint32_t>(cur) != free_home) {
-    if (e->compare_exchange_weak(cur, (id >> 32) << 32 | home, std::memory_order_release))
+    const std::uint64_t flag = static_cast<std::uint32_t>(cur) & persistent_bit;
+    if (e->compare_exchange_weak(cur, (id >> 32) << 32 | flag | home, std::memory_order_release))
       return;
   }
 }
 
-std::optional<unsigned> session_table::home(subscriber_id id) const noexcept {
+std::optional<session_location> session_table::lookup(subscriber_id id) const noexcept {
   auto* e = entry(static_cast<std::uint32_t>(id));
   if (e == nullptr) return std::nullopt;
   const std::uint64_t v = e->load(std::memory_order_acquire);
-  if ((v >> 32) != (id >> 32) || static_cast<std::uint32_t>(v) == free_home) return std::nullopt;
-  return static_cast<unsigned>(v);
+  const auto low = static_cast<std::uint32_t>(v);
+  if ((v >> 32) != (id >> 32) || low == free_home) return std::nullopt;
+  return session_location{low & ~persistent_bit, (low & persistent_bit) != 0};
 }
 
 }  // namespace thingport::broker

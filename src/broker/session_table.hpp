@@ -15,6 +15,13 @@
 
 namespace thingport::broker {
 
+// Where a session lives, and whether it is kept in the session store (a delivery to it may
+// make the publisher's acknowledgement wait for a commit).
+struct session_location {
+  unsigned home = 0;
+  bool persistent = false;
+};
+
 class session_table {
 public:
   session_table();
@@ -22,10 +29,14 @@ public:
   session_table(const session_table&) = delete;
   session_table& operator=(const session_table&) = delete;
 
-  subscriber_id allocate(unsigned home);
+  subscriber_id allocate(unsigned home, bool persistent = false);
   void release(subscriber_id id);
   void set_home(subscriber_id id, unsigned home);
-  std::optional<unsigned> home(subscriber_id id) const noexcept;
+  std::optional<session_location> lookup(subscriber_id id) const noexcept;
+  std::optional<unsigned> home(subscriber_id id) const noexcept {
+    auto l = lookup(id);
+    return l ? std::optional<unsigned>(l->home) : std::nullopt;
+  }
   std::size_t live() const noexcept { return live_.load(std::memory_order_relaxed); }
 
 private:
@@ -33,7 +44,8 @@ private:
   static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
   static constexpr std::size_t max_chunks = std::size_t{1} << 18;  // 1G sessions
   static constexpr std::uint32_t free_home = 0xffffffffu;
-  using chunk = std::array<std::atomic<std::uint64_t>, chunk_size>;  // gen << 32 | home
+  static constexpr std::uint32_t persistent_bit = 0x80000000u;  // below free_home
+  using chunk = std::array<std::atomic<std::uint64_t>, chunk_size>;  // gen << 32 | flag | home
 
   std::atomic<std::uint64_t>* entry(std::uint32_t slot) const noexcept;
 

@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <spdlog/spdlog.h>
 
 #include "broker/broker.hpp"
 #include "broker/client.hpp"
@@ -15,6 +16,7 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::uint8_t max_hops = 4;  // a delivery chasing a session that keeps moving gives up
+const std::shared_ptr<ack_token> no_ack;
 }
 
 worker::worker(broker& b, unsigned index) : broker_(b), index_(index) {}
@@ -26,7 +28,8 @@ void worker::add_client(client& c) { clients_.emplace(c.serial(), &c); }
 void worker::remove_client(client& c) { clients_.erase(c.serial()); }
 
 void worker::create_session(client& c) {
-  const auto id = broker_.sessions().allocate(index_);
+  const bool stored = !c.clean_session() && broker_.writer() != nullptr;
+  const auto id = broker_.sessions().allocate(index_, stored);
   {
     std::lock_guard lock(broker_.registry_mu);
     broker_.registry[c.session_key()] = id;
@@ -34,6 +37,12 @@ void worker::create_session(client& c) {
   auto s = std::make_unique<session>(id, c.session_key());
   session& ref = *s;
   sessions_.emplace(id, std::move(s));
+  ref.persistent = !c.clean_session();
+  if (stored) {
+    ref.stored = true;
+    persist(store::put_session{ref.key(), std::chrono::time_point_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now())});
+  }
   c.attach(ref, false);
 }
 
@@ -89,6 +98,8 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
   } else {
     destroy_session(s);
   }
+  // What this worker wrote for the session reaches the writer before the new owner writes.
+  flush_store();
   if (to == index_) return adopt(serial, std::move(moved));
   session* raw = moved.get();
   asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial, s = std::move(moved)]() mutable {
@@ -121,6 +132,7 @@ void worker::detach_session(client& c, session& s) {
 
 void worker::destroy_session(session& s) {
   const auto id = s.id();
+  if (s.stored) persist(store::delete_session{s.key()});
   for (const auto& sub : s.subscriptions) broker_.index().unsubscribe(sub.filter, id);
   {
     std::lock_guard lock(broker_.registry_mu);
@@ -151,7 +163,13 @@ void worker::disconnect_session(subscriber_id id, close_reason r, bool discard,
   }
 }
 
-void worker::route(const message_ptr& m) {
+void worker::route(const message_ptr& m, publish_ack* ack) {
+  // The publisher's token, made when the first stored session takes the message.
+  const auto token_for = [&](bool stored, std::uint8_t granted) -> const std::shared_ptr<ack_token>& {
+    if (!stored || ack == nullptr || granted == 0 || m->qos == 0) return no_ack;
+    if (!ack->token) ack->token = std::make_shared<ack_token>(*this, ack->client_serial, ack->ack_seq);
+    return ack->token;
+  };
   std::vector<subscriber_match> matches;
   matches.swap(matches_);  // route() may run again from inside a delivery (a will)
   matches.clear();
@@ -159,13 +177,13 @@ void worker::route(const message_ptr& m) {
   for (const auto& mt : matches) {
     auto it = sessions_.find(mt.id);
     if (it != sessions_.end()) {
-      deliver(*it->second, m, mt.qos, false);
+      deliver(*it->second, m, mt.qos, false, token_for(it->second->stored, mt.qos));
       continue;
     }
-    const auto home = broker_.sessions().home(mt.id);
-    if (!home) continue;  // the session ended
+    const auto where = broker_.sessions().lookup(mt.id);
+    if (!where) continue;  // the session ended
     if (outbox_.empty()) outbox_.resize(broker_.worker_count());
-    outbox_[*home].push_back({mt.id, mt.qos, 0, m});
+    outbox_[where->home].push_back({mt.id, mt.qos, 0, m, token_for(where->persistent, mt.qos)});
   }
   matches.swap(matches_);
   if (!flush_posted_ && !outbox_.empty()) {
@@ -192,7 +210,7 @@ void worker::deliver_batch(std::vector<delivery>& batch) {
 
 void worker::deliver_one(delivery& d) {
   auto it = sessions_.find(d.id);
-  if (it != sessions_.end()) return deliver(*it->second, d.msg, d.qos, false);
+  if (it != sessions_.end()) return deliver(*it->second, d.msg, d.qos, false, d.ack);
   const auto home = broker_.sessions().home(d.id);
   if (!home) return;
   // In transit: forward (to the new owner, or to ourselves behind a pending adopt).
@@ -205,7 +223,8 @@ void worker::deliver_one(delivery& d) {
   }
 }
 
-void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, bool retain) {
+void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, bool retain,
+                     const std::shared_ptr<ack_token>& ack) {
   const std::uint8_t qos = std::min(m->qos, granted);
   if (s.identity && s.identity->check_delivery &&
       !broker_.policy().may_receive(*s.identity, m->topic))
@@ -217,48 +236,82 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
     if (qos == 0) return s.conn->send_publish(*m, 0, retain, false, 0);
     if (s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
       const auto pid = s.next_packet_id();
-      s.inflight.push_back({m, pid, qos, retain, false});
-      return s.conn->send_publish(*m, qos, retain, false, pid);
+      if (!s.stored) {
+        s.inflight.push_back({m, pid, qos, retain, false, 0});
+        return s.conn->send_publish(*m, qos, retain, false, pid);
+      }
+      auto mm = with_id(m);
+      const auto seq = store_entry(s, mm, qos, retain, store::entry_state::inflight, pid, 0, ack);
+      s.inflight.push_back({mm, pid, qos, retain, false, seq});
+      return s.conn->send_publish(*mm, qos, retain, false, pid);
     }
   } else if (qos == 0 || !s.persistent) {
     stats_.dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (s.queue.size() >= broker_.opts().max_queued) {
-    ++s.dropped;
-    stats_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+  if (s.queue.size() >= broker_.opts().max_queued) return drop_full(s);
+  if (!s.stored) {
+    s.queue.push_back({m, qos, retain, 0, 0});
     return;
   }
-  s.queue.push_back({m, qos, retain});
+  const auto expires = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           (std::chrono::system_clock::now() + broker_.opts().offline_ttl)
+                               .time_since_epoch())
+                           .count();
+  auto mm = with_id(m);
+  const auto seq = store_entry(s, mm, qos, retain, store::entry_state::queued, 0, expires, ack);
+  s.queue.push_back({std::move(mm), qos, retain, seq, expires});
 }
 
 void worker::drain(session& s) {
+  std::int64_t now_ms = 0;  // read once, when a message carries an expiry
+  std::uint64_t expired = 0;
   while (s.conn != nullptr && !s.queue.empty() &&
          s.inflight.size() < broker_.opts().max_inflight) {
     queued_message q = std::move(s.queue.front());
     s.queue.pop_front();
+    if (q.expires_ms != 0) {
+      if (now_ms == 0)
+        now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+      if (q.expires_ms <= now_ms) {
+        ++expired;
+        if (q.seq != 0) persist(store::delete_entry{s.key(), q.seq, q.msg->id});
+        continue;
+      }
+    }
     const auto pid = s.next_packet_id();
-    s.inflight.push_back({q.msg, pid, q.qos, q.retain, false});
+    if (q.seq != 0)
+      persist(store::set_entry_state{s.key(), q.seq, store::entry_state::inflight, pid});
+    s.inflight.push_back({q.msg, pid, q.qos, q.retain, false, q.seq});
     s.conn->send_publish(*q.msg, q.qos, q.retain, false, pid);
+  }
+  if (expired != 0) {
+    stats_.dropped_expired.fetch_add(expired, std::memory_order_relaxed);
+    spdlog::info("session {}: {} queued messages expired (offline_ttl), not delivered", s.key(),
+                 expired);
   }
 }
 
 bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
   const bool added = s.add_subscription(filter, qos);
   broker_.index().subscribe(filter, s.id(), qos);
+  if (s.stored) persist(store::put_subscription{s.key(), filter, qos});
   return added;
 }
 
 bool worker::unsubscribe(session& s, std::string_view filter) {
   if (!s.remove_subscription(filter)) return false;
   broker_.index().unsubscribe(filter, s.id());
+  if (s.stored) persist(store::delete_subscription{s.key(), std::string(filter)});
   return true;
 }
 
 void worker::deliver_retained(session& s, const std::string& filter, std::uint8_t granted) {
   std::vector<message_ptr> found;
   broker_.retained().match(filter, found);
-  for (const auto& m : found) deliver(s, m, granted, true);
+  for (const auto& m : found) deliver(s, m, granted, true, no_ack);
 }
 
 void worker::close_client(std::uint64_t serial, close_reason r) {

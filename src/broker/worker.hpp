@@ -2,6 +2,7 @@
 // to sessions on other workers are batched and posted there (docs/threads.md).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,17 +18,44 @@
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_index.hpp"
+#include "store/session_store.hpp"
 
 namespace thingport::broker {
 
 class broker;
 class client;
+class worker;
+
+// A QoS 1/2 publish whose acknowledgement waits for the session store (durability = sync).
+// Every commit batch that holds an entry the message made keeps a reference; the last one
+// released posts worker::ack_ready() to the publisher's worker (docs/lifecycles.md).
+struct ack_token {
+  ack_token(worker& w, std::uint64_t serial, std::uint64_t seq) noexcept
+      : home(&w), client_serial(serial), ack_seq(seq) {}
+  ~ack_token();
+  ack_token(const ack_token&) = delete;
+  ack_token& operator=(const ack_token&) = delete;
+
+  worker* home;
+  std::uint64_t client_serial;
+  std::uint64_t ack_seq;
+  std::atomic<bool> failed{false};  // a commit holding it failed: never acknowledge
+};
+
+// What route() needs to make a publisher's acknowledgement wait for the store: the token is
+// made on the first delivery to a stored session, and stays empty otherwise.
+struct publish_ack {
+  std::uint64_t client_serial = 0;
+  std::uint64_t ack_seq = 0;
+  std::shared_ptr<ack_token> token;
+};
 
 struct delivery {
   subscriber_id id = 0;
   std::uint8_t qos = 0;
   std::uint8_t hops = 0;
   message_ptr msg;
+  std::shared_ptr<ack_token> ack;  // set when the session is stored and a publisher waits
 };
 
 class worker {
@@ -52,8 +80,10 @@ public:
   // `c` is going away; its session stays (persistent) or is destroyed.
   void detach_session(client& c, session& s);
 
-  void route(const message_ptr& m);
-  void deliver(session& s, const message_ptr& m, std::uint8_t qos, bool retain);
+  // `ack`: the publisher's acknowledgement may wait for the store (null: it does not).
+  void route(const message_ptr& m, publish_ack* ack = nullptr);
+  void deliver(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
+               const std::shared_ptr<ack_token>& ack);
   void drain(session& s);  // fills the in-flight window from the queue
   // Returns true when the filter is new to the session.
   bool subscribe(session& s, const std::string& filter, std::uint8_t qos);
@@ -70,7 +100,32 @@ public:
   std::size_t session_count() const noexcept { return sessions_.size(); }
   std::size_t client_count() const noexcept { return clients_.size(); }
 
+  // --- durable sessions (worker_store.cpp); on this worker's thread ---
+  // A message id unique on this node (also across restarts: see broker::restore()).
+  std::uint64_t next_message_id() noexcept { return (++message_seq_ << 10) | (index_ + 1); }
+  void set_message_seq(std::uint64_t at_least) noexcept {
+    if (message_seq_ < at_least) message_seq_ = at_least;
+  }
+  // Queues a write of a stored session's change; sent to the writer after this handler.
+  void persist(store::session_op op);
+  // Hands what persist() queued to the writer now (before a session leaves this worker).
+  void flush_store();
+  // The commit that `ack_seq` of client `serial` waited for is done (or failed).
+  void ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok);
+  // Entry of a stored session acknowledged (PUBACK, PUBCOMP) or released (PUBREC).
+  void acked(session& s, const inflight_message& m);
+  void released(session& s, const inflight_message& m);
+  // A stored session loaded at start: registered here, offline. Before broker::start() only.
+  session& restore_session(const std::string& key);
+
 private:
+  // Stores the entry of `m` for `s`: returns its seq. `m` must have a message id.
+  std::uint64_t store_entry(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
+                            store::entry_state state, std::uint16_t packet_id,
+                            std::int64_t expires_ms, const std::shared_ptr<ack_token>& ack);
+  message_ptr with_id(const message_ptr& m);
+  void drop_full(session& s);
+
   void handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool keep);
   void adopt(std::uint64_t serial, std::unique_ptr<session> s);
   void create_session(client& c);
@@ -89,6 +144,11 @@ private:
   std::vector<std::vector<delivery>> outbox_;           // per destination worker
   std::vector<subscriber_match> matches_;               // scratch for route()
   counters stats_;
+  std::vector<store::session_op> store_ops_;              // persist() since the last flush
+  std::vector<std::shared_ptr<ack_token>> store_acks_;   // publishers those ops hold
+  std::uint64_t last_stored_message_ = 0;                // put_message dedup within a flush
+  std::uint64_t message_seq_ = 0;
+  bool store_flush_posted_ = false;
   bool flush_posted_ = false;
   bool stopping_ = false;
 };

@@ -1,28 +1,68 @@
-// The Asio driver of one client connection: reads into a per-thread scratch buffer (an idle
-// connection holds no read buffer), feeds the broker's client, writes what it queues (one write
-// carries everything queued since the last one), and arms one timer at the client's deadline.
+// The Asio driver of one client connection, over any of the four transports: a template over the
+// stream type (plain socket, TLS stream, WebSocket over either), so no read or write goes through
+// a virtual call and the plain TCP instance compiles to what a TCP-only driver would be.
+//
+// Plain TCP waits for readability, then reads without blocking into a per-thread scratch buffer
+// (an idle connection holds no read buffer) and feeds the broker's client; only the tail of a
+// partial packet is copied into the connection. TLS and WebSocket read into the connection's own
+// buffer (4 KiB while idle, more while a large packet is incomplete): their reads complete
+// asynchronously, so a shared scratch buffer cannot be used, and a TLS read must go through
+// Asio's asynchronous operations to be safe beside a write in flight (a read may have to write,
+// e.g. to answer a TLS 1.3 KeyUpdate). The TLS stream holds 34 KiB of buffers anyway. Over
+// WebSocket, MQTT packets may span frames and frames may carry several packets.
+// Writes carry everything queued since the last one; one timer sits at the client's deadline.
 // Lives on the worker that owns the socket; every member runs on that worker's thread.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/websocket/error.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/stream.hpp>
 
 #include "broker/client.hpp"
 #include "broker/worker.hpp"
+#include "net/tls.hpp"
 
 namespace thingport::net {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+using tcp_stream = asio::ip::tcp::socket;
+using tls_stream = asio::ssl::stream<tcp_stream>;
+using ws_stream = beast::websocket::stream<tcp_stream>;
+using wss_stream = beast::websocket::stream<tls_stream>;
+
+template <class Stream> struct transport_of;
+template <> struct transport_of<tcp_stream> {
+  static constexpr auto kind = broker::transport_kind::tcp;
+};
+template <> struct transport_of<tls_stream> {
+  static constexpr auto kind = broker::transport_kind::tls;
+};
+template <> struct transport_of<ws_stream> {
+  static constexpr auto kind = broker::transport_kind::ws;
+};
+template <> struct transport_of<wss_stream> {
+  static constexpr auto kind = broker::transport_kind::wss;
+};
 
 // Shared by every connection of one thread: a read lands here and is fed to the client before
 // the next read on this thread, so only a partial packet is ever copied out.
@@ -31,68 +71,123 @@ inline std::array<std::uint8_t, 65536>& read_scratch() {
   return buf;
 }
 
-class tcp_connection final : public broker::transport,
-                             public std::enable_shared_from_this<tcp_connection> {
+struct no_tls_context {};
+
+template <class Stream>
+class connection final : public broker::transport,
+                         public std::enable_shared_from_this<connection<Stream>> {
+  static constexpr auto kind = transport_of<Stream>::kind;
+  static constexpr bool is_ws =
+      kind == broker::transport_kind::ws || kind == broker::transport_kind::wss;
+  static constexpr bool is_tls =
+      kind == broker::transport_kind::tls || kind == broker::transport_kind::wss;
+  static constexpr bool own_buffer = is_ws || is_tls;  // reads into pending_, see above
+  using tls_ref = std::conditional_t<is_tls, std::shared_ptr<tls_context>, no_tls_context>;
+
 public:
-  tcp_connection(asio::ip::tcp::socket s, broker::worker& w, broker::transport_info info)
-      : socket_(std::move(s)), worker_(w), timer_(w.io()), info_(std::move(info)) {}
+  // `info.kind` is set from the stream type. `tls` keeps the context of a TLS stream alive while
+  // the connection uses it (a reload may replace the store's one meanwhile).
+  connection(Stream s, broker::worker& w, broker::transport_info info, tls_ref tls = {})
+      : stream_(std::move(s)), worker_(w), timer_(w.io()), info_(std::move(info)),
+        tls_(std::move(tls)) {
+    info_.kind = kind;
+  }
+
+  // Bytes already read off the stream while finding out what it carries (an `auto` listener
+  // sniffing inside TLS); fed before anything else. Call before start().
+  void preload(std::span<const std::uint8_t> bytes) { pending_.assign(bytes.begin(), bytes.end()); }
 
   void start() {
+    auto& sock = beast::get_lowest_layer(stream_);
     boost::system::error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-    socket_.non_blocking(true, ec);
+    sock.set_option(asio::ip::tcp::no_delay(true), ec);
+    sock.non_blocking(true, ec);
     client_.emplace(worker_, *this, std::move(info_), broker::clock::now());
     arm_timer();
-    // The socket's readiness edge may have passed before this connection existed (epoll is
-    // edge-triggered and a wait is not speculative): read what is there now.
-    on_readable({});
+    if (!pending_.empty()) feed({});
+    if (!closing_ && !client_->paused()) do_read();
   }
 
   void wake() override {
-    if (writing_ || closed_ || !client_ || client_->output().empty()) return;
+    if (writing_ || closed_ || goodbye_ || !client_ || client_->output().empty()) return;
     writing_ = true;
     write_buf_.swap(client_->output());
-    asio::async_write(socket_, asio::buffer(write_buf_),
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                        self->on_write(ec);
-                      });
+    auto done = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
+      self->on_write(ec);
+    };
+    if constexpr (is_ws) stream_.async_write(asio::buffer(write_buf_), std::move(done));
+    else asio::async_write(stream_, asio::buffer(write_buf_), std::move(done));
   }
 
   void shutdown() override {
     if (closing_) return;
     closing_ = true;
-    if (!writing_ && client_->output().empty()) return close_socket();
-    wake();
-    // A peer that never reads cannot hold the socket open: give the flush two seconds.
+    const bool flush = writing_ || !client_->output().empty();
+    if constexpr (!is_tls && !is_ws) {
+      if (!flush) return close_socket();
+    }
+    // A peer that never reads cannot hold the socket open: flush and goodbye get two seconds.
     timer_.expires_after(std::chrono::seconds(2));
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (!ec) self->close_socket();
     });
+    if (flush) return wake();  // on_write() says goodbye when the output is out
+    goodbye();
   }
 
   void resume_reading() override {
-    if (in_feed_) return;  // on_readable() goes on reading when feed() returns
-    asio::post(worker_.io(), [self = shared_from_this()] { self->continue_after_resume(); });
+    if (in_feed_) return;  // the read loop goes on when feed() returns
+    asio::post(worker_.io(), [self = this->shared_from_this()] { self->continue_after_resume(); });
   }
 
 private:
   void do_read() {
-    if (closed_ || closing_) return;
-    socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                       [self = shared_from_this()](boost::system::error_code ec) {
-                         self->on_readable(ec);
-                       });
+    if (closing_) return;
+    if constexpr (own_buffer) {
+      // Small reads while idle; bigger ones while a large packet is being collected.
+      const std::size_t have = pending_.size();
+      const std::size_t chunk = std::clamp<std::size_t>(have, 4096, 65536);
+      pending_.resize(have + chunk);
+      stream_.async_read_some(asio::buffer(pending_.data() + have, chunk),
+                              [self = this->shared_from_this(), have](
+                                  boost::system::error_code ec, std::size_t n) {
+                                self->on_read(ec, have, n);
+                              });
+    } else {
+      beast::get_lowest_layer(stream_).async_wait(
+          tcp_stream::wait_read,
+          [self = this->shared_from_this()](boost::system::error_code ec) {
+            if (ec) return self->fail(ec);
+            self->read_available();
+          });
+    }
   }
 
-  void on_readable(boost::system::error_code ec) {
-    if (closed_ || closing_) return;
-    if (ec) return fail(ec);
+  // Plain TCP, once readable. Bytes left in the socket make the next wait complete at once.
+  void read_available() {
+    if (closing_) return;
     auto& scratch = read_scratch();
-    const std::size_t n = socket_.read_some(asio::buffer(scratch), ec);
+    boost::system::error_code ec;
+    const std::size_t n = stream_.read_some(asio::buffer(scratch), ec);
     if (ec == asio::error::would_block || ec == asio::error::try_again) return do_read();
     if (ec) return fail(ec);
     feed({scratch.data(), n});
-    if (!client_->closed() && !client_->paused()) do_read();
+    if (!closing_ && !client_->paused()) do_read();
+  }
+
+  // TLS and WebSocket: `n` bytes arrived behind the `have` already pending.
+  void on_read(boost::system::error_code ec, std::size_t have, std::size_t n) {
+    if (closing_) return;
+    pending_.resize(have + n);
+    if (ec) return fail(ec);
+    if constexpr (is_ws) {
+      if (stream_.got_text()) {  // MQTT travels in binary frames only
+        ws_close_code_ = beast::websocket::close_code::unknown_data;
+        return client_->close(broker::close_reason::protocol_error);
+      }
+    }
+    feed({});
+    if (!closing_ && !client_->paused()) do_read();
   }
 
   void feed(std::span<const std::uint8_t> fresh) {
@@ -112,9 +207,9 @@ private:
   }
 
   void continue_after_resume() {
-    if (closed_ || closing_ || client_->closed() || client_->paused()) return;
+    if (closing_ || client_->closed() || client_->paused()) return;
     if (!pending_.empty()) feed({});
-    if (!client_->closed() && !client_->paused()) on_readable({});
+    if (!closing_ && !client_->paused()) do_read();
   }
 
   void arm_timer() {
@@ -125,7 +220,7 @@ private:
       return;
     }
     timer_.expires_at(timer_at_);
-    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
       if (ec || self->closing_) return;
       self->client_->on_timer(broker::clock::now());
       if (!self->client_->closed()) self->arm_timer();
@@ -137,40 +232,74 @@ private:
     write_buf_.clear();
     if (write_buf_.capacity() > 65536) write_buf_ = {};
     if (ec) {
+      closing_ = true;  // nothing more to flush or say
       client_->on_transport_closed(broker::close_reason::io_error);
       return close_socket();
     }
     if (!client_->output().empty()) return wake();
-    if (closing_) close_socket();
+    if (closing_) goodbye();
+  }
+
+  // The transport's own closing handshake (TLS close_notify, WebSocket close frame), bounded by
+  // the timer armed in shutdown(); then the socket is closed.
+  void goodbye() {
+    if (goodbye_ || closed_) return;
+    goodbye_ = true;
+    auto then_close = [self = this->shared_from_this()](boost::system::error_code) {
+      self->close_socket();
+    };
+    if constexpr (is_ws) {
+      stream_.async_close(ws_close_code_, std::move(then_close));
+    } else if constexpr (is_tls) {
+      stream_.async_shutdown(std::move(then_close));
+    } else {
+      close_socket();
+    }
   }
 
   void fail(boost::system::error_code ec) {
-    const bool peer = ec == asio::error::eof || ec == asio::error::connection_reset;
-    client_->on_transport_closed(peer ? broker::close_reason::peer_closed
-                                      : broker::close_reason::io_error);
+    if (closing_) return;
+    closing_ = true;  // the peer is gone or misbehaved: no flush, no goodbye
+    client_->on_transport_closed(close_reason_for(ec));
     close_socket();
+  }
+
+  static broker::close_reason close_reason_for(boost::system::error_code ec) {
+    namespace ws = beast::websocket;
+    if (ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::ssl::error::stream_truncated || ec == ws::error::closed)
+      return broker::close_reason::peer_closed;
+    if (ec == ws::error::message_too_big || ec == ws::error::buffer_overflow)
+      return broker::close_reason::payload_too_large;
+    if (ec.category() == ws::make_error_code(ws::error::closed).category())
+      return broker::close_reason::protocol_error;
+    return broker::close_reason::io_error;
   }
 
   void close_socket() {
     if (closed_) return;
     closed_ = true;
     closing_ = true;
+    auto& sock = beast::get_lowest_layer(stream_);
     boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    sock.shutdown(tcp_stream::shutdown_both, ec);
+    sock.close(ec);
     timer_.cancel();
   }
 
-  asio::ip::tcp::socket socket_;
+  Stream stream_;
   broker::worker& worker_;
   asio::steady_timer timer_;
   broker::transport_info info_;
+  [[no_unique_address]] tls_ref tls_;
   std::optional<broker::client> client_;
-  std::vector<std::uint8_t> pending_;  // bytes of a packet not complete yet
+  std::vector<std::uint8_t> pending_;  // bytes of a packet not complete yet (ws: + read area)
   std::string write_buf_;              // the write in progress
   broker::clock::time_point timer_at_ = broker::clock::time_point::max();
+  beast::websocket::close_code ws_close_code_ = beast::websocket::close_code::normal;
   bool writing_ = false;
-  bool closing_ = false;
+  bool closing_ = false;  // no more reads; flushing, saying goodbye or closed
+  bool goodbye_ = false;
   bool closed_ = false;
   bool in_feed_ = false;
 };

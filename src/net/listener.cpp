@@ -30,21 +30,23 @@ tcp::endpoint parse_endpoint(const std::string& text) {
   return {addr, static_cast<unsigned short>(port)};
 }
 
-tcp_listener::tcp_listener(broker::broker& b, const tcp::endpoint& ep)
-    : broker_(b), acceptor_(b.at(0).io()), backoff_(b.at(0).io()) {
+listener::listener(broker::broker& b, const tcp::endpoint& ep, listener_kind kind,
+                   std::shared_ptr<const transport_options> opts)
+    : broker_(b), kind_(kind), opts_(std::move(opts)), acceptor_(b.at(0).io()),
+      backoff_(b.at(0).io()) {
   acceptor_.open(ep.protocol());
   acceptor_.set_option(tcp::acceptor::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(65535);  // the kernel caps it at net.core.somaxconn
 }
 
-tcp_listener::~tcp_listener() = default;
+listener::~listener() = default;
 
-void tcp_listener::start() {
+void listener::start() {
   asio::post(acceptor_.get_executor(), [this] { do_accept(); });
 }
 
-void tcp_listener::stop() {
+void listener::stop() {
   asio::post(acceptor_.get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_.close(ec);
@@ -52,23 +54,24 @@ void tcp_listener::stop() {
   });
 }
 
-tcp::endpoint tcp_listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
 
-void tcp_listener::do_accept() {
+void listener::do_accept() {
   broker::worker& w = broker_.pick();
   acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, tcp::socket s) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
     if (!ec) {
       w.stats().connections.fetch_add(1, std::memory_order_relaxed);
-      asio::post(w.io(), [&w, s = std::move(s)]() mutable {
-        boost::system::error_code rec;
-        auto remote = s.remote_endpoint(rec);
-        broker::transport_info info{broker::transport_kind::tcp,
-                                    rec ? std::string("?")
-                                        : remote.address().to_string() + ":" +
-                                              std::to_string(remote.port())};
-        std::make_shared<tcp_connection>(std::move(s), w, std::move(info))->start();
-      });
+      if (kind_ == listener_kind::tcp) {
+        asio::post(w.io(), [&w, s = std::move(s)]() mutable {
+          broker::transport_info info{broker::transport_kind::tcp, remote_address(s)};
+          std::make_shared<connection<tcp_stream>>(std::move(s), w, std::move(info))->start();
+        });
+      } else {
+        asio::post(w.io(), [&w, kind = kind_, opts = opts_, s = std::move(s)]() mutable {
+          start_handshake(std::move(s), w, kind, std::move(opts));
+        });
+      }
     } else {
       // EMFILE and friends: log, wait a little (no busy loop), go on; the backlog holds the rest.
       spdlog::warn("accept: {}", ec.message());

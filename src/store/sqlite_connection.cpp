@@ -60,12 +60,9 @@ CREATE TABLE application_product (
 CREATE INDEX application_product_by_product ON application_product (product_key);
 )sql";
 
-struct migration {
-  int to_version;
-  const char* sql;
-};
 constexpr migration migrations[] = {{1, schema_v1}};
 static_assert(std::size(migrations) == schema_version);
+constexpr schema_spec identity_spec{"identity database", application_id, migrations, true};
 
 std::string_view column_text(sqlite3_stmt* s, int col) noexcept {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, col));
@@ -76,6 +73,10 @@ std::string_view column_text(sqlite3_stmt* s, int col) noexcept {
 }
 
 } // namespace
+
+const schema_spec& identity_schema() noexcept {
+  return identity_spec;
+}
 
 std::error_code to_error(int rc) noexcept {
   switch (rc) {
@@ -139,6 +140,16 @@ statement& statement::bind_null(int i) noexcept {
   return *this;
 }
 
+statement& statement::bind_blob(int i, std::string_view bytes) noexcept {
+  // A null pointer would bind NULL, not the empty blob.
+  const char* p = bytes.data() != nullptr ? bytes.data() : "";
+  const int rc = sqlite3_bind_blob64(s_, i, p, bytes.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+    bind_rc_ = rc;
+  }
+  return *this;
+}
+
 int statement::step() noexcept {
   if (bind_rc_ != SQLITE_OK) {
     return bind_rc_;
@@ -166,6 +177,14 @@ std::string statement::text(int col) const {
   return std::string(column_text(s_, col));
 }
 
+std::string statement::blob(int col) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+  if (p == nullptr) {
+    return {};
+  }
+  return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
+}
+
 std::optional<std::string> statement::optional_text(int col) const {
   if (is_null(col)) {
     return std::nullopt;
@@ -190,7 +209,12 @@ std::optional<timestamp> statement::optional_time(int col) const noexcept {
 
 // ---- connection -----------------------------------------------------------------------------
 
-connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout) {
+connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout)
+    : connection(file, busy_timeout, identity_spec) {}
+
+connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout,
+                       const schema_spec& spec)
+    : spec_(spec) {
   // NOMUTEX: the owner serialises; EXRESCODE: tell key conflicts from foreign keys.
   const int flags =
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;
@@ -200,7 +224,7 @@ connection::connection(const std::filesystem::path& file, std::chrono::milliseco
     const std::string why = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close_v2(db_);
     db_ = nullptr;
-    throw open_error("cannot open identity database " + file.string() + ": " + why);
+    throw open_error("cannot open " + std::string(spec_.what) + " " + file.string() + ": " + why);
   }
   try {
     configure(file, busy_timeout);
@@ -227,7 +251,7 @@ void connection::close() noexcept {
 }
 
 void connection::fail(const std::filesystem::path& file, std::string_view what) const {
-  throw open_error("identity database " + file.string() + ": " + std::string(what) + " (" +
+  throw open_error(std::string(spec_.what) + " " + file.string() + ": " + std::string(what) + " (" +
                    sqlite3_errmsg(db_) + ")");
 }
 
@@ -256,8 +280,8 @@ void connection::configure(const std::filesystem::path& file,
   }
   // Identity data is acknowledged to an admin: a commit must survive power loss, not only a
   // crash of the process (NORMAL would only promise the latter in WAL mode).
-  if (exec("PRAGMA synchronous = FULL")) {
-    fail(file, "cannot set synchronous = FULL");
+  if (exec(spec_.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) {
+    fail(file, "cannot set synchronous");
   }
 }
 
@@ -276,26 +300,28 @@ void connection::migrate(const std::filesystem::path& file) {
   };
   const std::int64_t version = read_int("PRAGMA user_version");
   const std::int64_t app_id = read_int("PRAGMA application_id");
-  if (version > schema_version) {
-    throw open_error("identity database " + file.string() + " has schema version " +
+  const int known = spec_.migrations.empty() ? 0 : spec_.migrations.back().to_version;
+  const std::string what(spec_.what);
+  if (version > known) {
+    throw open_error(what + " " + file.string() + " has schema version " +
                      std::to_string(version) + ", newer than this build of thingport knows (" +
-                     std::to_string(schema_version) +
+                     std::to_string(known) +
                      "); run the thingport version that wrote it, or a newer one");
   }
   if (version == 0) {
     if (read_int("SELECT count(*) FROM sqlite_schema") != 0) {
-      throw open_error("identity database " + file.string() +
+      throw open_error(what + " " + file.string() +
                        " has tables but no schema version: not a thingport database");
     }
-    if (exec(("PRAGMA application_id = " + std::to_string(application_id)).c_str())) {
+    if (exec(("PRAGMA application_id = " + std::to_string(spec_.application_id)).c_str())) {
       fail(file, "cannot set the application id");
     }
-  } else if (app_id != application_id) {
-    throw open_error("identity database " + file.string() +
+  } else if (app_id != spec_.application_id) {
+    throw open_error(what + " " + file.string() +
                      " belongs to another application (application_id " + std::to_string(app_id) +
                      ")");
   }
-  for (const migration& m : migrations) {
+  for (const migration& m : spec_.migrations) {
     if (m.to_version <= version) {
       continue;
     }

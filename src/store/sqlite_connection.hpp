@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -50,6 +51,8 @@ public:
   statement& bind(int i, timestamp t) noexcept { return bind(i, t.time_since_epoch().count()); }
   statement& bind(int i, std::optional<std::string_view> text) noexcept;
   statement& bind_null(int i) noexcept;
+  // Bytes as a BLOB (binary payloads); not copied either.
+  statement& bind_blob(int i, std::string_view bytes) noexcept;
 
   // SQLITE_ROW, SQLITE_DONE, or an error code (also a failed bind before it).
   int step() noexcept;
@@ -61,6 +64,7 @@ public:
   // Columns are 0-based. text() of NULL is empty.
   bool is_null(int col) const noexcept;
   std::string text(int col) const;
+  std::string blob(int col) const;
   std::optional<std::string> optional_text(int col) const;
   std::int64_t int64(int col) const noexcept;
   bool boolean(int col) const noexcept { return int64(col) != 0; }
@@ -77,12 +81,34 @@ inline constexpr int schema_version = 1;
 // PRAGMA application_id of a thingport identity database: "TPid".
 inline constexpr std::int32_t application_id = 0x54506964;
 
+// One schema step: takes a database at version to_version - 1 to to_version. Never edited once
+// released (docs/store-format.md).
+struct migration {
+  int to_version;
+  const char* sql;
+};
+
+// What a database file holds, for a connection to create, check and migrate it.
+struct schema_spec {
+  std::string_view what;                  // "identity database": names the file in errors
+  std::int32_t application_id;            // PRAGMA application_id of our files of this kind
+  std::span<const migration> migrations;  // in order; the last one's version is this build's
+  bool synchronous_full = true;           // FULL, or NORMAL (a crash of the process loses
+                                          // nothing, a power loss may lose the last commits)
+};
+
+// The identity database's spec (schema_version, application_id above).
+const schema_spec& identity_schema() noexcept;
+
 class connection {
 public:
   // Opens or creates `file` (its directory must exist): WAL, synchronous=FULL, foreign keys,
   // the busy timeout; then migrates the schema to schema_version. Throws store::open_error
   // with the file name and the reason.
   connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout);
+  // The same for another kind of database file.
+  connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout,
+             const schema_spec& spec);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -104,6 +130,7 @@ private:
   void close() noexcept;
   [[noreturn]] void fail(const std::filesystem::path& file, std::string_view what) const;
 
+  const schema_spec& spec_;
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };

@@ -1,0 +1,17 @@
+// Base64 (RFC 4648 §4, standard alphabet, '=' padding) for the API's binary payloads.
+// Pure functions; any thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace thingport::api {
+
+std::string base64_encode(std::string_view bytes);
+
+// Strict: length a multiple of 4, padding only at the end, no whitespace, and the unused bits
+// of the last symbol zero (so every text has one meaning). nullopt when the text is not that.
+std::optional<std::string> base64_decode(std::string_view text);
+
+} // namespace thingport::api

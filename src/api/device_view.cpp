@@ -1,0 +1,66 @@
+#include "api/device_view.hpp"
+
+#include "api/query.hpp"
+#include "broker/policy.hpp"
+
+namespace thingport::api {
+
+namespace json = boost::json;
+
+std::string_view host_of(std::string_view a) noexcept {
+  if (!a.empty() && a.front() == '[') {
+    const auto close = a.find(']');
+    return close == std::string_view::npos ? a : a.substr(1, close - 1);
+  }
+  const auto colon = a.find(':');
+  if (colon == std::string_view::npos || a.find(':', colon + 1) != std::string_view::npos)
+    return a; // no port, or a bare IPv6 address
+  return a.substr(0, colon);
+}
+
+namespace {
+
+store::device_status status_with(context& ctx, const store::device& d, bool connected) {
+  auto st = store::status_of(d, connected);
+  if (st == store::device_status::unactive) {
+    auth::device_record rec;
+    if (ctx.dir.find_device(d.product_key, d.device_name, rec) == auth::lookup_status::found &&
+        rec.activated)
+      st = store::device_status::offline;
+  }
+  return st;
+}
+
+json::value time_or_null(const std::optional<store::timestamp>& t) {
+  return t ? json::value(millis(*t)) : json::value(nullptr);
+}
+
+} // namespace
+
+store::device_status status_now(context& ctx, const store::device& d) {
+  return status_with(ctx, d, ctx.dir.online(d.product_key, d.device_name).has_value());
+}
+
+json::object device_json(context& ctx, const store::device& d, bool with_secret) {
+  const auto on = ctx.dir.online(d.product_key, d.device_name);
+  json::object o{{"productKey", d.product_key},
+                 {"deviceName", d.device_name},
+                 {"status", store::to_string(status_with(ctx, d, on.has_value()))},
+                 {"enabled", d.enabled}};
+  if (with_secret)
+    o["deviceSecret"] = d.device_secret;
+  const std::string_view ip = on ? std::string_view(on->ip) : std::string_view(d.last_ip);
+  o["ip"] = host_of(ip);
+  o["created"] = millis(d.created);
+  o["firstOnline"] = time_or_null(d.first_online);
+  o["lastOnline"] = time_or_null(d.last_online);
+  o["lastOffline"] = time_or_null(d.last_offline);
+  if (on) {
+    o["clientId"] = on->client_id;
+    o["transport"] = broker::to_string(on->transport);
+    o["onlineSince"] = millis(on->since);
+  }
+  return o;
+}
+
+} // namespace thingport::api

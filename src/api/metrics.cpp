@@ -1,0 +1,74 @@
+#include "api/metrics.hpp"
+
+#include <fmt/format.h>
+
+namespace thingport::api {
+
+metrics_snapshot take_snapshot(context& ctx) {
+  auto& b = ctx.broker;
+  using broker::counters;
+  metrics_snapshot s;
+  s.accepted = b.total(&counters::connections);
+  std::uint64_t closed = 0;
+  for (std::size_t i = 0; i < s.closes.size(); ++i) {
+    s.closes[i] = b.total_closes(static_cast<broker::close_reason>(i));
+    closed += s.closes[i];
+  }
+  // Read apart from each other: a close may land between the two reads.
+  s.connections = s.accepted > closed ? s.accepted - closed : 0;
+  s.devices_online = ctx.dir.online_count();
+  s.devices = ctx.dir.device_count();
+  s.messages_in = b.total(&counters::publish_in);
+  s.connects = b.total(&counters::connects);
+  s.connect_refused = b.total(&counters::connect_refused);
+  s.publish_denied = b.total(&counters::publish_denied);
+  s.dropped_queue_full = b.total(&counters::dropped_queue_full);
+  s.dropped_offline_qos0 = b.total(&counters::dropped_offline_qos0);
+  s.dropped_expired = b.total(&counters::dropped_expired);
+  s.sessions = b.sessions().live();
+  s.subscriptions = b.index().size();
+  return s;
+}
+
+namespace {
+
+void metric(std::string& out, std::string_view name, std::string_view type, std::string_view help,
+            std::uint64_t value) {
+  fmt::format_to(std::back_inserter(out), "# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help,
+                 type, value);
+}
+
+} // namespace
+
+std::string render_metrics(const metrics_snapshot& s) {
+  std::string out;
+  metric(out, "thingport_connections", "gauge", "Open MQTT connections.", s.connections);
+  metric(out, "thingport_connections_accepted_total", "counter", "MQTT sockets accepted.",
+         s.accepted);
+  metric(out, "thingport_devices_online", "gauge", "Devices connected now.", s.devices_online);
+  metric(out, "thingport_devices", "gauge", "Devices registered.", s.devices);
+  metric(out, "thingport_messages_in_total", "counter", "PUBLISH packets received from clients.",
+         s.messages_in);
+  metric(out, "thingport_connects_total", "counter", "CONNECTs accepted (CONNACK 0).", s.connects);
+  metric(out, "thingport_connect_refused_total", "counter", "CONNECTs refused.", s.connect_refused);
+  metric(out, "thingport_publish_denied_total", "counter",
+         "PUBLISH packets refused by topic permissions.", s.publish_denied);
+  out += "# HELP thingport_messages_dropped_total Messages not delivered, by reason.\n"
+         "# TYPE thingport_messages_dropped_total counter\n";
+  for (const auto& [reason, n] :
+       {std::pair{"queue_full", s.dropped_queue_full},
+        std::pair{"offline_qos0", s.dropped_offline_qos0}, std::pair{"expired", s.dropped_expired}})
+    fmt::format_to(std::back_inserter(out),
+                   "thingport_messages_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
+  out += "# HELP thingport_closes_total Connections closed, by reason.\n"
+         "# TYPE thingport_closes_total counter\n";
+  for (std::size_t i = 0; i < s.closes.size(); ++i)
+    fmt::format_to(std::back_inserter(out), "thingport_closes_total{{reason=\"{}\"}} {}\n",
+                   broker::to_string(static_cast<broker::close_reason>(i)), s.closes[i]);
+  metric(out, "thingport_sessions", "gauge", "Sessions (connected and persistent).", s.sessions);
+  metric(out, "thingport_subscriptions", "gauge", "Subscriptions (filter, session pairs).",
+         s.subscriptions);
+  return out;
+}
+
+} // namespace thingport::api

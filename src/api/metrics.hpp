@@ -1,0 +1,35 @@
+// GET /metrics: Prometheus text exposition format 0.0.4. The snapshot is read from the broker's
+// per-worker counters and the directory (statistics, not one consistent instant); rendering is
+// pure. Any thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "api/context.hpp"
+#include "broker/close_reason.hpp"
+
+namespace thingport::api {
+
+struct metrics_snapshot {
+  std::uint64_t connections = 0; // open MQTT connections (accepted minus closed)
+  std::uint64_t accepted = 0;    // sockets accepted since start
+  std::uint64_t devices_online = 0;
+  std::uint64_t devices = 0;
+  std::uint64_t messages_in = 0;
+  std::uint64_t connects = 0;
+  std::uint64_t connect_refused = 0;
+  std::uint64_t publish_denied = 0;
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_offline_qos0 = 0;
+  std::uint64_t dropped_expired = 0;
+  std::uint64_t sessions = 0;
+  std::uint64_t subscriptions = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(broker::close_reason::count_)> closes{};
+};
+
+metrics_snapshot take_snapshot(context& ctx);
+std::string render_metrics(const metrics_snapshot& s);
+
+} // namespace thingport::api

@@ -1,0 +1,46 @@
+// The admin commands' HTTP client: one synchronous request to the API (Boost.Beast), and where
+// the API and its token are (DESIGN.md §1: --api / THINGPORT_API, --token / THINGPORT_TOKEN /
+// the data dir's admin.token). Control plane: throws on failure.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <boost/beast/http/verb.hpp>
+
+namespace thingport::app {
+
+inline constexpr std::string_view default_api_url = "http://127.0.0.1:8080";
+
+struct api_endpoint {
+  std::string host;
+  std::string port = "80";
+  std::string base; // path prefix without a trailing '/', usually ""
+};
+
+// "http://host[:port][/base]" ("[v6]" hosts too); nullopt for anything else (https included:
+// the API listens on plain HTTP, normally on 127.0.0.1).
+std::optional<api_endpoint> parse_api_url(std::string_view url);
+
+struct api_reply {
+  unsigned status = 0;
+  std::string body;
+};
+
+// The server could not be reached or the exchange broke off.
+class api_unreachable : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sends `method path` with `body` (JSON, when not empty) and the bearer token; returns the
+// answer whatever its status. Throws api_unreachable.
+api_reply call_api(const api_endpoint& ep, boost::beast::http::verb method, std::string_view path,
+                   std::string_view token, std::string body = {});
+
+// The message of an API error body ({"code","message"}), or the body itself.
+std::string error_message(const api_reply& r);
+
+} // namespace thingport::app

@@ -1,0 +1,115 @@
+// The worker's side of durable sessions: what a stored session's changes write, the hand-off
+// of those writes to the session writer after each handler, and the acknowledgements that wait
+// for their commit (docs/lifecycles.md, "Durable session").
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "broker/broker.hpp"
+#include "broker/client.hpp"
+#include "broker/worker.hpp"
+#include "store/session_writer.hpp"
+
+namespace thingport::broker {
+
+namespace asio = boost::asio;
+
+ack_token::~ack_token() {
+  // Runs on whichever thread let go last: the writer after a commit, or a worker that did not
+  // need to store the message after all. Once the broker stops, the workers (and their
+  // io_contexts) may be going away, and the clients are closed anyway.
+  if (home->owner().stopping()) return;
+  asio::post(home->io(), [w = home, serial = client_serial, seq = ack_seq,
+                          ok = !failed.load(std::memory_order_relaxed)] {
+    w->ack_ready(serial, seq, ok);
+  });
+}
+
+void worker::persist(store::session_op op) {
+  store_ops_.push_back(std::move(op));
+  if (!store_flush_posted_) {
+    store_flush_posted_ = true;
+    asio::post(io_, [this] { flush_store(); });
+  }
+}
+
+void worker::flush_store() {
+  store_flush_posted_ = false;
+  last_stored_message_ = 0;
+  if (store_ops_.empty()) return;
+  auto* writer = broker_.writer();
+  std::vector<store::session_op> ops;
+  ops.swap(store_ops_);
+  store_ops_.reserve(ops.size());
+  std::vector<std::shared_ptr<ack_token>> acks;
+  acks.swap(store_acks_);
+  writer->submit(std::move(ops), [acks = std::move(acks), index = index_](
+                                     std::error_code ec) mutable {
+    if (ec) {
+      spdlog::error("worker {}: session store commit failed ({}); {} publishers not acknowledged",
+                    index, ec.message(), acks.size());
+      for (auto& a : acks) a->failed.store(true, std::memory_order_relaxed);
+    }
+    acks.clear();  // the last reference posts each publisher's acknowledgement
+  });
+}
+
+void worker::ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok) {
+  if (auto it = clients_.find(serial); it != clients_.end()) it->second->ack_ready(ack_seq, ok);
+}
+
+std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
+                                  store::entry_state state, std::uint16_t packet_id,
+                                  std::int64_t expires_ms,
+                                  const std::shared_ptr<ack_token>& ack) {
+  const auto seq = s.next_seq++;
+  if (m->id != last_stored_message_) {
+    // Stored once per flush here; the store keeps the first copy of an id it already has.
+    last_stored_message_ = m->id;
+    persist(store::put_message{m->id, m->topic, m->payload, m->qos, m->retain,
+                               store::timestamp{std::chrono::milliseconds{expires_ms}}, m});
+  }
+  persist(store::put_entry{s.key(), seq, m->id, qos, retain, state, packet_id});
+  if (ack && (store_acks_.empty() || store_acks_.back() != ack)) store_acks_.push_back(ack);
+  return seq;
+}
+
+message_ptr worker::with_id(const message_ptr& m) {
+  if (m->id != 0) return m;
+  // Retained and will messages are made without an id; a stored one needs its own.
+  return make_message(m->topic, m->payload, m->qos, m->retain, next_message_id(), m->origin);
+}
+
+void worker::drop_full(session& s) {
+  stats_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
+  // Logged once per run of drops; the count is reported when the session is attached again.
+  if (s.dropped++ == 0)
+    spdlog::warn("session {}: queue full ({} messages, [limits] offline_queue): dropping new "
+                 "messages",
+                 s.key(), broker_.opts().max_queued);
+}
+
+void worker::acked(session& s, const inflight_message& m) {
+  if (m.seq != 0 && s.stored) persist(store::delete_entry{s.key(), m.seq, m.msg ? m.msg->id : 0});
+}
+
+void worker::released(session& s, const inflight_message& m) {
+  if (m.seq != 0 && s.stored)
+    persist(store::set_entry_state{s.key(), m.seq, store::entry_state::released, m.packet_id});
+}
+
+session& worker::restore_session(const std::string& key) {
+  const auto id = broker_.sessions().allocate(index_, true);
+  {
+    std::lock_guard lock(broker_.registry_mu);
+    broker_.registry[key] = id;
+  }
+  auto s = std::make_unique<session>(id, key);
+  session& ref = *s;
+  ref.persistent = true;
+  sessions_.emplace(id, std::move(s));
+  return ref;
+}
+
+}  // namespace thingport::broker

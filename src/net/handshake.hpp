@@ -1,0 +1,37 @@
+// Everything between accept and a running connection on the tls, ws, wss and auto listeners:
+// first-byte sniffing, the TLS handshake, the WebSocket upgrade. One coroutine per connection on
+// its worker; the whole of it must finish within the connect timeout (10 s) or the socket is
+// shut down. Plain TCP connections skip it (listener.cpp starts them directly).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "broker/worker.hpp"
+#include "net/tls.hpp"
+
+namespace thingport::net {
+
+enum class listener_kind : std::uint8_t { tcp, tls, ws, wss, auto_ };
+std::string_view to_string(listener_kind k) noexcept;  // "tcp" ... "auto"
+
+// Shared, immutable after startup (the TLS store reloads itself): connections and handshakes
+// hold a reference, so it outlives the listeners that made them.
+struct transport_options {
+  std::shared_ptr<tls_store> tls;       // null: TLS not configured (auto refuses TLS clients)
+  std::vector<std::string> ws_origins;  // allowed browser Origins; empty: any
+};
+
+// On w's thread: runs the handshake `kind` needs on `s`, then starts the connection.
+void start_handshake(boost::asio::ip::tcp::socket s, broker::worker& w, listener_kind kind,
+                     std::shared_ptr<const transport_options> opts);
+
+// "ip:port" of the peer, or "?".
+std::string remote_address(const boost::asio::ip::tcp::socket& s);
+
+}  // namespace thingport::net
