@@ -1,7 +1,7 @@
 """A real browser as an MQTT client: headless Debian Chromium opens tests/browser/index.html,
 whose MQTT.js (browser bundle) connects over ws and wss, subscribes, publishes to itself, and
 shows what it receives in the DOM. The test publishes one more message per connection from a
-plain TCP client (later: from the HTTP API) and the page must show it.
+HTTP API (POST /api/v1/pub) and the page must show it.
 tests/browser/drive.js drives the page with playwright-core.
 """
 
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from transport_broker import broker, unique_topic  # noqa: F401
+from apiclient import Api, b64
+from transport_broker import broker  # noqa: F401
 
 pytestmark = pytest.mark.thingport_only(reason="thingport's ws and wss listeners")
 
@@ -36,12 +37,19 @@ def next_line(lines: "queue.Queue[str]", timeout: float, what: str, err: Path) -
                              f"{err.read_text(errors='replace')[-3000:]}") from None
 
 
-def test_browser_page_over_ws_and_wss(broker, client_factory, tmp_path):
+def test_browser_page_over_ws_and_wss(broker, tmp_path):
     if not (ROOT / "tests" / "js" / "node_modules" / "playwright-core").is_dir():
         pytest.fail("playwright-core is not installed: run scripts/deps.sh")
     if not Path(CHROMIUM).exists():
         pytest.fail("chromium is not installed: run scripts/deps.sh")
-    topic = unique_topic("browser")
+    # The page listens under a device's custom topic class, so the cloud side can reach it through
+    # POST /api/v1/pub (which only sends to topics some device of the product may subscribe to).
+    api = Api(broker)
+    pk = api.product("browser page")["productKey"]
+    api.ok("POST", f"/api/v1/products/{pk}/topics",
+           {"topic": "/${productKey}/${deviceName}/user/#", "access": "sub"}, 201)
+    api.device(pk, "page-device")
+    topic = f"/{pk}/page-device/user/{harness.unique_id('b')}"
     want = {"ws": f"to the page over ws {harness.unique_id('m')}",
             "wss": f"to the page over wss {harness.unique_id('m')}"}
     cmd = [NODE, str(DRIVER),
@@ -63,9 +71,9 @@ def test_browser_page_over_ws_and_wss(broker, client_factory, tmp_path):
         # Chromium starts, the page connects both ways and receives its own messages
         first = next_line(lines, 30, "READY", err)
         assert first == "READY", f"driver: {first!r}\n{err.read_text(errors='replace')[-3000:]}"
-        sender = client_factory()
         for name in ("ws", "wss"):
-            sender.publish(f"{topic}/{name}/external", want[name], 1)
+            api.ok("POST", "/api/v1/pub", {"productKey": pk, "topic": f"{topic}/{name}/external",
+                                           "payload": b64(want[name]), "qos": 1})
         last = next_line(lines, 25, "result", err)
         result = json.loads(last)
         assert result["ok"], result
