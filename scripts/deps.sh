@@ -9,7 +9,7 @@ APT_PACKAGES=(
   libssl-dev libsqlite3-dev sqlite3 libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   googletest libgtest-dev libbenchmark-dev
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
-  openssl curl procps iproute2
+  openssl curl procps iproute2 util-linux gnuplot-nox valgrind
   chromium
 )
 # Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already
