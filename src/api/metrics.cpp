@@ -25,6 +25,7 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.dropped_queue_full = b.total(&counters::dropped_queue_full);
   s.dropped_offline_qos0 = b.total(&counters::dropped_offline_qos0);
   s.dropped_expired = b.total(&counters::dropped_expired);
+  s.dropped_disk_budget = b.total(&counters::dropped_disk_budget);
   s.sessions = b.sessions().live();
   s.subscriptions = b.index().size();
   return s;
@@ -57,7 +58,8 @@ std::string render_metrics(const metrics_snapshot& s) {
          "# TYPE thingport_messages_dropped_total counter\n";
   for (const auto& [reason, n] :
        {std::pair{"queue_full", s.dropped_queue_full},
-        std::pair{"offline_qos0", s.dropped_offline_qos0}, std::pair{"expired", s.dropped_expired}})
+        std::pair{"offline_qos0", s.dropped_offline_qos0}, std::pair{"expired", s.dropped_expired},
+        std::pair{"disk_budget", s.dropped_disk_budget}})
     fmt::format_to(std::back_inserter(out),
                    "thingport_messages_dropped_total{{reason=\"{}\"}} {}\n", reason, n);
   out += "# HELP thingport_closes_total Connections closed, by reason.\n"

@@ -24,6 +24,7 @@ struct metrics_snapshot {
   std::uint64_t dropped_queue_full = 0;
   std::uint64_t dropped_offline_qos0 = 0;
   std::uint64_t dropped_expired = 0;
+  std::uint64_t dropped_disk_budget = 0;
   std::uint64_t sessions = 0;
   std::uint64_t subscriptions = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(broker::close_reason::count_)> closes{};

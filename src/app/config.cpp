@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <charconv>
+#include <limits>
 #include <set>
 #include <stdexcept>
 
@@ -20,6 +21,24 @@ std::chrono::seconds parse_duration(const std::string& text) {
   else if (unit == "d") mult = 86400;
   else throw std::runtime_error("bad duration unit in '" + text + "' (use s, m, h or d)");
   return std::chrono::seconds(n * mult);
+}
+
+std::uint64_t parse_size(const std::string& text) {
+  std::uint64_t n = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || p == text.data()) throw std::runtime_error("bad size '" + text + "'");
+  std::string unit(p, text.data() + text.size());
+  if (unit.ends_with("iB")) unit.erase(unit.size() - 2, 1);  // "MiB" -> "MB"
+  unsigned shift = 0;
+  if (unit.empty() || unit == "B") shift = 0;
+  else if (unit == "K" || unit == "KB") shift = 10;
+  else if (unit == "M" || unit == "MB") shift = 20;
+  else if (unit == "G" || unit == "GB") shift = 30;
+  else if (unit == "T" || unit == "TB") shift = 40;
+  else throw std::runtime_error("bad size unit in '" + text + "' (use B, KB, MB, GB or TB)");
+  if (shift != 0 && n > (std::numeric_limits<std::uint64_t>::max() >> shift))
+    throw std::runtime_error("size '" + text + "' is too large");
+  return n << shift;
 }
 
 namespace {
@@ -62,6 +81,22 @@ void read(const toml::table& t, const char* key, T& out, const std::string& path
       fail(path, where + "." + key, "out of range");
     out = static_cast<T>(v);
   }
+}
+
+// A size: an integer of bytes or a string parse_size() reads.
+void read_size(const toml::table& t, const char* key, std::uint64_t& out, const std::string& path,
+               const std::string& where) {
+  const auto* node = t.get(key);
+  if (node == nullptr) return;
+  if (node->is_string()) {
+    try {
+      out = parse_size(**node->as_string());
+    } catch (const std::runtime_error& e) {
+      fail(path, where + "." + key, e.what());
+    }
+    return;
+  }
+  read(t, key, out, path, where);
 }
 
 const toml::table* section(const toml::table& root, const char* name, const std::string& path) {
@@ -119,12 +154,13 @@ config load_config(const std::string& path) {
   if (const auto* t = section(root, "limits", path)) {
     check_keys(*t, path, "limits",
                {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
-                "connect_rate"});
+                "connect_rate", "offline_queue_bytes"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
     read(*t, "connect_rate", c.limits.connect_rate, path, "limits");
     read(*t, "offline_queue", c.limits.offline_queue, path, "limits");
+    read_size(*t, "offline_queue_bytes", c.limits.offline_queue_bytes, path, "limits");
     std::string ttl;
     read(*t, "offline_ttl", ttl, path, "limits");
     if (!ttl.empty()) c.limits.offline_ttl = parse_duration(ttl);
@@ -134,7 +170,8 @@ config load_config(const std::string& path) {
       fail(path, "limits.keepalive_min", "greater than keepalive_max");
   }
   if (const auto* t = section(root, "store", path)) {
-    check_keys(*t, path, "store", {"backend", "url", "durability"});
+    check_keys(*t, path, "store", {"backend", "url", "durability", "disk_budget"});
+    read_size(*t, "disk_budget", c.store.disk_budget, path, "store");
     read(*t, "backend", c.store.backend, path, "store");
     read(*t, "url", c.store.url, path, "store");
     read(*t, "durability", c.store.durability, path, "store");

@@ -36,6 +36,7 @@ struct config {
     std::uint16_t keepalive_min = 30;
     std::uint16_t keepalive_max = 1200;
     std::size_t offline_queue = 1000;
+    std::uint64_t offline_queue_bytes = 64ull << 20;  // topic + payload bytes per session
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
     std::uint32_t connect_rate = 5;  // connect attempts per device per minute; 0: no limit
   } limits;
@@ -43,6 +44,7 @@ struct config {
     std::string backend = "sqlite";
     std::string url = "";
     std::string durability = "sync";
+    std::uint64_t disk_budget = 10ull << 30;  // bytes the session store may use; 0: no budget
   } store;
   struct {
     std::string nats = "";
@@ -57,5 +59,9 @@ config load_config(const std::string& path);
 
 // "30s", "15m", "12h", "7d" or a plain number of seconds.
 std::chrono::seconds parse_duration(const std::string& text);
+
+// "512", "64KB", "64MB", "10GB" (also KiB/MiB/GiB; K/M/G are 1024-based either way) or a
+// plain number of bytes.
+std::uint64_t parse_size(const std::string& text);
 
 }  // namespace thingport::app

@@ -8,6 +8,7 @@
 #include "app/cli.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
+#include "app/store_check.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"thingport: a self-hosted IoT device-access platform"};
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
   cert_dev->add_option("--data", dev_cert.dir, "directory to write to (default ./data)");
   cert_dev->add_option("--host", dev_cert.hosts, "another name or address for the server");
 
+  std::string check_dir = "./data";
+  auto* store = app.add_subcommand("store", "the data directory's databases")->require_subcommand(1);
+  auto* store_check = store->add_subcommand("check", "verify the databases (integrity check)");
+  store_check->add_option("--data", check_dir, "data directory (default ./data)");
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -36,6 +42,7 @@ int main(int argc, char** argv) {
     }
     if (auto rc = clients.run()) return *rc;
     if (cert_dev->parsed()) return thingport::app::cert_dev_command(dev_cert);
+    if (store_check->parsed()) return thingport::app::store_check_command(check_dir);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "thingport: %s\n", e.what());
     return 1;

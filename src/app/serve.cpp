@@ -1,6 +1,12 @@
 #include "app/serve.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <stdexcept>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -52,6 +58,18 @@ net::listener_config listener_config_of(const config& c) {
 
 }  // namespace
 
+// The stores need to write (WAL files, commits): say so plainly rather than let SQLite say
+// "unable to open database file" about the first of them.
+static void require_writable(const std::string& dir) {
+  const auto probe = std::filesystem::path(dir) / ".thingport-write-test";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    throw std::runtime_error("data directory " + dir + " is not writable (" +
+                             std::strerror(errno) + "); thingport keeps its databases there");
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
 int serve(const config& c) {
   // Caught from here on (queued until main_io runs): a SIGTERM right after the "listening"
   // lines, which tests wait for, must still shut down cleanly.
@@ -59,11 +77,14 @@ int serve(const config& c) {
   boost::asio::signal_set signals(main_io, SIGINT, SIGTERM);
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   std::filesystem::create_directories(c.data_dir);
+  require_writable(c.data_dir);
 
   broker::options o;
   o.workers = c.workers;
   o.max_payload = c.limits.max_payload;
   o.max_queued = c.limits.offline_queue;
+  o.max_queued_bytes = static_cast<std::size_t>(c.limits.offline_queue_bytes);
+  o.disk_budget = c.store.disk_budget;
   o.offline_ttl = c.limits.offline_ttl;
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
   broker::directory dir(identities);
@@ -100,7 +121,10 @@ int serve(const config& c) {
     if (token.generated)
       std::printf("thingport: admin token written to %s: %s\n", token.file.c_str(),
                   token.value.c_str());
-    const auto store_up = [&dir] { return dir.store().list_products({0, 1}).has_value(); };
+    // Healthy: the identity store answers and the session store's last commit succeeded.
+    const auto store_up = [&dir, &b] {
+      return !b.store_failing() && dir.store().list_products({0, 1}).has_value();
+    };
     http.emplace(api::context{b, dir, token.value, store_up}, net::parse_endpoint(c.http.listen));
     announce("http", http->local_endpoint());
   }

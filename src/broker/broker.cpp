@@ -73,13 +73,25 @@ worker& broker::pick() noexcept {
 }
 
 void broker::publish(message_ptr m) {
+  publish(std::move(m), [](bool) {});
+}
+
+void broker::publish(message_ptr m, std::function<void(bool)> done) {
   worker& w = pick();
-  asio::post(w.io(), [&w, m = std::move(m)] {
-    if (m->retain) {
-      retained_store& r = w.owner().retained();
-      r.set(m);
+  asio::post(w.io(), [&w, m = std::move(m), done = std::move(done)]() mutable {
+    if (m->retain) w.owner().retained().set(m);
+    const auto routed = m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m;
+    if (routed->qos == 0 || !w.owner().ack_after_commit()) {
+      w.route(routed);
+      return done(true);
     }
-    w.route(m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m);
+    publish_ack wait{0, 0, nullptr};
+    w.route(routed, &wait);
+    // The token has not left this thread yet: its deliveries and store writes are posted.
+    if (wait.token)
+      wait.token->done = std::move(done);
+    else
+      done(true);
   });
 }
 

@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -76,9 +77,23 @@ public:
   // stop() has begun: acknowledgements are not worth posting any more. Any thread.
   bool stopping() const noexcept { return stopped_.load(std::memory_order_acquire); }
   bool sync_acks() const noexcept { return sync_acks_; }
+  // Whether a QoS 1/2 publish now waits for the commit: always with durability = sync; with
+  // async, while the writer is behind by more than async_backlog operations (so a publisher
+  // faster than the disk is slowed by its own in-flight window instead of filling memory).
+  bool ack_after_commit() const noexcept;
+  // The session store's last commit failed (full or read-only disk): persistent sessions are
+  // refused with CONNACK 3 until a commit succeeds. Any thread.
+  bool store_failing() const noexcept;
+  // The session store uses more than opts().disk_budget. Any thread.
+  bool store_over_budget() const noexcept;
 
   // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
   void publish(message_ptr m);
+  // The same, then `done(stored)` once the message is routed and, with durability = sync, every
+  // commit of a persistent session that took it is done: true when all of them succeeded (at
+  // once when no stored session took it). Runs on a worker or the session writer's thread: it
+  // must not block (post to your own executor). Not called when the broker stops first.
+  void publish(message_ptr m, std::function<void(bool stored)> done);
 
   // Closes the connection of session `session_key` with `r` (an operator disabled or deleted the
   // device) and, when `discard` is set, deletes the session too (subscriptions, queued

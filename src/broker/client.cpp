@@ -174,7 +174,8 @@ void client::attach(session& s, bool session_present) {
     mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
   if (identity_->close_after.count() > 0) close_at_ = last_rx_ + identity_->close_after;
   if (s.dropped != 0) {
-    spdlog::warn("session {}: {} messages were dropped while it was offline (queue full)",
+    spdlog::warn("session {}: {} messages were dropped while it was offline (queue full or the "
+                 "store's disk budget)",
                  s.key(), s.dropped);
     s.dropped = 0;
   }
@@ -206,6 +207,14 @@ void client::handle(const mqtt::connect_packet& p) {
     spdlog::info("refused client={} addr={} code={} why={}", log_id(client_id_), info_.remote_address,
                  static_cast<int>(no->code), no->why);
     return refuse(no->code, close_reason::auth_failed);
+  }
+  if (!p.clean_session && b.store_failing()) {
+    // Its session could not be kept: refuse rather than promise what the disk cannot hold.
+    worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("refused client={} addr={} code=3 why=the session store is failing (disk full or "
+                 "read-only?); persistent sessions are refused until a commit succeeds",
+                 log_id(client_id_), info_.remote_address);
+    return refuse(mqtt::connack_code::server_unavailable, close_reason::store_failure);
   }
   identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
   session_key_ = identity_->session_key;
@@ -245,7 +254,7 @@ void client::handle(const mqtt::publish_packet& p) {
     if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
     auto m = make_message(p.topic, p.payload, p.qos, false,
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
-    if (p.qos > 0 && b.sync_acks()) {
+    if (p.qos > 0 && b.ack_after_commit()) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr};
       worker_.route(m, &wait);
       if (wait.token) {

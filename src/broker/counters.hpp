@@ -20,6 +20,7 @@ struct counters {
   std::atomic<std::uint64_t> dropped_queue_full{0};
   std::atomic<std::uint64_t> dropped_offline_qos0{0};
   std::atomic<std::uint64_t> dropped_expired{0};  // queued past offline_ttl
+  std::atomic<std::uint64_t> dropped_disk_budget{0};  // for stored sessions over disk_budget
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
 };
 

@@ -57,6 +57,7 @@ public:
   std::shared_ptr<const client_identity> identity;
   std::vector<mqtt::subscription> subscriptions;
   std::deque<queued_message> queue;
+  std::size_t queued_bytes = 0;  // topic + payload bytes of `queue` (the byte bound)
   std::vector<inflight_message> inflight;
   std::vector<std::uint16_t> inbound_qos2;  // PUBREC sent, PUBREL not yet received
   client* conn = nullptr;                   // attached connection, on this worker

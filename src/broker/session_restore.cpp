@@ -43,6 +43,7 @@ public:
     ++entries_;
     if (e.state == store::entry_state::queued) {
       s.queue.push_back({m->second, e.qos, e.retain, e.seq, expires_[e.message_id]});
+      s.queued_bytes += m->second->topic.size() + m->second->payload.size();
       return;
     }
     s.inflight.push_back({m->second, e.packet_id, e.qos, e.retain,

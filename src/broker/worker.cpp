@@ -240,6 +240,7 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
         s.inflight.push_back({m, pid, qos, retain, false, 0});
         return s.conn->send_publish(*m, qos, retain, false, pid);
       }
+      if (drop_over_budget(s)) return;
       auto mm = with_id(m);
       const auto seq = store_entry(s, mm, qos, retain, store::entry_state::inflight, pid, 0, ack);
       s.inflight.push_back({mm, pid, qos, retain, false, seq});
@@ -249,11 +250,17 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
     stats_.dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (s.queue.size() >= broker_.opts().max_queued) return drop_full(s);
+  const std::size_t bytes = m->topic.size() + m->payload.size();
+  if (s.queue.size() >= broker_.opts().max_queued ||
+      s.queued_bytes + bytes > broker_.opts().max_queued_bytes)
+    return drop_full(s);
   if (!s.stored) {
+    s.queued_bytes += bytes;
     s.queue.push_back({m, qos, retain, 0, 0});
     return;
   }
+  if (drop_over_budget(s)) return;
+  s.queued_bytes += bytes;
   const auto expires = std::chrono::duration_cast<std::chrono::milliseconds>(
                            (std::chrono::system_clock::now() + broker_.opts().offline_ttl)
                                .time_since_epoch())
@@ -270,6 +277,7 @@ void worker::drain(session& s) {
          s.inflight.size() < broker_.opts().max_inflight) {
     queued_message q = std::move(s.queue.front());
     s.queue.pop_front();
+    s.queued_bytes -= q.msg->topic.size() + q.msg->payload.size();
     if (q.expires_ms != 0) {
       if (now_ms == 0)
         now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -40,6 +41,9 @@ struct ack_token {
   std::uint64_t client_serial;
   std::uint64_t ack_seq;
   std::atomic<bool> failed{false};  // a commit holding it failed: never acknowledge
+  // Set for a publisher outside MQTT (broker::publish with a completion): called instead of
+  // posting to home's client, with whether every commit holding the message succeeded.
+  std::function<void(bool)> done;
 };
 
 // What route() needs to make a publisher's acknowledgement wait for the store: the token is
@@ -125,6 +129,8 @@ private:
                             std::int64_t expires_ms, const std::shared_ptr<ack_token>& ack);
   message_ptr with_id(const message_ptr& m);
   void drop_full(session& s);
+  // True (and the drop counted and logged) when the store is over its disk budget.
+  bool drop_over_budget(session& s);
 
   void handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool keep);
   void adopt(std::uint64_t serial, std::unique_ptr<session> s);

@@ -16,6 +16,10 @@ namespace thingport::broker {
 namespace asio = boost::asio;
 
 ack_token::~ack_token() {
+  if (done) {
+    done(!failed.load(std::memory_order_relaxed));
+    return;
+  }
   // Runs on whichever thread let go last: the writer after a commit, or a worker that did not
   // need to store the message after all. Once the broker stops, the workers (and their
   // io_contexts) may be going away, and the clients are closed anyway.
@@ -85,9 +89,35 @@ void worker::drop_full(session& s) {
   stats_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
   // Logged once per run of drops; the count is reported when the session is attached again.
   if (s.dropped++ == 0)
-    spdlog::warn("session {}: queue full ({} messages, [limits] offline_queue): dropping new "
-                 "messages",
-                 s.key(), broker_.opts().max_queued);
+    spdlog::warn("session {}: queue full ({} messages of {} bytes; [limits] offline_queue = {}, "
+                 "offline_queue_bytes = {}): dropping new messages",
+                 s.key(), s.queue.size(), s.queued_bytes, broker_.opts().max_queued,
+                 broker_.opts().max_queued_bytes);
+}
+
+bool worker::drop_over_budget(session& s) {
+  if (!broker_.store_over_budget()) return false;
+  stats_.dropped_disk_budget.fetch_add(1, std::memory_order_relaxed);
+  if (s.dropped++ == 0)
+    spdlog::warn("session {}: the session store is over its disk budget ([store] disk_budget = "
+                 "{} bytes): dropping new messages for it",
+                 s.key(), broker_.opts().disk_budget);
+  return true;
+}
+
+bool broker::ack_after_commit() const noexcept {
+  if (writer_ == nullptr) return false;
+  return sync_acks_ ||
+         writer_->stats().backlog.load(std::memory_order_relaxed) > opts_.async_backlog;
+}
+
+bool broker::store_failing() const noexcept {
+  return writer_ != nullptr && writer_->stats().failing.load(std::memory_order_relaxed);
+}
+
+bool broker::store_over_budget() const noexcept {
+  return writer_ != nullptr && opts_.disk_budget != 0 &&
+         writer_->stats().used_bytes.load(std::memory_order_relaxed) > opts_.disk_budget;
 }
 
 void worker::acked(session& s, const inflight_message& m) {

@@ -50,8 +50,7 @@ CREATE INDEX entry_by_message ON entry (message_id);
 )sql";
 
 constexpr sqlite::migration migrations[] = {{1, schema_v1}};
-// PRAGMA application_id of a thingport session database: "TPse".
-constexpr std::int32_t session_application_id = 0x54507365;
+static_assert(std::size(migrations) == session_schema_version);
 constexpr sqlite::schema_spec spec_sync{"session database", session_application_id, migrations,
                                         true};
 constexpr sqlite::schema_spec spec_async{"session database", session_application_id,
@@ -252,6 +251,22 @@ result<session_counts> sqlite_session_store::counts() {
   if (auto ec = count("SELECT count(*) FROM message", c.messages)) return ec;
   if (auto ec = count("SELECT count(*) FROM entry", c.entries)) return ec;
   return c;
+}
+
+result<std::uint64_t> sqlite_session_store::used_bytes() {
+  std::lock_guard lock(mu_);
+  std::uint64_t pages = 0;
+  std::uint64_t free_pages = 0;
+  std::uint64_t page_size = 0;
+  auto read = [&](const char* sql, std::uint64_t& out) {
+    return for_rows(*db_, sql, [&](sqlite::statement& s) {
+      out = static_cast<std::uint64_t>(s.int64(0));
+    });
+  };
+  if (auto ec = read("PRAGMA page_count", pages)) return ec;
+  if (auto ec = read("PRAGMA freelist_count", free_pages)) return ec;
+  if (auto ec = read("PRAGMA page_size", page_size)) return ec;
+  return (pages > free_pages ? pages - free_pages : 0) * page_size;
 }
 
 result<std::vector<std::string>> sqlite_session_store::check() {

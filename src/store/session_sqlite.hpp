@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,11 @@ namespace thingport::store {
 namespace sqlite {
 class connection;
 }
+
+// PRAGMA application_id of a thingport session database ("TPse"), and the schema version this
+// build writes and reads (docs/store-format.md).
+inline constexpr std::int32_t session_application_id = 0x54507365;
+inline constexpr int session_schema_version = 1;
 
 struct sqlite_session_options {
   // true ("sync"): synchronous = FULL, a commit survives power loss. false ("async"):
@@ -36,6 +42,7 @@ public:
   std::error_code load_all(session_sink& sink) override;
   result<session_counts> counts() override;
   result<std::vector<std::string>> check() override;
+  result<std::uint64_t> used_bytes() override;
 
 private:
   std::mutex mu_;

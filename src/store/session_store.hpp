@@ -164,6 +164,9 @@ public:
   virtual result<session_counts> counts() = 0;
   // Checks the storage itself (SQLite: PRAGMA integrity_check). Empty: fine; else the problems.
   virtual result<std::vector<std::string>> check() = 0;
+  // Bytes the stored data takes (SQLite: the database pages in use), for the disk budget. Grows
+  // as messages are stored and shrinks, give or take, as they are deleted.
+  virtual result<std::uint64_t> used_bytes() = 0;
 };
 
 } // namespace thingport::store

@@ -10,7 +10,13 @@ session_writer::session_writer(session_store& store, std::chrono::milliseconds e
 
 session_writer::~session_writer() { stop(); }
 
+void session_writer::refresh_size() {
+  // Three PRAGMAs that read the database header: cheap next to the commit before them.
+  if (auto bytes = store_.used_bytes()) stats_.used_bytes.store(*bytes, std::memory_order_relaxed);
+}
+
 void session_writer::start() {
+  refresh_size();
   std::lock_guard lock(mu_);
   if (running_ || stopping_) return;
   running_ = true;
@@ -21,12 +27,14 @@ void session_writer::submit(std::vector<session_op> ops, done_fn done) {
   {
     std::lock_guard lock(mu_);
     if (!stopping_) {
+      stats_.backlog.fetch_add(ops.size(), std::memory_order_relaxed);
       queue_.push_back({std::move(ops), std::move(done)});
       if (queue_.size() == 1) cv_.notify_one();
       return;
     }
   }
   // Stopped: nobody will commit for us.
+  stats_.backlog.fetch_add(ops.size(), std::memory_order_relaxed);
   std::vector<submission> one;
   one.push_back({std::move(ops), std::move(done)});
   commit(one, false);
@@ -76,18 +84,24 @@ void session_writer::run() {
 void session_writer::commit(std::vector<submission>& batch, bool expire) {
   auto& all = scratch_;
   all.clear();
-  for (auto& s : batch)
+  std::uint64_t queued = 0;  // what submit() counted into the backlog
+  for (auto& s : batch) {
+    queued += s.ops.size();
     for (auto& op : s.ops) all.push_back(std::move(op));
+  }
   if (expire) all.push_back(delete_expired{std::chrono::time_point_cast<std::chrono::milliseconds>(
       std::chrono::system_clock::now())});
   const auto ec = store_.apply(all);
+  stats_.backlog.fetch_sub(queued, std::memory_order_relaxed);
   stats_.commits.fetch_add(1, std::memory_order_relaxed);
   stats_.ops.fetch_add(all.size(), std::memory_order_relaxed);
   auto prev = stats_.max_batch.load(std::memory_order_relaxed);
   while (all.size() > prev && !stats_.max_batch.compare_exchange_weak(prev, all.size())) {
   }
   if (ec) stats_.failures.fetch_add(1, std::memory_order_relaxed); // completions log it
+  stats_.failing.store(static_cast<bool>(ec), std::memory_order_relaxed);
   all.clear(); // releases the payloads the operations held
+  refresh_size();
   for (auto& s : batch)
     if (s.done) s.done(ec);
 }

@@ -26,6 +26,9 @@ struct session_writer_stats {
   std::atomic<std::uint64_t> ops{0};
   std::atomic<std::uint64_t> max_batch{0}; // most operations in one commit
   std::atomic<std::uint64_t> failures{0};  // commits that failed (nothing of them was written)
+  std::atomic<bool> failing{false};        // the last commit failed (a full or read-only disk)
+  std::atomic<std::uint64_t> used_bytes{0}; // session_store::used_bytes() after the last commit
+  std::atomic<std::uint64_t> backlog{0};    // operations submitted and not yet committed
 };
 
 class session_writer {
@@ -57,6 +60,8 @@ private:
   };
   void run();
   void commit(std::vector<submission>& batch, bool expire);
+  // Reads the store's used bytes into stats_ (after each commit).
+  void refresh_size();
 
   session_store& store_;
   std::chrono::milliseconds expire_every_;

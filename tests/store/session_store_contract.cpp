@@ -161,6 +161,25 @@ TEST_P(SessionStoreContract, PutEntryReplacesTheSameSeq) {
   EXPECT_EQ(l.entries[0].packet_id, 3);
 }
 
+TEST_P(SessionStoreContract, UsedBytesGrowWithStoredPayloadsAndShrinkWhenTheyGo) {
+  const auto empty = store_->used_bytes();
+  ASSERT_TRUE(empty);
+  const std::string big(256 * 1024, 'x');
+  std::vector<session_op> ops{put_session{"a", {}}};
+  for (std::uint64_t id = 1; id <= 8; ++id) {
+    ops.push_back(put_message{id, "t/1", big, 1, false, {}, nullptr});
+    ops.push_back(entry("a", id, id));
+  }
+  ASSERT_FALSE(apply(std::move(ops)));
+  const auto full = store_->used_bytes();
+  ASSERT_TRUE(full);
+  EXPECT_GE(*full, *empty + 8 * big.size());  // at least the payloads, once each
+  ASSERT_FALSE(apply({delete_session{"a"}}));
+  const auto after = store_->used_bytes();
+  ASSERT_TRUE(after);
+  EXPECT_LT(*after, *empty + big.size());  // freed space is no longer counted
+}
+
 TEST_P(SessionStoreContract, CheckFindsNothingWrongInAHealthyStore) {
   ASSERT_FALSE(apply({put_session{"a", {}}, msg(1), entry("a", 1, 1)}));
   auto problems = store_->check();

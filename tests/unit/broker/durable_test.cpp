@@ -41,6 +41,8 @@ public:
   std::error_code load_all(store::session_sink&) override { return {}; }
   store::result<store::session_counts> counts() override { return store::session_counts{}; }
   store::result<std::vector<std::string>> check() override { return std::vector<std::string>{}; }
+  store::result<std::uint64_t> used_bytes() override { return used; }
+  std::uint64_t used = 0;
   template <typename Op> int count() const {
     int n = 0;
     for (const auto& op : ops) n += std::holds_alternative<Op>(op) ? 1 : 0;
@@ -62,6 +64,7 @@ protected:
     tp::broker::options o;
     o.workers = 1;
     o.max_queued = 3;
+    o.disk_budget = 1u << 20;
     return o;
   }
   fake_store db;
@@ -201,6 +204,51 @@ TEST_F(durable, queue_bound_drops_the_newest_and_counts) {
   EXPECT_EQ(db.count<store::put_entry>(), 3);  // max_queued
   EXPECT_EQ(b.total(&tp::broker::counters::dropped_queue_full), 2u);
   EXPECT_EQ(pubacks(*p).size(), 5u) << "dropped by a bound: acknowledged, counted, logged";
+}
+
+TEST_F(durable, an_outside_publish_completes_after_the_commit_or_reports_the_failure) {
+  b.attach_store(writer, true);
+  offline_subscriber();
+  std::vector<bool> done;
+  b.publish(tp::broker::make_message("t/1", "x", 1, false, b.next_message_id()),
+            [&](bool ok) { done.push_back(ok); });
+  EXPECT_TRUE(done.empty());
+  const int before = db.commits;
+  poll();
+  EXPECT_GT(db.commits, before);
+  EXPECT_EQ(done, (std::vector<bool>{true}));
+  // No stored session takes it: at once.
+  b.publish(tp::broker::make_message("elsewhere", "x", 1, false, b.next_message_id()),
+            [&](bool ok) { done.push_back(ok); });
+  poll();
+  EXPECT_EQ(done, (std::vector<bool>{true, true}));
+  db.fail = true;
+  b.publish(tp::broker::make_message("t/2", "x", 1, false, b.next_message_id()),
+            [&](bool ok) { done.push_back(ok); });
+  poll();
+  EXPECT_EQ(done, (std::vector<bool>{true, true, false}));
+  EXPECT_TRUE(b.store_failing());
+}
+
+TEST_F(durable, over_the_disk_budget_new_messages_are_dropped_acknowledged_and_counted) {
+  b.attach_store(writer, true);
+  offline_subscriber();
+  auto p = connect("publisher", true);
+  pubacks(*p);
+  db.used = 2u << 20;  // the next commit reads it: over the 1 MiB budget
+  feed(*p, pub("t/1", 1));
+  poll();
+  EXPECT_EQ(db.count<store::put_entry>(), 1) << "stored: the budget was not known to be spent";
+  feed(*p, pub("t/1", 2));
+  poll();
+  EXPECT_EQ(db.count<store::put_entry>(), 1);
+  EXPECT_EQ(b.total(&tp::broker::counters::dropped_disk_budget), 1u);
+  EXPECT_EQ(pubacks(*p), (std::vector<std::uint16_t>{1, 2}));
+  db.used = 0;  // room again (the writer learns it at its next commit)
+  writer.submit({}, {});
+  feed(*p, pub("t/1", 3));
+  poll();
+  EXPECT_EQ(db.count<store::put_entry>(), 2);
 }
 
 TEST_F(durable, clean_sessions_never_touch_the_store) {
