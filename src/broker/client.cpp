@@ -217,9 +217,10 @@ void client::handle(const mqtt::connect_packet& p) {
     return refuse(mqtt::connack_code::server_unavailable, close_reason::store_failure);
   }
   identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
-  session_key_ = identity_->session_key;
-  if (session_key_.empty()) session_key_ = "$auto/" + std::to_string(serial_);
-  will_ = p.will;
+  session_key_ = !identity_->session_key.empty() ? identity_->session_key
+                 : !client_id_.empty()             ? client_id_
+                                                   : "$auto/" + std::to_string(serial_);
+  if (p.will) will_ = std::make_unique<mqtt::will_message>(*p.will);
   if (will_ && will_->qos > identity_->max_qos) will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
   worker_.open_session(*this);

@@ -17,13 +17,11 @@ std::string_view to_string(transport_kind t) noexcept {
 anonymous_policy::anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe)
     : allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {}
 
-connect_decision anonymous_policy::authenticate(const mqtt::connect_packet& c,
+connect_decision anonymous_policy::authenticate(const mqtt::connect_packet&,
                                                 const transport_info&) {
   if (!allow_)
     return connect_refusal{mqtt::connack_code::not_authorized, "anonymous clients not allowed"};
-  auto id = std::make_shared<client_identity>();
-  id->session_key = c.client_id;
-  return std::shared_ptr<const client_identity>(std::move(id));
+  return everyone_;
 }
 
 std::uint8_t anonymous_policy::authorize_subscribe(const client_identity&, std::string_view filter,

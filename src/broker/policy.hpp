@@ -29,7 +29,8 @@ struct transport_info {
 // (a device's productKey/deviceName, an application's products).
 struct client_identity {
   virtual ~client_identity() = default;
-  std::string session_key;   // whose session this is (a device: pk/dn; a generic client: its id)
+  std::string session_key;   // whose session this is (a device: pk/dn); empty: the client id
+                             // (a generic client; "$auto/<serial>" when that is empty too)
   std::uint8_t max_qos = 2;  // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
   bool check_delivery = false;  // ask may_receive() for every message delivered
   std::vector<std::string> implicit_subscriptions;  // filters subscribed without SUBSCRIBE (_ss=1)
@@ -99,6 +100,8 @@ public:
 private:
   bool allow_;
   std::vector<std::string> deny_;
+  // Every generic client has the same rights: one identity for all (memory per connection).
+  std::shared_ptr<const client_identity> everyone_ = std::make_shared<client_identity>();
 };
 
 }  // namespace thingport::broker

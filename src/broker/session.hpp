@@ -4,10 +4,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <boost/container/devector.hpp>
 
 #include "broker/message.hpp"
 #include "broker/policy.hpp"
@@ -56,7 +57,9 @@ public:
   std::uint64_t next_seq = 1;  // of the next stored entry (order within the session)
   std::shared_ptr<const client_identity> identity;
   std::vector<mqtt::subscription> subscriptions;
-  std::deque<queued_message> queue;
+  // A devector, not a std::deque: libstdc++'s deque allocates 600 bytes when constructed, and
+  // most sessions never queue anything (memory per idle connection, docs/performance.md).
+  boost::container::devector<queued_message> queue;
   std::size_t queued_bytes = 0;  // topic + payload bytes of `queue` (the byte bound)
   std::vector<inflight_message> inflight;
   std::vector<std::uint16_t> inbound_qos2;  // PUBREC sent, PUBREL not yet received
