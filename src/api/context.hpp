@@ -6,6 +6,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/directory.hpp"
+#include "broker/thing_service.hpp"
 
 namespace thingport::api {
 
@@ -14,6 +15,7 @@ struct context {
   broker::directory& dir;
   std::string token;             // Bearer token for /api/v1/...; never empty
   std::function<bool()> healthy; // GET /healthz; empty means healthy
+  broker::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
 };
 
 // The session key of a device's MQTT session (what broker::disconnect takes).

@@ -76,6 +76,11 @@ std::optional<bool> json_body::boolean(std::string_view key, bool required) {
                      [](const boost::json::value& v) { return v.get_bool(); });
 }
 
+std::optional<boost::json::object> json_body::object(std::string_view key, bool required) {
+  return typed<boost::json::object>(key, required, &boost::json::value::is_object, "an object",
+                                    [](const boost::json::value& v) { return v.get_object(); });
+}
+
 std::optional<std::int64_t> json_body::integer(std::string_view key, bool required) {
   const auto* v = find(key, required);
   if (v == nullptr)

@@ -30,6 +30,7 @@ public:
   std::optional<std::string> string(std::string_view key, bool required = false);
   std::optional<bool> boolean(std::string_view key, bool required = false);
   std::optional<std::int64_t> integer(std::string_view key, bool required = false);
+  std::optional<boost::json::object> object(std::string_view key, bool required = false);
   // An array of at most `max` strings.
   std::optional<std::vector<std::string>> strings(std::string_view key, std::size_t max,
                                                   bool required = false);

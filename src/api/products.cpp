@@ -120,10 +120,13 @@ response put_tsl(context& ctx, const call& c) {
   const std::string& body = c.req.body();
   if (body.size() > store::max_thing_model_bytes)
     return error_response(http::status::payload_too_large, "thing model over 1 MiB");
-  if (auto why = validate_tsl(body))
-    return error_response(http::status::bad_request, *why);
+  auto checked = check_tsl(body);
+  if (auto* p = std::get_if<problem>(&checked))
+    return error_response(*p);
   if (auto r = ctx.dir.store().set_thing_model(pk, std::string_view(body)); !r)
     return error_response(store_problem(r.error(), subject(pk)));
+  if (ctx.thing != nullptr) // devices' messages are checked against it from now on
+    ctx.thing->set_model(pk, std::get<std::shared_ptr<const thing::thing_model>>(checked));
   return json_response(http::status::ok, json::object{{"productKey", pk}, {"bytes", body.size()}});
 }
 

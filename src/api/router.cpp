@@ -46,7 +46,7 @@ void router::add(http::verb method, std::string_view pattern, handler h) {
   routes_.push_back(std::move(r));
 }
 
-response router::dispatch(const request& req) const {
+response router::dispatch(const request& req, std::shared_ptr<reply_slot> later) const {
   const auto [path, query] = split(req.target());
   if (path.empty() || path.front() != '/')
     return error_response(http::status::bad_request, "bad request target");
@@ -74,7 +74,7 @@ response router::dispatch(const request& req) const {
     auto q = parse_form(query);
     if (!q)
       return error_response(http::status::bad_request, "broken query string");
-    call c{req, {}, std::move(*q)};
+    call c{req, {}, std::move(*q), std::move(later)};
     for (std::size_t i = 0; i < decoded.size(); ++i)
       if (r.segments[i].empty())
         c.params.push_back(std::move(decoded[i]));

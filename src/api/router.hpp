@@ -9,6 +9,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,10 +19,13 @@
 
 namespace thingport::api {
 
+class reply_slot;
+
 struct call {
   const request& req;
-  std::vector<std::string> params; // the captured segments, in pattern order
-  form_fields query;               // the decoded query string
+  std::vector<std::string> params;   // the captured segments, in pattern order
+  form_fields query;                 // the decoded query string
+  std::shared_ptr<reply_slot> later; // for answers that come later (later.hpp); may be null
 };
 
 using handler = std::function<response(const call&)>;
@@ -36,7 +40,7 @@ split_target split(std::string_view target) noexcept;
 class router {
 public:
   void add(http::verb method, std::string_view pattern, handler h);
-  response dispatch(const request& req) const;
+  response dispatch(const request& req, std::shared_ptr<reply_slot> later = {}) const;
 
 private:
   struct route {

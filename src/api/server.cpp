@@ -20,6 +20,7 @@
 #include <boost/beast/http/write.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/later.hpp"
 #include "api/service.hpp"
 
 namespace thingport::api {
@@ -50,6 +51,7 @@ struct server::impl {
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   std::unordered_set<beast::tcp_stream*> streams; // open connections, for stop()
+  std::unordered_set<std::shared_ptr<reply_slot>> waiting; // answers to come, for stop()
   bool stopping = false;
 };
 
@@ -162,7 +164,16 @@ asio::awaitable<void> server::impl::session(tcp::socket s) {
       break;
     }
     request req = parser.release();
-    response res = svc.handle(req);
+    auto later = std::make_shared<reply_slot>(io);
+    response res = svc.handle(req, later);
+    if (later->deferred()) {
+      waiting.insert(later);
+      auto answer = co_await later->wait();
+      waiting.erase(later);
+      if (!answer)
+        break; // stopping
+      res = std::move(*answer);
+    }
     res.version(req.version());
     res.keep_alive(req.keep_alive() && !stopping);
     stream.expires_after(opts.write_timeout);
@@ -182,6 +193,8 @@ void server::impl::close_all() {
   backoff.cancel();
   for (auto* s : streams)
     s->socket().close(ignored);
+  for (const auto& w : std::vector(waiting.begin(), waiting.end()))
+    w->cancel();
 }
 
 server::server(context ctx, const tcp::endpoint& ep, server_options o)

@@ -15,10 +15,12 @@ service::service(context& ctx) : ctx_(ctx) {
   add_device_routes(router_, ctx_);
   add_app_routes(router_, ctx_);
   add_pub_routes(router_, ctx_);
+  add_thing_routes(router_, ctx_);
+  add_thing_call_routes(router_, ctx_);
   add_system_routes(router_, ctx_);
 }
 
-response service::handle(const request& req) const noexcept {
+response service::handle(const request& req, std::shared_ptr<reply_slot> later) const noexcept {
   try {
     const auto path = split(req.target()).path;
     if (path.starts_with("/api/") && !bearer_matches(req[http::field::authorization], ctx_.token)) {
@@ -29,7 +31,7 @@ response service::handle(const request& req) const noexcept {
       res.set(http::field::www_authenticate, "Bearer");
       return res;
     }
-    return router_.dispatch(req);
+    return router_.dispatch(req, std::move(later));
   } catch (const std::exception& e) {
     spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()),
                   e.what());

@@ -19,7 +19,8 @@ public:
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  response handle(const request& req) const noexcept;
+  // `later`: where a handler may answer later (later.hpp); null when the caller cannot wait.
+  response handle(const request& req, std::shared_ptr<reply_slot> later = {}) const noexcept;
 
 private:
   context& ctx_;

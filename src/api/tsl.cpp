@@ -4,29 +4,20 @@
 
 namespace thingport::api {
 
-std::optional<std::string> validate_tsl(std::string_view json) {
+std::variant<std::shared_ptr<const thing::thing_model>, problem> check_tsl(std::string_view json) {
+  // Boost.JSON's own words first: they say where the text stops being JSON.
   boost::system::error_code ec;
-  const auto v = boost::json::parse(json, ec);
+  boost::json::parse(json, ec);
   if (ec)
-    return "thing model is not valid JSON: " + ec.message();
-  if (!v.is_object())
-    return std::string("thing model must be a JSON object");
-  const auto& o = v.get_object();
-  if (const auto* s = o.if_contains("schema"); s != nullptr && !s->is_string())
-    return std::string("thing model \"schema\" must be a string");
-  if (const auto* p = o.if_contains("profile"); p != nullptr && !p->is_object())
-    return std::string("thing model \"profile\" must be an object");
-  for (const char* key : {"properties", "events", "services"}) {
-    const auto* a = o.if_contains(key);
-    if (a == nullptr)
-      continue;
-    if (!a->is_array())
-      return "thing model \"" + std::string(key) + "\" must be an array";
-    for (const auto& e : a->get_array())
-      if (!e.is_object())
-        return "thing model \"" + std::string(key) + "\" entries must be objects";
-  }
-  return std::nullopt;
+    return problem{http::status::bad_request, "thing model is not valid JSON: " + ec.message()};
+  auto r = thing::parse_tsl(json);
+  if (r)
+    return std::move(r.model);
+  std::string message = "thing model";
+  if (!r.error.path.empty())
+    message += " " + r.error.path;
+  message += ": " + r.error.message;
+  return problem{http::status::bad_request, std::move(message)};
 }
 
 } // namespace thingport::api

@@ -1,18 +1,19 @@
-// The hook where a thing model (TSL, PROTOCOL.md §TSL) is checked before PUT .../tsl stores it.
-//
-// TODAY this checks only the top-level shape: a JSON object whose "schema" (if present) is a
-// string, "profile" an object, and "properties", "events", "services" arrays. The thing layer
-// (src/thing) is building the full validation; when it lands, validate_tsl calls it and the API
-// does not change. Pure; any thread.
+// Where a thing model (TSL, PROTOCOL.md §6) is checked before PUT .../tsl stores it: the full
+// check of thing::parse_tsl (types, specs, identifiers, reserved words, a struct inside a
+// struct, ...). Pure; any thread.
 #pragma once
 
-#include <optional>
-#include <string>
+#include <memory>
 #include <string_view>
+#include <variant>
+
+#include "api/http.hpp"
+#include "thing/tsl.hpp"
 
 namespace thingport::api {
 
-// nullopt when acceptable, else why not (for a 400).
-std::optional<std::string> validate_tsl(std::string_view json);
+// The parsed model, or the 400 naming the JSON path of the first error
+// ("thing model: properties[0].dataType.specs.max: min is greater than max").
+std::variant<std::shared_ptr<const thing::thing_model>, problem> check_tsl(std::string_view json);
 
 } // namespace thingport::api

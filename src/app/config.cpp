@@ -119,7 +119,7 @@ config load_config(const std::string& path) {
   config c;
   check_keys(root, path, "",
              {"data_dir", "listeners", "tls", "auth", "http", "limits", "store", "cluster",
-              "server", "log"});
+              "server", "log", "thing"});
   read(root, "data_dir", c.data_dir, path, "");
   if (const auto* t = section(root, "listeners", path)) {
     check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto", "ws_origins"});
@@ -184,6 +184,15 @@ config load_config(const std::string& path) {
     check_keys(*t, path, "cluster", {"nats", "node"});
     read(*t, "nats", c.cluster.nats, path, "cluster");
     read(*t, "node", c.cluster.node, path, "cluster");
+  }
+  if (const auto* t = section(root, "thing", path)) {
+    check_keys(*t, path, "thing", {"keep_values", "keep_age", "prune_interval"});
+    read(*t, "keep_values", c.thing.keep_values, path, "thing");
+    std::string age, every;
+    read(*t, "keep_age", age, path, "thing");
+    read(*t, "prune_interval", every, path, "thing");
+    if (!age.empty()) c.thing.keep_age = parse_duration(age);
+    if (!every.empty()) c.thing.prune_interval = parse_duration(every);
   }
   if (const auto* t = section(root, "server", path)) {
     check_keys(*t, path, "server", {"workers"});

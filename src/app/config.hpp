@@ -50,6 +50,11 @@ struct config {
     std::string nats = "";
     std::string node = "";
   } cluster;
+  struct {  // [thing]: an extension of DESIGN.md §1 (docs/thing.md "Retention")
+    std::size_t keep_values = 10'000;                  // per property, and events per identifier
+    std::chrono::seconds keep_age{30 * 24 * 3600};     // 0: no age limit
+    std::chrono::seconds prune_interval{3600};         // 0: never prune by the clock
+  } thing;
   unsigned workers = 0;  // [server] workers; 0 = one per core
   std::string log_level = "info";
 };

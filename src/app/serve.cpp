@@ -24,11 +24,13 @@
 #include "broker/broker.hpp"
 #include "broker/device_policy.hpp"
 #include "broker/directory.hpp"
+#include "broker/thing_service.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 #include "store/sqlite_identity_store.hpp"
+#include "store/thing_sqlite.hpp"
 
 namespace thingport::app {
 
@@ -111,6 +113,15 @@ int serve(const config& c) {
                             ": cannot load: " + n.error().message());
   b.attach_store(session_writer, sync);
   session_writer.start();
+  // The thing layer (issue 4): its tables live in identity.db beside the devices they belong to.
+  store::sqlite_thing_options to;
+  to.keep.max_values = to.keep.max_events = c.thing.keep_values;
+  to.keep.max_age = c.thing.keep_age;
+  store::sqlite_thing_store thing_db(std::filesystem::path(c.data_dir) / "identity.db", to);
+  broker::thing_service_options tso;
+  tso.prune_interval = c.thing.prune_interval;
+  broker::thing_service things(b, identities, thing_db, tso);
+  b.attach_consumer(things);
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())
@@ -125,10 +136,12 @@ int serve(const config& c) {
     const auto store_up = [&dir, &b] {
       return !b.store_failing() && dir.store().list_products({0, 1}).has_value();
     };
-    http.emplace(api::context{b, dir, token.value, store_up}, net::parse_endpoint(c.http.listen));
+    http.emplace(api::context{b, dir, token.value, store_up, &things},
+                 net::parse_endpoint(c.http.listen));
     announce("http", http->local_endpoint());
   }
 
+  things.start();
   b.start();
   listeners.start();
   if (http) http->start();
@@ -142,6 +155,7 @@ int serve(const config& c) {
   if (http) http->stop();
   listeners.stop();
   b.stop();
+  things.stop();
   policy->flush();
   spdlog::info("stopped");
   return 0;

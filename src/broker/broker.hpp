@@ -17,6 +17,7 @@
 #include "broker/counters.hpp"
 #include "broker/options.hpp"
 #include "broker/policy.hpp"
+#include "broker/publish_consumer.hpp"
 #include "broker/retained_store.hpp"
 #include "broker/session_table.hpp"
 #include "broker/topic_index.hpp"
@@ -87,6 +88,11 @@ public:
   // The session store uses more than opts().disk_budget. Any thread.
   bool store_over_budget() const noexcept;
 
+  // Device publishes on thing topics go to `c` as well (publish_consumer.hpp); before start()
+  // only. `c` outlives the broker's threads.
+  void attach_consumer(publish_consumer& c) noexcept { consumer_ = &c; }
+  publish_consumer* consumer() const noexcept { return consumer_; }
+
   // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
   void publish(message_ptr m);
   // The same, then `done(stored)` once the message is routed and, with durability = sync, every
@@ -116,6 +122,7 @@ private:
   std::atomic<std::uint64_t> serial_{1};
   std::atomic<std::uint64_t> msg_id_{1};
   store::session_writer* writer_ = nullptr;
+  publish_consumer* consumer_ = nullptr;
   bool sync_acks_ = false;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};

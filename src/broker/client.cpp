@@ -255,6 +255,8 @@ void client::handle(const mqtt::publish_packet& p) {
     if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
     auto m = make_message(p.topic, p.payload, p.qos, false,
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
+    if (auto* tc = b.consumer(); tc != nullptr && maybe_thing_topic(p.topic))
+      tc->consume(identity_, m);  // the thing layer, beside the routing below
     if (p.qos > 0 && b.ack_after_commit()) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr};
       worker_.route(m, &wait);

@@ -44,6 +44,11 @@ bool is_device(const auth::login_identity& li) noexcept {
 
 }  // namespace
 
+const auth::login_identity* device_login(const client_identity& who) noexcept {
+  const auto* a = as_aliyun(who);
+  return a != nullptr && is_device(a->login) ? &a->login : nullptr;
+}
+
 device_policy::device_policy(directory& dir, device_policy_options opts)
     : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe) {
   if (opts_.connect_rate != 0) {

@@ -45,6 +45,10 @@ struct aliyun_identity final : client_identity {
   auth::client_permissions permissions;
 };
 
+// The login of a device's connection; null for applications, registration links and generic
+// clients. Any thread.
+const auth::login_identity* device_login(const client_identity& who) noexcept;
+
 class device_policy final : public client_policy {
 public:
   device_policy(directory& dir, device_policy_options opts);

@@ -103,13 +103,22 @@ TEST(ApiBatch, NumberedNames) {
   EXPECT_TRUE(std::is_sorted(n.begin(), n.end())); // name order is number order
 }
 
-TEST(ApiTsl, TopLevelShape) {
-  EXPECT_FALSE(validate_tsl(R"({"schema":"https://x","profile":{"productKey":"p"},
-      "properties":[{"identifier":"LightSwitch"}],"events":[],"services":[]})"));
-  EXPECT_FALSE(validate_tsl("{}"));
+TEST(ApiTsl, CheckedByTheThingLayer) {
+  const auto ok = [](std::string_view t) {
+    return std::holds_alternative<std::shared_ptr<const thing::thing_model>>(check_tsl(t));
+  };
+  EXPECT_TRUE(ok(R"({"schema":"https://x","profile":{"productKey":"p"},
+      "properties":[{"identifier":"LightSwitch","dataType":{"type":"bool"}}],"events":[],
+      "services":[]})"));
+  EXPECT_TRUE(ok("{}"));
   for (const char* bad : {"", "[]", "{", R"({"properties":{}})", R"({"events":[1]})",
-                          R"({"schema":1})", R"({"profile":[]})", R"({"services":"x"})"})
-    EXPECT_TRUE(validate_tsl(bad)) << bad;
+                          R"({"profile":[]})", R"({"services":"x"})"})
+    EXPECT_FALSE(ok(bad)) << bad;
+  const auto nested = check_tsl(R"({"properties":[{"identifier":"P","dataType":{"type":"struct",
+      "specs":[{"identifier":"S","dataType":{"type":"struct","specs":[]}}]}}]})");
+  ASSERT_TRUE(std::holds_alternative<problem>(nested));
+  EXPECT_NE(std::get<problem>(nested).message.find("properties[0]"), std::string::npos)
+      << std::get<problem>(nested).message;
 }
 
 TEST(ApiMetrics, PrometheusText) {
