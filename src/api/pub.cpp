@@ -1,11 +1,16 @@
 // POST /api/v1/pub: a message from the cloud to a device (or to every device subscribed to a
 // topic of a product). {"productKey","deviceName"?,"topic","payload"(base64),"qos":0|1}
-// -> 200 {"messageId"}. Only topics a device of the product may subscribe to: with deviceName,
+// -> 200 {"messageId"}; with qos 1, 200 comes after the session store's commit (503 if it
+// failed). Only topics a device of the product may subscribe to: with deviceName,
 // that device; without, any device of the product (PROTOCOL.md §7, §8).
+#include <chrono>
+#include <optional>
+
 #include <boost/json.hpp>
 
 #include "api/base64.hpp"
 #include "api/json_body.hpp"
+#include "api/later.hpp"
 #include "api/routes.hpp"
 #include "auth/identity.hpp"
 #include "mqtt/topic.hpp"
@@ -54,9 +59,28 @@ response publish(context& ctx, const call& c) {
                           "no device of product " + *pk + " may subscribe to " + *topic);
   }
   const auto id = ctx.broker.next_message_id();
-  ctx.broker.publish(
-      broker::make_message(*topic, *payload, static_cast<std::uint8_t>(qos), false, id));
-  return json_response(http::status::ok, boost::json::object{{"messageId", id}});
+  auto m = broker::make_message(*topic, *payload, static_cast<std::uint8_t>(qos), false, id);
+  if (qos == 0 || !c.later) {
+    ctx.broker.publish(std::move(m));
+    return json_response(http::status::ok, boost::json::object{{"messageId", id}});
+  }
+  // QoS 1: 200 means stored (DESIGN.md §1): answered once every persistent session that took
+  // the message has it on disk (durability = "sync"), 503 when the store could not keep it.
+  c.later->defer(
+      std::chrono::seconds(10),
+      [] {
+        return std::optional<response>(error_response(
+            http::status::service_unavailable, "the session store did not confirm in time"));
+      },
+      {});
+  ctx.broker.publish(std::move(m), [answer = c.later->answerer(), id](bool stored) {
+    answer(stored ? json_response(http::status::ok, boost::json::object{{"messageId", id}})
+                  : error_response(http::status::service_unavailable,
+                                   "the session store could not keep the message for the "
+                                   "persistent sessions subscribed to it (disk full or "
+                                   "read-only?)"));
+  });
+  return error_response(http::status::internal_server_error, "deferred");  // ignored
 }
 
 } // namespace

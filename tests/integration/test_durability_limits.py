@@ -19,9 +19,10 @@ from typing import List, Set
 
 import pytest
 
+import aliyun
 import harness
 import mqttraw
-from apiclient import Api
+from apiclient import Api, b64
 from harness import BrokerProcess
 from test_durability import clients, kill9, make_broker, paho, persistent_subscriber, receive_seqs
 
@@ -116,10 +117,54 @@ class SizeLimitedBroker(BrokerProcess):
                 *super().command]
 
 
+def demo_device_subscribes(b: BrokerProcess, clients: list) -> str:
+    """The demo device logs in with cleanSession=0, subscribes to its /user/get and leaves;
+    returns that topic."""
+    d = b.demo
+    pk, dn = d["productKey"], d["deviceName"]
+    cred = aliyun.device_credentials(pk, dn, d["deviceSecret"], client_id="keeper")
+    dev = paho(b, clients, client_id=cred["client_id"], username=cred["username"],
+               password=cred["password"], clean_session=False)
+    topic = f"/{pk}/{dn}/user/get"
+    assert dev.subscribe(topic, 1) == [1]
+    dev.disconnect()
+    return topic
+
+
+def demo_device_receives(b: BrokerProcess, clients: list) -> harness.MqttClient:
+    d = b.demo
+    cred = aliyun.device_credentials(d["productKey"], d["deviceName"], d["deviceSecret"],
+                                     client_id="keeper")
+    dev = paho(b, clients, client_id=cred["client_id"], username=cred["username"],
+               password=cred["password"], clean_session=False)
+    assert dev.session_present
+    return dev
+
+
+def api_pub(b: BrokerProcess, topic: str, payload: str, qos: int = 1):
+    return Api(b).call("POST", "/api/v1/pub", {"productKey": b.demo["productKey"],
+                                                "topic": topic, "payload": b64(payload),
+                                                "qos": qos})
+
+
+@pytest.mark.parametrize("run", range(2))
+def test_api_pub_200_means_stored_even_if_killed_right_after(make_broker, clients, run):
+    b = make_broker()
+    topic = demo_device_subscribes(b, clients)
+    for i in range(20):
+        r = api_pub(b, topic, f"seq:{i}")
+        assert r.status == 200, r
+    kill9(b)  # at once after the last 200
+    b.start()
+    dev = demo_device_receives(b, clients)
+    assert receive_seqs(dev, set(range(20)), 10) == set(range(20))
+
+
 def test_full_disk_never_acknowledges_what_it_could_not_store(tmp_path, clients):
     b = SizeLimitedBroker(tmp_path / "b")
     b.start()
     try:
+        device_topic = demo_device_subscribes(b, clients)
         topic = f"dur/{harness.unique_id('full')}"
         cid = persistent_subscriber(b, clients, topic)
         pub = mqttraw.connected(b.host, b.port, harness.unique_id("pub"))
@@ -147,6 +192,10 @@ def test_full_disk_never_acknowledges_what_it_could_not_store(tmp_path, clients)
         finally:
             probe.close()
         assert Api(b).call("GET", "/healthz", token=None).status == 503
+        # The API does not say 200 for what it could not store; QoS 0 is never stored.
+        r = api_pub(b, device_topic, "big:" + "q" * 200_000)
+        assert r.status == 503 and "store" in r.json["message"], r
+        assert api_pub(b, device_topic, "qos0", qos=0).status == 200
         # A clean session still works (QoS 0 needs no store).
         c = paho(b, clients)
         c.publish("dur/clean", b"ok", qos=0)
