@@ -1,0 +1,5 @@
+#include "simulator.hpp"
+
+int main(int argc, char** argv) {
+  return thingport::device::sim::run(argc, argv);
+}

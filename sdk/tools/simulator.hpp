@@ -1,0 +1,43 @@
+// Pieces of the device simulator that need no network: triplet CSV parsing, random-walk
+// properties. Pure; any thread.
+#pragma once
+
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "thingport/device/client.hpp"
+
+namespace thingport::device::sim {
+
+// One triplet per line: productKey,deviceName,deviceSecret. Blank lines and lines starting with
+// '#' are skipped; a header line "productKey,deviceName,deviceSecret" is skipped. Fields are
+// trimmed. On a bad line: nullopt and `error` says which line and why.
+std::optional<std::vector<triplet>> parse_triplets_csv(std::string_view text, std::string& error);
+
+// The answer of POST /api/v1/products/{pk}/devices/batch saved to a file:
+// {"productKey"?,"devices":[{"deviceName","deviceSecret","productKey"?}..]}. A device without a
+// productKey takes the document's, else `product_key`.
+std::optional<std::vector<triplet>>
+parse_batch_json(std::string_view text, std::string_view product_key, std::string& error);
+
+// A numeric property that wanders: each step adds a uniform value in [-step, step], kept within
+// [min, max], rounded to 2 decimals.
+struct walk {
+  std::string name;
+  double value = 0;
+  double step = 1;
+  double min = -1e9;
+  double max = 1e9;
+  double next(std::mt19937_64& rng);
+};
+
+// "name=start[:step[:min:max]]"; nullopt when malformed.
+std::optional<walk> parse_walk(std::string_view spec);
+
+// The command: parses the arguments, runs the devices, prints the summary. Returns the exit code.
+int run(int argc, char** argv);
+
+} // namespace thingport::device::sim
