@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "store/session_writer.hpp"
+
 namespace thingport::api {
 
 metrics_snapshot take_snapshot(context& ctx) {
@@ -28,6 +30,18 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.dropped_disk_budget = b.total(&counters::dropped_disk_budget);
   s.sessions = b.sessions().live();
   s.subscriptions = b.index().size();
+  if (const auto* w = b.writer()) {
+    const auto& ws = w->stats();
+    s.store_commits = ws.commits.load(std::memory_order_relaxed);
+    s.store_commit_failures = ws.failures.load(std::memory_order_relaxed);
+    s.store_bytes = ws.used_bytes.load(std::memory_order_relaxed);
+    s.store_backlog = ws.backlog.load(std::memory_order_relaxed);
+  }
+  if (ctx.thing != nullptr) {
+    s.thing_handled = ctx.thing->handled();
+    s.thing_dropped = ctx.thing->dropped();
+    s.thing_store_failures = ctx.thing->store_failures();
+  }
   return s;
 }
 
@@ -70,6 +84,21 @@ std::string render_metrics(const metrics_snapshot& s) {
   metric(out, "thingport_sessions", "gauge", "Sessions (connected and persistent).", s.sessions);
   metric(out, "thingport_subscriptions", "gauge", "Subscriptions (filter, session pairs).",
          s.subscriptions);
+  metric(out, "thingport_session_store_commits_total", "counter",
+         "Commits of the persistent session store.", s.store_commits);
+  metric(out, "thingport_session_store_commit_failures_total", "counter",
+         "Session store commits that failed (nothing they covered was acknowledged).",
+         s.store_commit_failures);
+  metric(out, "thingport_session_store_bytes", "gauge",
+         "Bytes the session store uses ([store] disk_budget applies to this).", s.store_bytes);
+  metric(out, "thingport_session_store_backlog", "gauge",
+         "Session store operations submitted and not yet committed.", s.store_backlog);
+  metric(out, "thingport_thing_messages_total", "counter",
+         "Device messages on thing topics handled by the thing layer.", s.thing_handled);
+  metric(out, "thingport_thing_dropped_total", "counter",
+         "Device messages on thing topics dropped (the thing queue was full).", s.thing_dropped);
+  metric(out, "thingport_thing_store_failures_total", "counter",
+         "Thing store writes that failed (the device was answered 500).", s.thing_store_failures);
   return out;
 }
 

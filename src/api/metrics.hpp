@@ -27,6 +27,15 @@ struct metrics_snapshot {
   std::uint64_t dropped_disk_budget = 0;
   std::uint64_t sessions = 0;
   std::uint64_t subscriptions = 0;
+  // the session store's writer (zero without one)
+  std::uint64_t store_commits = 0;
+  std::uint64_t store_commit_failures = 0;
+  std::uint64_t store_bytes = 0;
+  std::uint64_t store_backlog = 0;
+  // the thing layer (zero without one)
+  std::uint64_t thing_handled = 0;
+  std::uint64_t thing_dropped = 0;
+  std::uint64_t thing_store_failures = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(broker::close_reason::count_)> closes{};
 };
 

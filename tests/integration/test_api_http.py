@@ -12,6 +12,7 @@ import stat
 
 import pytest
 
+import harness
 from apiclient import Api, broker_data_dir, token_of
 from harness import WAIT, BrokerProcess
 
@@ -115,6 +116,8 @@ def test_metrics(api, client_factory):
     api.device(pk, "dev-1")
     c = client_factory()
     c.subscribe("it/metrics/#", 1)
+    keeper = client_factory(client_id=harness.unique_id("keep"), clean_session=False)
+    keeper.subscribe("it/metrics/#", 1)  # a stored session: the publish below is committed
     c.publish("it/metrics/x", b"1", qos=1)
     r = api.call("GET", "/metrics", token=None)
     assert r.status == 200
@@ -129,13 +132,20 @@ def test_metrics(api, client_factory):
     for name in ["thingport_connections", "thingport_devices_online", "thingport_devices",
                  "thingport_messages_in_total", "thingport_connects_total",
                  "thingport_connect_refused_total", "thingport_publish_denied_total",
-                 "thingport_sessions", "thingport_subscriptions"]:
+                 "thingport_sessions", "thingport_subscriptions",
+                 "thingport_session_store_commits_total",
+                 "thingport_session_store_commit_failures_total", "thingport_session_store_bytes",
+                 "thingport_session_store_backlog", "thingport_thing_messages_total",
+                 "thingport_thing_dropped_total", "thingport_thing_store_failures_total"]:
         assert name in values, name
         assert f"# TYPE {name} " in text
     assert values["thingport_connections"] >= 1
     assert values["thingport_devices"] >= 1
     assert values["thingport_messages_in_total"] >= 1
     assert values["thingport_subscriptions"] >= 1
+    assert values["thingport_session_store_commits_total"] >= 1
+    assert values["thingport_session_store_bytes"] > 0
+    assert values["thingport_session_store_commit_failures_total"] == 0
     for reason in ["client_disconnect", "peer_closed", "protocol_error", "auth_failed",
                    "taken_over", "kicked", "server_shutdown"]:
         assert f'thingport_closes_total{{reason="{reason}"}}' in values, reason
