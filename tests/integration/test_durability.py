@@ -92,6 +92,19 @@ def receive_seqs(sub: MqttClient, want: Set[int], timeout: float) -> Set[int]:
     return got
 
 
+def kill9_keeping_late_acks(b: BrokerProcess, pub: mqttraw.RawClient, acked: Set[int]) -> None:
+    """SIGKILLs the server, then adds to `acked` (as mid - 1) the PUBACKs it wrote before it
+    died: they still count, they were promises."""
+    kill9(b)
+    try:
+        while True:
+            pkt = pub.read_packet(2)
+            if pkt.ptype == mqttraw.PUBACK:
+                acked.add(pkt.mid() - 1)
+    except (mqttraw.Closed, OSError, AssertionError, TimeoutError):
+        pass
+
+
 def publish_until_killed(b: BrokerProcess, topic: str, n: int, kill_after: int,
                          window: int = 16) -> Set[int]:
     """Publishes seq 0..n-1 at QoS 1 with up to `window` unacknowledged; SIGKILLs the server
@@ -107,15 +120,7 @@ def publish_until_killed(b: BrokerProcess, topic: str, n: int, kill_after: int,
                 sent += 1
             pkt = pub.expect(mqttraw.PUBACK, 10)
             acked.add(pkt.mid() - 1)
-        kill9(b)
-        # Acks the server wrote before it died still count: they were promises.
-        try:
-            while True:
-                pkt = pub.read_packet(2)
-                if pkt.ptype == mqttraw.PUBACK:
-                    acked.add(pkt.mid() - 1)
-        except (mqttraw.Closed, OSError, AssertionError, TimeoutError):
-            pass
+        kill9_keeping_late_acks(b, pub, acked)
     finally:
         pub.close()
         if b.alive():
