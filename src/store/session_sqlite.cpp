@@ -88,6 +88,10 @@ constexpr const char* sql_expire_entries =
 constexpr const char* sql_expire_messages =
     "DELETE FROM message WHERE expires_ms > 0 AND expires_ms <= ?1";
 
+constexpr const char* sql_used_bytes =
+    "SELECT max(p.page_count - f.freelist_count, 0) * s.page_size "
+    "FROM pragma_page_count() AS p, pragma_freelist_count() AS f, pragma_page_size() AS s";
+
 constexpr const char* sql_load_sessions = "SELECT key, created_ms FROM session";
 constexpr const char* sql_load_subscriptions =
     "SELECT session_key, filter, qos FROM subscription";
@@ -189,6 +193,12 @@ template <typename Row> std::error_code for_rows(sqlite::connection& db, const c
   return rc == SQLITE_DONE ? std::error_code{} : sqlite::to_error(rc);
 }
 
+// The one integer that `sql` answers.
+std::error_code read_u64(sqlite::connection& db, const char* sql, std::uint64_t& out) {
+  return for_rows(db, sql,
+                  [&](sqlite::statement& s) { out = static_cast<std::uint64_t>(s.int64(0)); });
+}
+
 std::uint8_t small(std::int64_t v) noexcept { return static_cast<std::uint8_t>(v); }
 
 } // namespace
@@ -241,32 +251,19 @@ std::error_code sqlite_session_store::load_all(session_sink& sink) {
 result<session_counts> sqlite_session_store::counts() {
   std::lock_guard lock(mu_);
   session_counts c;
-  auto count = [&](const char* sql, std::uint64_t& out) {
-    return for_rows(*db_, sql, [&](sqlite::statement& s) {
-      out = static_cast<std::uint64_t>(s.int64(0));
-    });
-  };
-  if (auto ec = count("SELECT count(*) FROM session", c.sessions)) return ec;
-  if (auto ec = count("SELECT count(*) FROM subscription", c.subscriptions)) return ec;
-  if (auto ec = count("SELECT count(*) FROM message", c.messages)) return ec;
-  if (auto ec = count("SELECT count(*) FROM entry", c.entries)) return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM session", c.sessions)) return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM subscription", c.subscriptions)) return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM message", c.messages)) return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM entry", c.entries)) return ec;
   return c;
 }
 
 result<std::uint64_t> sqlite_session_store::used_bytes() {
   std::lock_guard lock(mu_);
-  std::uint64_t pages = 0;
-  std::uint64_t free_pages = 0;
-  std::uint64_t page_size = 0;
-  auto read = [&](const char* sql, std::uint64_t& out) {
-    return for_rows(*db_, sql, [&](sqlite::statement& s) {
-      out = static_cast<std::uint64_t>(s.int64(0));
-    });
-  };
-  if (auto ec = read("PRAGMA page_count", pages)) return ec;
-  if (auto ec = read("PRAGMA freelist_count", free_pages)) return ec;
-  if (auto ec = read("PRAGMA page_size", page_size)) return ec;
-  return (pages > free_pages ? pages - free_pages : 0) * page_size;
+  // One statement (the writer runs it after every commit): pages in use times their size.
+  std::uint64_t bytes = 0;
+  if (auto ec = read_u64(*db_, sql_used_bytes, bytes)) return ec;
+  return bytes;
 }
 
 result<std::vector<std::string>> sqlite_session_store::check() {
