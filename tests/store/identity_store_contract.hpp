@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "contract_backend.hpp"
 #include "store/identity_store.hpp"
 
 namespace thingport::store::test {
@@ -27,14 +28,8 @@ public:
   virtual std::unique_ptr<identity_store> open() = 0;
 };
 
-struct backend {
-  std::string name;
-  std::function<std::unique_ptr<backend_env>()> make_env;
-};
-
-inline std::string backend_name(const ::testing::TestParamInfo<backend>& info) {
-  return info.param.name;
-}
+using backend = contract_backend<backend_env>;
+inline constexpr backend_param_name backend_name{};
 
 // Concatenation by append: GCC 12 at -O3 warns falsely (-Wrestrict) on "literal" + string.
 template <typename... Parts> std::string cat(const Parts&... parts) {

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "contract_backend.hpp"
 #include "store/session_store.hpp"
 
 namespace thingport::store::test {
@@ -26,14 +27,8 @@ public:
   virtual std::unique_ptr<session_store> open() = 0;
 };
 
-struct session_backend {
-  std::string name;
-  std::function<std::unique_ptr<session_backend_env>()> make_env;
-};
-
-inline std::string session_backend_name(const ::testing::TestParamInfo<session_backend>& info) {
-  return info.param.name;
-}
+using session_backend = contract_backend<session_backend_env>;
+inline constexpr backend_param_name session_backend_name{};
 
 // Everything load_all() streamed, in order.
 struct loaded final : session_sink {

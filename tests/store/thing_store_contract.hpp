@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "contract_backend.hpp"
 #include "identity_store_contract.hpp" // TP_ASSERT_OK, TP_EXPECT_ERR, cat
 #include "store/thing_store.hpp"
 
@@ -29,14 +30,8 @@ public:
   virtual void add_device(const std::string& product_key, const std::string& device_name) = 0;
 };
 
-struct thing_backend {
-  std::string name;
-  std::function<std::unique_ptr<thing_backend_env>()> make_env;
-};
-
-inline std::string thing_backend_name(const ::testing::TestParamInfo<thing_backend>& info) {
-  return info.param.name;
-}
+using thing_backend = contract_backend<thing_backend_env>;
+inline constexpr backend_param_name thing_backend_name{};
 
 inline timestamp at_ms(std::int64_t ms) {
   return timestamp{std::chrono::milliseconds{ms}};
