@@ -119,10 +119,18 @@ class _OutputLog:
     def __init__(self, max_lines: int = 4000):
         self.lines: Deque[str] = collections.deque(maxlen=max_lines)
         self.lock = threading.Lock()
+        self.grew = threading.Condition(self.lock)
 
     def add(self, line: str) -> None:
         with self.lock:
             self.lines.append(line)
+            self.grew.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 5.0, n: int = 1000) -> bool:
+        """True once one of the last n lines contains text (woken by each new line)."""
+        with self.lock:
+            return self.grew.wait_for(lambda: any(text in l for l in list(self.lines)[-n:]),
+                                      timeout)
 
     def tail(self, n: int = 300) -> str:
         with self.lock:

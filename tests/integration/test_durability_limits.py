@@ -47,11 +47,8 @@ def store_bytes(b: BrokerProcess) -> int:
     return int(m.group(1))
 
 
-def wait_log(b: BrokerProcess, text: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while text not in b.log.tail(1000) and time.monotonic() < deadline:
-        time.sleep(0.05)  # the server's output is read by another thread
-    assert text in b.log.tail(1000), f"{text!r} not logged"
+def wait_log(b: BrokerProcess, text: str) -> None:
+    assert b.log.wait_for(text), f"{text!r} not logged"
 
 
 # ---------------------------------------------------------------------------------------------
