@@ -19,7 +19,8 @@ import pytest
 
 import harness
 import mqttraw
-from harness import BrokerProcess, CliSub, MqttClient
+from mqtt_clients import CliSub, MqttClient
+from harness import BrokerProcess
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import pytest
 
 import aliyun
 from apiclient import Api, b64
-from harness import WAIT, MqttClient, unique_id
+from mqtt_clients import MqttClient
+from harness import WAIT, unique_id
 
 pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
 

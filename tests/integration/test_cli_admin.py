@@ -13,7 +13,8 @@ import pytest
 
 import aliyun
 from apiclient import Api, broker_data_dir, token_of
-from harness import MOSQUITTO_PUB, THINGPORT_BIN, WAIT, MqttClient, free_port, run_cli
+from mqtt_clients import MqttClient, run_cli
+from harness import MOSQUITTO_PUB, THINGPORT_BIN, WAIT, free_port
 
 pytestmark = pytest.mark.thingport_only(reason="the thingport CLI")
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import WAIT, marker_payload, mosquitto_pub, unique_id
+from mqtt_clients import marker_payload, mosquitto_pub
+from harness import WAIT, unique_id
 
 
 def test_sub_verbose_wildcard_receives_pub(broker, cli_sub, topic):

@@ -11,7 +11,8 @@ import pytest
 
 import aliyun
 import mqttraw
-from harness import WAIT, MqttClient
+from mqtt_clients import MqttClient
+from harness import WAIT
 
 pytestmark = pytest.mark.thingport_only(reason="Aliyun device login is thingport's")
 

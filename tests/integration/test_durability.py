@@ -14,9 +14,11 @@ from typing import Iterator, List, Set
 
 import pytest
 
+import mqtt_clients
 import harness
 import mqttraw
-from harness import BrokerProcess, MqttClient
+from mqtt_clients import MqttClient
+from harness import BrokerProcess
 
 pytestmark = pytest.mark.thingport_only(reason="kills and restarts thingport with its data dir")
 
@@ -233,7 +235,7 @@ def test_clean_session_deletes_stored_state(make_broker, clients):
     pub.publish(f"{topic}/a", "seq:2", qos=1)
     back.subscribe(f"{topic}/marker", 1)
     # No old subscription, no queue.
-    harness.expect_nothing_then_marker(back, pub, f"{topic}/marker")
+    mqtt_clients.expect_nothing_then_marker(back, pub, f"{topic}/marker")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def test_offline_queue_keeps_the_oldest_and_counts_drops(make_broker, clients):
     got = receive_seqs(sub, set(range(5)), 5)
     assert got == set(range(5))
     # The 5 newest were dropped.
-    harness.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
+    mqtt_clients.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
 
 
 def test_expired_messages_are_not_delivered(make_broker, clients):
@@ -274,7 +276,7 @@ def test_expired_messages_are_not_delivered(make_broker, clients):
     sub = paho(b, clients, client_id=cid, clean_session=False)
     assert sub.session_present
     # Expired messages are dropped.
-    harness.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
+    mqtt_clients.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from typing import List, Set
 import pytest
 
 import aliyun
+import mqtt_clients
 import harness
 import mqttraw
 from apiclient import Api, b64
@@ -68,7 +69,7 @@ def test_offline_queue_byte_bound_keeps_the_oldest_and_counts_drops(make_broker,
     sub = paho(b, clients, client_id=cid, clean_session=False)
     assert sub.session_present
     assert receive_seqs(sub, {0, 1}, 5) == {0, 1}
-    harness.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
+    mqtt_clients.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
 
 
 def test_offline_queue_bytes_must_be_a_size(tmp_path):
@@ -108,7 +109,7 @@ def test_disk_budget_drops_new_messages_for_stored_sessions(make_broker, clients
     while store_bytes(b) > 1 << 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert store_bytes(b) <= 1 << 20
-    harness.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
+    mqtt_clients.expect_nothing_then_marker(sub, paho(b, clients), f"{topic}/marker")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ def demo_device_subscribes(b: BrokerProcess, clients: list) -> str:
     return topic
 
 
-def demo_device_receives(b: BrokerProcess, clients: list) -> harness.MqttClient:
+def demo_device_receives(b: BrokerProcess, clients: list) -> mqtt_clients.MqttClient:
     d = b.demo
     cred = aliyun.device_credentials(d["productKey"], d["deviceName"], d["deviceSecret"],
                                      client_id="keeper")

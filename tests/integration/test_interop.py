@@ -13,7 +13,8 @@ import time
 import pytest
 
 import mqttraw
-from harness import DENY_SUBSCRIBE, IS_MOSQUITTO, WAIT, expect_nothing_then_marker, marker_payload, unique_id
+from mqtt_clients import expect_nothing_then_marker, marker_payload
+from harness import DENY_SUBSCRIBE, IS_MOSQUITTO, WAIT, unique_id
 
 
 def read_until_types(c: mqttraw.RawClient, wanted: dict, timeout: float = WAIT) -> list:

@@ -17,7 +17,8 @@ import pytest
 import aliyun
 import harness
 from apiclient import Api, b64
-from harness import WAIT, MqttClient
+from mqtt_clients import MqttClient
+from harness import WAIT
 
 pytestmark = pytest.mark.thingport_only(reason="the thing model is thingport's")
 

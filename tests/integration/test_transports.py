@@ -23,7 +23,8 @@ import pytest
 
 import mqttraw
 import wsraw
-from harness import WAIT, MqttClient, marker_payload, mosquitto_pub, run_cli, unique_id
+from mqtt_clients import MqttClient, marker_payload, mosquitto_pub, run_cli
+from harness import WAIT, unique_id
 from transport_broker import (TransportBroker, TransportClient, broker,  # noqa: F401
                               make_dev_certs, unique_topic)
 

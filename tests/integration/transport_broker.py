@@ -18,8 +18,10 @@ from typing import Iterable, Tuple
 import paho.mqtt.client as paho
 import pytest
 
+import mqtt_clients
 import harness
-from harness import WAIT, BrokerProcess, MqttClient, unique_id
+from mqtt_clients import MqttClient
+from harness import WAIT, BrokerProcess, unique_id
 
 KINDS = ("tcp", "tls", "ws", "wss", "auto")
 
@@ -28,7 +30,7 @@ def make_dev_certs(data: Path, *hosts: str) -> None:
     args = [harness.THINGPORT_BIN, "cert", "dev", "--data", str(data)]
     for h in hosts:
         args += ["--host", h]
-    r = harness.run_cli(args, timeout=20)
+    r = mqtt_clients.run_cli(args, timeout=20)
     assert r.returncode == 0, f"{args!r}: {r.returncode}\n{r.stdout!r}\n{r.stderr!r}"
 
 
