@@ -3,9 +3,13 @@
 #include <cctype>
 #include <random>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -42,18 +46,24 @@ std::string form_escape(std::string_view s) {
   return out;
 }
 
+constexpr auto token = asio::as_tuple(asio::use_awaitable);
+
+// Asynchronous, as a beast::tcp_stream's deadline bounds only asynchronous operations: a server
+// that accepts and never answers (or trickles) is cut off at the request's timeout.
 template <class Stream>
-void exchange(Stream& s, const http::request<http::string_body>& req,
-              http::response<http::string_body>& res, boost::system::error_code& ec) {
-  http::write(s, req, ec);
-  if (ec)
-    return;
+asio::awaitable<boost::system::error_code> exchange(Stream& s,
+                                                    const http::request<http::string_body>& req,
+                                                    http::response<http::string_body>& res) {
+  auto [wec, written] = co_await http::async_write(s, req, token);
+  if (wec)
+    co_return wec;
   beast::flat_buffer buf;
   http::response_parser<http::string_body> p;
-  p.body_limit(64 * 1024);
-  http::read(s, buf, p, ec);
-  if (!ec)
+  p.body_limit(64 * 1024); // the header's limit is the parser's default (8 KiB)
+  auto [rec, read] = co_await http::async_read(s, buf, p, token);
+  if (!rec)
     res = p.release();
+  co_return rec;
 }
 
 } // namespace
@@ -93,30 +103,41 @@ registration_result register_device(const registration_request& r) {
   asio::ip::tcp::resolver resolver(io);
   auto endpoints = resolver.resolve(parsed->host, std::to_string(parsed->port), ec);
   http::response<http::string_body> res;
-  if (!ec) {
+  std::shared_ptr<asio::ssl::context> ctx;
+  if (!ec && tls) {
     try {
-      if (tls) {
-        auto ctx = detail::make_tls_context(r.ca_file, true);
-        beast::ssl_stream<beast::tcp_stream> s(io, *ctx);
-        beast::get_lowest_layer(s).expires_after(r.timeout);
-        beast::get_lowest_layer(s).connect(endpoints, ec);
-        if (!ec) {
-          SSL_set_tlsext_host_name(s.native_handle(), parsed->host.c_str());
-          X509_VERIFY_PARAM_set1_host(SSL_get0_param(s.native_handle()), parsed->host.c_str(), 0);
-          s.handshake(asio::ssl::stream_base::client, ec);
-        }
-        if (!ec)
-          exchange(s, req, res, ec);
-      } else {
-        beast::tcp_stream s(io);
-        s.expires_after(r.timeout);
-        s.connect(endpoints, ec);
-        if (!ec)
-          exchange(s, req, res, ec);
-      }
+      ctx = detail::make_tls_context(r.ca_file, true);
     } catch (const std::exception&) {
       ec = asio::error::invalid_argument; // the CA file could not be loaded
     }
+  }
+  // One deadline (r.timeout) for connect, TLS handshake, request and response together.
+  auto post = [&]() -> asio::awaitable<void> {
+    if (tls) {
+      beast::ssl_stream<beast::tcp_stream> s(io, *ctx);
+      beast::get_lowest_layer(s).expires_after(r.timeout);
+      auto [cec, ep] = co_await beast::get_lowest_layer(s).async_connect(endpoints, token);
+      ec = cec;
+      if (!ec) {
+        SSL_set_tlsext_host_name(s.native_handle(), parsed->host.c_str());
+        X509_VERIFY_PARAM_set1_host(SSL_get0_param(s.native_handle()), parsed->host.c_str(), 0);
+        auto [hec] = co_await s.async_handshake(asio::ssl::stream_base::client, token);
+        ec = hec;
+      }
+      if (!ec)
+        ec = co_await exchange(s, req, res);
+    } else {
+      beast::tcp_stream s(io);
+      s.expires_after(r.timeout);
+      auto [cec, ep] = co_await s.async_connect(endpoints, token);
+      ec = cec;
+      if (!ec)
+        ec = co_await exchange(s, req, res);
+    }
+  };
+  if (!ec) {
+    asio::co_spawn(io, post, asio::detached);
+    io.run();
   }
   if (ec) {
     out.error = ec;

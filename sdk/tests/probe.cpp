@@ -5,7 +5,8 @@
 //   [--insecure] [--sign-method M] [--clean-session 0|1] [--keepalive S] [--backoff-ms N]
 //   [--backoff-max-ms N] [--per-minute N] [--connect-timeout-ms N] [--window N] [--buffer N]
 //   [--thing] (Alink helpers: property sets answered 200, RRPC echoed)
-//   [--register HTTP_URL --product-secret S] (dynamic registration first, then connect)
+//   [--register HTTP_URL --product-secret S [--register-timeout-ms N]] (dynamic registration
+//   first, then connect)
 // Commands: pub TOPIC QOS PAYLOAD | pubn TOPIC QOS COUNT PREFIX | sub FILTER QOS | post JSON |
 //   event ID JSON | shadow REPORTED_JSON | shadow_get | ntp | stats | quit
 #include <cstdlib>
@@ -127,6 +128,8 @@ int main(int argc, char** argv) {
       reg.url = next();
     else if (a == "--product-secret")
       reg.product_secret = next();
+    else if (a == "--register-timeout-ms")
+      reg.timeout = ms();
     else {
       std::cerr << "unknown option " << a << "\n";
       return 2;

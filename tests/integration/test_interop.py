@@ -140,11 +140,16 @@ def test_will_published_on_abrupt_close(client_factory, raw_factory, topic, how)
 
 
 def test_will_retained_flag_is_kept(client_factory, raw_factory, topic):
-    sub = client_factory()
+    live = client_factory()
+    assert live.subscribe(f"{topic}/will", 2) == [2]
     w = raw_factory(client_id=unique_id("will"), will=(f"{topic}/will", b"retained will", 1,
                                                         True))
     w.abort()
-    # The will is stored as retained: a subscription made afterwards still gets it.
+    # Published: a subscriber that was there gets it as a live message (retain 0)...
+    m = live.get()
+    assert (m.payload, m.retain) == (b"retained will", False)
+    # ...and it is stored as retained: a subscription made afterwards still gets it.
+    sub = client_factory()
     assert sub.subscribe(f"{topic}/will", 2) == [2]
     m = sub.get()
     assert (m.payload, m.retain) == (b"retained will", True)

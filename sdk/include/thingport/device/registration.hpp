@@ -18,6 +18,8 @@ struct registration_request {
   std::string device_name;
   std::string sign_method = "hmacsha256";
   std::string ca_file; // https: CA to verify the server against (empty: system CAs)
+  // Bounds the whole exchange: connect, TLS handshake, request and response (at most 8 KiB of
+  // header and 64 KiB of body, else an error).
   std::chrono::milliseconds timeout{10000};
 };
 
