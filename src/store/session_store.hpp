@@ -145,7 +145,8 @@ public:
   virtual void on_entry(const stored_entry& e) = 0;
 };
 
-// What a store holds, for logs and `thingport store check`.
+// What a store holds (the contract suite observes a backend through it). `thingport store
+// check` does not go through this interface: it opens the files read-only (app/store_check).
 struct session_counts {
   std::uint64_t sessions = 0;
   std::uint64_t subscriptions = 0;
