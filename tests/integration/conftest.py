@@ -19,8 +19,9 @@ import pytest
 
 import harness
 import mqttraw
-from mqtt_clients import CliSub, MqttClient
+from apiclient import Api
 from harness import BrokerProcess
+from mqtt_clients import CliSub, MqttClient
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,6 +123,12 @@ def broker(tmp_path_factory, broker_settings) -> BrokerProcess:
     finally:
         # Fails the last test's teardown if the broker crashed or did not exit 0 on SIGTERM.
         b.stop_and_check()
+
+
+@pytest.fixture(scope="module")
+def api(broker) -> Api:
+    """The module's broker's HTTP API, with the admin token of its data dir."""
+    return Api(broker)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import json
 import pytest
 
 import aliyun
-from apiclient import Api, b64
+from apiclient import b64
 from mqtt_clients import MqttClient
 from harness import WAIT, unique_id
 
@@ -21,10 +21,6 @@ pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
 def broker_settings():
     return {"thingport_config": "[limits]\nconnect_rate = 0\n"}
 
-
-@pytest.fixture(scope="module")
-def api(broker) -> Api:
-    return Api(broker)
 
 
 def connect_device(client_factory, pk, dn, ds, **kw) -> MqttClient:

@@ -19,10 +19,6 @@ from harness import WAIT, BrokerProcess
 pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
 
 
-@pytest.fixture(scope="module")
-def api(broker) -> Api:
-    return Api(broker)
-
 
 def raw_exchange(port: int, data: bytes, timeout: float = WAIT) -> bytes:
     """Sends bytes, returns everything the server answered until it closed."""

@@ -299,3 +299,70 @@ def test_offline_buffer_is_bounded(fakes):
     stopped = [e for e in p.events[m:] if e.get("event") == "published"]
     assert sorted(e["payload"] for e in stopped) == ["m-0", "m-1", "m-2"], p.events[m:]
     assert all(e["error"] == "client stopped" for e in stopped)
+
+
+def test_huge_remaining_length_is_refused_from_the_fixed_header(fakes):
+    """A PUBLISH announcing 256 MiB: the parser's size limit refuses it before any of it is read
+    (nothing is buffered for it); the link is dropped with the codec's error."""
+    def huge(conn, index):
+        assert read_packet(conn)[0] == 0x10
+        conn.sendall(bytes([0x20, 2, 0, 0]))
+        conn.sendall(b"\x30\xff\xff\xff\x7f")  # remaining length 268435455, no body
+        hold_open(conn, 5)
+
+    s = fakes(huge)
+    p = start_probe(fakes, s, "--backoff-ms", "1000", "--per-minute", "0")
+    ev = waiting_error(p)
+    assert ev["category"] == "mqtt" and ev["error"] == "packet too large", ev
+    p.close()
+
+
+def test_subscribes_owed_by_dropped_links_are_forgotten(fakes):
+    """Links dropped before their SUBACK leave nothing waiting: the filter is subscribed again on
+    the next link, and at stop the one SUBACK still owed (the live link's) fails once, not once
+    per link that ever asked."""
+    subscribes: List[int] = []
+    third = threading.Event()
+
+    def no_suback(conn, index):
+        assert read_packet(conn)[0] == 0x10
+        conn.sendall(bytes([0x20, 2, 0, 0]))
+        while True:
+            pkt = read_packet(conn)
+            if pkt is None:
+                return
+            if pkt[0] != 0x82:
+                continue
+            subscribes.append(index)
+            if index < 2:
+                return  # drop the link, the SUBACK still owed
+            third.set()
+            hold_open(conn, 10)
+            return
+
+    s = fakes(no_suback)
+    p = start_probe(fakes, s, "--backoff-ms", "200", "--per-minute", "0")
+    p.connected()
+    p.send("sub /pk1/dev1/user/get 1")
+    assert third.wait(10), subscribes
+    assert subscribes == [0, 1, 2], subscribes
+    p.close()
+    acks = p.of("suback")
+    assert len(acks) == 1 and acks[0]["error"] == "client stopped", acks
+
+
+def test_registration_against_a_silent_server_times_out(fakes):
+    """register_device() is bounded by its timeout even when the server accepts and never
+    answers (a blocking read would wait for the server)."""
+    s = fakes(lambda conn, index: hold_open(conn, 20))
+    t0 = time.monotonic()
+    p = Probe("--url", "mqtt://127.0.0.1:1", "--pk", "pk1", "--dn", "dev1",
+              "--register", f"http://127.0.0.1:{s.port}", "--product-secret", "ps",
+              "--register-timeout-ms", "800")
+    fakes.probes.append(p)
+    ev = p.wait_event("registered", timeout=10)
+    elapsed = ev["t"] - t0
+    assert ev["error"] and "timeout" in ev["error"], ev
+    assert ev["got_secret"] is False
+    assert 0.7 <= elapsed < 5, elapsed
+    p.close()

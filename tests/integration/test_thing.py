@@ -72,10 +72,6 @@ def broker_settings():
     return {"thingport_config": "[limits]\nconnect_rate = 0\n"}
 
 
-@pytest.fixture(scope="module")
-def api(broker) -> Api:
-    return Api(broker)
-
 
 @pytest.fixture(scope="module")
 def pk(api) -> str:
