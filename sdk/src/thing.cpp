@@ -1,5 +1,6 @@
 #include "thingport/device/thing.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <deque>
@@ -110,7 +111,9 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
     std::shared_ptr<asio::steady_timer> timer;
   };
   std::map<std::string, waiting> replies;
-  std::map<std::string, std::pair<ntp_handler, std::shared_ptr<asio::steady_timer>>> ntp;
+  // NTP requests by their deviceSendTime; two sent in the same millisecond both wait (the
+  // responses answer them in order), each until its reply or its timeout.
+  std::multimap<std::string, std::pair<ntp_handler, std::shared_ptr<asio::steady_timer>>> ntp;
   std::deque<std::pair<shadow_handler, std::shared_ptr<asio::steady_timer>>> shadow_waiting;
   shadow_control_handler on_control;
   property_set_handler on_set;
@@ -293,8 +296,8 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
       return;
     std::string key =
         send_v->is_string() ? std::string(send_v->as_string()) : json::serialize(*send_v);
-    auto it = ntp.find(key);
-    if (it == ntp.end())
+    auto it = ntp.lower_bound(key); // the oldest of those sent in that millisecond
+    if (it == ntp.end() || it->first != key)
       return;
     auto [done, timer] = std::move(it->second);
     ntp.erase(it);
@@ -359,18 +362,20 @@ void thing::sync_time(ntp_handler done) {
   const std::string sent = std::to_string(now_ms());
   asio::post(state_->c.executor(), [s = state_, sent, done = std::move(done)]() mutable {
     auto timer = std::make_shared<asio::steady_timer>(s->c.executor(), s->timeout);
-    timer->async_wait([weak = std::weak_ptr<state>(s), sent](boost::system::error_code ec) {
+    timer->async_wait([weak = std::weak_ptr<state>(s), sent,
+                       t = timer.get()](boost::system::error_code ec) {
       auto st = weak.lock();
       if (ec || !st)
         return;
-      auto it = st->ntp.find(sent);
-      if (it == st->ntp.end())
+      auto [first, last] = st->ntp.equal_range(sent);
+      auto it = std::find_if(first, last, [t](const auto& e) { return e.second.second.get() == t; });
+      if (it == last)
         return;
       auto h = std::move(it->second.first);
       st->ntp.erase(it);
       h(make_error_code(errc::reply_timeout), {});
     });
-    s->ntp[sent] = {std::move(done), std::move(timer)};
+    s->ntp.emplace(sent, std::pair{std::move(done), std::move(timer)});
   });
   json::object req{{"deviceSendTime", sent}};
   state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request", json::serialize(req),

@@ -8,7 +8,7 @@
 //   [--register HTTP_URL --product-secret S [--register-timeout-ms N]] (dynamic registration
 //   first, then connect)
 // Commands: pub TOPIC QOS PAYLOAD | pubn TOPIC QOS COUNT PREFIX | sub FILTER QOS | post JSON |
-//   event ID JSON | shadow REPORTED_JSON | shadow_get | ntp | stats | quit
+//   event ID JSON | shadow REPORTED_JSON | shadow_get | ntp [N] | stats | quit
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -271,12 +271,16 @@ int main(int argc, char** argv) {
         continue;
       t->shadow_report(std::move(*v), 0, done);
     } else if (cmd == "ntp" && t) {
-      t->sync_time([](std::error_code ec, std::chrono::milliseconds off) {
-        json::object e = error_fields(ec);
-        e["event"] = "ntp";
-        e["offset_ms"] = off.count();
-        emit(std::move(e));
-      });
+      int n = 1; // ntp N: N requests back to back (several in the same millisecond)
+      in >> n;
+      for (int i = 0; i < n; ++i) {
+        t->sync_time([](std::error_code ec, std::chrono::milliseconds off) {
+          json::object e = error_fields(ec);
+          e["event"] = "ntp";
+          e["offset_ms"] = off.count();
+          emit(std::move(e));
+        });
+      }
     } else if (cmd == "stats") {
       const auto& s = c->stats();
       emit({{"event", "stats"},

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -178,6 +177,17 @@ def test_ntp_sync_answered(broker, device, probes):
     """Needs the server's NTP answer on /ext/ntp/{pk}/{dn}/response."""
     ev = thing_request(broker, device, probes, "ntp", "ntp")
     assert ev["error"] is None and abs(ev["offset_ms"]) < 5000, ev  # same machine, same clock
+
+
+def test_ntp_syncs_sent_in_the_same_millisecond_all_get_answers(broker, device, probes):
+    """Requests are matched by deviceSendTime (ms): several sent back to back share it, and each
+    must still get its own answer (none dropped, none left to time out)."""
+    p = probes("--url", url_of(broker, "tcp"), *device_args(device), "--thing")
+    p.connected()
+    p.send("ntp 5")
+    evs = p.wait_n("ntp", 5, timeout=8)
+    assert all(e["error"] is None and abs(e["offset_ms"]) < 5000 for e in evs), evs
+    p.close()
 
 
 def test_event_post_gets_its_reply(broker, device, probes):

@@ -72,7 +72,8 @@ public:
   // rrpc/request/{msgId}: the returned payload is published on rrpc/response/{msgId}.
   void on_rrpc(rrpc_handler h);
   // Sends {"deviceSendTime"} on /ext/ntp/{pk}/{dn}/request; `done` gets the offset computed from
-  // the response's serverRecvTime and serverSendTime.
+  // the response's serverRecvTime and serverSendTime, or errc::reply_timeout. Several may wait at
+  // once, even sent in the same millisecond: responses answer them oldest first.
   void sync_time(ntp_handler done);
 
   // Device shadow: requests go on /shadow/update/{pk}/{dn}, answers come on /shadow/get/{pk}/{dn}
