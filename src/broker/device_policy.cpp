@@ -1,6 +1,9 @@
 #include "broker/device_policy.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <vector>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -211,18 +214,25 @@ void device_policy::enqueue(status_write w) {
 }
 
 void device_policy::writer_loop() {
+  // What queued while the last transaction ran goes in the next one (up to max_status_batch):
+  // a connect storm of N devices costs a few commits, not N.
+  std::vector<status_write> batch;
+  std::vector<store::status_change> changes;
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stop_ and nothing left
-    auto w = std::move(queue_.front());
-    queue_.pop_front();
+    const auto n = std::min(queue_.size(), max_status_batch);
+    batch.assign(std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     busy_ = true;
     lock.unlock();
-    auto& s = dir_.store();
-    auto r = w.online ? s.record_online(w.pk, w.dn, w.at, w.ip) : s.record_offline(w.pk, w.dn, w.at);
-    if (!r && r.error() != store::errc::not_found)
-      spdlog::warn("device {}/{}: status not stored: {}", w.pk, w.dn, r.error().message());
+    changes.clear();
+    for (const auto& w : batch) changes.push_back({w.pk, w.dn, w.online, w.at, w.ip});
+    if (auto r = dir_.store().record_status(changes); !r)
+      spdlog::warn("{} device status changes not stored (first {}/{}): {}", batch.size(),
+                   batch.front().pk, batch.front().dn, r.error().message());
     lock.lock();
     busy_ = false;
     if (queue_.empty()) idle_cv_.notify_all();

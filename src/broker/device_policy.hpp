@@ -74,6 +74,8 @@ public:
   void flush();
 
 private:
+  // Status changes written in one transaction at most.
+  static constexpr std::size_t max_status_batch = 1024;
   struct status_write {
     std::string pk, dn;
     bool online = false;

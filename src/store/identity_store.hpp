@@ -134,6 +134,15 @@ struct new_device {
   std::string device_secret{};
 };
 
+// One login or logout of a device, for record_status.
+struct status_change {
+  std::string_view product_key{};
+  std::string_view device_name{};
+  bool online = false;
+  timestamp at{};
+  std::string_view ip{}; // online only
+};
+
 struct application {
   std::string app_key{};
   std::string app_secret{};
@@ -214,6 +223,11 @@ public:
                                      timestamp at, std::string_view ip) = 0;
   virtual result<void> record_offline(std::string_view product_key, std::string_view device_name,
                                       timestamp at) = 0;
+  // The changes in order, as record_online/record_offline one by one would make them (so
+  // first_online stays the first), in one transaction: a storage failure applies none. A change
+  // whose device does not exist (any more) or whose names are invalid is skipped; the answer is
+  // how many were applied.
+  virtual result<std::size_t> record_status(std::span<const status_change> changes) = 0;
   // nullopt clears the token.
   virtual result<void> set_device_token(std::string_view product_key, std::string_view device_name,
                                         std::optional<std::string_view> token) = 0;

@@ -363,6 +363,42 @@ result<void> sqlite_identity_store::record_offline(std::string_view product_key,
                        [&](statement& s) { s.bind(3, at); });
 }
 
+result<std::size_t> sqlite_identity_store::record_status(std::span<const status_change> changes) {
+  std::lock_guard lock(mu_);
+  sqlite::transaction tx(*db_);
+  if (auto ec = tx.begin_error()) {
+    return ec;
+  }
+  auto on = db_->prepare(sql_record_online);
+  if (!on) {
+    return on.error();
+  }
+  auto off = db_->prepare(sql_record_offline);
+  if (!off) {
+    return off.error();
+  }
+  std::size_t applied = 0;
+  for (const status_change& c : changes) {
+    if (check_product_key(c.product_key) || check_device_name(c.device_name)) {
+      continue;
+    }
+    statement& s = c.online ? *on : *off;
+    s.bind(1, c.product_key).bind(2, c.device_name).bind(3, c.at);
+    if (c.online) {
+      s.bind(4, c.ip.substr(0, max_ip_bytes));
+    }
+    if (auto ec = s.run()) {
+      return ec; // rolled back
+    }
+    applied += static_cast<std::size_t>(db_->changes());
+    s.reset();
+  }
+  if (auto ec = tx.commit()) {
+    return ec;
+  }
+  return applied;
+}
+
 result<void> sqlite_identity_store::set_device_token(std::string_view product_key,
                                                      std::string_view device_name,
                                                      std::optional<std::string_view> token) {

@@ -61,6 +61,7 @@ public:
                              timestamp at, std::string_view ip) override;
   result<void> record_offline(std::string_view product_key, std::string_view device_name,
                               timestamp at) override;
+  result<std::size_t> record_status(std::span<const status_change> changes) override;
   result<void> set_device_token(std::string_view product_key, std::string_view device_name,
                                 std::optional<std::string_view> token) override;
 

@@ -252,6 +252,41 @@ TEST_P(IdentityStoreContract, OnlineOfflineAndToken) {
   TP_EXPECT_ERR(store().set_device_token("pk", "dev2", "tok"), errc::not_found);
 }
 
+TEST_P(IdentityStoreContract, StatusChangesInOneBatchAsOneByOne) {
+  make_product(store(), "pk");
+  TP_ASSERT_OK(store().create_device("pk", {.device_name = "dev1"}));
+  TP_ASSERT_OK(store().create_device("pk", {.device_name = "dev3"}));
+  const timestamp t1{std::chrono::milliseconds{1'700'000'000'000}};
+  const timestamp t2 = t1 + std::chrono::minutes{5};
+  const timestamp t3 = t2 + std::chrono::minutes{5};
+  const std::string long_ip(100, '1');
+  const std::vector<status_change> changes{
+      {"pk", "dev1", true, t1, "192.0.2.1"},
+      {"pk", "dev2", true, t1, "192.0.2.2"}, // no such device: skipped
+      {"pk", "dev1", false, t2, {}},
+      {"pk", "x", true, t2, "192.0.2.3"},    // invalid name: skipped
+      {"pk", "dev3", true, t2, long_ip},
+      {"pk", "dev1", true, t3, "2001:db8::1"},
+  };
+  auto applied = store().record_status(changes);
+  TP_ASSERT_OK(applied);
+  EXPECT_EQ(*applied, 4U);
+  auto d = store().get_device("pk", "dev1");
+  TP_ASSERT_OK(d);
+  EXPECT_EQ(d->first_online, t1); // the first of the batch, not the last
+  EXPECT_EQ(d->last_online, t3);
+  EXPECT_EQ(d->last_offline, t2);
+  EXPECT_EQ(d->last_ip, "2001:db8::1");
+  d = store().get_device("pk", "dev3");
+  TP_ASSERT_OK(d);
+  EXPECT_EQ(d->first_online, t2);
+  EXPECT_EQ(d->last_ip, std::string(max_ip_bytes, '1')); // bounded as one by one
+  EXPECT_FALSE(store().get_device("pk", "dev2"));
+  applied = store().record_status({});
+  TP_ASSERT_OK(applied);
+  EXPECT_EQ(*applied, 0U);
+}
+
 TEST_P(IdentityStoreContract, FourConcurrentWritersDoNotCorrupt) {
   make_product(store(), "pk");
   constexpr int threads = 4;
