@@ -14,7 +14,6 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/websocket/error.hpp>
 
 #include "auth/credentials.hpp"
 #include "client_impl.hpp"
@@ -168,7 +167,6 @@ asio::awaitable<std::error_code> client::impl::guarded(asio::awaitable<std::erro
 asio::awaitable<std::error_code> client::impl::connect_once() {
   link_ = std::make_unique<detail::transport>(strand_, tls_);
   rbuf_.clear();
-  rpos_ = 0;
   bool timed_out = false;
   asio::steady_timer deadline(strand_, opts_.connect_timeout);
   auto result = co_await (handshake() || watchdog(deadline, timed_out));
@@ -193,11 +191,11 @@ asio::awaitable<std::error_code> client::impl::handshake() {
   if (auto ec = co_await link_->write(asio::buffer(bytes)))
     co_return ec;
   for (;;) {
-    auto r = mqtt::parse(unread(), parse_opts_);
+    auto r = mqtt::parse(rbuf_.unread(), parse_opts_);
     if (r.state == mqtt::parse_result::status::error)
       co_return r.ec;
     if (r.state == mqtt::parse_result::status::packet) {
-      rpos_ += r.consumed;
+      rbuf_.consume(r.consumed);
       const auto* ack = std::get_if<mqtt::connack_packet>(&r.pkt);
       if (ack == nullptr)
         co_return make_error_code(errc::unexpected_packet);
@@ -206,7 +204,7 @@ asio::awaitable<std::error_code> client::impl::handshake() {
       session_present_ = ack->session_present;
       co_return std::error_code{};
     }
-    if (auto ec = co_await fill())
+    if (auto ec = co_await rbuf_.fill(*link_))
       co_return ec;
   }
 }
@@ -264,7 +262,7 @@ void client::impl::close_link(std::error_code why) {
 asio::awaitable<void> client::impl::read_loop() {
   for (;;) {
     for (;;) {
-      auto r = mqtt::parse(unread(), parse_opts_);
+      auto r = mqtt::parse(rbuf_.unread(), parse_opts_);
       if (r.state == mqtt::parse_result::status::need_more)
         break;
       if (r.state == mqtt::parse_result::status::error) {
@@ -275,9 +273,9 @@ asio::awaitable<void> client::impl::read_loop() {
         close_link(ec);
         co_return;
       }
-      rpos_ += r.consumed;
+      rbuf_.consume(r.consumed);
     }
-    if (auto ec = co_await fill()) {
+    if (auto ec = co_await rbuf_.fill(*link_)) {
       close_link(stopping_ ? std::error_code(errc::stopped) : ec);
       co_return;
     }
@@ -362,25 +360,6 @@ std::error_code client::impl::handle(const mqtt::packet& p) {
         return {};
       },
       p);
-}
-
-std::span<const std::uint8_t> client::impl::unread() const {
-  return {reinterpret_cast<const std::uint8_t*>(rbuf_.data()) + rpos_, rbuf_.size() - rpos_};
-}
-
-asio::awaitable<std::error_code> client::impl::fill() {
-  if (rpos_ > 0) { // consumed packets leave; their views are dead by now
-    rbuf_.erase(0, rpos_);
-    rpos_ = 0;
-  }
-  const std::size_t old = rbuf_.size();
-  rbuf_.resize(old + 4096);
-  auto [ec, n] = co_await link_->read_some(asio::buffer(rbuf_.data() + old, 4096));
-  rbuf_.resize(old + n);
-  if (ec == std::error_code(boost::system::error_code(asio::error::eof)) ||
-      ec == std::error_code(boost::system::error_code(boost::beast::websocket::error::closed)))
-    co_return make_error_code(errc::connection_closed);
-  co_return ec;
 }
 
 void client::impl::report(link_state s, std::error_code ec, std::chrono::milliseconds retry_in) {

@@ -96,8 +96,6 @@ private:
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> keepalive_loop();
   std::error_code handle(const mqtt::packet& p);
-  std::span<const std::uint8_t> unread() const;
-  boost::asio::awaitable<std::error_code> fill();
   void report(link_state s, std::error_code ec, std::chrono::milliseconds retry_in = {});
 
   // -- the session (session.cpp) --
@@ -123,8 +121,7 @@ private:
   boost::asio::steady_timer ping_timer_;
   boost::asio::steady_timer stop_timer_;
   std::unique_ptr<detail::transport> link_;
-  std::string rbuf_;
-  std::size_t rpos_ = 0;
+  detail::read_buffer rbuf_;
   std::deque<std::string> outq_;
   bool stopping_ = false;
   bool connected_ = false;

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "auth/sign.hpp"
+#include "registration_mqtt.hpp"
 #include "transport.hpp"
 
 namespace thingport::device {
@@ -71,6 +72,14 @@ asio::awaitable<boost::system::error_code> exchange(Stream& s,
 registration_result register_device(const registration_request& r) {
   registration_result out;
   auto method = auth::parse_sign_method(r.sign_method);
+  if (!r.url.starts_with("http://") && !r.url.starts_with("https://")) {
+    auto mqtt_url = parse_url(r.url); // mqtt(s)://, ws(s)://: registration over MQTT
+    if (!method || !mqtt_url) {
+      out.error = make_error_code(errc::invalid_argument);
+      return out;
+    }
+    return detail::register_over_mqtt(r, *mqtt_url, *method);
+  }
   const bool tls = r.url.starts_with("https://");
   if (!method || (!tls && !r.url.starts_with("http://"))) {
     out.error = make_error_code(errc::invalid_argument);

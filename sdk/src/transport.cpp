@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -205,6 +206,21 @@ std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& ca_file,
   }
   ctx->set_verify_mode(verify_peer ? asio::ssl::verify_peer : asio::ssl::verify_none);
   return ctx;
+}
+
+asio::awaitable<std::error_code> read_buffer::fill(transport& link) {
+  if (pos_ > 0) { // consumed packets leave; their views are dead by now
+    buf_.erase(0, pos_);
+    pos_ = 0;
+  }
+  const std::size_t old = buf_.size();
+  buf_.resize(old + 4096);
+  auto [ec, n] = co_await link.read_some(asio::buffer(buf_.data() + old, 4096));
+  buf_.resize(old + n);
+  if (ec == std::error_code(boost::system::error_code(asio::error::eof)) ||
+      ec == std::error_code(boost::system::error_code(websocket::error::closed)))
+    co_return make_error_code(errc::connection_closed);
+  co_return ec;
 }
 
 } // namespace thingport::device::detail

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
 #include <system_error>
 #include <utility>
 #include <variant>
@@ -48,6 +51,26 @@ private:
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::variant<std::monostate, tcp_socket, tls_stream, ws_stream, wss_stream> stream_;
   bool open_ = true; // false after close(): open() refuses to start
+};
+
+// What a link has read and not yet consumed: parse unread(), consume() what was decoded, fill()
+// for more. Views into unread() (a decoded PUBLISH) stay valid until the next fill() or clear().
+class read_buffer {
+public:
+  std::span<const std::uint8_t> unread() const noexcept {
+    return {reinterpret_cast<const std::uint8_t*>(buf_.data()) + pos_, buf_.size() - pos_};
+  }
+  void consume(std::size_t n) noexcept { pos_ += n; }
+  void clear() noexcept {
+    buf_.clear();
+    pos_ = 0;
+  }
+  // Reads once more from `link`; the peer's close (TCP or WebSocket) is errc::connection_closed.
+  boost::asio::awaitable<std::error_code> fill(transport& link);
+
+private:
+  std::string buf_;
+  std::size_t pos_ = 0;
 };
 
 // A client TLS context: TLS 1.2+, peer verification against `ca_file` (empty: system CAs).

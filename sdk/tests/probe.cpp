@@ -5,8 +5,8 @@
 //   [--insecure] [--sign-method M] [--clean-session 0|1] [--keepalive S] [--backoff-ms N]
 //   [--backoff-max-ms N] [--per-minute N] [--connect-timeout-ms N] [--window N] [--buffer N]
 //   [--thing] (Alink helpers: property sets answered 200, RRPC echoed)
-//   [--register HTTP_URL --product-secret S [--register-timeout-ms N]] (dynamic registration
-//   first, then connect)
+//   [--register URL --product-secret S [--register-timeout-ms N]] (dynamic registration first,
+//   over HTTP for http(s):// URLs, over MQTT for mqtts:// and wss:// ones; then connect)
 // Commands: pub TOPIC QOS PAYLOAD | pubn TOPIC QOS COUNT PREFIX | sub FILTER QOS | post JSON |
 //   event ID JSON | shadow REPORTED_JSON | shadow_get | ntp [N] | stats | quit
 #include <cstdlib>
@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!reg.url.empty()) { // dynamic registration over HTTP first: it gives the device secret
+  if (!reg.url.empty()) { // dynamic registration first: it gives the device secret
     reg.product_key = o.device.product_key;
     reg.device_name = o.device.device_name;
     reg.ca_file = o.ca_file;

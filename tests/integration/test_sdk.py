@@ -419,7 +419,7 @@ def test_gateway_example_runs_devices_on_one_thread(broker, api, product, client
 
 
 # ---------------------------------------------------------------------------------------------
-# Dynamic registration over HTTP
+# Dynamic registration over HTTP and over MQTT
 
 
 def test_dynamic_registration_over_http_then_login(broker, api, probes):
@@ -436,4 +436,40 @@ def test_dynamic_registration_over_http_then_login(broker, api, probes):
     ev = p.wait_event("registered")
     assert ev["error"] is None and ev["code"] == 200 and ev["got_secret"], ev
     assert p.connected()["error"] is None  # logged in with the secret it was given
+    p.close()
+
+
+@pytest.mark.parametrize("kind", ["tls", "wss"])
+def test_dynamic_registration_over_mqtt_then_login(broker, api, probes, kind):
+    """register_device() with an mqtts:// or wss:// URL: authType=register, the secret read from
+    /ext/register; the device then logs in with it. A wrong product secret is CONNACK 4."""
+    prod = api.product(f"sdk mqtt self-registering {kind}", dynamicRegistration=True)
+    dev = api.device(prod["productKey"])
+    url = url_of(broker, kind)
+    args = ("--url", url, "--ca", broker.ca, "--pk", prod["productKey"], "--dn", dev["deviceName"],
+            "--register", url)
+    bad = probes(*args, "--product-secret", "wrong")
+    ev = bad.wait_event("registered")
+    assert (ev["category"], ev["value"], ev["got_secret"]) == ("connack", 4, False), ev
+    bad.close()
+    p = probes(*args, "--product-secret", prod["productSecret"])
+    ev = p.wait_event("registered")
+    assert ev["error"] is None and ev["code"] == 200 and ev["got_secret"], ev
+    assert p.connected()["error"] is None  # logged in with the secret it was given
+    p.close()
+    # Now active: the platform does not hand the secret out again (CONNACK 5).
+    again = probes(*args, "--product-secret", prod["productSecret"])
+    ev = again.wait_event("registered")
+    assert (ev["category"], ev["value"], ev["got_secret"]) == ("connack", 5, False), ev
+    again.close()
+
+
+def test_dynamic_registration_over_plain_mqtt_is_refused_with_connack_2(broker, api, probes):
+    prod = api.product("sdk mqtt self-registering plain", dynamicRegistration=True)
+    dev = api.device(prod["productKey"])
+    url = url_of(broker, "tcp")
+    p = probes("--url", url, "--pk", prod["productKey"], "--dn", dev["deviceName"],
+               "--register", url, "--product-secret", prod["productSecret"])
+    ev = p.wait_event("registered")
+    assert (ev["category"], ev["value"], ev["got_secret"]) == ("connack", 2, False), ev
     p.close()
