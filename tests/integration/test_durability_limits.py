@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import List, Set
@@ -352,15 +353,27 @@ def test_kill9_during_a_large_commit_loses_nothing_acknowledged(make_broker, cli
     cid = persistent_subscriber(b, clients, topic)
     pub = mqttraw.connected(b.host, b.port, harness.unique_id("pub"))
     acked: Set[int] = set()
-    n = 24
+    n = 64
+
+    def send_all() -> None:  # as fast as the server reads: the writer gathers big batches
+        try:
+            for seq in range(n):
+                pub.send(mqttraw.publish(f"{topic}/x", f"seq:{seq}:".encode() + b"L" * 240_000,
+                                         qos=1, mid=seq + 1))
+        except OSError:
+            pass  # killed meanwhile
+
+    # Sending goes on while the PUBACKs are read, so the kill comes with messages still
+    # arriving and commits under way (sent first, 24 messages were sometimes all committed
+    # before the kill: seen once in a CI run).
+    sender = threading.Thread(target=send_all)
+    sender.start()
     try:
-        for seq in range(n):  # all at once: the writer gathers them into big batches
-            pub.send(mqttraw.publish(f"{topic}/x", f"seq:{seq}:".encode() + b"L" * 240_000,
-                                     qos=1, mid=seq + 1))
         while len(acked) < kill_after:
             acked.add(pub.expect(mqttraw.PUBACK, 20).mid() - 1)
         kill9_keeping_late_acks(b, pub, acked)
     finally:
+        sender.join(30)
         pub.close()
     assert len(acked) < n, "the kill came before everything was acknowledged"
     b.start()  # the WAL's torn tail is discarded; the database opens
