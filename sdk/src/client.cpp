@@ -184,29 +184,8 @@ asio::awaitable<void> client::impl::watchdog(asio::steady_timer& deadline, bool&
 }
 
 asio::awaitable<std::error_code> client::impl::handshake() {
-  if (auto ec = co_await link_->open(url_))
-    co_return ec;
-  std::string bytes;
-  mqtt::encode(make_connect(), bytes);
-  if (auto ec = co_await link_->write(asio::buffer(bytes)))
-    co_return ec;
-  for (;;) {
-    auto r = mqtt::parse(rbuf_.unread(), parse_opts_);
-    if (r.state == mqtt::parse_result::status::error)
-      co_return r.ec;
-    if (r.state == mqtt::parse_result::status::packet) {
-      rbuf_.consume(r.consumed);
-      const auto* ack = std::get_if<mqtt::connack_packet>(&r.pkt);
-      if (ack == nullptr)
-        co_return make_error_code(errc::unexpected_packet);
-      if (ack->code != mqtt::connack_code::accepted)
-        co_return make_connack_error(static_cast<int>(ack->code));
-      session_present_ = ack->session_present;
-      co_return std::error_code{};
-    }
-    if (auto ec = co_await rbuf_.fill(*link_))
-      co_return ec;
-  }
+  co_return co_await detail::mqtt_handshake(*link_, url_, make_connect(), rbuf_, parse_opts_,
+                                            session_present_);
 }
 
 mqtt::connect_packet client::impl::make_connect() const {

@@ -67,21 +67,13 @@ public:
   bool acknowledged() const noexcept { return acknowledged_; }
 
   asio::awaitable<std::error_code> run() {
-    if (auto ec = co_await link_.open(url_))
+    bool session_present = false;
+    if (auto ec = co_await mqtt_handshake(link_, url_, connect_, rbuf_, opts_, session_present))
       co_return ec;
-    if (auto ec = co_await send(connect_))
-      co_return ec;
-    mqtt::packet p;
-    if (auto ec = co_await next(p))
-      co_return ec;
-    const auto* ack = std::get_if<mqtt::connack_packet>(&p);
-    if (ack == nullptr)
-      co_return make_error_code(errc::unexpected_packet);
-    if (ack->code != mqtt::connack_code::accepted)
-      co_return make_connack_error(static_cast<int>(ack->code));
     acknowledged_ = true;
+    mqtt::packet p;
     for (;;) { // the answer comes unasked; anything else is skipped
-      if (auto ec = co_await next(p))
+      if (auto ec = co_await rbuf_.next(link_, opts_, p))
         co_return ec;
       const auto* pub = std::get_if<mqtt::publish_packet>(&p);
       if (pub == nullptr || pub->topic != "/ext/register")
@@ -102,22 +94,6 @@ private:
   read_buffer rbuf_;
   mqtt::parser_options opts_;
   bool acknowledged_ = false;
-
-  // The next whole packet; its views live until the next call.
-  asio::awaitable<std::error_code> next(mqtt::packet& p) {
-    for (;;) {
-      auto r = mqtt::parse(rbuf_.unread(), opts_);
-      if (r.state == mqtt::parse_result::status::error)
-        co_return r.ec;
-      if (r.state == mqtt::parse_result::status::packet) {
-        rbuf_.consume(r.consumed);
-        p = r.pkt;
-        co_return std::error_code{};
-      }
-      if (auto ec = co_await rbuf_.fill(link_))
-        co_return ec;
-    }
-  }
 
   asio::awaitable<std::error_code> send(const mqtt::packet& p) {
     std::string bytes;

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <variant>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
@@ -15,6 +16,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "mqtt/serializer.hpp"
 #include "thingport/device/error.hpp"
 
 namespace thingport::device::detail {
@@ -221,6 +223,45 @@ asio::awaitable<std::error_code> read_buffer::fill(transport& link) {
       ec == std::error_code(boost::system::error_code(websocket::error::closed)))
     co_return make_error_code(errc::connection_closed);
   co_return ec;
+}
+
+asio::awaitable<std::error_code> read_buffer::next(transport& link,
+                                                   const mqtt::parser_options& opts,
+                                                   mqtt::packet& p) {
+  for (;;) {
+    auto r = mqtt::parse(unread(), opts);
+    if (r.state == mqtt::parse_result::status::error)
+      co_return r.ec;
+    if (r.state == mqtt::parse_result::status::packet) {
+      consume(r.consumed);
+      p = r.pkt;
+      co_return std::error_code{};
+    }
+    if (auto ec = co_await fill(link))
+      co_return ec;
+  }
+}
+
+asio::awaitable<std::error_code> mqtt_handshake(transport& link, const server_url& url,
+                                                const mqtt::connect_packet& connect,
+                                                read_buffer& rbuf, const mqtt::parser_options& opts,
+                                                bool& session_present) {
+  if (auto ec = co_await link.open(url))
+    co_return ec;
+  std::string bytes;
+  mqtt::encode(connect, bytes);
+  if (auto ec = co_await link.write(asio::buffer(bytes)))
+    co_return ec;
+  mqtt::packet p;
+  if (auto ec = co_await rbuf.next(link, opts, p))
+    co_return ec;
+  const auto* ack = std::get_if<mqtt::connack_packet>(&p);
+  if (ack == nullptr)
+    co_return make_error_code(errc::unexpected_packet);
+  if (ack->code != mqtt::connack_code::accepted)
+    co_return make_connack_error(static_cast<int>(ack->code));
+  session_present = ack->session_present;
+  co_return std::error_code{};
 }
 
 } // namespace thingport::device::detail

@@ -22,6 +22,8 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include "mqtt/packet.hpp"
+#include "mqtt/parser.hpp"
 #include "thingport/device/url.hpp"
 
 namespace thingport::device::detail {
@@ -67,11 +69,22 @@ public:
   }
   // Reads once more from `link`; the peer's close (TCP or WebSocket) is errc::connection_closed.
   boost::asio::awaitable<std::error_code> fill(transport& link);
+  // The next whole packet, reading from `link` as needed (its views live until the next fill()).
+  boost::asio::awaitable<std::error_code> next(transport& link, const mqtt::parser_options& opts,
+                                               mqtt::packet& p);
 
 private:
   std::string buf_;
   std::size_t pos_ = 0;
 };
+
+// Opens `link` to `url`, sends `connect` and reads the CONNACK: a refusal is its
+// connack_category() code, another first packet errc::unexpected_packet.
+boost::asio::awaitable<std::error_code> mqtt_handshake(transport& link, const server_url& url,
+                                                       const mqtt::connect_packet& connect,
+                                                       read_buffer& rbuf,
+                                                       const mqtt::parser_options& opts,
+                                                       bool& session_present);
 
 // A client TLS context: TLS 1.2+, peer verification against `ca_file` (empty: system CAs).
 // Throws std::runtime_error if the CA file cannot be loaded.
