@@ -178,16 +178,19 @@ class MqttClient:
     def collect_until(self, topic: str, payload: bytes, timeout: float = WAIT) -> List[Msg]:
         """Messages received before the (topic, payload) marker; the marker is consumed."""
         got: List[Msg] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"{self.client_id}: marker {topic} {payload!r} not received "
-                                     f"within {timeout}s; got before it: {got!r}")
-            m = self.get(remaining)
+
+        def marker(m: Msg) -> bool:
             if m.topic == topic and m.payload == payload:
-                return got
+                return True
             got.append(m)
+            return False
+
+        try:
+            self.get_where(marker, timeout)
+        except AssertionError:
+            raise AssertionError(f"{self.client_id}: marker {topic} {payload!r} not received "
+                                 f"within {timeout}s; got before it: {got!r}") from None
+        return got
 
     def drain(self) -> List[Msg]:
         out = []

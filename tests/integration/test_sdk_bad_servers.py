@@ -11,7 +11,7 @@ import socket
 import struct
 import threading
 import time
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 import pytest
 
@@ -104,6 +104,19 @@ def read_packet(conn: socket.socket) -> Optional[bytes]:
             return None
         body += chunk
     return raw + body
+
+
+def accept_connect(conn: socket.socket) -> None:
+    """Reads the CONNECT and answers CONNACK 0."""
+    assert read_packet(conn)[0] == 0x10
+    conn.sendall(bytes([0x20, 2, 0, 0]))
+
+
+def packets_after_connack(conn: socket.socket) -> Iterator[bytes]:
+    """Accepts the CONNECT, then yields each packet the client sends until it goes away."""
+    accept_connect(conn)
+    while (pkt := read_packet(conn)) is not None:
+        yield pkt
 
 
 def hold_open(conn: socket.socket, seconds: float = 30) -> None:
@@ -251,12 +264,7 @@ def test_unacknowledged_qos1_is_sent_again_with_dup_after_reconnect(fakes):
     done = threading.Event()
 
     def broker(conn, index):
-        assert read_packet(conn)[0] == 0x10
-        conn.sendall(bytes([0x20, 2, 0, 0]))
-        while True:
-            pkt = read_packet(conn)
-            if pkt is None:
-                return
+        for pkt in packets_after_connack(conn):
             if pkt[0] & 0xF0 != 0x30:
                 continue  # SUBSCRIBE, PINGREQ
             tlen = struct.unpack(">H", pkt[2:4])[0]
@@ -305,8 +313,7 @@ def test_huge_remaining_length_is_refused_from_the_fixed_header(fakes):
     """A PUBLISH announcing 256 MiB: the parser's size limit refuses it before any of it is read
     (nothing is buffered for it); the link is dropped with the codec's error."""
     def huge(conn, index):
-        assert read_packet(conn)[0] == 0x10
-        conn.sendall(bytes([0x20, 2, 0, 0]))
+        accept_connect(conn)
         conn.sendall(b"\x30\xff\xff\xff\x7f")  # remaining length 268435455, no body
         hold_open(conn, 5)
 
@@ -325,12 +332,7 @@ def test_subscribes_owed_by_dropped_links_are_forgotten(fakes):
     third = threading.Event()
 
     def no_suback(conn, index):
-        assert read_packet(conn)[0] == 0x10
-        conn.sendall(bytes([0x20, 2, 0, 0]))
-        while True:
-            pkt = read_packet(conn)
-            if pkt is None:
-                return
+        for pkt in packets_after_connack(conn):
             if pkt[0] != 0x82:
                 continue
             subscribes.append(index)
