@@ -25,7 +25,9 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple, TypeVar
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------------------------------------
 # Which broker
@@ -52,6 +54,19 @@ _ids = itertools.count(1)
 def unique_id(prefix: str = "it") -> str:
     """A client id unique across runs and processes, short enough for MQTT 3.1 brokers too."""
     return f"{prefix}-{os.getpid() % 10000}-{next(_ids)}-{uuid.uuid4().hex[:6]}"
+
+
+def poll_until(fetch: Callable[[], T], ok: Callable[[T], bool], timeout: float = WAIT,
+               interval: float = 0.05) -> T:
+    """fetch() until ok(value), at most `timeout` seconds: for state with no event to wait on
+    (an API or a metric). Returns the value; fails with the last one seen."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if ok(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value!r} after {timeout}s"
+        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from apiclient import Api, b64
+import harness
 from harness import BrokerProcess, free_port, unique_id
 from sdkprobe import Probe, probes, run_tool, sanitizer_env, sdk_bin  # noqa: F401
 from transport_broker import broker, make_dev_certs  # noqa: F401  (module broker: all listeners)
@@ -209,14 +210,9 @@ def test_shadow_report_and_desired_state_are_handled(broker, api, device, probes
     ctl = p.wait_event("shadow_control")
     assert ctl["desired"] == {"color": "red"} and ctl["version"] == version + 1, ctl
     # The SDK reports the applied value and clears desired by itself: the stored shadow shows it.
-    deadline = time.monotonic() + 10
-    while True:
-        doc = api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}/shadow")
-        state = doc.get("state", {})
-        if state.get("reported") == {"color": "red"} and "desired" not in state:
-            break
-        assert time.monotonic() < deadline, doc
-        time.sleep(0.05)  # polling the API: the store has no event to wait on
+    harness.poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}/shadow"),
+                       lambda doc: doc.get("state", {}).get("reported") == {"color": "red"}
+                       and "desired" not in doc.get("state", {}), 10)
     at = p.mark()  # and a get from the device answers with it
     p.send("shadow_get")
     got = p.wait_event("shadow_reply", after=at)["reply"]

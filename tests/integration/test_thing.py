@@ -151,13 +151,9 @@ def properties_of(api: Api, d: Any) -> Dict[str, Any]:
 def wait_downlink(api: Api, d: Any, rid: str, outcome: str = "SUCCESS") -> Dict[str, Any]:
     """The downlink record once it has `outcome` (the thing thread records replies shortly
     after the device sent them); bounded."""
-    deadline = time.monotonic() + WAIT
-    while True:
-        rec = api.ok("GET", f"/api/v1/products/{d.pk}/devices/{d.dn}/downlinks/{rid}")
-        if rec["outcome"] == outcome or time.monotonic() > deadline:
-            assert rec["outcome"] == outcome, rec
-            return rec
-        time.sleep(0.02)
+    return harness.poll_until(
+        lambda: api.ok("GET", f"/api/v1/products/{d.pk}/devices/{d.dn}/downlinks/{rid}"),
+        lambda rec: rec["outcome"] == outcome, interval=0.02)
 
 
 def app_client(api: Api, broker, pk: str, made: List[MqttClient]) -> MqttClient:
