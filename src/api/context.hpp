@@ -1,7 +1,10 @@
 // What the API works on. The references outlive the api::server that holds the context.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "broker/broker.hpp"
@@ -10,12 +13,23 @@
 
 namespace thingport::api {
 
+// What the HTTP server refused, for /metrics. Written and read on the server's thread (the
+// atomics let a test or another thread read them too).
+struct http_stats {
+  std::atomic<std::uint64_t> refused_max_connections{0}; // over server_options::max_connections
+  std::atomic<std::uint64_t> refused_per_address{0};     // over max_connections_per_ip
+  std::atomic<std::uint64_t> refused_unauthorized{0};    // 401 from the header, body unread
+  std::atomic<std::uint64_t> refused_bad_target{0};      // 400: non-canonical or broken target
+  std::atomic<std::uint64_t> refused_too_large{0};       // 413
+};
+
 struct context {
   broker::broker& broker;
   broker::directory& dir;
   std::string token;             // Bearer token for /api/v1/...; never empty
   std::function<bool()> healthy; // GET /healthz; empty means healthy
   broker::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
+  std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
 };
 
 // The session key of a device's MQTT session (what broker::disconnect takes).

@@ -1,61 +1,35 @@
 #include "api/form.hpp"
 
+#include <boost/url/encoding_opts.hpp>
+#include <boost/url/params_encoded_view.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 namespace thingport::api {
 
-namespace {
-
-int hex_digit(char c) noexcept {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-} // namespace
-
 std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size())
-        return std::nullopt;
-      const int hi = hex_digit(text[i + 1]);
-      const int lo = hex_digit(text[i + 2]);
-      if (hi < 0 || lo < 0)
-        return std::nullopt;
-      out += static_cast<char>(hi << 4 | lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  auto s = boost::urls::make_pct_string_view(text);
+  if (!s)
+    return std::nullopt;
+  return s->decode(boost::urls::encoding_opts(plus_is_space));
 }
 
 std::optional<form_fields> parse_form(std::string_view text, std::size_t max_fields) {
+  // A form body is a query string without the '?'; '+' is a space in both. Boost 1.81's
+  // parse_query reads past the end of a view that is not NUL-terminated (ASan saw it), so it
+  // gets its own copy.
+  const std::string terminated(text);
+  auto params = boost::urls::parse_query(terminated);
+  if (!params)
+    return std::nullopt;
+  const boost::urls::encoding_opts plus(true);
   form_fields out;
-  while (!text.empty()) {
-    const auto amp = text.find('&');
-    const std::string_view piece = text.substr(0, amp);
-    text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
-    if (piece.empty())
-      continue;
+  for (auto p : *params) {
+    if (p.key.empty() && !p.has_value)
+      continue; // "a=1&&b": an empty piece
     if (out.size() == max_fields)
       return std::nullopt;
-    const auto eq = piece.find('=');
-    auto name = percent_decode(piece.substr(0, eq), true);
-    auto value = percent_decode(
-        eq == std::string_view::npos ? std::string_view{} : piece.substr(eq + 1), true);
-    if (!name || !value)
-      return std::nullopt;
-    out.emplace_back(std::move(*name), std::move(*value));
+    out.emplace_back(p.key.decode(plus), p.has_value ? p.value.decode(plus) : std::string());
   }
   return out;
 }

@@ -1,8 +1,84 @@
 #include "api/json_body.hpp"
 
+#include <set>
+#include <vector>
+
+#include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>
 
 namespace thingport::api {
+
+namespace {
+
+// A Boost.JSON SAX handler that only looks for a key repeated in one object (the DOM parser
+// keeps the last value silently; a body with two values for one field is refused instead).
+struct duplicate_finder {
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  using ec_t = boost::system::error_code;
+  using sv = boost::json::string_view;
+
+  std::vector<std::set<std::string, std::less<>>> objects; // keys seen, per open object
+  std::vector<bool> is_object;                            // the open containers, innermost last
+  std::string key;
+  std::optional<std::string> duplicate;
+
+  bool on_document_begin(ec_t&) { return true; }
+  bool on_document_end(ec_t&) { return true; }
+  bool on_array_begin(ec_t&) {
+    is_object.push_back(false);
+    return true;
+  }
+  bool on_array_end(std::size_t, ec_t&) {
+    is_object.pop_back();
+    return true;
+  }
+  bool on_object_begin(ec_t&) {
+    is_object.push_back(true);
+    objects.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, ec_t&) {
+    is_object.pop_back();
+    objects.pop_back();
+    return true;
+  }
+  bool on_key_part(sv s, std::size_t, ec_t&) {
+    key.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(sv s, std::size_t, ec_t& ec) {
+    key.append(s.data(), s.size());
+    if (!objects.back().insert(key).second) {
+      duplicate = std::move(key);
+      ec = boost::json::error::syntax; // stop: the answer is known
+      return false;
+    }
+    key.clear();
+    return true;
+  }
+  bool on_string_part(sv, std::size_t, ec_t&) { return true; }
+  bool on_string(sv, std::size_t, ec_t&) { return true; }
+  bool on_number_part(sv, ec_t&) { return true; }
+  bool on_int64(std::int64_t, sv, ec_t&) { return true; }
+  bool on_uint64(std::uint64_t, sv, ec_t&) { return true; }
+  bool on_double(double, sv, ec_t&) { return true; }
+  bool on_bool(bool, ec_t&) { return true; }
+  bool on_null(ec_t&) { return true; }
+  bool on_comment_part(sv, ec_t&) { return true; }
+  bool on_comment(sv, ec_t&) { return true; }
+};
+
+} // namespace
+
+std::optional<std::string> duplicate_key(std::string_view json) {
+  boost::json::basic_parser<duplicate_finder> p(boost::json::parse_options{});
+  boost::system::error_code ec;
+  p.write_some(false, json.data(), json.size(), ec);
+  return std::move(p.handler().duplicate);
+}
 
 json_body json_body::parse(std::string_view text, std::initializer_list<std::string_view> known) {
   json_body b;
@@ -16,6 +92,10 @@ json_body json_body::parse(std::string_view text, std::initializer_list<std::str
   }
   if (!v.is_object()) {
     b.fail("body must be a JSON object");
+    return b;
+  }
+  if (auto dup = duplicate_key(text)) {
+    b.fail("duplicate field \"" + *dup + "\"");
     return b;
   }
   b.obj_ = std::move(v.as_object());

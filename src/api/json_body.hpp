@@ -1,6 +1,7 @@
 // A JSON request body read strictly, so a typo or a wrong type is a 400 that names the field
 // rather than a silently ignored value:
 //   - it must parse and be an object (an empty body counts as {});
+//   - no object in it may repeat a key ("duplicate field \"x\"", at any depth);
 //   - every key must be one the endpoint knows ("unknown field \"x\"" otherwise);
 //   - each getter checks the type ("field \"x\" must be a string"); null counts as absent.
 // The first problem found is kept; getters return nullopt once there is one. Never throws on
@@ -20,6 +21,10 @@
 #include "api/http.hpp"
 
 namespace thingport::api {
+
+// The first key repeated within one object of `json` (at any depth), if any. Text that is not
+// JSON has none (the caller reports the parse error).
+std::optional<std::string> duplicate_key(std::string_view json);
 
 class json_body {
 public:

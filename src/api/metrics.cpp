@@ -42,6 +42,14 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.thing_dropped = ctx.thing->dropped();
     s.thing_store_failures = ctx.thing->store_failures();
   }
+  if (ctx.http) {
+    const auto& h = *ctx.http;
+    s.http_refused_max_connections = h.refused_max_connections.load();
+    s.http_refused_per_address = h.refused_per_address.load();
+    s.http_refused_unauthorized = h.refused_unauthorized.load();
+    s.http_refused_bad_target = h.refused_bad_target.load();
+    s.http_refused_too_large = h.refused_too_large.load();
+  }
   return s;
 }
 
@@ -99,6 +107,16 @@ std::string render_metrics(const metrics_snapshot& s) {
          "Device messages on thing topics dropped (the thing queue was full).", s.thing_dropped);
   metric(out, "thingport_thing_store_failures_total", "counter",
          "Thing store writes that failed (the device was answered 500).", s.thing_store_failures);
+  out += "# HELP thingport_http_refused_total HTTP connections and requests refused, by reason.\n"
+         "# TYPE thingport_http_refused_total counter\n";
+  for (const auto& [reason, n] :
+       {std::pair{"max_connections", s.http_refused_max_connections},
+        std::pair{"per_address", s.http_refused_per_address},
+        std::pair{"unauthorized", s.http_refused_unauthorized},
+        std::pair{"bad_target", s.http_refused_bad_target},
+        std::pair{"too_large", s.http_refused_too_large}})
+    fmt::format_to(std::back_inserter(out), "thingport_http_refused_total{{reason=\"{}\"}} {}\n",
+                   reason, n);
   return out;
 }
 

@@ -36,6 +36,11 @@ struct metrics_snapshot {
   std::uint64_t thing_handled = 0;
   std::uint64_t thing_dropped = 0;
   std::uint64_t thing_store_failures = 0;
+  std::uint64_t http_refused_max_connections = 0;
+  std::uint64_t http_refused_per_address = 0;
+  std::uint64_t http_refused_unauthorized = 0;
+  std::uint64_t http_refused_bad_target = 0;
+  std::uint64_t http_refused_too_large = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(broker::close_reason::count_)> closes{};
 };
 

@@ -32,13 +32,6 @@ bool is_capture(std::string_view seg) noexcept {
 
 } // namespace
 
-split_target split(std::string_view target) noexcept {
-  const auto q = target.find('?');
-  if (q == std::string_view::npos)
-    return {target, {}};
-  return {target.substr(0, q), target.substr(q + 1)};
-}
-
 void router::add(http::verb method, std::string_view pattern, handler h) {
   route r{method, {}, std::move(h)};
   for (auto seg : segments_of(pattern))
@@ -47,16 +40,14 @@ void router::add(http::verb method, std::string_view pattern, handler h) {
 }
 
 response router::dispatch(const request& req, std::shared_ptr<reply_slot> later) const {
-  const auto [path, query] = split(req.target());
-  if (path.empty() || path.front() != '/')
-    return error_response(http::status::bad_request, "bad request target");
-  std::vector<std::string> decoded;
-  for (auto seg : segments_of(path)) {
-    auto d = percent_decode(seg, false);
-    if (!d)
-      return error_response(http::status::bad_request, "broken %-escape in the path");
-    decoded.push_back(std::move(*d));
-  }
+  auto t = parse_target(req.target());
+  if (auto* p = std::get_if<problem>(&t))
+    return error_response(*p);
+  return dispatch(req, std::move(std::get<target>(t)), std::move(later));
+}
+
+response router::dispatch(const request& req, target t, std::shared_ptr<reply_slot> later) const {
+  auto& decoded = t.segments;
   std::vector<http::verb> allowed;
   for (const auto& r : routes_) {
     if (r.segments.size() != decoded.size())
@@ -71,10 +62,7 @@ response router::dispatch(const request& req, std::shared_ptr<reply_slot> later)
         allowed.push_back(r.method);
       continue;
     }
-    auto q = parse_form(query);
-    if (!q)
-      return error_response(http::status::bad_request, "broken query string");
-    call c{req, {}, std::move(*q), std::move(later)};
+    call c{req, {}, std::move(t.query), std::move(later)};
     for (std::size_t i = 0; i < decoded.size(); ++i)
       if (r.segments[i].empty())
         c.params.push_back(std::move(decoded[i]));

@@ -1,9 +1,10 @@
 // Path routing for the API: "/api/v1/products/{pk}/devices/{dn}" patterns, where a "{...}"
-// segment captures one percent-decoded path segment. Routes are tried in the order added and
+// segment captures one percent-decoded path segment (target.hpp parses the target). Routes are
+// tried in the order added and
 // the first whose pattern and method match answers, so a literal route added before a
 // capturing one wins ("/devices/batch" before "/devices/{dn}"). A path some route matches with
-// another method gets 405 with Allow; no match at all gets 404; a broken %-escape in the path
-// or query gets 400.
+// another method gets 405 with Allow; no match at all gets 404; a target parse_target refuses
+// (a broken %-escape, a non-canonical path, a broken query) gets 400.
 //
 // Threads: add() before use; dispatch() is const and may run on any thread.
 #pragma once
@@ -16,6 +17,7 @@
 
 #include "api/form.hpp"
 #include "api/http.hpp"
+#include "api/target.hpp"
 
 namespace thingport::api {
 
@@ -30,16 +32,13 @@ struct call {
 
 using handler = std::function<response(const call&)>;
 
-// "/a/b?x=1" -> path "/a/b", query "x=1".
-struct split_target {
-  std::string_view path;
-  std::string_view query;
-};
-split_target split(std::string_view target) noexcept;
-
 class router {
 public:
   void add(http::verb method, std::string_view pattern, handler h);
+  // Routes on `t`, which must be parse_target(req.target()): the caller decides on the same
+  // parsed target (the token check) that is routed.
+  response dispatch(const request& req, target t, std::shared_ptr<reply_slot> later = {}) const;
+  // Parses the target, then routes it.
   response dispatch(const request& req, std::shared_ptr<reply_slot> later = {}) const;
 
 private:

@@ -1,6 +1,8 @@
 #include "api/server.hpp"
 
+#include <array>
 #include <exception>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -40,8 +42,12 @@ struct server::impl {
   }
 
   asio::awaitable<void> accept_loop();
-  asio::awaitable<void> session(tcp::socket s);
-  asio::awaitable<bool> refuse(beast::tcp_stream& stream, const boost::system::error_code& ec);
+  asio::awaitable<void> session(tcp::socket s, asio::ip::address peer);
+  asio::awaitable<bool> refuse(beast::tcp_stream& stream, const boost::system::error_code& ec,
+                               std::size_t body_limit);
+  asio::awaitable<void> refuse_early(beast::tcp_stream& stream, response res);
+  asio::awaitable<void> drain(beast::tcp_stream& stream, std::size_t max_bytes,
+                              std::chrono::seconds max_time);
   void close_all();
 
   context ctx;
@@ -51,6 +57,7 @@ struct server::impl {
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
   std::unordered_set<beast::tcp_stream*> streams; // open connections, for stop()
+  std::unordered_map<asio::ip::address, std::size_t> per_address; // open connections by source
   std::unordered_set<std::shared_ptr<reply_slot>> waiting; // answers to come, for stop()
   bool stopping = false;
 };
@@ -88,59 +95,96 @@ asio::awaitable<void> server::impl::accept_loop() {
       co_await backoff.async_wait(tuple_awaitable);
       continue;
     }
+    boost::system::error_code ignored;
+    const auto peer = s.remote_endpoint(ignored).address();
     if (streams.size() >= opts.max_connections) {
-      boost::system::error_code ignored;
+      ++ctx.http->refused_max_connections;
       s.close(ignored);
       continue;
     }
-    asio::co_spawn(io, session(std::move(s)), log_exception);
+    if (per_address[peer] >= opts.max_connections_per_ip) {
+      ++ctx.http->refused_per_address;
+      s.close(ignored);
+      continue;
+    }
+    ++per_address[peer];
+    asio::co_spawn(io, session(std::move(s), peer), log_exception);
+  }
+}
+
+// Reads (and drops) what the client is still sending, for a while and up to `max_bytes`, so
+// that closing with unread data does not reset the connection before the client has read the
+// answer. Nothing is kept: a fixed buffer is reused.
+asio::awaitable<void> server::impl::drain(beast::tcp_stream& stream, std::size_t max_bytes,
+                                          std::chrono::seconds max_time) {
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(max_time);
+  std::array<char, 16 * 1024> sink;
+  for (std::size_t total = 0; total < max_bytes;) {
+    auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
+    if (rec)
+      break;
+    total += rn;
   }
 }
 
 // Answers a request that could not be read with 400/413/431; returns false when the client
 // just went away (nothing to answer).
 asio::awaitable<bool> server::impl::refuse(beast::tcp_stream& stream,
-                                           const boost::system::error_code& ec) {
+                                           const boost::system::error_code& ec,
+                                           std::size_t body_limit) {
   namespace http = beast::http;
   if (!is_parse_error(ec))
     co_return false;
   response res =
       ec == http::error::body_limit
           ? error_response(http::status::payload_too_large,
-                           "body over " + std::to_string(opts.body_limit) + " bytes")
+                           "body over " + std::to_string(body_limit) + " bytes")
       : ec == http::error::header_limit
           ? error_response(http::status::request_header_fields_too_large,
                            "header over " + std::to_string(opts.header_limit) + " bytes")
           : error_response(http::status::bad_request, "bad HTTP request: " + ec.message());
+  if (ec == http::error::body_limit)
+    ++ctx.http->refused_too_large;
   res.keep_alive(false);
   stream.expires_after(opts.write_timeout);
   auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
-  if (!wec && ec == http::error::body_limit) {
-    // Read (and drop) what the client is still sending, for a while, so that closing with
-    // unread data does not reset the connection before it has read the 413.
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(5));
-    std::vector<char> sink(64 * 1024);
-    for (std::size_t total = 0; total < 4 * opts.body_limit;) {
-      auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
-      if (rec)
-        break;
-      total += rn;
-    }
-  }
+  if (!wec && ec == http::error::body_limit) // a client with the right to send that much
+    co_await drain(stream, 4 * body_limit, std::chrono::seconds(5));
   co_return true;
 }
 
-asio::awaitable<void> server::impl::session(tcp::socket s) {
+// Answers a request refused from its header (bad target, no token) and closes: its body is
+// never read into memory.
+asio::awaitable<void> server::impl::refuse_early(beast::tcp_stream& stream, response res) {
+  namespace http = beast::http;
+  if (res.result() == http::status::unauthorized)
+    ++ctx.http->refused_unauthorized;
+  else
+    ++ctx.http->refused_bad_target;
+  res.version(11);
+  res.keep_alive(false);
+  stream.expires_after(opts.write_timeout);
+  auto [wec, wn] = co_await http::async_write(stream, res, tuple_awaitable);
+  if (!wec)
+    co_await drain(stream, opts.drain_limit, std::chrono::seconds(2));
+}
+
+asio::awaitable<void> server::impl::session(tcp::socket s, asio::ip::address peer) {
   namespace http = beast::http;
   beast::tcp_stream stream(std::move(s));
   streams.insert(&stream);
   struct untrack {
     impl& self;
     beast::tcp_stream* p;
-    ~untrack() { self.streams.erase(p); }
-  } guard{*this, &stream};
+    asio::ip::address peer;
+    ~untrack() {
+      self.streams.erase(p);
+      if (auto it = self.per_address.find(peer); it != self.per_address.end() && --it->second == 0)
+        self.per_address.erase(it);
+    }
+  } guard{*this, &stream, peer};
   beast::flat_buffer buffer;
   while (!stopping) {
     http::request_parser<http::string_body> parser;
@@ -149,8 +193,23 @@ asio::awaitable<void> server::impl::session(tcp::socket s) {
     stream.expires_after(opts.read_timeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
     if (hec) {
-      co_await refuse(stream, hec);
+      co_await refuse(stream, hec, opts.body_limit);
       break;
+    }
+    // Decide on the header alone: a request without the token is refused before its body is
+    // read, and the endpoints that need no token take only small bodies.
+    auto admitted = svc.admit(parser.get());
+    if (auto* refused = std::get_if<response>(&admitted)) {
+      co_await refuse_early(stream, std::move(*refused));
+      break;
+    }
+    auto& t = std::get<target>(admitted);
+    if (!t.needs_token()) {
+      if (parser.content_length() && *parser.content_length() > opts.open_body_limit) {
+        co_await refuse(stream, http::error::body_limit, opts.open_body_limit);
+        break;
+      }
+      parser.body_limit(opts.open_body_limit);
     }
     if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
       http::response<http::empty_body> cont{http::status::continue_, 11};
@@ -160,12 +219,12 @@ asio::awaitable<void> server::impl::session(tcp::socket s) {
     }
     auto [bec, bn] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
     if (bec) {
-      co_await refuse(stream, bec);
+      co_await refuse(stream, bec, t.needs_token() ? opts.body_limit : opts.open_body_limit);
       break;
     }
     request req = parser.release();
     auto later = std::make_shared<reply_slot>(io);
-    response res = svc.handle(req, later);
+    response res = svc.handle(req, std::move(t), later);
     if (later->deferred()) {
       waiting.insert(later);
       auto answer = co_await later->wait();

@@ -1,6 +1,8 @@
 // The HTTP/1.1 server of the API, metrics and console (Boost.Beast): one thread with its own
 // io_context, keep-alive, and bounds on everything a client controls: header and body size,
-// time to send a request and to read an answer, number of open connections. A request it
+// time to send a request and to read an answer, number of open connections in all and from one
+// source address. The token is checked from the header: the body of a request without it is
+// never read into memory. A request it
 // cannot parse gets 400 (413 when the body is too large, 431 for the header) and the
 // connection is closed; nothing a client sends can stop the server.
 //
@@ -26,6 +28,9 @@ struct server_options {
   std::chrono::seconds read_timeout{30};  // to receive one whole request
   std::chrono::seconds write_timeout{60}; // to send one answer
   std::size_t max_connections = 256;      // more are closed at once
+  std::size_t max_connections_per_ip = 64; // from one source address; more are closed at once
+  std::size_t open_body_limit = 64 * 1024; // bodies of the endpoints that need no token
+  std::size_t drain_limit = 1024 * 1024;   // unread body bytes dropped before closing a refusal
 };
 
 class server {

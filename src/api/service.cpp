@@ -20,10 +20,26 @@ service::service(context& ctx) : ctx_(ctx) {
   add_system_routes(router_, ctx_);
 }
 
-response service::handle(const request& req, std::shared_ptr<reply_slot> later) const noexcept {
+namespace {
+
+response internal_error() noexcept {
   try {
-    const auto path = split(req.target()).path;
-    if (path.starts_with("/api/") && !bearer_matches(req[http::field::authorization], ctx_.token)) {
+    return error_response(http::status::internal_server_error, "internal error");
+  } catch (...) {
+    return response{http::status::internal_server_error, 11};
+  }
+}
+
+} // namespace
+
+std::variant<target, response> service::admit(const request& req) const noexcept {
+  try {
+    // One parse: the token is checked on exactly the decoded path that is routed.
+    auto parsed = parse_target(req.target());
+    if (auto* p = std::get_if<problem>(&parsed))
+      return error_response(*p);
+    auto& t = std::get<target>(parsed);
+    if (t.needs_token() && !bearer_matches(req[http::field::authorization], ctx_.token)) {
       auto res = error_response(http::status::unauthorized,
                                 req.count(http::field::authorization) != 0
                                     ? "wrong token"
@@ -31,7 +47,16 @@ response service::handle(const request& req, std::shared_ptr<reply_slot> later) 
       res.set(http::field::www_authenticate, "Bearer");
       return res;
     }
-    return router_.dispatch(req, std::move(later));
+    return std::move(t);
+  } catch (...) {
+    return internal_error();
+  }
+}
+
+response service::handle(const request& req, target t,
+                         std::shared_ptr<reply_slot> later) const noexcept {
+  try {
+    return router_.dispatch(req, std::move(t), std::move(later));
   } catch (const std::exception& e) {
     spdlog::error("http {} {}: {}", std::string(req.method_string()), std::string(req.target()),
                   e.what());
@@ -39,11 +64,14 @@ response service::handle(const request& req, std::shared_ptr<reply_slot> later) 
     spdlog::error("http {} {}: unknown exception", std::string(req.method_string()),
                   std::string(req.target()));
   }
-  try {
-    return error_response(http::status::internal_server_error, "internal error");
-  } catch (...) {
-    return response{http::status::internal_server_error, 11};
-  }
+  return internal_error();
+}
+
+response service::handle(const request& req, std::shared_ptr<reply_slot> later) const noexcept {
+  auto a = admit(req);
+  if (auto* refused = std::get_if<response>(&a))
+    return std::move(*refused);
+  return handle(req, std::move(std::get<target>(a)), std::move(later));
 }
 
 } // namespace thingport::api

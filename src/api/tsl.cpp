@@ -2,6 +2,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include "api/json_body.hpp"
+
 namespace thingport::api {
 
 std::variant<std::shared_ptr<const thing::thing_model>, problem> check_tsl(std::string_view json) {
@@ -10,6 +12,8 @@ std::variant<std::shared_ptr<const thing::thing_model>, problem> check_tsl(std::
   boost::json::parse(json, ec);
   if (ec)
     return problem{http::status::bad_request, "thing model is not valid JSON: " + ec.message()};
+  if (auto dup = duplicate_key(json))
+    return problem{http::status::bad_request, "thing model: duplicate key \"" + *dup + "\""};
   auto r = thing::parse_tsl(json);
   if (r)
     return std::move(r.model);

@@ -147,9 +147,14 @@ config load_config(const std::string& path) {
     }
   }
   if (const auto* t = section(root, "http", path)) {
-    check_keys(*t, path, "http", {"listen", "token"});
+    check_keys(*t, path, "http", {"listen", "token", "max_connections", "max_connections_per_ip"});
     read(*t, "listen", c.http.listen, path, "http");
     read(*t, "token", c.http.token, path, "http");
+    read(*t, "max_connections", c.http.max_connections, path, "http");
+    read(*t, "max_connections_per_ip", c.http.max_connections_per_ip, path, "http");
+    if (c.http.max_connections == 0) fail(path, "http.max_connections", "must be at least 1");
+    if (c.http.max_connections_per_ip == 0)
+      fail(path, "http.max_connections_per_ip", "must be at least 1");
   }
   if (const auto* t = section(root, "limits", path)) {
     check_keys(*t, path, "limits",

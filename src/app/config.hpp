@@ -30,6 +30,8 @@ struct config {
   struct {
     std::string listen = "127.0.0.1:8080";
     std::string token = "";
+    std::size_t max_connections = 256;        // open API connections in all
+    std::size_t max_connections_per_ip = 64;  // from one source address
   } http;
   struct {
     std::size_t max_payload = 262144;

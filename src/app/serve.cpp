@@ -136,8 +136,11 @@ int serve(const config& c) {
     const auto store_up = [&dir, &b] {
       return !b.store_failing() && dir.store().list_products({0, 1}).has_value();
     };
+    api::server_options ho;
+    ho.max_connections = c.http.max_connections;
+    ho.max_connections_per_ip = c.http.max_connections_per_ip;
     http.emplace(api::context{b, dir, token.value, store_up, &things},
-                 net::parse_endpoint(c.http.listen));
+                 net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
   }
 

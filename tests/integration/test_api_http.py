@@ -194,6 +194,15 @@ def test_broken_requests_are_refused(api, data, status):
     assert api.call("GET", "/healthz", token=None).status == 200
 
 
+def test_canonical_paths_and_escapes_still_route(api, broker):
+    pk = broker.demo["productKey"]
+    assert api.call("GET", f"/api/v1/products/{pk}").status == 200
+    # '@' escaped is canonical (a reserved character): routed, the device just does not exist
+    assert api.call("GET", f"/api/v1/products/{pk}/devices/no%40such").status == 404
+    # a path that only looks like /api once decoded twice is not under /api
+    assert api.call("GET", "/%2561pi/v1/products", token=None).status == 404
+
+
 def test_body_over_16_mib_is_413(api):
     big = b'{"name":"' + b"x" * (17 * 1024 * 1024) + b'"}'
     try:

@@ -84,5 +84,17 @@ TEST(ApiJsonBody, FirstProblemWins) {
   EXPECT_EQ(message_of(b), "field \"a\" must be a string");
 }
 
+TEST(ApiJsonBody, RefusesDuplicateKeysAtAnyDepth) {
+  EXPECT_EQ(duplicate_key(R"({"a":1,"a":2})"), "a");
+  EXPECT_EQ(duplicate_key(R"({"a":{"b":1,"c":[{"d":1,"d":2}]}})"), "d");
+  EXPECT_EQ(duplicate_key(R"({"a":{"b":1},"b":{"b":2}})"), std::nullopt); // other objects
+  EXPECT_EQ(duplicate_key(R"([{"a":1},{"a":1}])"), std::nullopt);
+  EXPECT_EQ(duplicate_key(R"({"k\u0061":1,"ka":2})"), "ka"); // the same key, escaped
+  EXPECT_EQ(duplicate_key("not json"), std::nullopt);
+  auto b = json_body::parse(R"({"name":"x","name":"y"})", {"name"});
+  ASSERT_TRUE(b.error());
+  EXPECT_EQ(message_of(b), "duplicate field \"name\"");
+}
+
 } // namespace
 } // namespace thingport::api
