@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/log_limiter.hpp"
 #include "store/session_writer.hpp"
 
 namespace thingport::api {
@@ -28,6 +29,13 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.dropped_offline_qos0 = b.total(&counters::dropped_offline_qos0);
   s.dropped_expired = b.total(&counters::dropped_expired);
   s.dropped_disk_budget = b.total(&counters::dropped_disk_budget);
+  s.will_denied = b.total(&counters::will_denied);
+  s.retain_denied = b.total(&counters::retain_denied);
+  s.subscribe_denied = b.total(&counters::subscribe_denied);
+  s.retained = b.retained().size();
+  s.retained_bytes = b.retained().bytes();
+  s.retained_refused = b.retained().refused();
+  s.log_suppressed = broker::log_lines_suppressed_total.load(std::memory_order_relaxed);
   s.sessions = b.sessions().live();
   s.subscriptions = b.index().size();
   if (const auto* w = b.writer()) {
@@ -107,6 +115,23 @@ std::string render_metrics(const metrics_snapshot& s) {
          "Device messages on thing topics dropped (the thing queue was full).", s.thing_dropped);
   metric(out, "thingport_thing_store_failures_total", "counter",
          "Thing store writes that failed (the device was answered 500).", s.thing_store_failures);
+  metric(out, "thingport_will_denied_total", "counter",
+         "CONNECTs refused (CONNACK 5) for a will on a topic the client may not publish to.",
+         s.will_denied);
+  metric(out, "thingport_retain_denied_total", "counter",
+         "Retained PUBLISHes and wills routed without being kept (not a retainable topic).",
+         s.retain_denied);
+  metric(out, "thingport_subscribe_denied_total", "counter", "SUBSCRIBE filters refused (0x80).",
+         s.subscribe_denied);
+  metric(out, "thingport_retained_messages", "gauge", "Retained messages kept.", s.retained);
+  metric(out, "thingport_retained_bytes", "gauge",
+         "Topic and payload bytes of the retained messages ([limits] max_retained_bytes).",
+         s.retained_bytes);
+  metric(out, "thingport_retained_refused_total", "counter",
+         "Retained messages not kept: the retained store was full.", s.retained_refused);
+  metric(out, "thingport_log_lines_suppressed_total", "counter",
+         "Log lines left out by the per-kind rate limits (summarized in the next line).",
+         s.log_suppressed);
   out += "# HELP thingport_http_refused_total HTTP connections and requests refused, by reason.\n"
          "# TYPE thingport_http_refused_total counter\n";
   for (const auto& [reason, n] :

@@ -36,6 +36,13 @@ struct metrics_snapshot {
   std::uint64_t thing_handled = 0;
   std::uint64_t thing_dropped = 0;
   std::uint64_t thing_store_failures = 0;
+  std::uint64_t will_denied = 0;
+  std::uint64_t retain_denied = 0;
+  std::uint64_t subscribe_denied = 0;
+  std::uint64_t retained = 0;
+  std::uint64_t retained_bytes = 0;
+  std::uint64_t retained_refused = 0;
+  std::uint64_t log_suppressed = 0;
   std::uint64_t http_refused_max_connections = 0;
   std::uint64_t http_refused_per_address = 0;
   std::uint64_t http_refused_unauthorized = 0;

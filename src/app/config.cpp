@@ -159,13 +159,26 @@ config load_config(const std::string& path) {
   if (const auto* t = section(root, "limits", path)) {
     check_keys(*t, path, "limits",
                {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
-                "connect_rate", "offline_queue_bytes"});
+                "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
+                "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
     read(*t, "connect_rate", c.limits.connect_rate, path, "limits");
     read(*t, "offline_queue", c.limits.offline_queue, path, "limits");
     read_size(*t, "offline_queue_bytes", c.limits.offline_queue_bytes, path, "limits");
+    read_size(*t, "max_outbound", c.limits.max_outbound, path, "limits");
+    read_size(*t, "max_connect_size", c.limits.max_connect_size, path, "limits");
+    read(*t, "max_retained", c.limits.max_retained, path, "limits");
+    read_size(*t, "max_retained_bytes", c.limits.max_retained_bytes, path, "limits");
+    read(*t, "max_subscriptions", c.limits.max_subscriptions, path, "limits");
+    read(*t, "max_inflight_in", c.limits.max_inflight_in, path, "limits");
+    if (c.limits.max_outbound < 4096) fail(path, "limits.max_outbound", "must be at least 4096");
+    if (c.limits.max_connect_size < 512 || c.limits.max_connect_size > 268435455)
+      fail(path, "limits.max_connect_size", "must be 512..268435455");
+    if (c.limits.max_subscriptions == 0)
+      fail(path, "limits.max_subscriptions", "must be at least 1");
+    if (c.limits.max_inflight_in == 0) fail(path, "limits.max_inflight_in", "must be at least 1");
     std::string ttl;
     read(*t, "offline_ttl", ttl, path, "limits");
     if (!ttl.empty()) c.limits.offline_ttl = parse_duration(ttl);

@@ -41,6 +41,12 @@ struct config {
     std::uint64_t offline_queue_bytes = 64ull << 20;  // topic + payload bytes per session
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
     std::uint32_t connect_rate = 5;  // connect attempts per device per minute; 0: no limit
+    std::uint64_t max_outbound = 8ull << 20;       // unread bytes queued to one connection
+    std::uint64_t max_connect_size = 16 * 1024;    // a packet before CONNECT is accepted
+    std::uint64_t max_retained = 100'000;          // retained messages in all
+    std::uint64_t max_retained_bytes = 256ull << 20;  // their topic + payload bytes
+    std::uint16_t max_subscriptions = 1000;        // per generic (anonymous) client
+    std::uint16_t max_inflight_in = 100;           // inbound QoS 1 awaiting PUBACK per client
   } limits;
   struct {
     std::string backend = "sqlite";

@@ -88,6 +88,11 @@ int serve(const config& c) {
   o.max_queued_bytes = static_cast<std::size_t>(c.limits.offline_queue_bytes);
   o.disk_budget = c.store.disk_budget;
   o.offline_ttl = c.limits.offline_ttl;
+  o.max_outbound_bytes = static_cast<std::size_t>(c.limits.max_outbound);
+  o.max_connect_size = static_cast<std::size_t>(c.limits.max_connect_size);
+  o.max_retained = static_cast<std::size_t>(c.limits.max_retained);
+  o.max_retained_bytes = static_cast<std::size_t>(c.limits.max_retained_bytes);
+  o.max_inbound_qos1 = c.limits.max_inflight_in;
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
   broker::directory dir(identities);
   dir.load();
@@ -100,6 +105,7 @@ int serve(const config& c) {
   po.login.keepalive_max = c.limits.keepalive_max;
   po.deny_subscribe = c.auth.deny_subscribe;
   po.connect_rate = c.limits.connect_rate;
+  po.max_generic_subscriptions = c.limits.max_subscriptions;
   auto policy = std::make_shared<broker::device_policy>(dir, po);
   // Persistent sessions (issue 8): declared before the broker, which stops the writer.
   const bool sync = c.store.durability != "async";

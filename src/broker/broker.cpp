@@ -11,7 +11,8 @@ namespace thingport::broker {
 namespace asio = boost::asio;
 
 broker::broker(options o, std::shared_ptr<client_policy> policy)
-    : opts_(o), policy_(std::move(policy)) {
+    : opts_(o), policy_(std::move(policy)),
+      retained_(retained_limits{o.max_retained, o.max_retained_bytes}) {
   unsigned n = opts_.workers != 0 ? opts_.workers : std::thread::hardware_concurrency();
   if (n == 0) n = 1;
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i));

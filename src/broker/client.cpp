@@ -1,11 +1,16 @@
 #include "broker/client.hpp"
 
 #include <algorithm>
+#include <array>
+#include <stdexcept>
+
+#include <openssl/rand.h>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.hpp"
+#include "broker/log_limiter.hpp"
 #include "broker/session.hpp"
 #include "broker/worker.hpp"
 #include "mqtt/error.hpp"
@@ -14,9 +19,32 @@
 namespace thingport::broker {
 
 namespace {
-// Client ids can be 64 KiB of anything: logs get the start of them.
+// Client ids and topics can be 64 KiB of anything: logs get the start of them.
 std::string_view log_id(const std::string& id) noexcept {
   return std::string_view(id).substr(0, 96);
+}
+std::string_view log_topic(std::string_view topic) noexcept { return topic.substr(0, 128); }
+
+// What any client can make the server log, at most this many lines a second each; the rest
+// are counted and summarized on the next line let through.
+log_limiter bad_packet_log{20};
+log_limiter refused_log{20};
+log_limiter denied_log{20};
+log_limiter retained_log{5};
+log_limiter close_log{200};
+
+// "$auto/" and 16 random bytes in hex: an assigned id nobody can guess to take the session.
+std::string assigned_client_id() {
+  std::array<unsigned char, 16> r{};
+  if (RAND_bytes(r.data(), static_cast<int>(r.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string id = std::string(assigned_id_prefix);
+  for (auto c : r) {
+    id += hex[c >> 4];
+    id += hex[c & 15];
+  }
+  return id;
 }
 }  // namespace
 
@@ -25,8 +53,9 @@ client::client(worker& w, transport& t, transport_info info, clock::time_point n
       created_(now), last_rx_(now) {
   const auto& o = w.owner().opts();
   parser_opts_.side = mqtt::parser_options::role::server;
-  parser_opts_.max_payload = o.max_payload;
-  parser_opts_.max_remaining_length = o.max_payload + 65536 + 4;
+  // Until CONNECT is accepted a stranger gets only max_connect_size; then the PUBLISH limits.
+  parser_opts_.max_payload = std::min(o.max_payload, o.max_connect_size);
+  parser_opts_.max_remaining_length = o.max_connect_size;
   worker_.add_client(*this);
 }
 
@@ -40,12 +69,14 @@ client::~client() {
 
 std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
   std::size_t used = 0;
-  while (state_ == state::awaiting_connect || state_ == state::connected) {
+  while ((state_ == state::awaiting_connect || state_ == state::connected) && !over_outbound_ &&
+         !waiting_for_acks()) {
     auto r = mqtt::parse(in.subspan(used), parser_opts_);
     if (r.state == mqtt::parse_result::status::need_more) break;
     if (r.state == mqtt::parse_result::status::error) {
-      spdlog::info("client {} ({}): bad packet: {}", log_id(client_id_), info_.remote_address,
-                   r.ec.message());
+      if (auto n = bad_packet_log.admit())
+        spdlog::info("client {} ({}): bad packet: {}{}", log_id(client_id_), info_.remote_address,
+                     r.ec.message(), suppressed_note(*n));
       if (state_ == state::awaiting_connect) {
         if (auto code = mqtt::connack_code_for(r.ec)) {
           refuse(*code, close_reason::protocol_error);
@@ -99,9 +130,11 @@ void client::close(close_reason r) {
   reason_ = r;
   worker_.stats().closes[static_cast<std::size_t>(r)].fetch_add(
       1, std::memory_order_relaxed);
-  if (was_connected || r != close_reason::peer_closed)
-    spdlog::info("close client={} addr={} transport={} reason={}", log_id(client_id_),
-                 info_.remote_address, to_string(info_.kind), to_string(r));
+  if (was_connected || r != close_reason::peer_closed) {
+    if (auto n = close_log.admit())
+      spdlog::info("close client={} addr={} transport={} reason={}{}", log_id(client_id_),
+                   info_.remote_address, to_string(info_.kind), to_string(r), suppressed_note(*n));
+  }
   detach(r != close_reason::client_disconnect);
   if (online_) {
     online_ = false;
@@ -119,10 +152,9 @@ void client::take_over() {
 
 void client::detach(bool publish_will) {
   if (publish_will && will_ && identity_) {
-    auto& b = worker_.owner();
     auto m = make_message(will_->topic, will_->payload, will_->qos, false,
                           will_->qos > 0 ? worker_.next_message_id() : 0);
-    if (will_->retain) b.retained().set(make_message(will_->topic, will_->payload, will_->qos, true));
+    if (will_->retain) keep_retained(will_->topic, will_->payload, will_->qos);
     worker_.route(m);
   }
   will_.reset();
@@ -133,25 +165,38 @@ void client::detach(bool publish_will) {
   }
 }
 
+// One bound on everything queued to this client that it has not read yet, whatever caused it
+// (acks, pongs, subacks, retained, deliveries): over it the client is a slow consumer.
+void client::check_outbound() {
+  if (over_outbound_ || state_ == state::closed ||
+      out_.size() <= worker_.owner().opts().max_outbound_bytes)
+    return;
+  over_outbound_ = true; // and feed() reads no more of its packets
+  // Not closed from here: we may be inside a loop over this client's session.
+  boost::asio::post(worker_.io(), [w = &worker_, serial = serial_] {
+    w->close_client(serial, close_reason::slow_consumer);
+  });
+}
+
 void client::send(const mqtt::packet& p) {
   mqtt::encode(p, out_);
+  check_outbound();
 }
 
 void client::send_publish(const message& m, std::uint8_t qos, bool retain, bool dup,
                           std::uint16_t packet_id) {
   mqtt::encode_publish(out_, m.topic, m.payload, qos, retain, dup, packet_id);
-  if (out_.size() > worker_.owner().opts().max_outbound_bytes && state_ != state::closed) {
-    // Not closed from here: we may be inside a loop over this client's session.
-    boost::asio::post(worker_.io(), [w = &worker_, serial = serial_] {
-      w->close_client(serial, close_reason::slow_consumer);
-    });
-  }
+  check_outbound();
   transport_.wake();
 }
 
 void client::send_pubrel(std::uint16_t packet_id) {
   send(mqtt::pubrel_packet{packet_id});
   transport_.wake();
+}
+
+bool client::waiting_for_acks() const noexcept {
+  return acks_.size() >= worker_.owner().opts().max_inbound_qos1;
 }
 
 void client::attach(session& s, bool session_present) {
@@ -187,6 +232,7 @@ void client::attach(session& s, bool session_present) {
       mqtt::encode_publish(out_, m.msg->topic, m.msg->payload, m.qos, m.retain, true, m.packet_id);
   }
   worker_.drain(s);
+  check_outbound();
   if (!out_.empty()) transport_.wake();
   transport_.resume_reading();
 }
@@ -200,12 +246,16 @@ void client::handle(const mqtt::connect_packet& p) {
   clean_session_ = p.clean_session;
   if (p.client_id.empty() && !p.clean_session)
     return refuse(mqtt::connack_code::identifier_rejected, close_reason::auth_failed);
+  // Assigned ids are the server's: a client naming one could take another's session.
+  if (std::string_view(p.client_id).starts_with(assigned_id_prefix))
+    return refuse(mqtt::connack_code::identifier_rejected, close_reason::auth_failed);
   auto& b = worker_.owner();
   auto decision = b.policy().authenticate(p, info_);
   if (auto* no = std::get_if<connect_refusal>(&decision)) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("refused client={} addr={} code={} why={}", log_id(client_id_), info_.remote_address,
-                 static_cast<int>(no->code), no->why);
+    if (auto n = refused_log.admit())
+      spdlog::info("refused client={} addr={} code={} why={}{}", log_id(client_id_),
+                   info_.remote_address, static_cast<int>(no->code), no->why, suppressed_note(*n));
     return refuse(no->code, close_reason::auth_failed);
   }
   if (!p.clean_session && b.store_failing()) {
@@ -217,9 +267,25 @@ void client::handle(const mqtt::connect_packet& p) {
     return refuse(mqtt::connack_code::server_unavailable, close_reason::store_failure);
   }
   identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
+  if (p.will) {
+    // A will is a PUBLISH sent later in this client's name: it is authorized now, on exactly
+    // its topic, as that PUBLISH would be; a will it may not send refuses the CONNECT.
+    if (b.policy().authorize_publish(*identity_, p.will->topic, p.will->qos) !=
+        publish_verdict::allow) {
+      worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+      worker_.stats().will_denied.fetch_add(1, std::memory_order_relaxed);
+      if (auto n = refused_log.admit())
+        spdlog::info("refused client={} addr={} code=5 why=will topic {} not allowed{}",
+                     log_id(client_id_), info_.remote_address, log_topic(p.will->topic),
+                     suppressed_note(*n));
+      return refuse(mqtt::connack_code::not_authorized, close_reason::auth_failed);
+    }
+  }
+  parser_opts_.max_payload = b.opts().max_payload;
+  parser_opts_.max_remaining_length = b.opts().max_payload + 65536 + 4;
   session_key_ = !identity_->session_key.empty() ? identity_->session_key
                  : !client_id_.empty()             ? client_id_
-                                                   : "$auto/" + std::to_string(serial_);
+                                                   : assigned_client_id();
   if (p.will) will_ = std::make_unique<mqtt::will_message>(*p.will);
   if (will_ && will_->qos > identity_->max_qos) will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
@@ -237,7 +303,9 @@ void client::handle(const mqtt::publish_packet& p) {
   }
   if (verdict == publish_verdict::drop) {
     worker_.stats().publish_denied.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("client={} publish to {} denied (topic_denied)", log_id(client_id_), p.topic);
+    if (auto n = denied_log.admit())
+      spdlog::info("client={} publish to {} denied (topic_denied){}", log_id(client_id_),
+                   log_topic(p.topic), suppressed_note(*n));
   }
   if (p.qos == 2) {
     auto& ids = session_->inbound_qos2;
@@ -252,7 +320,7 @@ void client::handle(const mqtt::publish_packet& p) {
     ids.push_back(p.packet_id);
   }
   if (verdict == publish_verdict::allow) {
-    if (p.retain) b.retained().set(make_message(p.topic, p.payload, p.qos, true));
+    if (p.retain) keep_retained(p.topic, p.payload, p.qos);
     auto m = make_message(p.topic, p.payload, p.qos, false,
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
     if (auto* tc = b.consumer(); tc != nullptr && maybe_thing_topic(p.topic))
@@ -270,6 +338,20 @@ void client::handle(const mqtt::publish_packet& p) {
     }
   }
   if (p.qos > 0) acknowledge(p.packet_id, p.qos);
+}
+
+void client::keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos) {
+  auto& b = worker_.owner();
+  if (!b.policy().may_retain(*identity_, topic)) {
+    worker_.stats().retain_denied.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!b.retained().set(make_message(topic, payload, qos, true))) {
+    if (auto n = retained_log.admit())
+      spdlog::warn("client={} retained message on {} not kept: the retained store is full "
+                   "([limits] max_retained, max_retained_bytes){}",
+                   log_id(client_id_), log_topic(topic), suppressed_note(*n));
+  }
 }
 
 void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
@@ -294,8 +376,10 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
       break;
     }
   }
+  const bool was_waiting = waiting_for_acks();
   send_ready_acks();
   if (!out_.empty()) transport_.wake();
+  if (was_waiting && !waiting_for_acks()) transport_.resume_reading();
 }
 
 void client::send_ready_acks() {
@@ -363,6 +447,8 @@ void client::handle(const mqtt::subscribe_packet& p) {
         std::none_of(session_->subscriptions.begin(), session_->subscriptions.end(),
                      [&](const mqtt::subscription& s) { return s.filter == sub.filter; }))
       granted = mqtt::suback_failure;
+    if (granted == mqtt::suback_failure)
+      worker_.stats().subscribe_denied.fetch_add(1, std::memory_order_relaxed);
     ack.return_codes.push_back(granted);
     if (granted != mqtt::suback_failure && worker_.subscribe(*session_, sub.filter, granted))
       ++explicit_subs;

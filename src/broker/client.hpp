@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include <boost/container/devector.hpp>
 
@@ -22,6 +23,10 @@ namespace thingport::broker {
 
 class worker;
 class session;
+
+// The client id given to a client that sent an empty one ("$auto/" and random hex); clients may
+// not send ids that start with it.
+inline constexpr std::string_view assigned_id_prefix = "$auto/";
 
 using clock = std::chrono::steady_clock;
 
@@ -56,7 +61,12 @@ public:
 
   std::string& output() noexcept { return out_; }
   bool closed() const noexcept { return state_ == state::closed; }
-  bool paused() const noexcept { return state_ == state::awaiting_session; }
+  bool awaiting_session() const noexcept { return state_ == state::awaiting_session; }
+  // The driver reads no more until resume_reading(): waiting for the session, too many acks
+  // owed, or closing as a slow consumer.
+  bool paused() const noexcept {
+    return state_ == state::awaiting_session || over_outbound_ || waiting_for_acks();
+  }
   close_reason reason() const noexcept { return reason_; }
   const transport_info& info() const noexcept { return info_; }
   const std::string& client_id() const noexcept { return client_id_; }
@@ -92,6 +102,12 @@ private:
   template <class P> void handle(const P&) { close(close_reason::protocol_error); }
 
   void send(const mqtt::packet& p);
+  // Closes (posted) as slow_consumer once the unread output passes max_outbound_bytes.
+  void check_outbound();
+  // Too many inbound QoS 1/2 wait for their acknowledgement: read no more until some go out.
+  bool waiting_for_acks() const noexcept;
+  // A retained PUBLISH or will: kept when the policy and the retained store's limits allow.
+  void keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos);
   // PUBACK (QoS 1) or PUBREC (QoS 2) now, or behind the acknowledgements still waiting.
   void acknowledge(std::uint16_t packet_id, std::uint8_t qos);
   void send_ready_acks();
@@ -115,6 +131,7 @@ private:
   std::shared_ptr<const client_identity> identity_;
   std::unique_ptr<mqtt::will_message> will_;  // most clients have none: 8 bytes, not 72
   bool online_ = false;                                   // attached once: on_offline owed
+  bool over_outbound_ = false;                            // closing as slow_consumer
   clock::time_point close_at_ = clock::time_point::max(); // identity's close_after
   session* session_ = nullptr;
   std::string out_;

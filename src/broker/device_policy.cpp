@@ -53,7 +53,8 @@ const auth::login_identity* device_login(const client_identity& who) noexcept {
 }
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
-    : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe) {
+    : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe,
+               opts_.max_generic_subscriptions) {
   if (opts_.connect_rate != 0) {
     auth::connect_rate_limiter::options lo;
     lo.max_attempts = opts_.connect_rate;
@@ -154,6 +155,17 @@ publish_verdict device_policy::authorize_publish(const client_identity& who,
   const auto* a = as_aliyun(who);
   if (a == nullptr) return generic_.authorize_publish(who, topic, qos);
   return a->permissions.can_publish(topic) ? publish_verdict::allow : publish_verdict::drop;
+}
+
+bool device_policy::may_retain(const client_identity& who, std::string_view topic) {
+  const auto* a = as_aliyun(who);
+  if (a == nullptr) return generic_.may_retain(who, topic);
+  // The platform keeps no retained messages; ours are for custom topics only, never for the
+  // platform's own (thing, status, shadow, OTA, NTP ...), whose retained copy a later
+  // subscriber would take for a fresh message.
+  for (std::string_view platform : {"/sys/", "/ext/", "/as/", "/shadow/", "/ota/", "/broadcast/"})
+    if (topic.starts_with(platform)) return false;
+  return true;
 }
 
 bool device_policy::may_receive(const client_identity& who, std::string_view topic) {

@@ -35,6 +35,7 @@ struct device_policy_options {
   std::vector<std::string> deny_subscribe{};  // generic clients only
   std::uint32_t connect_rate = 5;             // attempts per device per minute; 0: no limit
   std::uint16_t max_subscriptions = 100;      // per device or application session
+  std::uint16_t max_generic_subscriptions = 1000;  // per generic (anonymous) client session
   std::uint8_t max_filters_per_subscribe = 8;
   std::chrono::milliseconds registration_linger{15'000};  // register links close after this
 };
@@ -65,6 +66,7 @@ public:
   publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
                                     std::uint8_t qos) override;
   bool may_receive(const client_identity& who, std::string_view topic) override;
+  bool may_retain(const client_identity& who, std::string_view topic) override;
   void on_online(const client_identity& who, const connection_facts& c) override;
   void on_offline(const client_identity& who, std::uint64_t serial, close_reason r) override;
 

@@ -18,6 +18,13 @@ struct options {
                                               // in a persistent session ([limits] offline_ttl)
   std::size_t max_outbound_bytes = 8u << 20;  // unsent bytes per connection before slow_consumer
   std::uint16_t max_inbound_qos2 = 100;       // inbound QoS 2 exchanges in progress per client
+  std::uint16_t max_inbound_qos1 = 100;       // inbound QoS 1 awaiting their PUBACK (the store's
+                                              // commit) per client; more: reading pauses
+  std::size_t max_connect_size = 16 * 1024;   // a packet before CONNECT is accepted ([limits]
+                                              // max_connect_size): bytes held for strangers
+  std::size_t max_retained = 100'000;         // retained messages in all ([limits] max_retained)
+  std::size_t max_retained_bytes = 256u << 20;  // their topic + payload bytes
+                                                // ([limits] max_retained_bytes)
   std::uint64_t async_backlog = 100'000;      // durability = async: store operations pending
                                               // before acknowledgements wait for the commit
   std::uint64_t disk_budget = 0;              // session store bytes; over it, messages for stored

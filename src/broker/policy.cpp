@@ -14,8 +14,16 @@ std::string_view to_string(transport_kind t) noexcept {
   return "?";
 }
 
-anonymous_policy::anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe)
-    : allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {}
+anonymous_policy::anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe,
+                                   std::uint16_t max_subscriptions)
+    : allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {
+  auto id = std::make_shared<client_identity>();
+  // A filter that only overlaps a denied one ("#" and "secret/#") is granted, and what falls
+  // in the denied part is held back on delivery.
+  id->check_delivery = !deny_.empty();
+  id->max_subscriptions = max_subscriptions;
+  everyone_ = std::move(id);
+}
 
 connect_decision anonymous_policy::authenticate(const mqtt::connect_packet&,
                                                 const transport_info&) {
@@ -27,10 +35,10 @@ connect_decision anonymous_policy::authenticate(const mqtt::connect_packet&,
 std::uint8_t anonymous_policy::authorize_subscribe(const client_identity&, std::string_view filter,
                                                    std::uint8_t requested) {
   for (const auto& d : deny_) {
-    // Deny entries are filters: a subscription is refused when it is one of them or names only
-    // topics inside one ("secret/#" refuses "secret/a"). A broader filter such as "#" is
-    // granted; what it may receive is not narrowed (generic clients are trusted).
-    if (d == filter || (mqtt::valid_topic_name(filter) && mqtt::topic_matches(d, filter)))
+    // Deny entries are filters: a subscription is refused when every topic it names is inside
+    // one ("secret/#" refuses "secret/a", "secret/+" and "secret/#"). A broader filter such as
+    // "#" is granted; may_receive() keeps the denied topics from it.
+    if (mqtt::filter_covers(d, filter))
       return mqtt::suback_failure;
   }
   return requested;
@@ -41,6 +49,11 @@ publish_verdict anonymous_policy::authorize_publish(const client_identity&, std:
   return publish_verdict::allow;
 }
 
-bool anonymous_policy::may_receive(const client_identity&, std::string_view) { return true; }
+bool anonymous_policy::may_receive(const client_identity&, std::string_view topic) {
+  for (const auto& d : deny_)
+    if (mqtt::topic_matches(d, topic))
+      return false;
+  return true;
+}
 
 }  // namespace thingport::broker

@@ -78,6 +78,11 @@ public:
                                             std::uint8_t qos) = 0;
   // Asked on delivery when who.check_delivery is set.
   virtual bool may_receive(const client_identity& who, std::string_view topic) = 0;
+  // May this client's retained PUBLISH (or will) to `topic` be kept as the topic's retained
+  // message? When not, the message is still routed, without being kept.
+  virtual bool may_retain(const client_identity& /*who*/, std::string_view /*topic*/) {
+    return true;
+  }
   // A connection was accepted (after its CONNACK) / has closed. Called on the connection's
   // worker thread; must not block. on_offline comes once for every on_online.
   virtual void on_online(const client_identity& /*who*/, const connection_facts& /*c*/) {}
@@ -86,10 +91,13 @@ public:
 };
 
 // Generic MQTT 3.1.1 clients: everyone may connect (when allowed), subscribe to anything except
-// the deny list, publish anywhere. The session key is the client id.
+// the deny list (a filter inside a denied one is refused; one that overlaps it receives nothing
+// from the denied part), publish anywhere, keep up to max_subscriptions subscriptions. The
+// session key is the client id.
 class anonymous_policy final : public client_policy {
 public:
-  anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe);
+  anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe,
+                   std::uint16_t max_subscriptions = 1000);
   connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) override;
   std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
                                    std::uint8_t requested) override;
@@ -101,7 +109,7 @@ private:
   bool allow_;
   std::vector<std::string> deny_;
   // Every generic client has the same rights: one identity for all (memory per connection).
-  std::shared_ptr<const client_identity> everyone_ = std::make_shared<client_identity>();
+  std::shared_ptr<const client_identity> everyone_;
 };
 
 }  // namespace thingport::broker

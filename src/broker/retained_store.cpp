@@ -41,6 +41,9 @@ struct retained_store::impl {
   retained_node* root = detail::make_node<retained_node>({}, 0);
   std::atomic<std::size_t> messages{0};
   std::atomic<std::size_t> nodes{0}; // besides the root
+  std::atomic<std::size_t> bytes{0};
+  std::atomic<std::uint64_t> refused{0};
+  retained_limits limits;
 
   impl() = default;
   impl(const impl&) = delete;
@@ -94,12 +97,18 @@ struct retained_store::impl {
   }
 };
 
-retained_store::retained_store() : impl_(std::make_unique<impl>()) {}
+retained_store::retained_store(retained_limits limits) : impl_(std::make_unique<impl>()) {
+  impl_->limits = limits;
+}
+
+namespace {
+std::size_t cost(const message& m) noexcept { return m.topic.size() + m.payload.size(); }
+} // namespace
 retained_store::~retained_store() = default;
 
-void retained_store::set(message_ptr msg) {
+bool retained_store::set(message_ptr msg) {
   if (msg == nullptr)
-    return;
+    return true;
   const std::string_view topic = msg->topic;
   std::vector<retained_node*> path;
   path.reserve(detail::level_count(topic) + 1);
@@ -112,15 +121,34 @@ void retained_store::set(message_ptr msg) {
     while (levels.next(level)) {
       n = n->children.find(level, level_hash(level));
       if (n == nullptr)
-        return;
+        return true;
       path.push_back(n);
     }
     if (n->msg != nullptr) {
+      impl_->bytes.fetch_sub(cost(*n->msg), std::memory_order_relaxed);
       n->msg.reset();
       impl_->messages.fetch_sub(1, std::memory_order_relaxed);
       impl_->prune(path);
     }
-    return;
+    return true;
+  }
+  // The limits, checked before anything is created: a replacement frees what it replaces, but
+  // is checked as if it did not (simple, and never over the bound).
+  const auto& lim = impl_->limits;
+  if ((lim.max_messages != 0 && impl_->messages.load(std::memory_order_relaxed) >= lim.max_messages) ||
+      (lim.max_bytes != 0 && impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) > lim.max_bytes)) {
+    // A replacement of an existing topic within the byte budget is still fine.
+    retained_node* e = impl_->root;
+    level_splitter probe(topic);
+    while (e != nullptr && probe.next(level))
+      e = e->children.find(level, level_hash(level));
+    const bool replaces = e != nullptr && e->msg != nullptr;
+    const std::size_t after = impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) -
+                              (replaces ? cost(*e->msg) : 0);
+    if (!replaces || (lim.max_bytes != 0 && after > lim.max_bytes)) {
+      impl_->refused.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
   }
   try {
     while (levels.next(level)) {
@@ -133,7 +161,19 @@ void retained_store::set(message_ptr msg) {
   }
   if (n->msg == nullptr)
     impl_->messages.fetch_add(1, std::memory_order_relaxed);
+  else
+    impl_->bytes.fetch_sub(cost(*n->msg), std::memory_order_relaxed);
+  impl_->bytes.fetch_add(cost(*msg), std::memory_order_relaxed);
   n->msg = std::move(msg);
+  return true;
+}
+
+std::size_t retained_store::bytes() const noexcept {
+  return impl_->bytes.load(std::memory_order_relaxed);
+}
+
+std::uint64_t retained_store::refused() const noexcept {
+  return impl_->refused.load(std::memory_order_relaxed);
 }
 
 void retained_store::match(std::string_view filter, std::vector<message_ptr>& out) const {

@@ -113,12 +113,12 @@ void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
   auto it = clients_.find(serial);
   client* c = it == clients_.end() ? nullptr : it->second;
   if (s == nullptr) {
-    if (c != nullptr && c->paused()) open_session(*c);
+    if (c != nullptr && c->awaiting_session()) open_session(*c);
     return;
   }
   session& ref = *s;
   sessions_.emplace(ref.id(), std::move(s));
-  if (c == nullptr || !c->paused()) {
+  if (c == nullptr || !c->awaiting_session()) {
     // The client that asked for it is gone: the session stays here, offline.
     return;
   }

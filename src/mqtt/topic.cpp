@@ -119,4 +119,36 @@ bool topic_matches(std::string_view filter, std::string_view topic) noexcept {
   }
 }
 
+bool filter_covers(std::string_view outer, std::string_view inner) noexcept {
+  // A filter starting with a wildcard matches no '$' topic, so it cannot cover a filter whose
+  // topics all start with '$'.
+  if (!outer.empty() && (outer.front() == '+' || outer.front() == '#') && !inner.empty() &&
+      inner.front() == '$')
+    return false;
+  std::size_t opos = 0;
+  std::size_t ipos = 0;
+  for (;;) {
+    const std::size_t oslash = outer.find('/', opos);
+    const std::size_t oend = oslash == std::string_view::npos ? outer.size() : oslash;
+    const std::string_view olevel = outer.substr(opos, oend - opos);
+    if (olevel == "#")
+      return true;
+    const std::size_t islash = inner.find('/', ipos);
+    const std::size_t iend = islash == std::string_view::npos ? inner.size() : islash;
+    const std::string_view ilevel = inner.substr(ipos, iend - ipos);
+    if (ilevel == "#")
+      return false; // inner reaches deeper than this level of outer allows
+    if (olevel == "+" ? false : (ilevel == "+" || ilevel != olevel))
+      return false;
+    const bool outer_last = oend == outer.size();
+    const bool inner_last = iend == inner.size();
+    if (outer_last)
+      return inner_last;
+    opos = oend + 1;
+    if (inner_last) // "a/#" covers "a"
+      return outer.substr(opos) == "#";
+    ipos = iend + 1;
+  }
+}
+
 } // namespace thingport::mqtt

@@ -20,4 +20,8 @@ bool valid_topic_filter(std::string_view filter) noexcept;
 // the broker's topic index is checked against it.
 bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 
+// Both valid filters: every topic `inner` matches is also matched by `outer` ("a/#" covers
+// "a/+/b", "+/x" covers "a/x"; "#" does not cover "$SYS/x" [MQTT-4.7.2-1]).
+bool filter_covers(std::string_view outer, std::string_view inner) noexcept;
+
 }  // namespace thingport::mqtt

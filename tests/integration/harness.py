@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import collections
 import itertools
+import json
 import os
 import pwd
 import re
@@ -168,13 +169,16 @@ class BrokerProcess:
     """
 
     def __init__(self, workdir: Path, kind: str = BROKER_KIND, thingport_config: str = "",
-                 mosquitto_config: str = "", persistence: bool = False):
+                 mosquitto_config: str = "", persistence: bool = False,
+                 deny_subscribe: Optional[List[str]] = None):
         self.kind = kind
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         # extra text appended to the generated config, per broker kind
         self.extra_config = thingport_config if kind == "thingport" else mosquitto_config
         self.persistence = persistence
+        # [auth] deny_subscribe of thingport's generated config
+        self.deny_subscribe = [DENY_SUBSCRIBE] if deny_subscribe is None else deny_subscribe
         self.host = "127.0.0.1"
         self.port: int = 0
         self.http_port: Optional[int] = None
@@ -202,7 +206,7 @@ class BrokerProcess:
                 'listen = "127.0.0.1:0"\n'
                 "[auth]\n"
                 "allow_anonymous = true\n"
-                f'deny_subscribe = ["{DENY_SUBSCRIBE}"]\n'
+                f"deny_subscribe = [{', '.join(json.dumps(d) for d in self.deny_subscribe)}]\n"
             )
             if self.extra_config:
                 text += "\n" + self.extra_config.strip() + "\n"
