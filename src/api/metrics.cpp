@@ -29,6 +29,8 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.dropped_offline_qos0 = b.total(&counters::dropped_offline_qos0);
   s.dropped_expired = b.total(&counters::dropped_expired);
   s.dropped_disk_budget = b.total(&counters::dropped_disk_budget);
+  for (std::size_t i = 0; i < s.refused_by_code.size(); ++i)
+    s.refused_by_code[i] = b.total_refused(i);
   s.will_denied = b.total(&counters::will_denied);
   s.retain_denied = b.total(&counters::retain_denied);
   s.subscribe_denied = b.total(&counters::subscribe_denied);
@@ -115,6 +117,13 @@ std::string render_metrics(const metrics_snapshot& s) {
          "Device messages on thing topics dropped (the thing queue was full).", s.thing_dropped);
   metric(out, "thingport_thing_store_failures_total", "counter",
          "Thing store writes that failed (the device was answered 500).", s.thing_store_failures);
+  out += "# HELP thingport_connect_refused_by_code_total CONNECTs refused, by CONNACK code (4: bad "
+         "username or password or unknown identity, 5: not authorized, failed-login limit).\n"
+         "# TYPE thingport_connect_refused_by_code_total counter\n";
+  for (std::size_t i = 1; i < s.refused_by_code.size(); ++i)
+    fmt::format_to(std::back_inserter(out),
+                   "thingport_connect_refused_by_code_total{{code=\"{}\"}} {}\n", i,
+                   s.refused_by_code[i]);
   metric(out, "thingport_will_denied_total", "counter",
          "CONNECTs refused (CONNACK 5) for a will on a topic the client may not publish to.",
          s.will_denied);

@@ -160,7 +160,8 @@ config load_config(const std::string& path) {
     check_keys(*t, path, "limits",
                {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
                 "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
-                "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in"});
+                "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in",
+                "login_failures"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -173,6 +174,7 @@ config load_config(const std::string& path) {
     read_size(*t, "max_retained_bytes", c.limits.max_retained_bytes, path, "limits");
     read(*t, "max_subscriptions", c.limits.max_subscriptions, path, "limits");
     read(*t, "max_inflight_in", c.limits.max_inflight_in, path, "limits");
+    read(*t, "login_failures", c.limits.login_failures, path, "limits");
     if (c.limits.max_outbound < 4096) fail(path, "limits.max_outbound", "must be at least 4096");
     if (c.limits.max_connect_size < 512 || c.limits.max_connect_size > 268435455)
       fail(path, "limits.max_connect_size", "must be 512..268435455");

@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <cstdio>
 #include <exception>
 #include <string>
@@ -11,6 +12,9 @@
 #include "app/store_check.hpp"
 
 int main(int argc, char** argv) {
+  // What thingport creates (databases with device secrets, the admin token, keys) is the
+  // owner's alone (docs/security.md).
+  ::umask(077);
   CLI::App app{"thingport: a self-hosted IoT device-access platform"};
   app.require_subcommand(1);
 

@@ -72,6 +72,31 @@ static void require_writable(const std::string& dir) {
   ::unlink(probe.c_str());
 }
 
+// The data dir holds plaintext device secrets and the admin token: the directory is 0700 and
+// every file in it 0600, whatever an older version or a copy left (docs/security.md).
+static void secure_data_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto tighten = [](const fs::path& p, fs::perms want) {
+    std::error_code e;
+    const auto st = fs::status(p, e);
+    if (e) return;
+    const auto loose = st.permissions() & (fs::perms::group_all | fs::perms::others_all);
+    if (loose == fs::perms::none) return;
+    fs::permissions(p, want, fs::perm_options::replace, e);
+    if (e)
+      spdlog::warn("{} is readable by others and cannot be made private: {}", p.string(),
+                   e.message());
+    else
+      spdlog::warn("{} was readable by others: now {}", p.string(),
+                   want == fs::perms::owner_all ? "0700" : "0600");
+  };
+  tighten(dir, fs::perms::owner_all);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_regular_file(ec))
+      tighten(e.path(), fs::perms::owner_read | fs::perms::owner_write);
+}
+
 int serve(const config& c) {
   // Caught from here on (queued until main_io runs): a SIGTERM right after the "listening"
   // lines, which tests wait for, must still shut down cleanly.
@@ -80,6 +105,7 @@ int serve(const config& c) {
   spdlog::set_level(spdlog::level::from_str(c.log_level));
   std::filesystem::create_directories(c.data_dir);
   require_writable(c.data_dir);
+  secure_data_dir(c.data_dir);
 
   broker::options o;
   o.workers = c.workers;
@@ -106,6 +132,7 @@ int serve(const config& c) {
   po.deny_subscribe = c.auth.deny_subscribe;
   po.connect_rate = c.limits.connect_rate;
   po.max_generic_subscriptions = c.limits.max_subscriptions;
+  po.login_failures = c.limits.login_failures;
   auto policy = std::make_shared<broker::device_policy>(dir, po);
   // Persistent sessions (issue 8): declared before the broker, which stops the writer.
   const bool sync = c.store.durability != "async";

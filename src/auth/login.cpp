@@ -86,26 +86,28 @@ login_result login_device(const connect_request& req, const client_id& id,
     return refuse(errc::bad_username);
   }
   device_record dev;
+  const std::string_view password = req.password.value_or(std::string_view{});
+  const sign_method method = id.signmethod.value_or(sign_method::hmacmd5);
   switch (guarded([&] { return lookup.find_device(user->product_key, user->device_name, dev); })) {
   case lookup_status::found:
     break;
   case lookup_status::not_found:
+    // The same HMAC work as for a device that exists: the time taken tells nothing either.
+    (void)device_sign_ok(method, "no such device", id, *user, password);
     return refuse(errc::unknown_device);
   case lookup_status::unavailable:
     return refuse(errc::lookup_unavailable);
   }
   std::string key = device_key('d', user->product_key, user->device_name);
-  if (!rate_ok(limiter, key, now)) {
-    return refuse(errc::rate_limited);
-  }
-  const std::string_view password = req.password.value_or(std::string_view{});
-  const sign_method method = id.signmethod.value_or(sign_method::hmacmd5);
   if (id.auth == auth_type::connect_nwl) {
     if (!req.password || !dev.device_token || !secure_equal(*dev.device_token, password)) {
       return refuse(errc::bad_sign);
     }
   } else if (!req.password || !device_sign_ok(method, dev.device_secret, id, *user, password)) {
     return refuse(errc::bad_sign);
+  }
+  if (!rate_ok(limiter, key, now)) {
+    return refuse(errc::rate_limited);
   }
   if (!dev.enabled) {
     return refuse(errc::device_disabled);
@@ -145,15 +147,15 @@ login_result login_register(const connect_request& req, const client_id& id,
     return refuse(errc::registration_disabled);
   }
   std::string key = device_key('r', user->product_key, user->device_name);
-  if (!rate_ok(limiter, key, now)) {
-    return refuse(errc::rate_limited);
-  }
   const sign_method method = id.signmethod.value_or(sign_method::hmacmd5);
   if (!req.password ||
       !verify_hex_hmac(method, product.product_secret,
                        register_sign_content(user->device_name, user->product_key, *id.random),
                        *req.password)) {
     return refuse(errc::bad_sign);
+  }
+  if (!rate_ok(limiter, key, now)) {
+    return refuse(errc::rate_limited);
   }
   device_record dev;
   const lookup_status found =
@@ -208,14 +210,14 @@ login_result login_app(const connect_request& req, const client_id& id, const de
   std::string key;
   key.reserve(3 + app_key.size() + id.id.size());
   key.append("a|").append(app_key).append("|").append(id.id);
-  if (!rate_ok(limiter, key, now)) {
-    return refuse(errc::rate_limited);
-  }
   const sign_method method = id.signmethod.value_or(sign_method::hmacsha256);
   if (!req.password ||
       !verify_hex_hmac(method, app.app_secret, app_sign_content(app_key, id.id, id.timestamp),
                        *req.password)) {
     return refuse(errc::bad_sign);
+  }
+  if (!rate_ok(limiter, key, now)) {
+    return refuse(errc::rate_limited);
   }
   if (!app.enabled) {
     return refuse(errc::device_disabled);
@@ -263,9 +265,35 @@ std::string_view to_string(client_kind k) noexcept {
   return "unknown";
 }
 
+namespace {
+
+login_result login_aliyun(const connect_request& req, const client_id& id,
+                          const device_lookup& lookup, const login_policy& policy,
+                          connect_rate_limiter* limiter,
+                          connect_rate_limiter::clock::time_point now) {
+  switch (id.auth) {
+  case auth_type::device:
+  case auth_type::connect_nwl:
+    return login_device(req, id, lookup, policy, limiter, now);
+  case auth_type::register_device:
+  case auth_type::register_nwl:
+    return login_register(req, id, lookup, limiter, now);
+  case auth_type::app:
+    return login_app(req, id, lookup, policy, limiter, now);
+  }
+  return refuse(errc::bad_auth_type);
+}
+
+bool is_guess(const std::error_code& ec) noexcept {
+  return ec == make_error_code(errc::bad_sign) || ec == make_error_code(errc::unknown_device) ||
+         ec == make_error_code(errc::unknown_app) || ec == make_error_code(errc::bad_username);
+}
+
+} // namespace
+
 login_result login(const connect_request& req, const device_lookup& lookup,
                    const login_policy& policy, connect_rate_limiter* limiter,
-                   connect_rate_limiter::clock::time_point now) {
+                   connect_rate_limiter::clock::time_point now, connect_rate_limiter* failures) {
   if (req.protocol_level != mqtt::protocol_level_311 &&
       req.protocol_level != mqtt::protocol_level_31) {
     return refuse(errc::unsupported_protocol_level);
@@ -286,17 +314,18 @@ login_result login(const connect_request& req, const device_lookup& lookup,
     r.identity.clean_session = req.clean_session;
     return r;
   }
-  switch (id.auth) {
-  case auth_type::device:
-  case auth_type::connect_nwl:
-    return login_device(req, id, lookup, policy, limiter, now);
-  case auth_type::register_device:
-  case auth_type::register_nwl:
-    return login_register(req, id, lookup, limiter, now);
-  case auth_type::app:
-    return login_app(req, id, lookup, policy, limiter, now);
+  std::string source_key;
+  if (failures != nullptr && !req.source.empty()) {
+    source_key.append("f|").append(req.source);
+    if (failures->blocked(source_key, now)) {
+      return refuse(errc::rate_limited);
+    }
   }
-  return refuse(errc::bad_auth_type);
+  login_result r = login_aliyun(req, id, lookup, policy, limiter, now);
+  if (!source_key.empty() && is_guess(r.ec)) {
+    failures->record(source_key, now);
+  }
+  return r;
 }
 
 } // namespace thingport::auth

@@ -28,6 +28,7 @@ struct connect_request {
   std::uint16_t keepalive = 0; // seconds
   bool clean_session = true;
   bool is_tls = false; // TLS or WSS
+  std::string_view source{}; // the peer's address (no port): failed logins are counted by it
 };
 
 // Views into `p`, which must outlive the result.
@@ -95,12 +96,18 @@ struct login_result {
 //                  enabled (5);
 //   generic:       allowed when policy.allow_anonymous (keepalive unchecked), else 5.
 // The disabled/active checks come after the sign so that only a holder of the secret learns
-// them. The rate limiter, when given, counts attempts per device (or per app client) key
-// after the identity is known to exist and before the sign check, so it also slows down sign
-// guessing. `now` is only passed to the limiter.
+// them; an unknown device or app and a wrong sign get the same answer (4), after the same HMAC
+// work, so the answer does not tell which devices exist. `limiter`, when given, counts the
+// logins per device (or app client) key that passed the sign check (5 over it): a device
+// reconnecting in a loop is slowed, and nobody without the secret can use up its budget.
+// `failures`, when given, counts failed logins (bad or unknown username, wrong sign) per
+// req.source; a source over it is refused (5) before any lookup, for every identity alike, so
+// guessing is slowed without locking out the rightful device elsewhere. `now` is only passed
+// to the limiters.
 // Threads: any thread, concurrently, as far as `lookup` allows (the limiter is thread-safe).
 login_result login(const connect_request& req, const device_lookup& lookup,
                    const login_policy& policy = {}, connect_rate_limiter* limiter = nullptr,
-                   connect_rate_limiter::clock::time_point now = {});
+                   connect_rate_limiter::clock::time_point now = {},
+                   connect_rate_limiter* failures = nullptr);
 
 } // namespace thingport::auth

@@ -35,6 +35,35 @@ std::size_t connect_rate_limiter::size() const {
 
 bool connect_rate_limiter::allow(std::string_view key, clock::time_point now) {
   const std::lock_guard lock(mutex_);
+  if (over(key, now))
+    return false;
+  count(key);
+  return true;
+}
+
+bool connect_rate_limiter::blocked(std::string_view key, clock::time_point now) {
+  const std::lock_guard lock(mutex_);
+  return over(key, now);
+}
+
+void connect_rate_limiter::record(std::string_view key, clock::time_point now) {
+  const std::lock_guard lock(mutex_);
+  if (started_ && now < window_start_) {
+    now = window_start_;
+  }
+  advance(now);
+  count(key);
+}
+
+void connect_rate_limiter::count(std::string_view key) {
+  if (const auto it = current_.find(key); it != current_.end()) {
+    ++it->second;
+  } else if (current_.size() < opts_.max_keys) {
+    current_.emplace(std::string(key), 1U);
+  }
+}
+
+bool connect_rate_limiter::over(std::string_view key, clock::time_point now) {
   if (started_ && now < window_start_) {
     now = window_start_;
   }
@@ -55,15 +84,7 @@ bool connect_rate_limiter::allow(std::string_view key, clock::time_point now) {
   window = window == 0 ? 1 : window;
   elapsed = elapsed > window ? window : elapsed;
   const std::uint64_t weighted = prev * (window - elapsed) + cur * window;
-  if (weighted >= static_cast<std::uint64_t>(opts_.max_attempts) * window) {
-    return false;
-  }
-  if (it != current_.end()) {
-    ++it->second;
-  } else if (current_.size() < opts_.max_keys) {
-    current_.emplace(std::string(key), 1U);
-  }
-  return true;
+  return weighted >= static_cast<std::uint64_t>(opts_.max_attempts) * window;
 }
 
 } // namespace thingport::auth

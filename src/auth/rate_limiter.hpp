@@ -39,6 +39,10 @@ public:
   // the key already has max_attempts in the sliding window ending at `now`. `now` should not go
   // backwards; if it does, it is treated as the latest time seen.
   bool allow(std::string_view key, clock::time_point now);
+  // The two halves of allow(), for limits that count only some outcomes (failed logins): is
+  // `key` at max_attempts now (nothing counted), and count one for it.
+  bool blocked(std::string_view key, clock::time_point now);
+  void record(std::string_view key, clock::time_point now);
 
   // Keys tracked in the current and previous windows.
   std::size_t size() const;
@@ -53,6 +57,8 @@ private:
   using counts = std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>>;
 
   void advance(clock::time_point now);
+  bool over(std::string_view key, clock::time_point now); // with mutex_ held
+  void count(std::string_view key);                        // with mutex_ held, after advance()
 
   options opts_;
   mutable std::mutex mutex_;

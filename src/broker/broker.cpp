@@ -62,6 +62,14 @@ std::uint64_t broker::total(std::atomic<std::uint64_t> counters::*field) const n
   return sum;
 }
 
+std::uint64_t broker::total_refused(std::size_t code) const noexcept {
+  std::uint64_t sum = 0;
+  for (const auto& w : workers_)
+    if (code < w->stats().refused_by_code.size())
+      sum += w->stats().refused_by_code[code].load(std::memory_order_relaxed);
+  return sum;
+}
+
 std::uint64_t broker::total_closes(close_reason r) const noexcept {
   std::uint64_t sum = 0;
   for (const auto& w : workers_)

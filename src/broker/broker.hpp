@@ -55,6 +55,7 @@ public:
   // never shares a cache line between cores). Any thread; a statistic, not a snapshot.
   std::uint64_t total(std::atomic<std::uint64_t> counters::*field) const noexcept;
   std::uint64_t total_closes(close_reason r) const noexcept;
+  std::uint64_t total_refused(std::size_t connack_code) const noexcept;
 
   std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
   // Unique on this node across restarts; workers make their own (low bits: worker + 1; here 0).

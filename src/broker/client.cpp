@@ -119,6 +119,8 @@ clock::time_point client::deadline() const noexcept {
 }
 
 void client::refuse(mqtt::connack_code code, close_reason r) {
+  if (const auto c = static_cast<std::size_t>(code); c < worker_.stats().refused_by_code.size())
+    worker_.stats().refused_by_code[c].fetch_add(1, std::memory_order_relaxed);
   send(mqtt::connack_packet{false, code});
   close(r);
 }

@@ -21,6 +21,7 @@ struct counters {
   std::atomic<std::uint64_t> dropped_offline_qos0{0};
   std::atomic<std::uint64_t> dropped_expired{0};  // queued past offline_ttl
   std::atomic<std::uint64_t> dropped_disk_budget{0};  // for stored sessions over disk_budget
+  std::array<std::atomic<std::uint64_t>, 6> refused_by_code{};  // by CONNACK return code 0..5
   std::atomic<std::uint64_t> will_denied{0};     // CONNECTs refused for a will they may not publish
   std::atomic<std::uint64_t> retain_denied{0};   // retain flags not kept (topic not retainable)
   std::atomic<std::uint64_t> subscribe_denied{0};  // SUBSCRIBE filters answered 0x80

@@ -60,6 +60,11 @@ device_policy::device_policy(directory& dir, device_policy_options opts)
     lo.max_attempts = opts_.connect_rate;
     limiter_.emplace(lo);
   }
+  if (opts_.login_failures != 0) {
+    auth::connect_rate_limiter::options lo;
+    lo.max_attempts = opts_.login_failures;
+    failures_.emplace(lo);
+  }
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -75,9 +80,11 @@ device_policy::~device_policy() {
 connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
                                              const transport_info& t) {
   const bool tls = t.kind == transport_kind::tls || t.kind == transport_kind::wss;
-  const auto req = auth::make_connect_request(c, tls);
+  auto req = auth::make_connect_request(c, tls);
+  const std::string source = ip_only(t.remote_address);
+  req.source = source;
   auto r = auth::login(req, dir_, opts_.login, limiter_ ? &*limiter_ : nullptr,
-                       auth::connect_rate_limiter::clock::now());
+                       auth::connect_rate_limiter::clock::now(), failures_ ? &*failures_ : nullptr);
   if (!r.accepted()) return connect_refusal{r.code, r.ec.message()};
   auto& li = r.identity;
   switch (li.kind) {

@@ -34,6 +34,8 @@ struct device_policy_options {
   auth::login_policy login{};
   std::vector<std::string> deny_subscribe{};  // generic clients only
   std::uint32_t connect_rate = 5;             // attempts per device per minute; 0: no limit
+  std::uint32_t login_failures = 10;          // failed logins per source address per minute;
+                                              // 0: no limit
   std::uint16_t max_subscriptions = 100;      // per device or application session
   std::uint16_t max_generic_subscriptions = 1000;  // per generic (anonymous) client session
   std::uint8_t max_filters_per_subscribe = 8;
@@ -92,7 +94,8 @@ private:
   directory& dir_;
   device_policy_options opts_;
   anonymous_policy generic_;
-  std::optional<auth::connect_rate_limiter> limiter_;
+  std::optional<auth::connect_rate_limiter> limiter_;   // logins per device, after the sign
+  std::optional<auth::connect_rate_limiter> failures_;  // failed logins per source address
   broker* broker_ = nullptr;
 
   mutable std::mutex mu_;

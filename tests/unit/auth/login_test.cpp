@@ -213,15 +213,44 @@ TEST_F(AuthLogin, Code5RateLimited) {
   const login_result r = login(worked(), lookup, policy, &limiter, t0 + std::chrono::seconds(10));
   EXPECT_EQ(r.ec, make_error_code(errc::rate_limited));
   EXPECT_EQ(r.code, connack_code::not_authorized);
-  // Failed signs count too (the limiter runs before the sign check)...
+  // Failed signs do not use up a device's budget (only the secret's holder can)...
   connect_request other = worked();
   other.username = "fresh&pk";
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(login(other, lookup, policy, &limiter, t0).ec, make_error_code(errc::bad_sign));
+  for (int i = 0; i < 20; ++i) {
+    connect_request wrong = other;
+    wrong.password = "00";
+    EXPECT_EQ(login(wrong, lookup, policy, &limiter, t0).ec, make_error_code(errc::bad_sign));
   }
-  EXPECT_EQ(login(other, lookup, policy, &limiter, t0).ec, make_error_code(errc::rate_limited));
   // ...and the first device may come back two minutes later.
   EXPECT_TRUE(login(worked(), lookup, policy, &limiter, t0 + std::chrono::minutes(2)).accepted());
+}
+
+TEST_F(AuthLogin, FailuresAreCountedBySourceAndDoNotTellDevicesApart) {
+  connect_rate_limiter failures(connect_rate_limiter::options{3, std::chrono::minutes(1), 1000});
+  const auto t0 = clock_type::time_point{} + std::chrono::hours(1);
+  connect_request wrong = worked();
+  wrong.password = "00";
+  wrong.source = "10.0.0.1";
+  connect_request unknown = wrong;
+  unknown.username = "nosuch&pk";
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(login(wrong, lookup, policy, nullptr, t0, &failures).code,
+              connack_code::bad_username_or_password);
+  }
+  // The source is over its failures: refused before any lookup, whoever it names.
+  EXPECT_EQ(login(wrong, lookup, policy, nullptr, t0, &failures).ec,
+            make_error_code(errc::rate_limited));
+  EXPECT_EQ(login(unknown, lookup, policy, nullptr, t0, &failures).ec,
+            make_error_code(errc::rate_limited));
+  // The rightful device from another address is not locked out.
+  connect_request right = worked();
+  right.source = "10.0.0.2";
+  EXPECT_TRUE(login(right, lookup, policy, nullptr, t0, &failures).accepted());
+  // Unknown and existing devices get the same answer from a fresh source.
+  unknown.source = "10.0.0.3";
+  wrong.source = "10.0.0.4";
+  EXPECT_EQ(login(unknown, lookup, policy, nullptr, t0, &failures).code,
+            login(wrong, lookup, policy, nullptr, t0, &failures).code);
 }
 
 TEST_F(AuthLogin, GenericClients) {
