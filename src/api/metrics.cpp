@@ -51,6 +51,7 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.thing_handled = ctx.thing->handled();
     s.thing_dropped = ctx.thing->dropped();
     s.thing_store_failures = ctx.thing->store_failures();
+    s.thing_properties_refused = ctx.thing->properties_refused();
   }
   if (ctx.http) {
     const auto& h = *ctx.http;
@@ -124,6 +125,9 @@ std::string render_metrics(const metrics_snapshot& s) {
     fmt::format_to(std::back_inserter(out),
                    "thingport_connect_refused_by_code_total{{code=\"{}\"}} {}\n", i,
                    s.refused_by_code[i]);
+  metric(out, "thingport_thing_properties_refused_total", "counter",
+         "Property posts refused: the device would pass [thing] max_properties identifiers.",
+         s.thing_properties_refused);
   metric(out, "thingport_will_denied_total", "counter",
          "CONNECTs refused (CONNACK 5) for a will on a topic the client may not publish to.",
          s.will_denied);

@@ -206,8 +206,9 @@ config load_config(const std::string& path) {
     read(*t, "node", c.cluster.node, path, "cluster");
   }
   if (const auto* t = section(root, "thing", path)) {
-    check_keys(*t, path, "thing", {"keep_values", "keep_age", "prune_interval"});
+    check_keys(*t, path, "thing", {"keep_values", "keep_age", "prune_interval", "max_properties"});
     read(*t, "keep_values", c.thing.keep_values, path, "thing");
+    read(*t, "max_properties", c.thing.max_properties, path, "thing");
     std::string age, every;
     read(*t, "keep_age", age, path, "thing");
     read(*t, "prune_interval", every, path, "thing");

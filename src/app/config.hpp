@@ -61,6 +61,7 @@ struct config {
   } cluster;
   struct {  // [thing]: an extension of DESIGN.md §1 (docs/thing.md "Retention")
     std::size_t keep_values = 10'000;                  // per property, and events per identifier
+    std::size_t max_properties = 1000;                 // property identifiers per device
     std::chrono::seconds keep_age{30 * 24 * 3600};     // 0: no age limit
     std::chrono::seconds prune_interval{3600};         // 0: never prune by the clock
   } thing;

@@ -150,6 +150,7 @@ int serve(const config& c) {
   store::sqlite_thing_options to;
   to.keep.max_values = to.keep.max_events = c.thing.keep_values;
   to.keep.max_age = c.thing.keep_age;
+  to.keep.max_properties = c.thing.max_properties;
   store::sqlite_thing_store thing_db(std::filesystem::path(c.data_dir) / "identity.db", to);
   broker::thing_service_options tso;
   tso.prune_interval = c.thing.prune_interval;

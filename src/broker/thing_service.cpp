@@ -1,5 +1,7 @@
 #include "broker/thing_service.hpp"
 
+#include "broker/log_limiter.hpp"
+
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -222,6 +224,15 @@ void thing_service::commit(group& g) {
     const auto* li = device_login(*it.who);
     const std::error_code ec = !done ? done.error() : (*done)[i];
     const auto& r = g.results[i];
+    if (ec == store::make_error_code(store::thing_errc::too_many_properties)) {
+      // A bound, not a failure of the store: counted apart, logged at a bounded rate.
+      properties_refused_.fetch_add(1, std::memory_order_relaxed);
+      if (auto n = refused_log_.admit())
+        spdlog::info("thing: {}/{}: values refused: {}{}", li->product_key, li->device_name,
+                     ec.message(), suppressed_note(*n));
+      if (r.failure_reply) publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+      continue;
+    }
     if (ec) {
       store_failures_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("thing: {}/{}: values not stored: {}", li->product_key, li->device_name,

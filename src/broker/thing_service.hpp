@@ -14,6 +14,8 @@
 // from any thread. Lock order: queue_mu_, models_mu_ and waiters_mu_ are never held together.
 #pragma once
 
+#include "broker/log_limiter.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -90,6 +92,10 @@ public:
   std::uint64_t store_failures() const noexcept {
     return store_failures_.load(std::memory_order_relaxed);
   }
+  // Posts refused for a bound of the store ([thing] max_properties).
+  std::uint64_t properties_refused() const noexcept {
+    return properties_refused_.load(std::memory_order_relaxed);
+  }
 
 private:
   struct item {
@@ -133,6 +139,8 @@ private:
   string_map<waiter> waiters_; // "pk/dn/id"
 
   std::atomic<std::uint64_t> handled_{0}, dropped_{0}, store_failures_{0};
+  std::atomic<std::uint64_t> properties_refused_{0};
+  log_limiter refused_log_{10};
 };
 
 } // namespace thingport::broker

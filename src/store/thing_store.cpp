@@ -31,6 +31,8 @@ public:
       return "too many entries in one call";
     case thing_errc::version_conflict:
       return "the shadow was changed meanwhile";
+    case thing_errc::too_many_properties:
+      return "the device has as many property identifiers as it may keep ([thing] max_properties)";
     }
     return "unknown thing store error";
   }
@@ -69,6 +71,8 @@ std::string_view to_string(thing_errc e) noexcept {
     return "too_many";
   case thing_errc::version_conflict:
     return "version_conflict";
+  case thing_errc::too_many_properties:
+    return "too_many_properties";
   }
   return "unknown";
 }

@@ -42,6 +42,7 @@ enum class thing_errc {
   bad_range,          // from after to
   too_many,           // more than max_thing_batch entries in one call
   version_conflict,   // the shadow was changed since it was read
+  too_many_properties, // a device would have more than retention::max_properties identifiers
 };
 
 const std::error_category& thing_error_category() noexcept;
@@ -60,6 +61,9 @@ struct retention {
   // Values kept per property (the most recently received ones) and events per identifier.
   std::size_t max_values = 10'000;
   std::size_t max_events = 10'000;
+  // Distinct property identifiers kept per device (a product without a thing model takes any
+  // identifier a device sends); a post that would pass it is refused whole. 0: no limit.
+  std::size_t max_properties = 1000;
   // Values and events whose time is older than now - max_age go at the next write of that
   // property / event, and at prune().
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 30)};

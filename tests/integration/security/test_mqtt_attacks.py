@@ -6,6 +6,7 @@ ones)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import time
@@ -225,3 +226,31 @@ def test_deny_subscribe_covers_filters_inside_and_filters_overlapping(deny_broke
             p.send(mqttraw.publish("public/marker", b"yes", 0))
         got = c.read_publish(WAIT)
         assert (got.topic, got.payload) == ("public/marker", b"yes")
+
+
+# -- row 9: property identifiers a device without a thing model can make the server keep ----------
+
+def test_property_identifiers_per_device_are_bounded(api, broker):
+    pk = api.product("no model")["productKey"]
+    d = new_device(api, pk)
+    dn = d["deviceName"]
+    post = f"/sys/{pk}/{dn}/thing/event/property/post"
+    refused0 = metric(api, "thingport_thing_properties_refused_total")
+    codes = []
+    with device_client(broker, pk, dn, d["deviceSecret"]) as c:
+        assert c.expect(mqttraw.CONNACK).connack()[1] == 0
+        assert c.subscribe(1, [(post + "_reply", 0)]) == [0]
+        for m in range(6):
+            params = ",".join(f'"p{m}_{i}":{i}' for i in range(200))
+            body = f'{{"id":"{m}","version":"1.0","params":{{{params}}}}}'
+            c.send(mqttraw.publish(post, body, 1, mid=m + 1))
+            while True:
+                pkt = c.read_packet(WAIT * 3)
+                if pkt.ptype == mqttraw.PUBLISH:
+                    codes.append(json.loads(pkt.publish().payload)["code"])
+                    break
+    assert codes[:5] == [200] * 5 and codes[5] != 200, codes  # [thing] max_properties = 1000
+    props = api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}/properties")
+    items = props if isinstance(props, list) else props.get("items", props.get("properties", []))
+    assert len(items) == 1000
+    assert metric(api, "thingport_thing_properties_refused_total") == refused0 + 1
