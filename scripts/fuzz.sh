@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 cmake --preset fuzz >/dev/null
 # Only the fuzz targets: the rest of the tree is built (and tested) by the asan preset.
-targets=(fuzz_parser fuzz_tsl fuzz_alink)
+targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api)
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -16,7 +16,10 @@ for name in "${targets[@]}"; do
   seeds=tests/fuzz/corpus_${name#fuzz_}
   [ -d "$seeds" ] || seeds=tests/fuzz/corpus
   regressions=tests/fuzz/regressions
-  case "$name" in fuzz_tsl|fuzz_alink) regressions=tests/fuzz/regressions_thing ;; esac
+  case "$name" in
+    fuzz_tsl|fuzz_alink) regressions=tests/fuzz/regressions_thing ;;
+    fuzz_api) regressions=tests/fuzz/regressions_api ;;
+  esac
   cp -r "$seeds" "$work/$name"
   echo "fuzz: $name for $secs s"
   "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix=tests/fuzz/crash- \

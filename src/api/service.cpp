@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/routes.hpp"
-#include "api/token.hpp"
+#include "api/admit.hpp"
 
 namespace thingport::api {
 
@@ -34,20 +34,7 @@ response internal_error() noexcept {
 
 std::variant<target, response> service::admit(const request& req) const noexcept {
   try {
-    // One parse: the token is checked on exactly the decoded path that is routed.
-    auto parsed = parse_target(req.target());
-    if (auto* p = std::get_if<problem>(&parsed))
-      return error_response(*p);
-    auto& t = std::get<target>(parsed);
-    if (t.needs_token() && !bearer_matches(req[http::field::authorization], ctx_.token)) {
-      auto res = error_response(http::status::unauthorized,
-                                req.count(http::field::authorization) != 0
-                                    ? "wrong token"
-                                    : "missing \"Authorization: Bearer <token>\"");
-      res.set(http::field::www_authenticate, "Bearer");
-      return res;
-    }
-    return std::move(t);
+    return api::admit(req, ctx_.token);
   } catch (...) {
     return internal_error();
   }

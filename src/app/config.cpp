@@ -161,7 +161,7 @@ config load_config(const std::string& path) {
                {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
                 "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
                 "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in",
-                "login_failures"});
+                "login_failures", "max_app_sessions", "max_anonymous_sessions"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -175,6 +175,8 @@ config load_config(const std::string& path) {
     read(*t, "max_subscriptions", c.limits.max_subscriptions, path, "limits");
     read(*t, "max_inflight_in", c.limits.max_inflight_in, path, "limits");
     read(*t, "login_failures", c.limits.login_failures, path, "limits");
+    read(*t, "max_app_sessions", c.limits.max_app_sessions, path, "limits");
+    read(*t, "max_anonymous_sessions", c.limits.max_anonymous_sessions, path, "limits");
     if (c.limits.max_outbound < 4096) fail(path, "limits.max_outbound", "must be at least 4096");
     if (c.limits.max_connect_size < 512 || c.limits.max_connect_size > 268435455)
       fail(path, "limits.max_connect_size", "must be 512..268435455");

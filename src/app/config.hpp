@@ -48,6 +48,8 @@ struct config {
     std::uint64_t max_retained_bytes = 256ull << 20;  // their topic + payload bytes
     std::uint16_t max_subscriptions = 1000;        // per generic (anonymous) client
     std::uint16_t max_inflight_in = 100;           // inbound QoS 1 awaiting PUBACK per client
+    std::uint64_t max_app_sessions = 100;          // persistent sessions per app credential
+    std::uint64_t max_anonymous_sessions = 10'000; // persistent sessions of generic clients
   } limits;
   struct {
     std::string backend = "sqlite";

@@ -133,6 +133,8 @@ int serve(const config& c) {
   po.connect_rate = c.limits.connect_rate;
   po.max_generic_subscriptions = c.limits.max_subscriptions;
   po.login_failures = c.limits.login_failures;
+  po.max_app_sessions = static_cast<std::size_t>(c.limits.max_app_sessions);
+  po.max_generic_sessions = static_cast<std::size_t>(c.limits.max_anonymous_sessions);
   auto policy = std::make_shared<broker::device_policy>(dir, po);
   // Persistent sessions (issue 8): declared before the broker, which stops the writer.
   const bool sync = c.store.durability != "async";

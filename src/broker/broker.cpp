@@ -62,6 +62,26 @@ std::uint64_t broker::total(std::atomic<std::uint64_t> counters::*field) const n
   return sum;
 }
 
+bool broker::take_budget(std::string_view session_key, bool force) {
+  const std::string budget = policy_->budget_of(session_key);
+  if (budget.empty()) return true;
+  const std::size_t limit = policy_->budget_limit(budget);
+  std::lock_guard lock(budget_mu_);
+  auto& n = budgets_[budget];
+  if (!force && limit != 0 && n >= limit) return false;
+  ++n;
+  return true;
+}
+
+void broker::give_budget(std::string_view session_key) {
+  const std::string budget = policy_->budget_of(session_key);
+  if (budget.empty()) return;
+  std::lock_guard lock(budget_mu_);
+  auto it = budgets_.find(budget);
+  if (it == budgets_.end()) return;
+  if (--it->second == 0) budgets_.erase(it);
+}
+
 std::uint64_t broker::total_refused(std::size_t code) const noexcept {
   std::uint64_t sum = 0;
   for (const auto& w : workers_)

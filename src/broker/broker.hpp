@@ -57,6 +57,12 @@ public:
   std::uint64_t total_closes(close_reason r) const noexcept;
   std::uint64_t total_refused(std::size_t connack_code) const noexcept;
 
+  // Persistent sessions per credential (client_policy::budget_of). take_budget() counts one
+  // more for the session key's budget, or returns false when it is full (`force`: count it
+  // anyway, for sessions restored at start); give_budget() returns one. Any thread.
+  bool take_budget(std::string_view session_key, bool force = false);
+  void give_budget(std::string_view session_key);
+
   std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
   // Unique on this node across restarts; workers make their own (low bits: worker + 1; here 0).
   std::uint64_t next_message_id() noexcept {
@@ -116,6 +122,8 @@ private:
   std::shared_ptr<client_policy> policy_;
   topic_index index_;
   retained_store retained_;
+  std::mutex budget_mu_;
+  std::unordered_map<std::string, std::size_t> budgets_;
   session_table sessions_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;

@@ -147,6 +147,18 @@ void client::close(close_reason r) {
 
 void client::on_transport_closed(close_reason r) { close(r); }
 
+void client::refuse_session() {
+  if (state_ != state::awaiting_session) return;
+  worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+  if (auto n = refused_log.admit())
+    spdlog::info("refused client={} addr={} code=5 why=persistent session limit of its "
+                 "credential reached ([limits] max_app_sessions, max_anonymous_sessions){}",
+                 log_id(client_id_), info_.remote_address, suppressed_note(*n));
+  will_.reset();
+  refuse(mqtt::connack_code::not_authorized, close_reason::session_limit);
+  transport_.wake();
+}
+
 void client::take_over() {
   session_ = nullptr;
   close(close_reason::taken_over);

@@ -78,6 +78,8 @@ public:
   void send_publish(const message& m, std::uint8_t qos, bool retain, bool dup,
                     std::uint16_t packet_id);
   void send_pubrel(std::uint16_t packet_id);
+  // Its credential may keep no more persistent sessions: CONNACK 5 and close.
+  void refuse_session();
   // Another connection took the session: forget it and close (the will is published).
   void take_over();
   // The store committed (ok) or failed to commit what acknowledgement `ack_seq` waited for.

@@ -21,6 +21,7 @@ std::string_view to_string(close_reason r) noexcept {
   case close_reason::kicked: return "kicked";
   case close_reason::registered: return "registered";
   case close_reason::store_failure: return "store_failure";
+  case close_reason::session_limit: return "session_limit";
   case close_reason::count_: break;
   }
   return "unknown";

@@ -25,6 +25,7 @@ enum class close_reason : std::uint8_t {
   kicked,              // closed by an operator (device disabled/deleted)
   registered,          // a dynamic-registration link, closed after its answer
   store_failure,       // the session store could not commit what this client's ack needed
+  session_limit,       // its credential has as many persistent sessions as it may keep
   count_
 };
 

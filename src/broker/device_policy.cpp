@@ -54,7 +54,7 @@ const auth::login_identity* device_login(const client_identity& who) noexcept {
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
     : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe,
-               opts_.max_generic_subscriptions) {
+               opts_.max_generic_subscriptions, opts_.max_generic_sessions) {
   if (opts_.connect_rate != 0) {
     auth::connect_rate_limiter::options lo;
     lo.max_attempts = opts_.connect_rate;
@@ -162,6 +162,18 @@ publish_verdict device_policy::authorize_publish(const client_identity& who,
   const auto* a = as_aliyun(who);
   if (a == nullptr) return generic_.authorize_publish(who, topic, qos);
   return a->permissions.can_publish(topic) ? publish_verdict::allow : publish_verdict::drop;
+}
+
+std::string device_policy::budget_of(std::string_view key) {
+  // Session keys (auth/login.cpp): "d|pk/dn" and "r|pk/dn" have one session each; an app's
+  // are "a|appKey|clientId", all counted against its appKey; the rest are generic clients.
+  if (key.starts_with("d|") || key.starts_with("r|")) return {};
+  if (key.starts_with("a|")) return std::string(key.substr(0, key.find('|', 2)));
+  return generic_.budget_of(key);
+}
+
+std::size_t device_policy::budget_limit(std::string_view budget) {
+  return budget.starts_with("a|") ? opts_.max_app_sessions : generic_.budget_limit(budget);
 }
 
 bool device_policy::may_retain(const client_identity& who, std::string_view topic) {

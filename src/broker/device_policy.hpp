@@ -38,6 +38,8 @@ struct device_policy_options {
                                               // 0: no limit
   std::uint16_t max_subscriptions = 100;      // per device or application session
   std::uint16_t max_generic_subscriptions = 1000;  // per generic (anonymous) client session
+  std::size_t max_app_sessions = 100;          // persistent sessions per application credential
+  std::size_t max_generic_sessions = 10'000;   // persistent sessions of all generic clients
   std::uint8_t max_filters_per_subscribe = 8;
   std::chrono::milliseconds registration_linger{15'000};  // register links close after this
 };
@@ -69,6 +71,8 @@ public:
                                     std::uint8_t qos) override;
   bool may_receive(const client_identity& who, std::string_view topic) override;
   bool may_retain(const client_identity& who, std::string_view topic) override;
+  std::string budget_of(std::string_view session_key) override;
+  std::size_t budget_limit(std::string_view budget) override;
   void on_online(const client_identity& who, const connection_facts& c) override;
   void on_offline(const client_identity& who, std::uint64_t serial, close_reason r) override;
 

@@ -15,8 +15,8 @@ std::string_view to_string(transport_kind t) noexcept {
 }
 
 anonymous_policy::anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe,
-                                   std::uint16_t max_subscriptions)
-    : allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {
+                                   std::uint16_t max_subscriptions, std::size_t max_sessions)
+    : max_sessions_(max_sessions), allow_(allow_anonymous), deny_(std::move(deny_subscribe)) {
   auto id = std::make_shared<client_identity>();
   // A filter that only overlaps a denied one ("#" and "secret/#") is granted, and what falls
   // in the denied part is held back on delivery.

@@ -78,6 +78,11 @@ public:
                                             std::uint8_t qos) = 0;
   // Asked on delivery when who.check_delivery is set.
   virtual bool may_receive(const client_identity& who, std::string_view topic) = 0;
+  // Whose budget of persistent sessions a session key counts against ("" : none). Sessions are
+  // restored at start from their keys alone, so the answer depends on the key only.
+  virtual std::string budget_of(std::string_view /*session_key*/) { return {}; }
+  // At most this many persistent sessions per budget (0: no limit).
+  virtual std::size_t budget_limit(std::string_view /*budget*/) { return 0; }
   // May this client's retained PUBLISH (or will) to `topic` be kept as the topic's retained
   // message? When not, the message is still routed, without being kept.
   virtual bool may_retain(const client_identity& /*who*/, std::string_view /*topic*/) {
@@ -97,15 +102,19 @@ public:
 class anonymous_policy final : public client_policy {
 public:
   anonymous_policy(bool allow_anonymous, std::vector<std::string> deny_subscribe,
-                   std::uint16_t max_subscriptions = 1000);
+                   std::uint16_t max_subscriptions = 1000, std::size_t max_sessions = 10'000);
   connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) override;
   std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
                                    std::uint8_t requested) override;
   publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
                                     std::uint8_t qos) override;
   bool may_receive(const client_identity& who, std::string_view topic) override;
+  // Every generic client's persistent session counts against one pool.
+  std::string budget_of(std::string_view) override { return "generic"; }
+  std::size_t budget_limit(std::string_view) override { return max_sessions_; }
 
 private:
+  std::size_t max_sessions_;
   bool allow_;
   std::vector<std::string> deny_;
   // Every generic client has the same rights: one identity for all (memory per connection).

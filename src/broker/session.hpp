@@ -53,6 +53,7 @@ public:
   bool remove_subscription(std::string_view filter);
 
   bool persistent = false;  // cleanSession = 0
+  bool budgeted = false;    // counted in its credential's persistent-session budget
   bool stored = false;      // kept in the session store: every change is written there
   std::uint64_t next_seq = 1;  // of the next stored entry (order within the session)
   std::shared_ptr<const client_identity> identity;

@@ -28,6 +28,8 @@ void worker::add_client(client& c) { clients_.emplace(c.serial(), &c); }
 void worker::remove_client(client& c) { clients_.erase(c.serial()); }
 
 void worker::create_session(client& c) {
+  const bool budgeted = !c.clean_session();
+  if (budgeted && !broker_.take_budget(c.session_key())) return c.refuse_session();
   const bool stored = !c.clean_session() && broker_.writer() != nullptr;
   const auto id = broker_.sessions().allocate(index_, stored);
   {
@@ -38,6 +40,7 @@ void worker::create_session(client& c) {
   session& ref = *s;
   sessions_.emplace(id, std::move(s));
   ref.persistent = !c.clean_session();
+  ref.budgeted = budgeted;
   if (stored) {
     ref.stored = true;
     persist(store::put_session{ref.key(), std::chrono::time_point_cast<std::chrono::milliseconds>(
@@ -132,6 +135,7 @@ void worker::detach_session(client& c, session& s) {
 
 void worker::destroy_session(session& s) {
   const auto id = s.id();
+  if (s.budgeted) broker_.give_budget(s.key());
   if (s.stored) persist(store::delete_session{s.key()});
   for (const auto& sub : s.subscriptions) broker_.index().unsubscribe(sub.filter, id);
   {

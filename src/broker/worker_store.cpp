@@ -138,6 +138,7 @@ session& worker::restore_session(const std::string& key) {
   auto s = std::make_unique<session>(id, key);
   session& ref = *s;
   ref.persistent = true;
+  ref.budgeted = broker_.take_budget(key, true);
   sessions_.emplace(id, std::move(s));
   return ref;
 }

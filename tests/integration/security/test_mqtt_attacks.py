@@ -254,3 +254,26 @@ def test_property_identifiers_per_device_are_bounded(api, broker):
     items = props if isinstance(props, list) else props.get("items", props.get("properties", []))
     assert len(items) == 1000
     assert metric(api, "thingport_thing_properties_refused_total") == refused0 + 1
+
+
+# -- rows 11 and 15: persistent sessions per credential --------------------------------------------
+
+def app_session(broker: BrokerProcess, app: dict, client_id: str) -> int:
+    creds = aliyun.app_credentials(app["appKey"], app["appSecret"], client_id=client_id)
+    with mqttraw.RawClient(broker.host, broker.port) as c:
+        c.send(mqttraw.connect(creds["client_id"], clean_session=False, username=creds["username"],
+                               password=creds["password"]))
+        rc = c.expect(mqttraw.CONNACK, WAIT).connack()[1]
+        if rc == 0:
+            c.send(mqttraw.disconnect())
+        return rc
+
+
+def test_persistent_sessions_per_app_credential_are_bounded(api, broker):
+    pk = api.product("sessions")["productKey"]
+    app = api.ok("POST", "/api/v1/apps", {"name": "many sessions", "products": [pk]}, 201)
+    base = harness.unique_id("s").replace("-", "")
+    codes = [app_session(broker, app, f"{base}{i}") for i in range(101)]
+    assert codes[:100] == [0] * 100 and codes[100] == 5, codes[95:]  # max_app_sessions = 100
+    # an existing session is taken again without using up another place
+    assert app_session(broker, app, f"{base}7") == 0
