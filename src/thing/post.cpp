@@ -103,8 +103,10 @@ void check_property(const thing_model* model, std::string_view id, const json::v
   }
 }
 
-// One event occurrence {"value":{..},"time":ms}. The whole event is refused (returned code)
-// when it is undefined or not of that shape; its parameters fail one by one otherwise.
+// One event occurrence: {"value":{..},"time":ms}, or (as the C and Node SDKs send it) the output
+// fields directly, {"ErrorCode":0}, at the time it arrived. The whole event is refused (returned
+// code) when it is undefined or neither shape (not an object, or a "value" that is not an
+// object); its parameters fail one by one otherwise.
 std::error_code check_event(const thing_model* model, std::string_view id, const json::value& raw,
                             time_point now, post_result& out) {
   const event* e = model == nullptr ? nullptr : model->find_event(id);
@@ -115,11 +117,14 @@ std::error_code check_event(const thing_model* model, std::string_view id, const
     return make_error_code(code::bad_params);
   }
   const json::object* obj = raw.if_object();
-  const json::value* value = obj == nullptr ? nullptr : obj->if_contains("value");
-  if (value == nullptr || !value->is_object()) {
+  if (obj == nullptr) {
     return make_error_code(code::bad_params);
   }
-  const unwrapped u = unwrap(raw, now);
+  const json::value* value = obj->if_contains("value");
+  if (value != nullptr && !value->is_object()) {
+    return make_error_code(code::bad_params);
+  }
+  const unwrapped u = value != nullptr ? unwrap(raw, now) : unwrapped{&raw, now, false};
   if (u.bad_time) {
     return make_error_code(code::bad_params);
   }
@@ -128,7 +133,7 @@ std::error_code check_event(const thing_model* model, std::string_view id, const
     item.name = e->name;
     item.type = std::string(to_string(e->type));
   }
-  for (const auto& kv : value->get_object()) {
+  for (const auto& kv : u.value->get_object()) {
     const std::string_view key = view(kv.key());
     const data_spec* spec = nullptr;
     if (e != nullptr) {
@@ -162,7 +167,8 @@ void check_event_in_batch(const thing_model* model, std::string_view id, const j
   if (const std::error_code ec = check_event(model, id, raw, now, out)) {
     const code c = static_cast<code>(to_int(ec));
     std::string message = c == code::not_defined ? "tsl parse: event not exist -> "
-                                                 : "event must be {\"value\":{..},\"time\":ms} -> ";
+                                                 : "event must be {\"value\":{..},\"time\":ms} or "
+                                                   "its output fields -> ";
     message += id.substr(0, 64);
     out.failed.push_back(failure(id.substr(0, 64), raw, now, c, std::move(message)));
   }

@@ -314,6 +314,31 @@ def test_events_and_batch_post(api, broker, pk, device_factory, made):
     assert [v["value"] for v in hist["values"]] == [11, 10]
 
 
+def test_event_post_in_the_c_and_node_sdk_form(api, broker, pk, device_factory, made):
+    """The C SDK 3.x (IOT_Linkkit_TriggerEvent) and the Node SDK (postEvent) put the event's
+    output fields directly in params; the bytes below are what they send."""
+    app = app_client(api, broker, pk, made)
+    app.subscribe(f"/{pk}/+/thing/event/+/post", 1)
+    d = device_factory()
+    topic = f"{d.sys}/thing/event/HighTemp/post"
+    d.subscribe(topic + "_reply")
+    before = int(time.time() * 1000)
+    d.publish(topic, b'{"id":"7","version":"1.0","params":{"temp":42.5},'
+                     b'"method":"thing.event.HighTemp.post"}')
+    reply = d.message_on(topic + "_reply")
+    assert (reply["id"], reply["code"]) == ("7", 200), reply
+    ev = api.ok("GET", f"/api/v1/products/{pk}/devices/{d.dn}/events?identifier=HighTemp")["events"]
+    assert [e["value"] for e in ev] == [{"temp": 42.5}] and ev[0]["time"] >= before
+    fwd = json.loads(app.get_where(lambda m: m.topic == f"/{pk}/{d.dn}/thing/event/HighTemp/post")
+                     .payload)
+    assert fwd["value"] == {"temp": 42.5}
+    # params that are neither form: 460, nothing stored
+    for bad in (b'[1]', b'"x"', b'{"value":[1]}'):
+        d.publish(topic, b'{"id":"8","version":"1.0","params":' + bad + b'}')
+        assert d.message_on(topic + "_reply")["code"] == 460
+    assert len(api.ok("GET", f"/api/v1/products/{pk}/devices/{d.dn}/events")["events"]) == 1
+
+
 def test_product_without_thing_model_takes_values_as_they_come(api, device_factory):
     other = api.product("no model")["productKey"]
     d = device_factory(product=other)

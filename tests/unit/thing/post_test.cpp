@@ -131,9 +131,18 @@ TEST_F(Post, Events) {
 
   EXPECT_EQ(check_event_post(model_.get(), "Unknown", json_of(R"({"value":{}})"), now).ec,
             make_error_code(code::not_defined));
-  EXPECT_EQ(check_event_post(model_.get(), "HardwareError", json_of(R"({"ErrorCode":1})"), now).ec,
-            make_error_code(code::bad_params));
+  // The C and Node SDKs' form: the output fields directly, timed on arrival.
+  r = check_event_post(model_.get(), "HardwareError", json_of(R"({"ErrorCode":1})"), now);
+  ASSERT_FALSE(r.ec);
+  ASSERT_EQ(r.events.size(), 1U);
+  EXPECT_EQ(r.events[0].output.at("ErrorCode"), boost::json::value(1));
+  EXPECT_EQ(r.events[0].time, now);
+  // Neither form: refused whole.
   EXPECT_EQ(check_event_post(model_.get(), "HardwareError", json_of(R"({"value":[1]})"), now).ec,
+            make_error_code(code::bad_params));
+  EXPECT_EQ(check_event_post(model_.get(), "HardwareError", json_of(R"([1])"), now).ec,
+            make_error_code(code::bad_params));
+  EXPECT_EQ(check_event_post(model_.get(), "HardwareError", json_of(R"("x")"), now).ec,
             make_error_code(code::bad_params));
   // Without a thing model: any event, any output.
   r = check_event_post(nullptr, "Any", json_of(R"({"value":{"a":[1]}})"), now);
