@@ -1,7 +1,8 @@
 #include "api/http.hpp"
 
 #include <boost/beast/http/field.hpp>
-#include <boost/json/serialize.hpp>
+
+#include "thing/json.hpp"
 
 namespace thingport::api {
 
@@ -15,7 +16,9 @@ response text_response(http::status s, std::string_view content_type, std::strin
 }
 
 response json_response(http::status s, const boost::json::value& v) {
-  return text_response(s, "application/json", boost::json::serialize(v));
+  // thing::to_json, not boost::json::serialize: numbers as the shortest decimal that reads back
+  // the same (23.5, not 2.35E1), as devices and the cloud write them.
+  return text_response(s, "application/json", thing::to_json(v));
 }
 
 response error_response(const problem& p) {

@@ -349,6 +349,16 @@ def test_product_without_thing_model_takes_values_as_they_come(api, device_facto
     assert "dataType" not in props["anything"]
 
 
+def test_api_prints_floats_as_devices_do(api, device_factory):
+    other = api.product("floats")["productKey"]
+    d = device_factory(product=other)
+    assert d.request("thing/event/property/post", {"t": 23.5, "small": 0.001,
+                                                    "big": 1.5e300})["code"] == 200
+    raw = api.call("GET", f"/api/v1/products/{other}/devices/{d.dn}/properties").body
+    assert b"23.5" in raw and b"0.001" in raw and b"E1" not in raw, raw
+    assert properties_of(api, d)["t"]["value"] == 23.5
+
+
 def test_dsltemplate_desired_and_deviceinfo(api, pk, device_factory):
     d = device_factory()
     reply = d.request("thing/dsltemplate/get", {})
