@@ -136,7 +136,7 @@ TEST_F(Handler, BadInputs) {
       {post_topic, R"({"id":true,"params":{"Counter":1}})", 460},
       {"/sys/pk/dn/thing/event/property/batch/post", R"({"id":"1","params":{"properties":[]}})",
        460},
-      {"/sys/pk/dn/thing/event/HardwareError/post", R"({"id":"1","params":{"ErrorCode":1}})", 460},
+      {"/sys/pk/dn/thing/event/HardwareError/post", R"({"id":"1","params":[1]})", 460},
       {"/sys/pk/dn/thing/event/Nope/post", R"({"id":"1","params":{"value":{}}})", 6320},
       {"/sys/pk/dn/thing/deviceinfo/update", R"({"id":"1","params":{"attrKey":"a"}})", 460},
       {"/sys/pk/dn/thing/deviceinfo/update",
