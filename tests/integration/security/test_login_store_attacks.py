@@ -120,3 +120,24 @@ def test_an_empty_database_refuses_to_start(tmp_path, name):
     if name == "identity.db":
         assert "demo-device" not in out  # no new demo device made and printed
     assert (data / name).stat().st_size == 0  # and nothing written over it
+
+
+def test_an_empty_sessions_db_refuses_before_anything_is_made(tmp_path):
+    # identity.db missing (a first run) but sessions.db emptied: the refusal must come before
+    # identity.db is created with a new demo device, not after.
+    b = BrokerProcess(tmp_path / "empty-sessions")
+    data = Path(b.workdir) / "data"
+    data.mkdir(mode=0o700)
+    (data / "sessions.db").write_bytes(b"")
+    p = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        pytest.fail("the server started on an empty sessions.db:\n" + out[-2000:])
+    assert p.returncode == 1, out
+    assert "sessions.db" in out and "empty" in out, out
+    assert "demo-device" not in out, out
+    assert not (data / "identity.db").exists(), "nothing is created before the refusal"
+
