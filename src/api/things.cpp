@@ -1,5 +1,7 @@
 // Thing data of a device (DESIGN.md §1): latest properties, property history, events and the
 // device shadow. Downlinks (property set, services, RRPC) are in thing_calls.cpp.
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"
@@ -24,12 +26,26 @@ response get_properties(context& ctx, const call& c) {
   const auto &pk = c.params[0], &dn = c.params[1];
   if (auto p = missing_device(ctx, pk, dn))
     return error_response(*p);
+  // Paged (issue 13, row 9): ?offset=&limit= as the other collections; without a limit the page
+  // is the largest one (1000), more than [thing] max_properties lets a model-less device store,
+  // so callers that read every property in one answer keep doing so.
+  const bool limited = form_value(c.query, "limit").has_value();
+  const auto pg = page_of(c.query);
+  if (const auto* bad = std::get_if<problem>(&pg))
+    return error_response(*bad);
+  auto page = std::get<store::page>(pg);
+  if (!limited)
+    page.limit = store::max_page_limit;
   auto values = ctx.thing->store().latest_properties(pk, dn);
   if (!values)
     return thing_error(values.error(), pk, dn);
   const auto model = ctx.thing->model(pk);
   json::array out;
-  for (const auto& v : *values) {
+  const std::size_t first = std::min(page.offset, values->size());
+  const std::size_t last = first + std::min(page.limit, values->size() - first);
+  out.reserve(last - first);
+  for (std::size_t i = first; i < last; ++i) {
+    const auto& v = (*values)[i];
     json::object o{
         {"identifier", v.identifier}, {"value", json_of(v.value)}, {"time", millis(v.time)}};
     if (const auto* prop = model ? model->find_property(v.identifier) : nullptr) {
@@ -42,7 +58,9 @@ response get_properties(context& ctx, const call& c) {
   }
   return json_response(http::status::ok, json::object{{"productKey", pk},
                                                       {"deviceName", dn},
-                                                      {"properties", std::move(out)}});
+                                                      {"properties", std::move(out)},
+                                                      {"offset", page.offset},
+                                                      {"limit", page.limit}});
 }
 
 // The checks of a time-range read: the device, the identifier (empty: any), the query.

@@ -106,6 +106,18 @@ int serve(const config& c) {
   std::filesystem::create_directories(c.data_dir);
   require_writable(c.data_dir);
   secure_data_dir(c.data_dir);
+  // An empty sessions.db refuses the start too (sqlite_connection.cpp), but only when it is
+  // opened, after identity.db: a missing identity.db would first be created with a new demo
+  // device. Check both before either is opened.
+  for (const char* name : {"identity.db", "sessions.db"}) {
+    const auto file = std::filesystem::path(c.data_dir) / name;
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(file, ec) && std::filesystem::file_size(file, ec) == 0 &&
+        !ec)
+      throw store::open_error(file.string() +
+                              " is empty (0 bytes): refusing to start from nothing in its place; "
+                              "restore it from a backup, or remove it to start afresh");
+  }
 
   broker::options o;
   o.workers = c.workers;

@@ -120,3 +120,54 @@ def test_an_empty_database_refuses_to_start(tmp_path, name):
     if name == "identity.db":
         assert "demo-device" not in out  # no new demo device made and printed
     assert (data / name).stat().st_size == 0  # and nothing written over it
+
+
+def test_an_empty_sessions_db_refuses_before_anything_is_made(tmp_path):
+    # identity.db missing (a first run) but sessions.db emptied: the refusal must come before
+    # identity.db is created with a new demo device, not after.
+    b = BrokerProcess(tmp_path / "empty-sessions")
+    data = Path(b.workdir) / "data"
+    data.mkdir(mode=0o700)
+    (data / "sessions.db").write_bytes(b"")
+    p = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        pytest.fail("the server started on an empty sessions.db:\n" + out[-2000:])
+    assert p.returncode == 1, out
+    assert "sessions.db" in out and "empty" in out, out
+    assert "demo-device" not in out, out
+    assert not (data / "identity.db").exists(), "nothing is created before the refusal"
+
+
+# -- row 9: the latest properties of a device are read a page at a time ----------------------------
+
+def test_properties_are_paged(api, broker):
+    from test_mqtt_attacks import device_client, new_device
+
+    pk = api.product("no model, paged")["productKey"]
+    d = new_device(api, pk)
+    dn = d["deviceName"]
+    post = f"/sys/{pk}/{dn}/thing/event/property/post"
+    with device_client(broker, pk, dn, d["deviceSecret"]) as c:
+        assert c.expect(mqttraw.CONNACK).connack()[1] == 0
+        assert c.subscribe(1, [(post + "_reply", 0)]) == [0]
+        params = ",".join(f'"q{i}":{i}' for i in range(5))
+        c.send(mqttraw.publish(post, f'{{"id":"1","version":"1.0","params":{{{params}}}}}', 1,
+                               mid=1))
+        while True:
+            pkt = c.read_packet(WAIT)
+            if pkt.ptype == mqttraw.PUBLISH:
+                break
+    path = f"/api/v1/products/{pk}/devices/{dn}/properties"
+    everything = api.ok("GET", path)
+    assert len(everything["properties"]) == 5  # no limit: one answer as before
+    page = api.ok("GET", path + "?offset=1&limit=2")
+    assert (page["offset"], page["limit"]) == (1, 2)
+    assert [p["identifier"] for p in page["properties"]] == \
+        [p["identifier"] for p in everything["properties"]][1:3]
+    past = api.ok("GET", path + "?offset=10&limit=2")
+    assert past["properties"] == []
+    assert api.call("GET", path + "?limit=100000").status == 400  # the page size is bounded
