@@ -204,7 +204,8 @@ response rrpc(context& ctx, const call& c) {
                  : thing::rrpc_request({t.pk, t.dn}, t.id, *payload);
   if (!d)
     return refused(d);
-  return call_device(ctx, c, t, d.value, store::downlink_type::rrpc, topic.value_or(""), *timeout,
+  // A raw RRPC has no identifier (the topic is not one: it goes in the request only).
+  return call_device(ctx, c, t, d.value, store::downlink_type::rrpc, "", *timeout,
                      [t](const broker::downlink_reply& r) {
                        return json_response(http::status::ok,
                                             json::object{{"id", t.id},

@@ -153,9 +153,10 @@ downlink_result ext_rrpc_request(device_id device, std::string_view msg_id, std:
   }
   const std::string own =
       "/" + std::string(device.product_key) + "/" + std::string(device.device_name) + "/";
-  if (!topic.starts_with(own) || topic.size() == own.size() ||
-      topic.find_first_of("+#", 0) != std::string_view::npos) {
-    return refuse(code::bad_params, "the topic must be one of the device's own");
+  if (!topic.starts_with(own) || topic.size() == own.size() || topic.size() > 128 ||
+      topic.find_first_of(std::string_view("+#\0", 3)) != std::string_view::npos) {
+    return refuse(code::bad_params,
+                  "the topic must be one of the device's own, at most 128 bytes, without + # NUL");
   }
   return {.ec = {},
           .message = {},

@@ -501,6 +501,30 @@ def test_rrpc_round_trip_timeout_and_offline(api, pk, device_factory, broker):
     assert r.status == 409 and r.json["rrpcCode"] == "OFFLINE", r
 
 
+def test_rrpc_on_a_custom_topic(api, pk, device_factory):
+    """POST .../rrpc with "topic": the request goes on /ext/rrpc/{id}{topic} and the device answers
+    on that same topic (once a 400 for every custom topic)."""
+    d = device_factory()
+    own = f"/{pk}/{d.dn}/user/get"
+    d.subscribe(f"/ext/rrpc/+{own}")
+    base = f"/api/v1/products/{pk}/devices/{d.dn}"
+    answer: Dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: answer.update(r=api.call(
+        "POST", f"{base}/rrpc", {"payload": b64(b"hi"), "timeoutMs": 8000, "topic": own})))
+    caller.start()
+    req = d.c.get_where(lambda m: m.topic.startswith("/ext/rrpc/") and m.topic.endswith(own))
+    assert req.payload == b"hi"
+    d.publish(req.topic, b"there")
+    caller.join(WAIT)
+    r = answer["r"]
+    assert r.status == 200 and r.json["rrpcCode"] == "SUCCESS" and r.json["payload"] == b64("there"), r
+    # topics that are not the device's own, or with wildcards, NUL, or over 128 bytes: 400
+    for bad in (f"/{pk}/other/user/get", f"/{pk}/{d.dn}/user/+", f"/{pk}/{d.dn}/user/a\u0000",
+                f"/{pk}/{d.dn}/user/" + "x" * 128):
+        r = api.call("POST", f"{base}/rrpc", {"payload": b64("x"), "topic": bad})
+        assert r.status == 400, (bad, r)
+
+
 # --------------------------------------------------------------------------------------------
 # shadow
 
