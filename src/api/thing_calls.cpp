@@ -120,7 +120,8 @@ std::optional<std::chrono::milliseconds> timeout_of(json_body& b) {
   return std::chrono::milliseconds(ms);
 }
 
-// POST .../properties {"items":{"LightSwitch":1}}
+// POST .../properties {"items":{"LightSwitch":1}}: 200 with the request id once sent (the
+// device's set_reply completes the downlink record); 409 OFFLINE when the device is not connected.
 response set_properties(context& ctx, const call& c) {
   target t{c.params[0], c.params[1], new_id(ctx)};
   if (auto p = missing_device(ctx, t.pk, t.dn))
@@ -133,6 +134,14 @@ response set_properties(context& ctx, const call& c) {
   auto d = thing::property_set(model.get(), {t.pk, t.dn}, t.id, json::value(std::move(*items)));
   if (!d)
     return refused(d);
+  if (!ctx.dir.online(t.pk, t.dn)) {
+    // As RRPC does: refused now and recorded OFFLINE, rather than PENDING for ever.
+    if (auto p = record(ctx, t, d.value, store::downlink_type::property_set, {},
+                        store::downlink_outcome::offline))
+      return error_response(*p);
+    return outcome_response(http::status::conflict, t, "OFFLINE",
+                            device_subject(t.pk, t.dn) + " is not connected");
+  }
   if (auto p = record(ctx, t, d.value, store::downlink_type::property_set, {}))
     return error_response(*p);
   ctx.thing->publish(d.value.topic, d.value.payload, 1);

@@ -501,6 +501,15 @@ def test_rrpc_round_trip_timeout_and_offline(api, pk, device_factory, broker):
     assert r.status == 409 and r.json["rrpcCode"] == "OFFLINE", r
 
 
+def test_property_set_to_an_offline_device_is_refused_not_left_pending(api, pk):
+    other = api.device(pk)
+    base = f"/api/v1/products/{pk}/devices/{other['deviceName']}"
+    r = api.call("POST", f"{base}/properties", {"items": {"LightSwitch": 1}})
+    assert r.status == 409 and r.json["rrpcCode"] == "OFFLINE", r
+    rec = api.ok("GET", f"{base}/downlinks/{r.json['id']}")
+    assert rec["outcome"] == "OFFLINE" and rec["type"] == "property_set", rec
+
+
 def test_rrpc_on_a_custom_topic(api, pk, device_factory):
     """POST .../rrpc with "topic": the request goes on /ext/rrpc/{id}{topic} and the device answers
     on that same topic (once a 400 for every custom topic)."""
