@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include "sample_tsl.hpp"
 #include "thing/code.hpp"
 #include "thing/json.hpp"
@@ -102,6 +104,15 @@ TEST(Downlink, Rrpc) {
             make_error_code(code::bad_params));
   EXPECT_EQ(ext_rrpc_request(dev, "55", "/pk/dn/", "on").ec, make_error_code(code::bad_params));
   EXPECT_EQ(ext_rrpc_request(dev, "55", "/pk/dn/user/#", "on").ec,
+            make_error_code(code::bad_params));
+  EXPECT_EQ(ext_rrpc_request(dev, "55", "/pk/dn/user/+/x", "on").ec,
+            make_error_code(code::bad_params));
+  EXPECT_EQ(ext_rrpc_request(dev, "55", std::string_view("/pk/dn/us\0er", 12), "on").ec,
+            make_error_code(code::bad_params));
+  // At most 128 bytes of topic.
+  const std::string at_limit = "/pk/dn/" + std::string(128 - 7, 'a');
+  EXPECT_TRUE(ext_rrpc_request(dev, "55", at_limit, "on"));
+  EXPECT_EQ(ext_rrpc_request(dev, "55", at_limit + "a", "on").ec,
             make_error_code(code::bad_params));
 }
 
