@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh
+scripts/deps-test.sh
 
 preset=${THINGPORT_TEST_PRESET:-asan}
 cmake --preset "$preset" >/dev/null
