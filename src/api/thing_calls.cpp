@@ -173,7 +173,9 @@ response invoke_service(context& ctx, const call& c) {
   if (b.error())
     return error_response(*b.error());
   const auto model = ctx.thing->model(t.pk);
-  auto d = thing::service_call(model.get(), {t.pk, t.dn}, t.id, service, json::value(input));
+  const auto on = ctx.dir.online(t.pk, t.dn);
+  auto d = thing::service_call(model.get(), {t.pk, t.dn}, t.id, service, json::value(input),
+                               on && on->ext_rrpc);
   if (!d)
     return refused(d);
   if (d.value.sync) {

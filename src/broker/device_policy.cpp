@@ -201,7 +201,7 @@ void device_policy::on_online(const client_identity& who, const connection_facts
   std::string ip = ip_only(c.transport.remote_address);
   dir_.mark_online(li.product_key, li.device_name,
                    online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
-                               c.transport.kind, now});
+                               c.transport.kind, now, li.rrpc_ext()});
   dir_.mark_activated(li.product_key, li.device_name);
   enqueue({li.product_key, li.device_name, true, now, ip});
   publish_status(li, true, ip);

@@ -33,6 +33,7 @@ struct online_info {
   std::string ip;  // "ip:port" as the transport saw it
   transport_kind transport = transport_kind::tcp;
   store::timestamp since{};
+  bool ext_rrpc = false;  // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
 };
 
 class directory final : public auth::device_lookup {

@@ -87,7 +87,8 @@ downlink_result property_set(const thing_model* model, device_id device, std::st
 }
 
 downlink_result service_call(const thing_model* model, device_id device, std::string_view id,
-                             std::string_view service_id, const json::value& input) {
+                             std::string_view service_id, const json::value& input,
+                             bool ext_rrpc) {
   if (!valid_request_id(id)) {
     return refuse(code::bad_params, "bad request id");
   }
@@ -127,8 +128,10 @@ downlink_result service_call(const thing_model* model, device_id device, std::st
   return {
       .ec = {},
       .message = {},
-      .value = {.topic = sync ? rrpc_request_topic(device.product_key, device.device_name, id)
-                              : service_topic(device.product_key, device.device_name, service_id),
+      .value = {.topic = !sync    ? service_topic(device.product_key, device.device_name, service_id)
+                         : ext_rrpc ? ext_rrpc_topic(id, service_topic(device.product_key,
+                                                                       device.device_name, service_id))
+                                    : rrpc_request_topic(device.product_key, device.device_name, id),
                 .payload = make_request(id, method, params),
                 .method = method,
                 .sync = sync}};

@@ -50,8 +50,12 @@ downlink_result property_set(const thing_model* model, device_id device, std::st
 
 // thing.service.{service} on /sys/{pk}/{dn}/thing/service/{service}; a sync service (callType
 // sync) goes as RRPC on /sys/{pk}/{dn}/rrpc/request/{id} with the same Alink payload.
+// `ext_rrpc`: the device logged in with ext bit 0 set (the Python Linkkit SDK), so a sync
+// service goes on /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{identifier}, where it also answers,
+// instead of /sys/{pk}/{dn}/rrpc/request/{id}.
 downlink_result service_call(const thing_model* model, device_id device, std::string_view id,
-                             std::string_view service_id, const boost::json::value& input);
+                             std::string_view service_id, const boost::json::value& input,
+                             bool ext_rrpc = false);
 
 // Raw RRPC: the payload as given on /sys/{pk}/{dn}/rrpc/request/{msgId}.
 downlink_result rrpc_request(device_id device, std::string_view msg_id, std::string_view payload);

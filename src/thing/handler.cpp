@@ -163,10 +163,11 @@ void device_reply_of(context& c, downlink_kind kind) {
 void rrpc_response(context& c) {
   std::string inner;
   if (c.topic.kind == topic_kind::ext_rrpc_response) {
-    // The inner topic must be the device's own: /{pk}/{dn}/...
+    // The inner topic must be the device's own: /{pk}/{dn}/... (a custom topic) or
+    // /sys/{pk}/{dn}/... (a sync service to an ext=1 device).
     const std::string own = "/" + std::string(c.msg.device.product_key) + "/" +
                             std::string(c.msg.device.device_name) + "/";
-    if (!c.topic.rest.starts_with(own)) {
+    if (!c.topic.rest.starts_with(own) && !c.topic.rest.starts_with("/sys" + own)) {
       c.out.ec = make_error_code(code::bad_request);
       return;
     }

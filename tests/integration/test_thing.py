@@ -83,10 +83,11 @@ def pk(api) -> str:
 class Device:
     """A paho device logged in with the triplet sign; Alink requests with bounded waits."""
 
-    def __init__(self, broker, pk: str, dn: str, ds: str, ss: bool = False):
+    def __init__(self, broker, pk: str, dn: str, ds: str, ss: bool = False, extra: str = ""):
         self.pk, self.dn, self.ds = pk, dn, ds
         self.sys = f"/sys/{pk}/{dn}"
-        cred = aliyun.device_credentials(pk, dn, ds, client_id=harness.unique_id("dev"), ss=ss)
+        cred = aliyun.device_credentials(pk, dn, ds, client_id=harness.unique_id("dev"), ss=ss,
+                                         extra=extra)
         self.c = MqttClient(broker, client_id=cred["client_id"], username=cred["username"],
                             password=cred["password"])
         self.c.connect()
@@ -123,10 +124,10 @@ class Device:
 def device_factory(api, broker, pk) -> Callable[..., Device]:
     made: List[Device] = []
 
-    def make(ss: bool = False, product: Optional[str] = None) -> Device:
+    def make(ss: bool = False, product: Optional[str] = None, extra: str = "") -> Device:
         p = product or pk
         d = api.device(p)
-        dev = Device(broker, p, d["deviceName"], d["deviceSecret"], ss=ss)
+        dev = Device(broker, p, d["deviceName"], d["deviceSecret"], ss=ss, extra=extra)
         made.append(dev)
         return dev
 
@@ -431,6 +432,28 @@ def test_property_set_and_services(api, pk, device_factory, ss):
     r = answer["r"]
     assert r.status == 200 and r.json["data"] == {"load": 7} and r.json["code"] == 200, r
     assert r.json["id"] == rid and r.json["callType"] == "sync"
+
+
+def test_sync_service_to_an_ext_1_device_goes_on_the_ext_rrpc_topic(api, pk, device_factory):
+    """The Python Linkkit SDK logs in with ext=1 and takes sync services only on
+    /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/{identifier}, answering on that same topic."""
+    d = device_factory(extra="ext=1")
+    d.subscribe(f"/ext/rrpc/+{d.sys}/thing/service/+")
+    base = f"/api/v1/products/{pk}/devices/{d.dn}"
+    answer: Dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: answer.update(
+        r=api.call("POST", f"{base}/services/GetStatus", {"input": {}, "timeoutMs": 8000})))
+    caller.start()
+    req_msg = d.c.get_where(lambda m: m.topic.startswith("/ext/rrpc/"))
+    rid = req_msg.topic.split("/")[3]
+    assert req_msg.topic == f"/ext/rrpc/{rid}{d.sys}/thing/service/GetStatus"
+    req = json.loads(req_msg.payload)
+    assert req["id"] == rid and req["method"] == "thing.service.GetStatus"
+    d.publish(req_msg.topic, {"id": rid, "code": 200, "data": {"load": 9}})
+    caller.join(WAIT)
+    r = answer["r"]
+    assert r.status == 200 and r.json["data"] == {"load": 9} and r.json["callType"] == "sync", r
+    assert wait_downlink(api, d, rid)["type"] == "service"
 
 
 def test_downlink_refusals(api, pk, device_factory):
