@@ -7,6 +7,8 @@
 
 #include <toml++/toml.h>
 
+#include "net/listener.hpp"
+
 namespace thingport::app {
 
 std::chrono::seconds parse_duration(const std::string& text) {
@@ -197,15 +199,28 @@ config load_config(const std::string& path) {
     read(*t, "backend", c.store.backend, path, "store");
     read(*t, "url", c.store.url, path, "store");
     read(*t, "durability", c.store.durability, path, "store");
-    if (c.store.backend != "sqlite" && c.store.backend != "postgres")
-      fail(path, "store.backend", "must be \"sqlite\" or \"postgres\"");
+    if (c.store.backend == "postgres")
+      fail(path, "store.backend",
+           "\"postgres\" is not built into this version yet; use \"sqlite\" (the default)");
+    if (c.store.backend != "sqlite") fail(path, "store.backend", "must be \"sqlite\"");
+    if (!c.store.url.empty())
+      fail(path, "store.url", "only for a database server backend, which this version lacks");
     if (c.store.durability != "sync" && c.store.durability != "async")
       fail(path, "store.durability", "must be \"sync\" or \"async\"");
   }
-  if (const auto* t = section(root, "cluster", path)) {
-    check_keys(*t, path, "cluster", {"nats", "node"});
-    read(*t, "nats", c.cluster.nats, path, "cluster");
-    read(*t, "node", c.cluster.node, path, "cluster");
+  if (section(root, "cluster", path) != nullptr)
+    fail(path, "cluster", "clustering is not built into this version yet; remove the section");
+  // Addresses are checked now, with their key, rather than when the listener opens.
+  for (const auto& [key, value] :
+       {std::pair{"listeners.tcp", &c.listeners.tcp}, std::pair{"listeners.tls", &c.listeners.tls},
+        std::pair{"listeners.ws", &c.listeners.ws}, std::pair{"listeners.wss", &c.listeners.wss},
+        std::pair{"listeners.auto", &c.listeners.auto_}, std::pair{"http.listen", &c.http.listen}}) {
+    if (value->empty()) continue;
+    try {
+      (void)net::parse_endpoint(*value);
+    } catch (const std::exception& e) {
+      fail(path, key, e.what());
+    }
   }
   if (const auto* t = section(root, "thing", path)) {
     check_keys(*t, path, "thing", {"keep_values", "keep_age", "prune_interval", "max_properties"});
@@ -220,10 +235,16 @@ config load_config(const std::string& path) {
   if (const auto* t = section(root, "server", path)) {
     check_keys(*t, path, "server", {"workers"});
     read(*t, "workers", c.workers, path, "server");
+    if (c.workers > 1024) fail(path, "server.workers", "must be 0 (one per core) to 1024");
   }
   if (const auto* t = section(root, "log", path)) {
     check_keys(*t, path, "log", {"level"});
     read(*t, "level", c.log_level, path, "log");
+    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "warning",
+                                              "error", "critical", "off"};
+    if (!levels.count(c.log_level))
+      fail(path, "log.level",
+           "unknown level \"" + c.log_level + "\" (trace, debug, info, warn, error, critical, off)");
   }
   return c;
 }

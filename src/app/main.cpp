@@ -35,7 +35,21 @@ int main(int argc, char** argv) {
   auto* store_check = store->add_subcommand("check", "verify the databases (integrity check)");
   store_check->add_option("--data", check_dir, "data directory (default ./data)");
 
-  CLI11_PARSE(app, argc, argv);
+  app.set_version_flag("--version", std::string("thingport ") + THINGPORT_VERSION + " (" +
+                                         THINGPORT_COMMIT + ")");
+  // Usage errors exit 2 (CLI11 has its own numbers), runtime errors 1, --help and --version 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  }
 
   try {
     if (serve->parsed()) {

@@ -1,5 +1,8 @@
 #include "net/listener.hpp"
 
+#include <sstream>
+#include <stdexcept>
+
 #include <charconv>
 #include <stdexcept>
 
@@ -34,10 +37,18 @@ listener::listener(broker::broker& b, const tcp::endpoint& ep, listener_kind kin
                    std::shared_ptr<const transport_options> opts)
     : broker_(b), kind_(kind), opts_(std::move(opts)), acceptor_(b.at(0).io()),
       backoff_(b.at(0).io()) {
-  acceptor_.open(ep.protocol());
-  acceptor_.set_option(tcp::acceptor::reuse_address(true));
-  acceptor_.bind(ep);
-  acceptor_.listen(65535);  // the kernel caps it at net.core.somaxconn
+  boost::system::error_code ec;
+  acceptor_.open(ep.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(ep, ec);
+  if (!ec) acceptor_.listen(65535, ec);  // the kernel caps it at net.core.somaxconn
+  if (ec) {
+    // Say which listener and address: "address in use" alone names neither.
+    std::ostringstream where;
+    where << ep;
+    throw std::runtime_error("cannot listen for " + std::string(to_string(kind)) + " on " +
+                             where.str() + ": " + ec.message());
+  }
 }
 
 listener::~listener() = default;

@@ -1,0 +1,83 @@
+"""The server refuses what it cannot do, at start, with the file, the key and the reason: unknown
+keys, keys of features not built yet, invalid values, a taken port. Exit codes: 2 for a usage
+error on the command line, 1 for everything refused at start, 0 for --help and --version."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import harness
+
+pytestmark = pytest.mark.thingport_only(reason="thingport's command line and config")
+
+
+def run(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([harness.THINGPORT_BIN, *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def serve_with(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'data_dir = "{tmp_path}/data"\n[http]\nlisten = ""\n' + text)
+    return run("serve", "--config", str(cfg))
+
+
+@pytest.mark.parametrize("text,key,words", [
+    ('[limits]\nmax_paylod = 5\n', "limits.max_paylod", "unknown key"),
+    ('[store]\nbackend = "postgres"\n', "store.backend", "not built"),
+    ('[cluster]\nnats = "nats://127.0.0.1:4222"\n', "cluster", "not built"),
+    ('[log]\nlevel = "verbose"\n', "log.level", "unknown level"),
+    ('[listeners]\ntcp = "127.0.0.1:99999"\n', "listeners.tcp", "bad port"),
+    ('[limits]\nmax_payload = -1\n', "limits.max_payload", "out of range"),
+    ('[limits]\nmax_outbound = "lots"\n', "limits.max_outbound", "bad size"),
+    ('[server]\nworkers = 100000\n', "server.workers", ""),
+], ids=["unknown-key", "postgres", "cluster", "log-level", "port", "negative", "size", "workers"])
+def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, words):
+    r = serve_with(tmp_path, text)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "bad.toml" in r.stderr and key in r.stderr and words in r.stderr, r.stderr
+    assert "listening" not in r.stdout
+
+
+def test_a_taken_port_names_the_listener_and_exits_1(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        r = serve_with(tmp_path, f'[listeners]\ntcp = "127.0.0.1:{port}"\nws = ""\ntls = ""\n'
+                                 'wss = ""\n')
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"tcp on 127.0.0.1:{port}" in r.stderr and "in use" in r.stderr, r.stderr
+
+
+def test_version_help_and_usage_errors():
+    v = run("--version")
+    assert v.returncode == 0 and v.stdout.startswith("thingport ") and "(" in v.stdout, v
+    for cmd in (["--help"], ["serve", "--help"], ["product", "--help"], ["device", "--help"],
+                ["store", "check", "--help"], ["cert", "dev", "--help"]):
+        h = run(*cmd)
+        assert h.returncode == 0 and "Usage" in h.stdout, (cmd, h.stdout, h.stderr)
+    for cmd in (["serve", "--no-such-flag"], ["no-such-command"], []):
+        u = run(*cmd)
+        assert u.returncode == 2, (cmd, u.returncode, u.stderr)
+
+
+def test_cmake_install_gives_a_working_binary(tmp_path):
+    build = Path(harness.THINGPORT_BIN).resolve().parents[2]
+    if not (build / "cmake_install.cmake").exists():
+        pytest.fail(f"{build} is not a CMake build directory")
+    r = subprocess.run(["cmake", "--install", str(build), "--prefix", str(tmp_path / "inst")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    installed = tmp_path / "inst" / "bin" / "thingport"
+    v = subprocess.run([str(installed), "--version"], capture_output=True, text=True, timeout=20)
+    assert v.returncode == 0 and v.stdout.startswith("thingport "), v
+    os.makedirs(tmp_path / "d", exist_ok=True)
+    c = subprocess.run([str(installed), "store", "check", "--data", str(tmp_path / "d")],
+                       capture_output=True, text=True, timeout=60)
+    assert "no database" in c.stderr, c  # it ran, and looked where it was told
