@@ -31,6 +31,7 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.dropped_disk_budget = b.total(&counters::dropped_disk_budget);
   for (std::size_t i = 0; i < s.refused_by_code.size(); ++i)
     s.refused_by_code[i] = b.total_refused(i);
+  s.queued_bytes = b.queued_total();
   s.will_denied = b.total(&counters::will_denied);
   s.retain_denied = b.total(&counters::retain_denied);
   s.subscribe_denied = b.total(&counters::subscribe_denied);
@@ -125,6 +126,9 @@ std::string render_metrics(const metrics_snapshot& s) {
     fmt::format_to(std::back_inserter(out),
                    "thingport_connect_refused_by_code_total{{code=\"{}\"}} {}\n", i,
                    s.refused_by_code[i]);
+  metric(out, "thingport_offline_queued_bytes", "gauge",
+         "Topic and payload bytes queued for sessions, all together ([limits] offline_total_bytes).",
+         s.queued_bytes);
   metric(out, "thingport_thing_properties_refused_total", "counter",
          "Property posts refused: the device would pass [thing] max_properties identifiers.",
          s.thing_properties_refused);

@@ -163,7 +163,8 @@ config load_config(const std::string& path) {
                {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
                 "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
                 "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in",
-                "login_failures", "max_app_sessions", "max_anonymous_sessions"});
+                "login_failures", "max_app_sessions", "max_anonymous_sessions",
+                "offline_total_bytes"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -171,6 +172,7 @@ config load_config(const std::string& path) {
     read(*t, "offline_queue", c.limits.offline_queue, path, "limits");
     read_size(*t, "offline_queue_bytes", c.limits.offline_queue_bytes, path, "limits");
     read_size(*t, "max_outbound", c.limits.max_outbound, path, "limits");
+    read_size(*t, "offline_total_bytes", c.limits.offline_total_bytes, path, "limits");
     read_size(*t, "max_connect_size", c.limits.max_connect_size, path, "limits");
     read(*t, "max_retained", c.limits.max_retained, path, "limits");
     read_size(*t, "max_retained_bytes", c.limits.max_retained_bytes, path, "limits");

@@ -39,6 +39,7 @@ struct config {
     std::uint16_t keepalive_max = 1200;
     std::size_t offline_queue = 1000;
     std::uint64_t offline_queue_bytes = 64ull << 20;  // topic + payload bytes per session
+    std::uint64_t offline_total_bytes = 1ull << 30;   // of all sessions together; 0: no bound
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
     std::uint32_t connect_rate = 5;  // connect attempts per device per minute; 0: no limit
     std::uint32_t login_failures = 10;  // failed logins per source address per minute; 0: none

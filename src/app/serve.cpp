@@ -127,6 +127,7 @@ int serve(const config& c) {
   o.disk_budget = c.store.disk_budget;
   o.offline_ttl = c.limits.offline_ttl;
   o.max_outbound_bytes = static_cast<std::size_t>(c.limits.max_outbound);
+  o.max_queued_total = c.limits.offline_total_bytes;
   o.max_connect_size = static_cast<std::size_t>(c.limits.max_connect_size);
   o.max_retained = static_cast<std::size_t>(c.limits.max_retained);
   o.max_retained_bytes = static_cast<std::size_t>(c.limits.max_retained_bytes);

@@ -63,6 +63,22 @@ public:
   bool take_budget(std::string_view session_key, bool force = false);
   void give_budget(std::string_view session_key);
 
+  // Bytes queued for offline sessions, all together (options::max_queued_total): reserve before
+  // queueing (false: over the bound; `force` for sessions restored at start), release when a
+  // queued message leaves its queue or its session goes. Any thread.
+  bool reserve_queued(std::uint64_t bytes, bool force = false) noexcept {
+    const auto now = queued_total_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
+    if (force || opts_.max_queued_total == 0 || now <= opts_.max_queued_total) return true;
+    queued_total_.fetch_sub(bytes, std::memory_order_relaxed);
+    return false;
+  }
+  void release_queued(std::uint64_t bytes) noexcept {
+    queued_total_.fetch_sub(bytes, std::memory_order_relaxed);
+  }
+  std::uint64_t queued_total() const noexcept {
+    return queued_total_.load(std::memory_order_relaxed);
+  }
+
   std::uint64_t next_serial() noexcept { return serial_.fetch_add(1, std::memory_order_relaxed); }
   // Unique on this node across restarts; workers make their own (low bits: worker + 1; here 0).
   std::uint64_t next_message_id() noexcept {
@@ -122,6 +138,7 @@ private:
   std::shared_ptr<client_policy> policy_;
   topic_index index_;
   retained_store retained_;
+  std::atomic<std::uint64_t> queued_total_{0};
   std::mutex budget_mu_;
   std::unordered_map<std::string, std::size_t> budgets_;
   session_table sessions_;

@@ -14,6 +14,8 @@ struct options {
   std::uint16_t max_inflight = 32;            // outbound QoS 1/2 messages awaiting ack, per session
   std::size_t max_queued = 1000;              // QoS 1/2 messages queued per session ([limits] offline_queue)
   std::size_t max_queued_bytes = 64u << 20;   // their topic + payload bytes ([limits] offline_queue_bytes)
+  std::uint64_t max_queued_total = 1ull << 30;  // queued bytes of all sessions together
+                                                // ([limits] offline_total_bytes; 0: no bound)
   std::chrono::milliseconds offline_ttl{std::chrono::hours(24 * 7)};  // queued message lifetime
                                               // in a persistent session ([limits] offline_ttl)
   std::size_t max_outbound_bytes = 8u << 20;  // unsent bytes per connection before slow_consumer

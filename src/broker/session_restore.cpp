@@ -44,6 +44,7 @@ public:
     if (e.state == store::entry_state::queued) {
       s.queue.push_back({m->second, e.qos, e.retain, e.seq, expires_[e.message_id]});
       s.queued_bytes += m->second->topic.size() + m->second->payload.size();
+      b_.reserve_queued(m->second->topic.size() + m->second->payload.size(), true);
       return;
     }
     s.inflight.push_back({m->second, e.packet_id, e.qos, e.retain,

@@ -136,6 +136,7 @@ void worker::detach_session(client& c, session& s) {
 void worker::destroy_session(session& s) {
   const auto id = s.id();
   if (s.budgeted) broker_.give_budget(s.key());
+  broker_.release_queued(s.queued_bytes);
   if (s.stored) persist(store::delete_session{s.key()});
   for (const auto& sub : s.subscriptions) broker_.index().unsubscribe(sub.filter, id);
   {
@@ -259,11 +260,13 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
       s.queued_bytes + bytes > broker_.opts().max_queued_bytes)
     return drop_full(s);
   if (!s.stored) {
+    if (!broker_.reserve_queued(bytes)) return drop_full(s);
     s.queued_bytes += bytes;
     s.queue.push_back({m, qos, retain, 0, 0});
     return;
   }
   if (drop_over_budget(s)) return;
+  if (!broker_.reserve_queued(bytes)) return drop_full(s);
   s.queued_bytes += bytes;
   const auto expires = std::chrono::duration_cast<std::chrono::milliseconds>(
                            (std::chrono::system_clock::now() + broker_.opts().offline_ttl)
@@ -282,6 +285,7 @@ void worker::drain(session& s) {
     queued_message q = std::move(s.queue.front());
     s.queue.pop_front();
     s.queued_bytes -= q.msg->topic.size() + q.msg->payload.size();
+    broker_.release_queued(q.msg->topic.size() + q.msg->payload.size());
     if (q.expires_ms != 0) {
       if (now_ms == 0)
         now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

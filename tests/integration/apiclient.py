@@ -72,6 +72,15 @@ class Api:
         finally:
             conn.close()
 
+    def metric(self, name: str) -> float:
+        """The value of the /metrics series `name` (with its labels, if any); 0 when the server
+        has no such series (a counter it does not keep counts as none)."""
+        text = self.call("GET", "/metrics", token=None).body.decode()
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+        return 0.0
+
     # -- shortcuts that expect success --
 
     def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:

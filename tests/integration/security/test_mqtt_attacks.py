@@ -22,14 +22,6 @@ from harness import WAIT, BrokerProcess, poll_until
 pytestmark = pytest.mark.thingport_only(reason="thingport's bounds and device policy")
 
 
-def metric(api: Api, name: str) -> float:
-    text = api.call("GET", "/metrics", token=None).body.decode()
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[-1])
-    return 0.0  # not there (a server without the counter): counts as none
-
-
 def device_client(broker: BrokerProcess, pk: str, dn: str, ds: str, **kw) -> mqttraw.RawClient:
     c = mqttraw.RawClient(broker.host, broker.port)
     creds = aliyun.device_credentials(pk, dn, ds)
@@ -55,14 +47,14 @@ def test_a_will_on_another_products_topic_refuses_the_connect(api, broker, kind)
     # someone listening on the victim's topic (a generic client may subscribe to it here)
     with mqttraw.connected(broker.host, broker.port, harness.unique_id("watch")) as watch:
         assert watch.subscribe(1, [(topic, 1)]) == [1]
-        denied0 = metric(api, "thingport_will_denied_total")
+        denied0 = api.metric("thingport_will_denied_total")
         c = device_client(broker, attacker_pk, attacker["deviceName"], attacker["deviceSecret"],
                           will=(topic, '{"id":"1","params":{"Power":1}}', 1, True))
         with c:
             _, rc = c.expect(mqttraw.CONNACK).connack()
             assert rc == 5, "a will on another product's topic must refuse the CONNECT"
             c.wait_closed(WAIT)
-        assert metric(api, "thingport_will_denied_total") == denied0 + 1
+        assert api.metric("thingport_will_denied_total") == denied0 + 1
         # nothing came through: a marker published after it is the first thing the watcher sees
         with mqttraw.connected(broker.host, broker.port, harness.unique_id("mark")) as m:
             m.send(mqttraw.publish(topic, b"marker", 0))
@@ -98,13 +90,13 @@ def flood_without_reading(broker: BrokerProcess, packet: bytes, total: int) -> i
 
 @pytest.mark.parametrize("kind", ["pingreq", "qos1_publish"])
 def test_a_client_that_never_reads_is_closed_as_a_slow_consumer(api, broker, kind):
-    slow0 = metric(api, 'thingport_closes_total{reason="slow_consumer"}')
+    slow0 = api.metric('thingport_closes_total{reason="slow_consumer"}')
     packet = (mqttraw.pingreq() if kind == "pingreq"
               else mqttraw.publish("flood/x", b"", 1, mid=7))
     total = 64 * 1024 * 1024
     sent = flood_without_reading(broker, packet, total)
     assert sent < total, "the server kept reading from a client that never reads its answers"
-    poll_until(lambda: metric(api, 'thingport_closes_total{reason="slow_consumer"}'),
+    poll_until(lambda: api.metric('thingport_closes_total{reason="slow_consumer"}'),
                lambda v: v >= slow0 + 1)
 
 
@@ -113,7 +105,7 @@ def test_a_client_that_never_reads_is_closed_as_a_slow_consumer(api, broker, kin
 def test_refused_publishes_do_not_flood_the_log(api, broker):
     pk = api.product("log flood")["productKey"]
     d = new_device(api, pk)
-    suppressed0 = metric(api, "thingport_log_lines_suppressed_total")
+    suppressed0 = api.metric("thingport_log_lines_suppressed_total")
     lines0 = sum(1 for l in list(broker.log.lines) if "topic_denied" in l)
     with device_client(broker, pk, d["deviceName"], d["deviceSecret"]) as c:
         assert c.expect(mqttraw.CONNACK).connack()[1] == 0
@@ -121,7 +113,7 @@ def test_refused_publishes_do_not_flood_the_log(api, broker):
         c.send(mqttraw.publish(topic, b"x", 0) * 3000)
         c.send(mqttraw.pingreq())
         c.expect(mqttraw.PINGRESP, WAIT)
-    poll_until(lambda: metric(api, "thingport_log_lines_suppressed_total"),
+    poll_until(lambda: api.metric("thingport_log_lines_suppressed_total"),
                lambda v: v >= suppressed0 + 2000)
     logged = [l for l in list(broker.log.lines) if "topic_denied" in l]
     assert len(logged) - lines0 < 200, f"{len(logged) - lines0} lines for 3000 refusals"
@@ -133,8 +125,8 @@ def test_refused_publishes_do_not_flood_the_log(api, broker):
 def test_retained_messages_on_thing_topics_are_not_kept(api, broker):
     pk = api.product("retain sys")["productKey"]
     d = new_device(api, pk)
-    kept0 = metric(api, "thingport_retained_messages")
-    denied0 = metric(api, "thingport_retain_denied_total")
+    kept0 = api.metric("thingport_retained_messages")
+    denied0 = api.metric("thingport_retain_denied_total")
     with device_client(broker, pk, d["deviceName"], d["deviceSecret"]) as c:
         assert c.expect(mqttraw.CONNACK).connack()[1] == 0
         for i in range(20):
@@ -149,8 +141,8 @@ def test_retained_messages_on_thing_topics_are_not_kept(api, broker):
             m.send(mqttraw.publish(topic, b"marker", 0))
         got = late.read_publish(WAIT)
         assert (got.payload, got.retain) == (b"marker", False)
-    assert metric(api, "thingport_retained_messages") == kept0
-    assert metric(api, "thingport_retain_denied_total") == denied0 + 20
+    assert api.metric("thingport_retained_messages") == kept0
+    assert api.metric("thingport_retain_denied_total") == denied0 + 20
 
 
 # -- row 10: strangers get a small packet before their CONNECT is accepted -------------------------
@@ -235,7 +227,7 @@ def test_property_identifiers_per_device_are_bounded(api, broker):
     d = new_device(api, pk)
     dn = d["deviceName"]
     post = f"/sys/{pk}/{dn}/thing/event/property/post"
-    refused0 = metric(api, "thingport_thing_properties_refused_total")
+    refused0 = api.metric("thingport_thing_properties_refused_total")
     codes = []
     with device_client(broker, pk, dn, d["deviceSecret"]) as c:
         assert c.expect(mqttraw.CONNACK).connack()[1] == 0
@@ -253,7 +245,7 @@ def test_property_identifiers_per_device_are_bounded(api, broker):
     props = api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}/properties")
     items = props if isinstance(props, list) else props.get("items", props.get("properties", []))
     assert len(items) == 1000
-    assert metric(api, "thingport_thing_properties_refused_total") == refused0 + 1
+    assert api.metric("thingport_thing_properties_refused_total") == refused0 + 1
 
 
 # -- rows 11 and 15: persistent sessions per credential --------------------------------------------
