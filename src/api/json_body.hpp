@@ -31,6 +31,8 @@ public:
   static json_body parse(std::string_view text, std::initializer_list<std::string_view> known);
 
   const std::optional<problem>& error() const noexcept { return error_; }
+  // The whole body, for shapes the getters do not cover (arrays of objects).
+  const boost::json::object& raw() const noexcept { return obj_; }
 
   std::optional<std::string> string(std::string_view key, bool required = false);
   std::optional<bool> boolean(std::string_view key, bool required = false);

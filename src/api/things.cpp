@@ -196,6 +196,75 @@ response put_shadow(context& ctx, const call& c) {
                                                       {"version", out.updated->version()}});
 }
 
+// Device tags (thing.deviceinfo.update from the device, or set here): [{attrKey, attrValue}].
+json::object tags_json(std::string_view pk, std::string_view dn,
+                       const std::vector<store::device_attribute>& attrs) {
+  json::array tags;
+  for (const auto& a : attrs)
+    tags.push_back(json::object{
+        {"attrKey", a.key}, {"attrValue", a.value}, {"updated", millis(a.updated)}});
+  return json::object{{"productKey", pk}, {"deviceName", dn}, {"tags", std::move(tags)}};
+}
+
+response tags_answer(context& ctx, std::string_view pk, std::string_view dn) {
+  auto attrs = ctx.thing->store().attributes(pk, dn);
+  if (!attrs)
+    return thing_error(attrs.error(), pk, dn);
+  return json_response(http::status::ok, tags_json(pk, dn, *attrs));
+}
+
+response get_tags(context& ctx, const call& c) {
+  const auto &pk = c.params[0], &dn = c.params[1];
+  if (auto p = missing_device(ctx, pk, dn))
+    return error_response(*p);
+  return tags_answer(ctx, pk, dn);
+}
+
+// PUT .../tags {"tags":[{"attrKey":"room","attrValue":"kitchen"}]}: sets (replacing) those keys.
+response put_tags(context& ctx, const call& c) {
+  const auto &pk = c.params[0], &dn = c.params[1];
+  if (auto p = missing_device(ctx, pk, dn))
+    return error_response(*p);
+  auto b = json_body::parse(c.req.body(), {"tags"});
+  if (b.error())
+    return error_response(*b.error());
+  const auto* list = b.raw().if_contains("tags");
+  if (list == nullptr || !list->is_array() || list->as_array().empty() ||
+      list->as_array().size() > 100)
+    return error_response(http::status::bad_request,
+                          "tags must be an array of 1 to 100 {\"attrKey\",\"attrValue\"}");
+  std::vector<store::device_attribute> attrs;
+  const auto now = store::now();
+  for (const auto& t : list->as_array()) {
+    const auto* o = t.if_object();
+    const auto* k = o ? o->if_contains("attrKey") : nullptr;
+    const auto* v = o ? o->if_contains("attrValue") : nullptr;
+    if (k == nullptr || v == nullptr || !k->is_string() || !v->is_string() || o->size() != 2)
+      return error_response(http::status::bad_request,
+                            "each tag must be {\"attrKey\":string,\"attrValue\":string}");
+    attrs.push_back({std::string(k->as_string()), std::string(v->as_string()), now});
+  }
+  if (auto r = ctx.thing->store().set_attributes(pk, dn, attrs); !r)
+    return thing_error(r.error(), pk, dn);
+  return tags_answer(ctx, pk, dn);
+}
+
+// DELETE .../tags?key=room&key=floor
+response delete_tags(context& ctx, const call& c) {
+  const auto &pk = c.params[0], &dn = c.params[1];
+  if (auto p = missing_device(ctx, pk, dn))
+    return error_response(*p);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : c.query)
+    if (k == "key")
+      keys.push_back(v);
+  if (keys.empty())
+    return error_response(http::status::bad_request, "name the tags to delete: ?key=K&key=...");
+  if (auto r = ctx.thing->store().delete_attributes(pk, dn, keys); !r)
+    return thing_error(r.error(), pk, dn);
+  return tags_answer(ctx, pk, dn);
+}
+
 } // namespace
 
 void add_thing_routes(router& r, context& ctx) {
@@ -207,6 +276,9 @@ void add_thing_routes(router& r, context& ctx) {
   r.add(http::verb::get, base + "/events", bind(ctx, get_events, dev));
   r.add(http::verb::get, base + "/shadow", bind(ctx, get_shadow, dev));
   r.add(http::verb::put, base + "/shadow", bind(ctx, put_shadow, dev));
+  r.add(http::verb::get, base + "/tags", bind(ctx, get_tags, dev));
+  r.add(http::verb::put, base + "/tags", bind(ctx, put_tags, dev));
+  r.add(http::verb::delete_, base + "/tags", bind(ctx, delete_tags, dev));
 }
 
 } // namespace thingport::api

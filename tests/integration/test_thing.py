@@ -371,6 +371,30 @@ def test_dsltemplate_desired_and_deviceinfo(api, pk, device_factory):
     assert d.request("thing/deviceinfo/update", {"attrKey": 1})["code"] == 460
 
 
+def test_device_tags_read_and_set(api, pk, device_factory):
+    d = device_factory()
+    base = f"/api/v1/products/{pk}/devices/{d.dn}/tags"
+    # the device reports a tag (thing.deviceinfo.update), the API shows it
+    reply = d.request("thing/deviceinfo/update", [{"attrKey": "room", "attrValue": "kitchen"}])
+    assert reply["code"] == 200, reply
+    got = api.ok("GET", base)
+    assert [(t["attrKey"], t["attrValue"]) for t in got["tags"]] == [("room", "kitchen")], got
+    # an operator sets and replaces tags
+    got = api.ok("PUT", base, {"tags": [{"attrKey": "floor", "attrValue": "2"},
+                                        {"attrKey": "room", "attrValue": "hall"}]})
+    assert [(t["attrKey"], t["attrValue"]) for t in got["tags"]] == [("floor", "2"),
+                                                                   ("room", "hall")], got
+    got = api.ok("DELETE", f"{base}?key=floor")
+    assert [t["attrKey"] for t in got["tags"]] == ["room"]
+    # bad input: refused whole, nothing stored
+    for bad in ({"tags": []}, {"tags": [{"attrKey": "9bad", "attrValue": "x"}]},
+                {"tags": [{"attrKey": "ok"}]}, {"tags": "room"}):
+        assert api.call("PUT", base, bad).status == 400, bad
+    assert [t["attrKey"] for t in api.ok("GET", base)["tags"]] == ["room"]
+    assert api.call("DELETE", base).status == 400
+    assert api.call("GET", f"/api/v1/products/{pk}/devices/nosuchdevice/tags").status == 404
+
+
 def test_ntp_answer_times_are_sane(device_factory):
     d = device_factory()
     resp = f"/ext/ntp/{d.pk}/{d.dn}/response"
