@@ -161,6 +161,36 @@ response sync_service_answer(const target& t, const std::string& service,
   return json_response(http::status::ok, o);
 }
 
+// POST .../properties/get {"identifiers":["a","b"],"timeoutMs":5000}: asks the device for the
+// current values (thing.service.property.get, synchronously over RRPC) and answers with its
+// get_reply: {"id","code","data":{identifier:value}}; 504 TIMEOUT, 409 OFFLINE as RRPC.
+response get_properties_now(context& ctx, const call& c) {
+  target t{c.params[0], c.params[1], new_id(ctx)};
+  if (auto p = missing_device(ctx, t.pk, t.dn))
+    return error_response(*p);
+  auto b = json_body::parse(c.req.body(), {"identifiers", "timeoutMs"});
+  const auto ids = b.strings("identifiers", 200, true);
+  const auto timeout = timeout_of(b);
+  if (b.error())
+    return error_response(*b.error());
+  const auto model = ctx.thing->model(t.pk);
+  const auto on = ctx.dir.online(t.pk, t.dn);
+  auto d = thing::property_get(model.get(), {t.pk, t.dn}, t.id, *ids, on && on->ext_rrpc);
+  if (!d)
+    return refused(d);
+  return call_device(ctx, c, t, d.value, store::downlink_type::service, "property_get", *timeout,
+                     [t](const broker::downlink_reply& r) {
+                       auto v = json_of(r.reply);
+                       json::object o{{"id", t.id}};
+                       const auto* obj = v.if_object();
+                       const auto* code = obj != nullptr ? obj->if_contains("code") : nullptr;
+                       o["code"] = code != nullptr && code->is_number() ? *code : json::value(r.code);
+                       const auto* data = obj != nullptr ? obj->if_contains("data") : nullptr;
+                       o["data"] = data != nullptr ? *data : json::value(json::object{});
+                       return json_response(http::status::ok, o);
+                     });
+}
+
 // POST .../services/{identifier} {"input":{..},"timeoutMs":5000}
 response invoke_service(context& ctx, const call& c) {
   target t{c.params[0], c.params[1], new_id(ctx)};
@@ -252,6 +282,7 @@ void add_thing_call_routes(router& r, context& ctx) {
   constexpr auto dev = path_ids::product_device;
   const std::string base = "/api/v1/products/{pk}/devices/{dn}";
   r.add(http::verb::post, base + "/properties", bind(ctx, set_properties, dev));
+  r.add(http::verb::post, base + "/properties/get", bind(ctx, get_properties_now, dev));
   r.add(http::verb::post, base + "/services/{identifier}", bind(ctx, invoke_service, dev));
   r.add(http::verb::post, base + "/rrpc", bind(ctx, rrpc, dev));
   r.add(http::verb::get, base + "/downlinks", bind(ctx, list_downlinks, dev));

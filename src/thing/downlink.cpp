@@ -137,6 +137,36 @@ downlink_result service_call(const thing_model* model, device_id device, std::st
                 .sync = sync}};
 }
 
+downlink_result property_get(const thing_model* model, device_id device, std::string_view id,
+                             const std::vector<std::string>& identifiers, bool ext_rrpc) {
+  if (!valid_request_id(id)) {
+    return refuse(code::bad_params, "bad request id");
+  }
+  if (identifiers.empty() || identifiers.size() > max_items) {
+    return refuse(code::bad_params, "ask for 1 to 200 properties");
+  }
+  json::array params;
+  for (const auto& p : identifiers) {
+    if (!valid_identifier(p)) {
+      return refuse(code::bad_params, "bad property identifier");
+    }
+    if (model != nullptr && model->find_property(p) == nullptr) {
+      return refuse(code::not_defined, "tsl parse: property not exist -> " + p.substr(0, 64));
+    }
+    params.emplace_back(p);
+  }
+  constexpr std::string_view method = "thing.service.property.get";
+  return {.ec = {},
+          .message = {},
+          .value = {.topic = ext_rrpc ? ext_rrpc_topic(id, service_topic(device.product_key,
+                                                                         device.device_name,
+                                                                         "property/get"))
+                                      : rrpc_request_topic(device.product_key, device.device_name, id),
+                    .payload = make_request(id, method, params),
+                    .method = std::string(method),
+                    .sync = true}};
+}
+
 downlink_result rrpc_request(device_id device, std::string_view msg_id, std::string_view payload) {
   if (!valid_request_id(msg_id)) {
     return refuse(code::bad_params, "bad message id");

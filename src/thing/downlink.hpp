@@ -15,6 +15,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 #include <system_error>
 
 #include "thing/tsl.hpp"
@@ -47,6 +48,13 @@ bool valid_request_id(std::string_view id) noexcept;
 // thing.service.property.set on /sys/{pk}/{dn}/thing/service/property/set.
 downlink_result property_set(const thing_model* model, device_id device, std::string_view id,
                              const boost::json::value& items);
+
+// thing.service.property.get ["id1",...] as a synchronous call: over RRPC on
+// /sys/{pk}/{dn}/rrpc/request/{id} (or /ext/rrpc/{id}/sys/{pk}/{dn}/thing/service/property/get for
+// `ext_rrpc` devices); the device answers with its get_reply {"id","code","data":{id:value}}.
+// Identifiers: 1..200, each defined by the model when there is one.
+downlink_result property_get(const thing_model* model, device_id device, std::string_view id,
+                             const std::vector<std::string>& identifiers, bool ext_rrpc = false);
 
 // thing.service.{service} on /sys/{pk}/{dn}/thing/service/{service}; a sync service (callType
 // sync) goes as RRPC on /sys/{pk}/{dn}/rrpc/request/{id} with the same Alink payload.

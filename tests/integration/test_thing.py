@@ -480,6 +480,41 @@ def test_sync_service_to_an_ext_1_device_goes_on_the_ext_rrpc_topic(api, pk, dev
     assert wait_downlink(api, d, rid)["type"] == "service"
 
 
+def test_property_get_asks_the_device_synchronously(api, pk, device_factory):
+    """POST .../properties/get: thing.service.property.get over RRPC; the HTTP answer is the
+    device's get_reply, as the C SDK answers it ({"id","code":200,"data":{id:value}})."""
+    d = device_factory()
+    d.subscribe(f"{d.sys}/rrpc/request/+")
+    base = f"/api/v1/products/{pk}/devices/{d.dn}"
+    answer: Dict[str, Any] = {}
+    caller = threading.Thread(target=lambda: answer.update(r=api.call(
+        "POST", f"{base}/properties/get",
+        {"identifiers": ["temperature", "LightSwitch"], "timeoutMs": 8000})))
+    caller.start()
+    req_msg = d.c.get_where(lambda m: m.topic.startswith(f"{d.sys}/rrpc/request/"))
+    rid = req_msg.topic.rsplit("/", 1)[1]
+    req = json.loads(req_msg.payload)
+    assert req["method"] == "thing.service.property.get" and req["id"] == rid
+    assert req["params"] == ["temperature", "LightSwitch"]
+    d.publish(f"{d.sys}/rrpc/response/{rid}",
+              b'{"id":"' + rid.encode() + b'","code":200,"data":{"temperature":21.5,"LightSwitch":1}}')
+    caller.join(WAIT)
+    r = answer["r"]
+    assert r.status == 200 and r.json["data"] == {"temperature": 21.5, "LightSwitch": 1}, r
+    assert b"21.5" in r.body
+    # a device that never answers: 504 after the timeout, and no waiter is left behind
+    r = api.call("POST", f"{base}/properties/get", {"identifiers": ["temperature"],
+                                                    "timeoutMs": 1000})
+    assert r.status == 504 and r.json["rrpcCode"] == "TIMEOUT", r
+    # bad input
+    assert api.call("POST", f"{base}/properties/get", {"identifiers": []}).status == 400
+    assert api.call("POST", f"{base}/properties/get", {"identifiers": ["Nope"]}).status == 404
+    assert api.call("POST", f"{base}/properties/get", {"identifiers": ["a/b"]}).status == 400
+    d.close()
+    r = api.call("POST", f"{base}/properties/get", {"identifiers": ["temperature"]})
+    assert r.status == 409 and r.json["rrpcCode"] == "OFFLINE", r
+
+
 def test_downlink_refusals(api, pk, device_factory):
     d = device_factory()
     base = f"/api/v1/products/{pk}/devices/{d.dn}"

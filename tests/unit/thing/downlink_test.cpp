@@ -89,6 +89,27 @@ TEST(Downlink, Services) {
   EXPECT_EQ(r.value.topic, "/sys/pk/dn/thing/service/Anything");
 }
 
+TEST(Downlink, SyncServiceForExtDevicesAndPropertyGet) {
+  auto m = sample_model();
+  downlink_result r = service_call(m.get(), dev, "8", "Reboot", json_of(R"({"delay":5})"), true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value.topic, "/ext/rrpc/8/sys/pk/dn/thing/service/Reboot");
+  r = property_get(m.get(), dev, "9", {"Counter", "LightSwitch"});
+  ASSERT_TRUE(r) << r.message;
+  EXPECT_TRUE(r.value.sync);
+  EXPECT_EQ(r.value.topic, "/sys/pk/dn/rrpc/request/9");
+  EXPECT_EQ(
+      r.value.payload,
+      R"({"id":"9","version":"1.0","params":["Counter","LightSwitch"],"method":"thing.service.property.get"})");
+  r = property_get(m.get(), dev, "9", {"Counter"}, true);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value.topic, "/ext/rrpc/9/sys/pk/dn/thing/service/property/get");
+  EXPECT_EQ(property_get(m.get(), dev, "9", {}).ec, make_error_code(code::bad_params));
+  EXPECT_EQ(property_get(m.get(), dev, "9", {"Nope"}).ec, make_error_code(code::not_defined));
+  EXPECT_EQ(property_get(m.get(), dev, "9", {"a/b"}).ec, make_error_code(code::bad_params));
+  EXPECT_TRUE(property_get(nullptr, dev, "9", {"Anything"}));
+}
+
 TEST(Downlink, Rrpc) {
   downlink_result r = rrpc_request(dev, "1067456658214756352", "\x01\x02 raw");
   ASSERT_TRUE(r);
