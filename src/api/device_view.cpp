@@ -1,5 +1,7 @@
 #include "api/device_view.hpp"
 
+#include "auth/identity.hpp"
+
 #include "api/query.hpp"
 #include "broker/policy.hpp"
 
@@ -45,6 +47,7 @@ json::object device_json(context& ctx, const store::device& d, bool with_secret)
   const auto on = ctx.dir.online(d.product_key, d.device_name);
   json::object o{{"productKey", d.product_key},
                  {"deviceName", d.device_name},
+                 {"iotId", auth::iot_id(d.product_key, d.device_name, millis(d.created))},
                  {"status", store::to_string(status_with(ctx, d, on.has_value()))},
                  {"enabled", d.enabled}};
   if (with_secret)

@@ -1,5 +1,9 @@
 #include "auth/identity.hpp"
 
+#include <openssl/evp.h>
+
+#include <stdexcept>
+
 #include <openssl/rand.h>
 
 #include <array>
@@ -114,6 +118,24 @@ std::string generate_secret() {
 }
 std::string generate_device_token() {
   return random_hex(16);
+}
+
+std::string iot_id(std::string_view product_key, std::string_view device_name,
+                   std::int64_t created_ms) {
+  std::string text;
+  text.append(product_key).append("/").append(device_name).append("/");
+  text.append(std::to_string(created_ms));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len < 12)
+    throw std::runtime_error("SHA-256 failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int k = 0; k < 12; ++k) {
+    out += hex[md[k] >> 4];
+    out += hex[md[k] & 15];
+  }
+  return out;
 }
 
 } // namespace thingport::auth

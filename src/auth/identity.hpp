@@ -3,6 +3,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,12 @@ struct device_username {
   std::string_view product_key{};
 };
 std::optional<device_username> parse_username(std::string_view username) noexcept;
+
+// A device's iotId, as the cloud shows one: stable for the life of the device and unique (24 hex
+// characters of SHA-256 over productKey, deviceName and its creation time, so a device deleted
+// and made again under the same name gets a new one). Needs no secret and reveals none.
+std::string iot_id(std::string_view product_key, std::string_view device_name,
+                   std::int64_t created_ms);
 
 // Random identities and secrets from OpenSSL's CSPRNG (RAND_bytes). Control plane: these throw
 // std::runtime_error if the generator fails.

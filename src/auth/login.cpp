@@ -118,6 +118,7 @@ login_result login_device(const connect_request& req, const client_id& id,
   r.identity.device_name = std::string(user->device_name);
   r.identity.session_key = std::move(key);
   r.identity.method = method;
+  r.identity.iot_id = std::move(dev.iot_id);
   return r;
 }
 

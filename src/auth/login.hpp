@@ -57,6 +57,7 @@ struct login_identity {
   std::string client_id{};   // <id> of an Aliyun-style id; the whole id of a generic client
   std::string product_key{}; // device and registration kinds
   std::string device_name{};
+  std::string iot_id{};                    // device: auth::iot_id() of it
   std::string app_key{};                   // app
   std::vector<std::string> app_products{}; // app: the product keys it may use
   // Where the session (subscriptions, offline queue) lives. device: "d|pk/dn", independent

@@ -25,6 +25,7 @@ struct device_record {
   bool enabled = true;
   bool activated = false;                    // has connected at least once (status != UNACTIVE)
   std::optional<std::string> device_token{}; // set by regnwl; the connwl password
+  std::string iot_id{};                      // auth::iot_id() of the device
 };
 
 struct app_record {

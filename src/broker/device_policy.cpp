@@ -37,6 +37,13 @@ std::string format_time(store::timestamp t) {
                      std::chrono::floor<std::chrono::seconds>(t), ms);
 }
 
+// "2018-08-31T15:32:28.205Z".
+std::string format_utc(store::timestamp t) {
+  const auto ms = t.time_since_epoch().count() % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
+                     std::chrono::floor<std::chrono::seconds>(t), ms);
+}
+
 const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
   return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
 }
@@ -222,12 +229,16 @@ void device_policy::publish_status(const auth::login_identity& li, bool online,
                                    const std::string& ip) {
   if (broker_ == nullptr) return;
   const auto now = store::now();
+  // The cloud's status message: local times as "2018-08-31 15:32:28.205" (here UTC), the UTC
+  // ones as ISO 8601; lastTime is when this status change happened.
   boost::json::object o{{"status", online ? "online" : "offline"},
+                        {"iotId", li.iot_id},
                         {"productKey", li.product_key},
                         {"deviceName", li.device_name},
                         {"time", format_time(now)},
-                        {"utcTime", now.time_since_epoch().count()},
+                        {"utcTime", format_utc(now)},
                         {"lastTime", format_time(now)},
+                        {"utcLastTime", format_utc(now)},
                         {"clientIp", ip}};
   auto topic = fmt::format("/as/mqtt/status/{}/{}", li.product_key, li.device_name);
   broker_->publish(make_message(topic, boost::json::serialize(o), 1, false,

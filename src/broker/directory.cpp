@@ -1,5 +1,7 @@
 #include "broker/directory.hpp"
 
+#include "auth/identity.hpp"
+
 #include <mutex>
 #include <stdexcept>
 
@@ -22,7 +24,9 @@ std::string online_key(std::string_view pk, std::string_view dn) {
 }
 
 auth::device_record record_of(const store::device& d) {
-  return auth::device_record{d.device_secret, d.enabled, d.activated(), d.device_token};
+  return auth::device_record{d.device_secret, d.enabled, d.activated(), d.device_token,
+                             auth::iot_id(d.product_key, d.device_name,
+                                          d.created.time_since_epoch().count())};
 }
 
 auth::app_record record_of(const store::application& a) {

@@ -5,12 +5,14 @@ product and device that a fresh data dir gets."""
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
 
 import aliyun
 import mqttraw
+from apiclient import Api
 from mqtt_clients import MqttClient
 from harness import WAIT
 
@@ -173,9 +175,17 @@ def test_status_events(broker, demo, made, client_factory):
     on = json.loads(app.get_where(lambda m: b'"online"' in m.payload).payload)
     assert on["status"] == "online" and on["productKey"] == pk and on["deviceName"] == dn
     assert on["clientIp"] == "127.0.0.1"
+    # the cloud's format: iotId, local and UTC times of the change
+    assert set(on) == {"status", "iotId", "productKey", "deviceName", "time", "utcTime",
+                       "lastTime", "utcLastTime", "clientIp"}, on
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", on["time"]), on
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", on["utcTime"]), on
+    shown = Api(broker).ok("GET", f"/api/v1/products/{pk}/devices/{dn}")
+    assert len(on["iotId"]) == 24 and on["iotId"] == shown["iotId"], (on, shown)
     dev.disconnect()
     off = json.loads(app.get_where(lambda m: b'"offline"' in m.payload).payload)
     assert off["status"] == "offline" and off["deviceName"] == dn
+    assert off["iotId"] == on["iotId"]
 
 
 def test_device_topic_limits(broker, demo, made):
