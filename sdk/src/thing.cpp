@@ -13,6 +13,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "thing/json.hpp"
+
 namespace thingport::device {
 
 namespace asio = boost::asio;
@@ -145,7 +147,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
       self->replies[id] = waiting{std::move(done), std::move(timer)};
     });
     // The publish is posted after the bookkeeping above, on the same strand: the reply finds it.
-    c.publish(std::move(topic), json::serialize(env), qos, false,
+    c.publish(std::move(topic), thingport::thing::to_json(env), qos, false,
               [self = shared_from_this(), id](std::error_code ec) {
                 if (ec)
                   self->complete(id, ec, {});
@@ -179,7 +181,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
                      {"version", "1.0"}};
     if (!method.empty())
       out["method"] = method;
-    c.publish(std::move(reply_topic), json::serialize(out), 0);
+    c.publish(std::move(reply_topic), thingport::thing::to_json(out), 0);
   }
 
   // thing/service/... : property/set, {identifier}; our own *_reply echoes are ignored.
@@ -246,7 +248,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
       }
     });
     shadow_waiting.emplace_back(std::move(done), std::move(timer));
-    c.publish(shadow_topic("update"), json::serialize(req), 1);
+    c.publish(shadow_topic("update"), thingport::thing::to_json(req), 1);
   }
 
   void on_shadow(const message& m) {
@@ -378,7 +380,7 @@ void thing::sync_time(ntp_handler done) {
     s->ntp.emplace(sent, std::pair{std::move(done), std::move(timer)});
   });
   json::object req{{"deviceSendTime", sent}};
-  state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request", json::serialize(req),
+  state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request", thingport::thing::to_json(req),
                     0);
 }
 

@@ -23,6 +23,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "thing/json.hpp"
+
 #include "thingport/device/thing.hpp"
 
 namespace thingport::device::sim {
@@ -239,7 +241,7 @@ private:
     }
     ++sent_;
     ++tot_.posted;
-    const std::string body = json::serialize(params);
+    const std::string body = thingport::thing::to_json(params);
     const std::string id = thing_->post_properties(
         std::move(params), [this](std::error_code ec, const alink_reply& r) {
           ++answered_;

@@ -174,6 +174,17 @@ def test_post_properties_answered_200(broker, device, probes):
     assert ev["error"] is None and ev["code"] == 200, ev
 
 
+def test_the_sdk_writes_floats_as_devices_do(broker, device, probes, client_factory):
+    """The SDK's property post carries 23.5 on the wire, not Boost's 2.35E1."""
+    pk, dn = device["productKey"], device["deviceName"]
+    app = client_factory()
+    assert app.subscribe(f"/sys/{pk}/{dn}/thing/event/property/post", 1) == [1]
+    thing_request(broker, device, probes, 'post {"temperature":23.5,"humidity":0.001}',
+                  "post_reply")
+    got = app.get_where(lambda m: m.topic.endswith("/thing/event/property/post"))
+    assert b"23.5" in got.payload and b"0.001" in got.payload and b"E" not in got.payload, got
+
+
 def test_ntp_sync_answered(broker, device, probes):
     """Needs the server's NTP answer on /ext/ntp/{pk}/{dn}/response."""
     ev = thing_request(broker, device, probes, "ntp", "ntp")
