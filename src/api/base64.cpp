@@ -1,87 +1,64 @@
 #include "api/base64.hpp"
 
-#include <array>
-#include <cstdint>
+#include <openssl/evp.h>
 
 namespace thingport::api {
 
 namespace {
 
-constexpr std::string_view alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-constexpr std::array<std::int8_t, 256> make_reverse() {
-  std::array<std::int8_t, 256> r{};
-  for (auto& v : r)
-    v = -1;
-  for (std::size_t i = 0; i < alphabet.size(); ++i)
-    r[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
-  return r;
+int value_of(char c) noexcept {
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '+')
+    return 62;
+  if (c == '/')
+    return 63;
+  return -1;
 }
-
-constexpr auto reverse = make_reverse();
 
 } // namespace
 
 std::string base64_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-                            static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1]))
-                                << 8 |
-                            static_cast<unsigned char>(bytes[i + 2]);
-    out += alphabet[v >> 18 & 63];
-    out += alphabet[v >> 12 & 63];
-    out += alphabet[v >> 6 & 63];
-    out += alphabet[v & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest != 0) {
-    std::uint32_t v = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (rest == 2)
-      v |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    out += alphabet[v >> 18 & 63];
-    out += alphabet[v >> 12 & 63];
-    out += rest == 2 ? alphabet[v >> 6 & 63] : '=';
-    out += '=';
-  }
-  return out;
+  // EVP_EncodeBlock writes the padded text and a NUL after it.
+  std::string buf(4 * ((bytes.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(buf.data()),
+                                reinterpret_cast<const unsigned char*>(bytes.data()),
+                                static_cast<int>(bytes.size()));
+  buf.resize(static_cast<std::size_t>(n));
+  return buf;
 }
 
 std::optional<std::string> base64_decode(std::string_view text) {
+  // OpenSSL decodes; what it lets through is checked first: whole quads, the alphabet, at most
+  // two '=' and only at the end, and zero bits where the padding leaves some unused (one
+  // spelling per value).
   if (text.size() % 4 != 0)
     return std::nullopt;
   std::size_t pad = 0;
-  if (!text.empty() && text.back() == '=')
-    pad = text[text.size() - 2] == '=' ? 2 : 1;
-  std::string out;
-  out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    const std::size_t symbols = last ? 4 - pad : 4;
-    std::uint32_t v = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      std::int8_t d = 0;
-      if (k < symbols) {
-        d = reverse[static_cast<unsigned char>(text[i + k])];
-        if (d < 0)
-          return std::nullopt;
-      }
-      v = v << 6 | static_cast<std::uint32_t>(d);
-    }
-    out += static_cast<char>(v >> 16 & 0xff);
-    if (symbols >= 3)
-      out += static_cast<char>(v >> 8 & 0xff);
-    if (symbols == 4)
-      out += static_cast<char>(v & 0xff);
-    // Non-canonical: bits below the last full byte must be zero.
-    if (symbols == 2 && (v & 0xffff) != 0)
+  while (pad < 2 && pad < text.size() && text[text.size() - 1 - pad] == '=')
+    ++pad;
+  const std::string_view body = text.substr(0, text.size() - pad);
+  for (const char c : body)
+    if (value_of(c) < 0)
       return std::nullopt;
-    if (symbols == 3 && (v & 0xff) != 0)
+  if (!body.empty() && pad != 0) {
+    const int last = value_of(body.back());
+    if ((pad == 1 && (last & 0x3) != 0) || (pad == 2 && (last & 0xF) != 0))
       return std::nullopt;
   }
+  if (text.empty())
+    return std::string();
+  std::string out(text.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (n < 0 || static_cast<std::size_t>(n) != out.size())
+    return std::nullopt;
+  out.resize(out.size() - pad); // EVP_DecodeBlock counts the padding as zero bytes
   return out;
 }
 

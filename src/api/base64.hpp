@@ -1,4 +1,5 @@
-// Base64 (RFC 4648 §4, standard alphabet, '=' padding) for the API's binary payloads.
+// Base64 (RFC 4648 §4, standard alphabet, '=' padding) for the API's binary payloads, through
+// OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, strictly (one spelling per value).
 // Pure functions; any thread.
 #pragma once
 

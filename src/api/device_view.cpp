@@ -55,6 +55,8 @@ json::object device_json(context& ctx, const store::device& d, bool with_secret)
   const std::string_view ip = on ? std::string_view(on->ip) : std::string_view(d.last_ip);
   o["ip"] = host_of(ip);
   o["created"] = millis(d.created);
+  const auto closed = ctx.dir.last_close(d.product_key, d.device_name);
+  o["lastCloseReason"] = closed ? json::value(*closed) : json::value(nullptr);
   o["firstOnline"] = time_or_null(d.first_online);
   o["lastOnline"] = time_or_null(d.last_online);
   o["lastOffline"] = time_or_null(d.last_offline);

@@ -100,7 +100,6 @@ public:
   store::session_writer* writer() const noexcept { return writer_; }
   // stop() has begun: acknowledgements are not worth posting any more. Any thread.
   bool stopping() const noexcept { return stopped_.load(std::memory_order_acquire); }
-  bool sync_acks() const noexcept { return sync_acks_; }
   // Whether a QoS 1/2 publish now waits for the commit: always with durability = sync; with
   // async, while the writer is behind by more than async_backlog operations (so a publisher
   // faster than the disk is slowed by its own in-flight window instead of filling memory).

@@ -71,7 +71,6 @@ public:
   const transport_info& info() const noexcept { return info_; }
   const std::string& client_id() const noexcept { return client_id_; }
   std::uint64_t serial() const noexcept { return serial_; }
-  std::uint16_t keepalive() const noexcept { return keepalive_; }
 
   // Called by the worker.
   void attach(session& s, bool session_present);

@@ -218,6 +218,7 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   const auto* a = as_aliyun(who);
   if (a == nullptr || !is_device(a->login)) return;
   const auto& li = a->login;
+  dir_.record_close(li.product_key, li.device_name, to_string(r));  // every close, takeovers too
   // A takeover closes the old link after the new one went online: that is no status change.
   if (!dir_.mark_offline(li.product_key, li.device_name, serial)) return;
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));

@@ -149,6 +149,7 @@ store::result<void> directory::delete_device(std::string_view pk, std::string_vi
       --devices_;
     }
   }
+  last_close_.erase(online_key(pk, dn));
   return r;
 }
 
@@ -243,6 +244,20 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
   if (it == online_.end() || it->second.serial != serial) return false;
   online_.erase(it);
   return true;
+}
+
+void directory::record_close(std::string_view pk, std::string_view dn, std::string_view reason) {
+  auto key = online_key(pk, dn);
+  std::unique_lock lock(mu_);
+  last_close_.insert_or_assign(std::move(key), std::string(reason));
+}
+
+std::optional<std::string> directory::last_close(std::string_view pk, std::string_view dn) const {
+  auto key = online_key(pk, dn);
+  std::shared_lock lock(mu_);
+  auto it = last_close_.find(key);
+  if (it == last_close_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<online_info> directory::online(std::string_view pk, std::string_view dn) const {

@@ -82,6 +82,10 @@ public:
   // Forgets pk/dn's live connection if it is still `serial`; returns whether it was.
   bool mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial);
   std::optional<online_info> online(std::string_view pk, std::string_view dn) const;
+  // Why pk/dn's last connection closed ("keepalive_timeout", "taken_over", ...), recorded on
+  // every close of a logged-in device since the server started; nullopt before the first.
+  void record_close(std::string_view pk, std::string_view dn, std::string_view reason);
+  std::optional<std::string> last_close(std::string_view pk, std::string_view dn) const;
   std::size_t online_count() const;
   std::size_t device_count() const;
 
@@ -103,6 +107,7 @@ private:
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;
   string_map<online_info> online_;  // key "pk/dn"
+  string_map<std::string> last_close_;  // key "pk/dn": a close_reason name
   std::size_t devices_ = 0;
 };
 

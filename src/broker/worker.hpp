@@ -101,8 +101,6 @@ public:
   void close_client(std::uint64_t serial, close_reason r);
   // Closes every client (server shutdown) and stops the io_context once they are gone.
   void shutdown();
-  std::size_t session_count() const noexcept { return sessions_.size(); }
-  std::size_t client_count() const noexcept { return clients_.size(); }
 
   // --- durable sessions (worker_store.cpp); on this worker's thread ---
   // A message id unique on this node (also across restarts: see broker::restore()).

@@ -14,7 +14,7 @@ import aliyun
 import mqttraw
 from apiclient import Api
 from mqtt_clients import MqttClient
-from harness import WAIT
+from harness import WAIT, poll_until
 
 pytestmark = pytest.mark.thingport_only(reason="Aliyun device login is thingport's")
 
@@ -186,6 +186,20 @@ def test_status_events(broker, demo, made, client_factory):
     off = json.loads(app.get_where(lambda m: b'"offline"' in m.payload).payload)
     assert off["status"] == "offline" and off["deviceName"] == dn
     assert off["iotId"] == on["iotId"]
+
+
+def test_last_close_reason_is_shown(broker, made):
+    api = Api(broker)
+    pk = api.product("close reasons")["productKey"]
+    d = api.device(pk)
+    path = f"/api/v1/products/{pk}/devices/{d['deviceName']}"
+    assert api.ok("GET", path)["lastCloseReason"] is None
+    first = device(broker, d, made, client_id="one").connect()
+    second = device(broker, d, made, client_id="two").connect()  # takes the first one over
+    assert first.disconnected.wait(WAIT)
+    poll_until(lambda: api.ok("GET", path)["lastCloseReason"], lambda r: r == "taken_over")
+    second.disconnect()
+    poll_until(lambda: api.ok("GET", path)["lastCloseReason"], lambda r: r == "client_disconnect")
 
 
 def test_device_topic_limits(broker, demo, made):
