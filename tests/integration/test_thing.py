@@ -511,6 +511,8 @@ def test_property_get_asks_the_device_synchronously(api, pk, device_factory):
     assert api.call("POST", f"{base}/properties/get", {"identifiers": ["Nope"]}).status == 404
     assert api.call("POST", f"{base}/properties/get", {"identifiers": ["a/b"]}).status == 400
     d.close()
+    # the close reaches the server asynchronously: wait until the device shows offline
+    harness.poll_until(lambda: api.ok("GET", base)["status"], lambda st: st != "ONLINE")
     r = api.call("POST", f"{base}/properties/get", {"identifiers": ["temperature"]})
     assert r.status == 409 and r.json["rrpcCode"] == "OFFLINE", r
 
