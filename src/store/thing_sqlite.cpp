@@ -181,37 +181,49 @@ void sqlite_thing_store::migrate(const std::filesystem::path& file) {
 
 // ---- properties -----------------------------------------------------------------------------
 
+namespace {
+
+// retention::max_properties: would these values give the device more identifiers than `max`?
+// One count per post; the identifiers are looked up one by one only near the bound.
+std::error_code check_property_budget(sqlite::connection& db, std::string_view pk,
+                                      std::string_view dn, std::span<const property_value> values,
+                                      std::size_t max) {
+  if (max == 0)
+    return {};
+  auto have = rows<std::int64_t>(
+      db, "SELECT count(*) FROM thing_property WHERE product_key = ? AND device_name = ?",
+      [&](statement& s) { s.bind(1, pk).bind(2, dn); },
+      [](const statement& s) { return s.int64(0); });
+  if (!have)
+    return have.error();
+  const auto n = have->empty() ? 0 : static_cast<std::size_t>(have->front());
+  if (n + values.size() <= max)
+    return {}; // even if every identifier were new
+  std::vector<std::string_view> fresh; // identifiers the device does not have yet, once each
+  for (const auto& v : values) {
+    if (std::find(fresh.begin(), fresh.end(), v.identifier) != fresh.end())
+      continue;
+    auto known = rows<int>(
+        db, "SELECT 1 FROM thing_property WHERE product_key = ? AND device_name = ? AND "
+            "identifier = ?",
+        [&](statement& s) { s.bind(1, pk).bind(2, dn).bind(3, v.identifier); },
+        [](const statement&) { return 1; });
+    if (!known)
+      return known.error();
+    if (known->empty())
+      fresh.push_back(v.identifier);
+  }
+  return n + fresh.size() > max ? make_error_code(thing_errc::too_many_properties)
+                                : std::error_code{};
+}
+
+} // namespace
+
 std::error_code sqlite_thing_store::put_properties(std::string_view pk, std::string_view dn,
                                                    std::span<const property_value> values,
                                                    timestamp now) {
-  if (const std::size_t max = opts_.keep.max_properties; max != 0) {
-    // Identifiers the device does not have yet, each counted once, against what it has.
-    std::vector<std::string_view> fresh;
-    for (const auto& v : values) {
-      if (std::find(fresh.begin(), fresh.end(), v.identifier) != fresh.end())
-        continue;
-      auto known = rows<int>(
-          *db_, "SELECT 1 FROM thing_property WHERE product_key = ? AND device_name = ? AND "
-                "identifier = ?",
-          [&](statement& s) { s.bind(1, pk).bind(2, dn).bind(3, v.identifier); },
-          [](const statement&) { return 1; });
-      if (!known)
-        return known.error();
-      if (known->empty())
-        fresh.push_back(v.identifier);
-    }
-    if (!fresh.empty()) {
-      auto have = rows<std::int64_t>(
-          *db_, "SELECT count(*) FROM thing_property WHERE product_key = ? AND device_name = ?",
-          [&](statement& s) { s.bind(1, pk).bind(2, dn); },
-          [](const statement& s) { return s.int64(0); });
-      if (!have)
-        return have.error();
-      const auto n = have->empty() ? 0 : static_cast<std::size_t>(have->front());
-      if (n + fresh.size() > max)
-        return make_error_code(thing_errc::too_many_properties);
-    }
-  }
+  if (auto ec = check_property_budget(*db_, pk, dn, values, opts_.keep.max_properties))
+    return ec;
   const series_trim t{property_series, opts_.keep.max_values, age_cutoff(now, opts_.keep.max_age)};
   return put_series(*db_, pk, dn, values, t,
                     [&](const property_value& v, std::int64_t seq) -> std::error_code {
