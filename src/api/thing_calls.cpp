@@ -148,17 +148,27 @@ response set_properties(context& ctx, const call& c) {
   return json_response(http::status::ok, json::object{{"id", t.id}, {"topic", d.value.topic}});
 }
 
-// A sync service's reply comes over RRPC as an Alink reply: {"id","code","data"}.
-response sync_service_answer(const target& t, const std::string& service,
-                             const broker::downlink_reply& r) {
+// A device's Alink reply that came over RRPC ({"id","code","data"}), as the API answers it:
+// `o` plus "code" (the reply's, else the RRPC code) and "data" (the reply's, else {} — or the
+// raw text when it is not an object).
+json::object with_alink_reply(json::object o, const broker::downlink_reply& r) {
   auto v = json_of(r.reply);
-  json::object o{{"id", t.id}, {"identifier", service}, {"callType", "sync"}};
   const auto* obj = v.if_object();
   const auto* code = obj != nullptr ? obj->if_contains("code") : nullptr;
   o["code"] = code != nullptr && code->is_number() ? *code : json::value(r.code);
   const auto* data = obj != nullptr ? obj->if_contains("data") : nullptr;
   o["data"] = data != nullptr ? *data : (obj != nullptr ? json::value(json::object{}) : v);
-  return json_response(http::status::ok, o);
+  return o;
+}
+
+// A sync service's answer.
+response sync_service_answer(const target& t, const std::string& service,
+                             const broker::downlink_reply& r) {
+  return json_response(http::status::ok,
+                       with_alink_reply(json::object{{"id", t.id},
+                                                     {"identifier", service},
+                                                     {"callType", "sync"}},
+                                        r));
 }
 
 // POST .../properties/get {"identifiers":["a","b"],"timeoutMs":5000}: asks the device for the
@@ -180,14 +190,8 @@ response get_properties_now(context& ctx, const call& c) {
     return refused(d);
   return call_device(ctx, c, t, d.value, store::downlink_type::service, "property_get", *timeout,
                      [t](const broker::downlink_reply& r) {
-                       auto v = json_of(r.reply);
-                       json::object o{{"id", t.id}};
-                       const auto* obj = v.if_object();
-                       const auto* code = obj != nullptr ? obj->if_contains("code") : nullptr;
-                       o["code"] = code != nullptr && code->is_number() ? *code : json::value(r.code);
-                       const auto* data = obj != nullptr ? obj->if_contains("data") : nullptr;
-                       o["data"] = data != nullptr ? *data : json::value(json::object{});
-                       return json_response(http::status::ok, o);
+                       return json_response(http::status::ok,
+                                            with_alink_reply(json::object{{"id", t.id}}, r));
                      });
 }
 
