@@ -3,16 +3,8 @@
 #include <boost/url/encoding_opts.hpp>
 #include <boost/url/params_encoded_view.hpp>
 #include <boost/url/parse_query.hpp>
-#include <boost/url/pct_string_view.hpp>
 
 namespace thingport::api {
-
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
-  auto s = boost::urls::make_pct_string_view(text);
-  if (!s)
-    return std::nullopt;
-  return s->decode(boost::urls::encoding_opts(plus_is_space));
-}
 
 std::optional<form_fields> parse_form(std::string_view text, std::size_t max_fields) {
   // A form body is a query string without the '?'; '+' is a space in both. Boost 1.81's

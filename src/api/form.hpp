@@ -1,5 +1,5 @@
-// application/x-www-form-urlencoded bodies and query strings, and percent-decoding of path
-// segments. Pure functions; any thread; nothing throws on input.
+// application/x-www-form-urlencoded bodies and query strings (Boost.URL); paths are
+// target.hpp's. Pure functions; any thread; nothing throws on input.
 #pragma once
 
 #include <optional>
@@ -9,10 +9,6 @@
 #include <vector>
 
 namespace thingport::api {
-
-// %XX decoding; with `plus_is_space` (forms, queries) '+' becomes ' '. nullopt on a broken
-// escape ('%' not followed by two hex digits).
-std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space);
 
 // "a=1&b=&c" -> {("a","1"),("b",""),("c","")}, in order, duplicates kept. Empty pieces are
 // skipped. nullopt when a name or value has a broken escape or there are over `max_fields`.

@@ -5,14 +5,14 @@
 namespace thingport::api {
 namespace {
 
-TEST(ApiForm, PercentDecode) {
-  EXPECT_EQ(percent_decode("a%2Fb%40c", false), "a/b@c");
-  EXPECT_EQ(percent_decode("a+b", false), "a+b");
-  EXPECT_EQ(percent_decode("a+b", true), "a b");
-  EXPECT_EQ(percent_decode("%e4%B8%ad", false), "\xe4\xb8\xad");
-  EXPECT_EQ(percent_decode("", true), "");
-  for (const char* bad : {"%", "%4", "a%zz", "%g0", "abc%"})
-    EXPECT_FALSE(percent_decode(bad, true).has_value()) << bad;
+TEST(ApiForm, DecodesEscapesAndPlus) {
+  const auto f = parse_form("a=a%2Fb%40c&b=a+b&c=%e4%B8%ad");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(form_value(*f, "a"), "a/b@c");
+  EXPECT_EQ(form_value(*f, "b"), "a b");
+  EXPECT_EQ(form_value(*f, "c"), "\xe4\xb8\xad");
+  for (const char* bad : {"a=%", "a=%4", "a=a%zz", "a=%g0", "a=abc%"})
+    EXPECT_FALSE(parse_form(bad).has_value()) << bad;
 }
 
 TEST(ApiForm, ParsesRegistrationBody) {
