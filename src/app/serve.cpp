@@ -27,6 +27,7 @@
 #include "broker/thing_service.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
+#include "store/sqlite_connection.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 #include "store/sqlite_identity_store.hpp"
@@ -109,15 +110,9 @@ int serve(const config& c) {
   // An empty sessions.db refuses the start too (sqlite_connection.cpp), but only when it is
   // opened, after identity.db: a missing identity.db would first be created with a new demo
   // device. Check both before either is opened.
-  for (const char* name : {"identity.db", "sessions.db"}) {
-    const auto file = std::filesystem::path(c.data_dir) / name;
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(file, ec) && std::filesystem::file_size(file, ec) == 0 &&
-        !ec)
-      throw store::open_error(file.string() +
-                              " is empty (0 bytes): refusing to start from nothing in its place; "
-                              "restore it from a backup, or remove it to start afresh");
-  }
+  for (const auto& [name, what] : {std::pair{"identity.db", "identity database"},
+                                    std::pair{"sessions.db", "session database"}})
+    store::sqlite::refuse_empty(std::filesystem::path(c.data_dir) / name, what);
 
   broker::options o;
   o.workers = c.workers;

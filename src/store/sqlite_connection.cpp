@@ -210,23 +210,23 @@ std::optional<timestamp> statement::optional_time(int col) const noexcept {
 
 // ---- connection -----------------------------------------------------------------------------
 
+void refuse_empty(const std::filesystem::path& file, std::string_view what) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(file, ec) && std::filesystem::file_size(file, ec) == 0 &&
+      !ec) {
+    throw open_error(std::string(what) + " " + file.string() +
+                     " is empty (0 bytes): refusing to start from nothing in its place; "
+                     "restore it from a backup, or remove it to start afresh");
+  }
+}
+
 connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout)
     : connection(file, busy_timeout, identity_spec) {}
 
 connection::connection(const std::filesystem::path& file, std::chrono::milliseconds busy_timeout,
                        const schema_spec& spec)
     : spec_(spec) {
-  // SQLite takes a 0-byte file for a new, empty database: that would be a silent fresh start
-  // with every device gone (a truncated copy, a full disk at the wrong moment). Refuse it.
-  {
-    std::error_code ec;
-    if (std::filesystem::is_regular_file(file, ec) && std::filesystem::file_size(file, ec) == 0 &&
-        !ec) {
-      throw open_error(std::string(spec_.what) + " " + file.string() +
-                       " is empty (0 bytes): refusing to start from nothing in its place; "
-                       "restore it from a backup, or remove it to start afresh");
-    }
-  }
+  refuse_empty(file, spec_.what);
   // NOMUTEX: the owner serialises; EXRESCODE: tell key conflicts from foreign keys.
   const int flags =
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

@@ -100,6 +100,12 @@ struct schema_spec {
 // The identity database's spec (schema_version, application_id above).
 const schema_spec& identity_schema() noexcept;
 
+// SQLite takes a 0-byte file for a new, empty database: that would be a silent fresh start with
+// every device gone (a truncated copy, a full disk at the wrong moment). Throws open_error
+// naming `file` (`what`: "identity database", ...) when it exists and is empty; a missing file
+// is fine (first run).
+void refuse_empty(const std::filesystem::path& file, std::string_view what);
+
 class connection {
 public:
   // Opens or creates `file` (its directory must exist): WAL, synchronous=FULL, foreign keys,
