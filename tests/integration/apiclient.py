@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -39,6 +40,27 @@ def broker_data_dir(broker: BrokerProcess) -> Path:
 
 def b64(data: Union[str, bytes]) -> str:
     return base64.b64encode(data.encode() if isinstance(data, str) else data).decode()
+
+
+def raw_http(port: int, data: bytes, timeout: float = 5.0, source: str = "127.0.0.1") -> bytes:
+    """Sends bytes to the HTTP port (from `source`), returns what the server answered until it
+    closed, reset, or went quiet for `timeout`."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                  source_address=(source, 0)) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+        return out
 
 
 class Api:

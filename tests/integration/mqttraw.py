@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Optional, Sequence, Tuple, Union
 
 # Control packet types (MQTT 3.1.1 §2.2.1).
 CONNECT = 1
@@ -244,9 +244,15 @@ def try_parse(buf: bytes) -> Optional[Tuple[Packet, int]]:
 class RawClient:
     """A blocking socket with a read buffer. Every read takes a timeout."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, timeout: float = 5.0, source: str = "",
+                 wrap: Optional[Callable[[socket.socket], socket.socket]] = None):
+        """source: the local address to connect from (loopback tests of per-address rules);
+        wrap: e.g. an ssl context's wrap_socket, applied once connected."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if wrap is not None:
+            self.sock = wrap(self.sock)
         self.buf = bytearray()
         self.closed = False
 

@@ -13,7 +13,7 @@ import stat
 import pytest
 
 import harness
-from apiclient import Api, broker_data_dir, token_of
+from apiclient import Api, broker_data_dir, raw_http, token_of
 from harness import WAIT, BrokerProcess
 
 pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
@@ -21,22 +21,7 @@ pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
 
 
 def raw_exchange(port: int, data: bytes, timeout: float = WAIT) -> bytes:
-    """Sends bytes, returns everything the server answered until it closed."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        try:
-            s.sendall(data)
-        except OSError:
-            pass
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
+    return raw_http(port, data, timeout)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ answers there. Each test would fail without the change it names (issue 15)."""
 from __future__ import annotations
 
 import json
-import socket
-import ssl
 import threading
 from typing import Any, Dict
 
@@ -46,11 +44,10 @@ def product(broker):  # noqa: F811
 def device(broker, api: Api, pk: str, kind: str, extra: str = "") -> tuple:  # noqa: F811
     d = api.device(pk)
     host, port = broker.endpoint(kind)
-    s = socket.create_connection((host, port), timeout=WAIT)
+    wrap = None
     if kind == "tls":
-        s = broker.tls_context().wrap_socket(s, server_hostname="localhost")
-    c = mqttraw.RawClient.__new__(mqttraw.RawClient)
-    c.sock, c.buf, c.closed = s, bytearray(), False
+        wrap = lambda s: broker.tls_context().wrap_socket(s, server_hostname="localhost")  # noqa: E731
+    c = mqttraw.RawClient(host, port, WAIT, wrap=wrap)
     creds = aliyun.device_credentials(pk, d["deviceName"], d["deviceSecret"],
                                       client_id=f"{pk}.{d['deviceName']}", extra=extra)
     c.send(mqttraw.connect(creds["client_id"], username=creds["username"],

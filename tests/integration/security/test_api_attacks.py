@@ -10,29 +10,10 @@ import time
 
 import pytest
 
-from apiclient import Api
+from apiclient import Api, raw_http
 from harness import WAIT, BrokerProcess, poll_until
 
 pytestmark = pytest.mark.thingport_only(reason="the HTTP API is thingport's")
-
-
-def exchange(port: int, data: bytes, timeout: float = WAIT, source: str = "127.0.0.1") -> bytes:
-    """Sends bytes, returns what the server answered until it closed (or the timeout)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.settimeout(timeout)
-        s.bind((source, 0))
-        s.connect(("127.0.0.1", port))
-        s.sendall(data)
-        out = b""
-        while True:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            out += chunk
-        return out
 
 
 def status_of(answer: bytes) -> int:
@@ -41,7 +22,7 @@ def status_of(answer: bytes) -> int:
 
 
 def metric(api: Api, name: str, source: str = "127.0.0.1") -> float:
-    answer = exchange(api.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    answer = raw_http(api.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                       source=source)
     text = answer.partition(b"\r\n\r\n")[2].decode()
     for line in text.splitlines():
@@ -62,7 +43,7 @@ ENCODED = [
 @pytest.mark.parametrize("path", ["/%61pi/v1/products", "/ap%69/v1/products",
                                   "/%61%70%69/v1/products"])
 def test_encoded_path_never_reaches_an_endpoint_without_the_token(api, broker, path):
-    answer = exchange(api.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = raw_http(api.port, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                       .encode())
     assert status_of(answer) in (400, 401, 404), answer[:300]
     assert broker.demo["productKey"].encode() not in answer
@@ -76,7 +57,7 @@ def test_non_canonical_paths_are_refused_even_with_the_token(api, path):
 
 def test_an_encoded_path_cannot_create_a_product(api):
     before = len(api.ok("GET", "/api/v1/products?limit=1000"))
-    answer = exchange(api.port, b'POST /%61pi/v1/products HTTP/1.1\r\nHost: x\r\n'
+    answer = raw_http(api.port, b'POST /%61pi/v1/products HTTP/1.1\r\nHost: x\r\n'
                       b'Content-Type: application/json\r\nContent-Length: 13\r\n'
                       b'Connection: close\r\n\r\n{"name":"x1"}')
     assert status_of(answer) == 400
@@ -97,7 +78,7 @@ def test_idle_connections_from_one_address_do_not_lock_out_another(api):
                                   source="127.0.0.3"),
                    lambda v: v >= refused_before + 300 - 64)
         # another address is served while they are open
-        answer = exchange(api.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close"
+        answer = raw_http(api.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close"
                           b"\r\n\r\n", source="127.0.0.2")
         assert status_of(answer) == 200, answer[:200]
     finally:
@@ -155,7 +136,7 @@ def test_big_bodies_without_the_token_are_refused_from_the_header(api, broker):
 
 
 def test_open_endpoints_take_only_small_bodies(api):
-    answer = exchange(api.port, b"POST /auth/register/device HTTP/1.1\r\nHost: x\r\n"
+    answer = raw_http(api.port, b"POST /auth/register/device HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/x-www-form-urlencoded\r\n"
                       b"Content-Length: 1048576\r\n\r\n")
     assert status_of(answer) == 413

@@ -5,7 +5,6 @@ ones, database files others can read, and an emptied database taken for a fresh 
 from __future__ import annotations
 
 import os
-import socket
 import stat
 import subprocess
 from pathlib import Path
@@ -23,13 +22,7 @@ pytestmark = pytest.mark.thingport_only(reason="thingport's device logins and da
 
 def login_code(broker: BrokerProcess, pk: str, dn: str, secret: str, source: str) -> int:
     creds = aliyun.device_credentials(pk, dn, secret, client_id=harness.unique_id("c"))
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(WAIT)
-    s.bind((source, 0))
-    s.connect((broker.host, broker.port))
-    c = mqttraw.RawClient.__new__(mqttraw.RawClient)
-    c.sock, c.buf, c.closed = s, bytearray(), False
-    with c:
+    with mqttraw.RawClient(broker.host, broker.port, WAIT, source=source) as c:
         c.send(mqttraw.connect(creds["client_id"], username=creds["username"],
                                password=creds["password"]))
         return c.expect(mqttraw.CONNACK, WAIT).connack()[1]
@@ -99,6 +92,19 @@ def test_loose_modes_left_by_a_copy_are_tightened_at_start(tmp_path):
 
 # -- row 16: an emptied database is not a fresh start ----------------------------------------------
 
+def start_refused(b: BrokerProcess, what: str) -> str:
+    """Runs the server on b's config; it must exit 1 by itself within 20 s. Its output."""
+    p = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        out, _ = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+        pytest.fail(f"the server started on an empty {what}:\n" + out[-2000:])
+    assert p.returncode == 1, out
+    return out
+
+
 @pytest.mark.parametrize("name", ["identity.db", "sessions.db"])
 def test_an_empty_database_refuses_to_start(tmp_path, name):
     b = BrokerProcess(tmp_path / "empty")
@@ -108,14 +114,7 @@ def test_an_empty_database_refuses_to_start(tmp_path, name):
     (data / name).write_bytes(b"")
     for extra in ("-wal", "-shm"):
         (data / (name + extra)).unlink(missing_ok=True)
-    p = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-        pytest.fail("the server started on an empty " + name + ":\n" + out[-2000:])
-    assert p.returncode == 1, out
+    out = start_refused(b, name)
     assert name in out and "empty" in out, out
     if name == "identity.db":
         assert "demo-device" not in out  # no new demo device made and printed
@@ -129,14 +128,7 @@ def test_an_empty_sessions_db_refuses_before_anything_is_made(tmp_path):
     data = Path(b.workdir) / "data"
     data.mkdir(mode=0o700)
     (data / "sessions.db").write_bytes(b"")
-    p = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        out, _ = p.communicate(timeout=20)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, _ = p.communicate()
-        pytest.fail("the server started on an empty sessions.db:\n" + out[-2000:])
-    assert p.returncode == 1, out
+    out = start_refused(b, "sessions.db")
     assert "sessions.db" in out and "empty" in out, out
     assert "demo-device" not in out, out
     assert not (data / "identity.db").exists(), "nothing is created before the refusal"
