@@ -30,7 +30,8 @@ using namespace thingport;
                                         std::vector<broker::subscriber_match>& matches,
                                         std::string& out) {
   const auto r = mqtt::parse(wire, opts);
-  if (r.state != mqtt::parse_result::status::packet) std::abort();
+  if (r.state != mqtt::parse_result::status::packet)
+    std::abort();
   const auto& p = std::get<mqtt::publish_packet>(r.pkt);
   const auto m = broker::make_message(p.topic, p.payload, p.qos, p.retain, 0, 1);
   matches.clear();
@@ -40,18 +41,19 @@ using namespace thingport;
     mqtt::encode_publish(out, m->topic, m->payload, qos, false, false, qos ? 7 : 0);
   }
   const std::size_t n = out.size();
-  if (out.size() > 60000) out.clear();  // the connection's write took it
+  if (out.size() > 60000)
+    out.clear(); // the connection's write took it
   return n;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv) {
   const long iterations = argc > 1 ? std::atol(argv[1]) : 100000;
   broker::topic_index index;
   for (std::uint64_t i = 0; i < 10000; ++i)
     index.subscribe("/pk/dev" + std::to_string(i) + "/user/get", i + 10, 1);
-  index.subscribe("/pk/+/user/get", 5, 0);  // an application watching every device
+  index.subscribe("/pk/+/user/get", 5, 0); // an application watching every device
 
   mqtt::parser_options opts;
   opts.side = mqtt::parser_options::role::server;
@@ -63,7 +65,8 @@ int main(int argc, char** argv) {
   std::string out;
   out.reserve(65536);
   std::size_t total = 0;
-  for (long i = 0; i < iterations; ++i) total += route_one(bytes, opts, index, matches, out);
+  for (long i = 0; i < iterations; ++i)
+    total += route_one(bytes, opts, index, matches, out);
   std::printf("%ld messages, %zu bytes serialized\n", iterations, total);
   return 0;
 }

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 TEST_PACKAGES=(
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
-  curl procps iproute2 util-linux gnuplot-nox valgrind
+  curl procps iproute2 util-linux gnuplot-nox valgrind clang-format
   chromium
 )
 # Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 scripts/deps-test.sh
 
+echo "== formatting (.clang-format)"
+scripts/format.sh --check
+
 preset=${THINGPORT_TEST_PRESET:-asan}
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"

@@ -30,8 +30,9 @@ mqtt::connect_packet register_connect(const registration_request& r, auth::sign_
   mqtt::connect_packet c;
   c.clean_session = true;
   c.keepalive = 60;
-  c.client_id = r.product_key + "." + r.device_name + "|securemode=2,authType=register,random=" +
-                random + ",signmethod=" + std::string(auth::to_string(method)) + "|";
+  c.client_id = r.product_key + "." + r.device_name +
+                "|securemode=2,authType=register,random=" + random +
+                ",signmethod=" + std::string(auth::to_string(method)) + "|";
   c.username = r.device_name + "&" + r.product_key;
   c.password = auth::register_sign(method, r.product_secret, r.device_name, r.product_key, random);
   return c;

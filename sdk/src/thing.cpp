@@ -364,24 +364,25 @@ void thing::sync_time(ntp_handler done) {
   const std::string sent = std::to_string(now_ms());
   asio::post(state_->c.executor(), [s = state_, sent, done = std::move(done)]() mutable {
     auto timer = std::make_shared<asio::steady_timer>(s->c.executor(), s->timeout);
-    timer->async_wait([weak = std::weak_ptr<state>(s), sent,
-                       t = timer.get()](boost::system::error_code ec) {
-      auto st = weak.lock();
-      if (ec || !st)
-        return;
-      auto [first, last] = st->ntp.equal_range(sent);
-      auto it = std::find_if(first, last, [t](const auto& e) { return e.second.second.get() == t; });
-      if (it == last)
-        return;
-      auto h = std::move(it->second.first);
-      st->ntp.erase(it);
-      h(make_error_code(errc::reply_timeout), {});
-    });
+    timer->async_wait(
+        [weak = std::weak_ptr<state>(s), sent, t = timer.get()](boost::system::error_code ec) {
+          auto st = weak.lock();
+          if (ec || !st)
+            return;
+          auto [first, last] = st->ntp.equal_range(sent);
+          auto it =
+              std::find_if(first, last, [t](const auto& e) { return e.second.second.get() == t; });
+          if (it == last)
+            return;
+          auto h = std::move(it->second.first);
+          st->ntp.erase(it);
+          h(make_error_code(errc::reply_timeout), {});
+        });
     s->ntp.emplace(sent, std::pair{std::move(done), std::move(timer)});
   });
   json::object req{{"deviceSendTime", sent}};
-  state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request", thingport::thing::to_json(req),
-                    0);
+  state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request",
+                    thingport::thing::to_json(req), 0);
 }
 
 void thing::shadow_report(json::object reported, std::int64_t version, shadow_handler done) {

@@ -225,9 +225,8 @@ asio::awaitable<std::error_code> read_buffer::fill(transport& link) {
   co_return ec;
 }
 
-asio::awaitable<std::error_code> read_buffer::next(transport& link,
-                                                   const mqtt::parser_options& opts,
-                                                   mqtt::packet& p) {
+asio::awaitable<std::error_code>
+read_buffer::next(transport& link, const mqtt::parser_options& opts, mqtt::packet& p) {
   for (;;) {
     auto r = mqtt::parse(unread(), opts);
     if (r.state == mqtt::parse_result::status::error)

@@ -80,11 +80,9 @@ private:
 
 // Opens `link` to `url`, sends `connect` and reads the CONNACK: a refusal is its
 // connack_category() code, another first packet errc::unexpected_packet.
-boost::asio::awaitable<std::error_code> mqtt_handshake(transport& link, const server_url& url,
-                                                       const mqtt::connect_packet& connect,
-                                                       read_buffer& rbuf,
-                                                       const mqtt::parser_options& opts,
-                                                       bool& session_present);
+boost::asio::awaitable<std::error_code>
+mqtt_handshake(transport& link, const server_url& url, const mqtt::connect_packet& connect,
+               read_buffer& rbuf, const mqtt::parser_options& opts, bool& session_present);
 
 // A client TLS context: TLS 1.2+, peer verification against `ca_file` (empty: system CAs).
 // Throws std::runtime_error if the CA file cannot be loaded.

@@ -26,8 +26,8 @@ struct http_stats {
 struct context {
   broker::broker& broker;
   broker::directory& dir;
-  std::string token;             // Bearer token for /api/v1/...; never empty
-  std::function<bool()> healthy; // GET /healthz; empty means healthy
+  std::string token;                      // Bearer token for /api/v1/...; never empty
+  std::function<bool()> healthy;          // GET /healthz; empty means healthy
   broker::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
 };

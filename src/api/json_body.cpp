@@ -21,7 +21,7 @@ struct duplicate_finder {
   using sv = boost::json::string_view;
 
   std::vector<std::set<std::string, std::less<>>> objects; // keys seen, per open object
-  std::vector<bool> is_object;                            // the open containers, innermost last
+  std::vector<bool> is_object;                             // the open containers, innermost last
   std::string key;
   std::optional<std::string> duplicate;
 

@@ -32,8 +32,8 @@ public:
   // The answer comes later: from answerer(), or on_timeout() after `timeout` (nullopt: the
   // answer is on its way through answerer()). `cleanup` runs when the server stops before
   // either (e.g. to stop waiting for the device).
-  void defer(std::chrono::milliseconds timeout,
-             std::function<std::optional<response>()> on_timeout, std::function<void()> cleanup);
+  void defer(std::chrono::milliseconds timeout, std::function<std::optional<response>()> on_timeout,
+             std::function<void()> cleanup);
   std::function<void(response)> answerer();
 
   // --- the server ---

@@ -126,9 +126,10 @@ std::string render_metrics(const metrics_snapshot& s) {
     fmt::format_to(std::back_inserter(out),
                    "thingport_connect_refused_by_code_total{{code=\"{}\"}} {}\n", i,
                    s.refused_by_code[i]);
-  metric(out, "thingport_offline_queued_bytes", "gauge",
-         "Topic and payload bytes queued for sessions, all together ([limits] offline_total_bytes).",
-         s.queued_bytes);
+  metric(
+      out, "thingport_offline_queued_bytes", "gauge",
+      "Topic and payload bytes queued for sessions, all together ([limits] offline_total_bytes).",
+      s.queued_bytes);
   metric(out, "thingport_thing_properties_refused_total", "counter",
          "Property posts refused: the device would pass [thing] max_properties identifiers.",
          s.thing_properties_refused);
@@ -151,12 +152,11 @@ std::string render_metrics(const metrics_snapshot& s) {
          s.log_suppressed);
   out += "# HELP thingport_http_refused_total HTTP connections and requests refused, by reason.\n"
          "# TYPE thingport_http_refused_total counter\n";
-  for (const auto& [reason, n] :
-       {std::pair{"max_connections", s.http_refused_max_connections},
-        std::pair{"per_address", s.http_refused_per_address},
-        std::pair{"unauthorized", s.http_refused_unauthorized},
-        std::pair{"bad_target", s.http_refused_bad_target},
-        std::pair{"too_large", s.http_refused_too_large}})
+  for (const auto& [reason, n] : {std::pair{"max_connections", s.http_refused_max_connections},
+                                  std::pair{"per_address", s.http_refused_per_address},
+                                  std::pair{"unauthorized", s.http_refused_unauthorized},
+                                  std::pair{"bad_target", s.http_refused_bad_target},
+                                  std::pair{"too_large", s.http_refused_too_large}})
     fmt::format_to(std::back_inserter(out), "thingport_http_refused_total{{reason=\"{}\"}} {}\n",
                    reason, n);
   return out;

@@ -66,13 +66,13 @@ response publish(context& ctx, const call& c) {
   }
   // QoS 1: 200 means stored (DESIGN.md §1): answered once every persistent session that took
   // the message has it on disk (durability = "sync"), 503 when the store could not keep it.
-  c.later->defer(
-      std::chrono::seconds(10),
-      [] {
-        return std::optional<response>(error_response(
-            http::status::service_unavailable, "the session store did not confirm in time"));
-      },
-      {});
+  c.later->defer(std::chrono::seconds(10),
+                 [] {
+                   return std::optional<response>(
+                       error_response(http::status::service_unavailable,
+                                      "the session store did not confirm in time"));
+                 },
+                 {});
   ctx.broker.publish(std::move(m), [answer = c.later->answerer(), id](bool stored) {
     answer(stored ? json_response(http::status::ok, boost::json::object{{"messageId", id}})
                   : error_response(http::status::service_unavailable,
@@ -80,7 +80,7 @@ response publish(context& ctx, const call& c) {
                                    "persistent sessions subscribed to it (disk full or "
                                    "read-only?)"));
   });
-  return error_response(http::status::internal_server_error, "deferred");  // ignored
+  return error_response(http::status::internal_server_error, "deferred"); // ignored
 }
 
 } // namespace

@@ -8,13 +8,13 @@
 
 namespace thingport::api {
 
-void add_product_routes(router& r, context& ctx); // products, topic classes, thing model
-void add_device_routes(router& r, context& ctx);  // devices, batch, status, enable/disable
-void add_app_routes(router& r, context& ctx);     // application clients
-void add_pub_routes(router& r, context& ctx);     // cloud -> device messages
-void add_thing_routes(router& r, context& ctx);   // properties, history, events, shadow
+void add_product_routes(router& r, context& ctx);    // products, topic classes, thing model
+void add_device_routes(router& r, context& ctx);     // devices, batch, status, enable/disable
+void add_app_routes(router& r, context& ctx);        // application clients
+void add_pub_routes(router& r, context& ctx);        // cloud -> device messages
+void add_thing_routes(router& r, context& ctx);      // properties, history, events, shadow
 void add_thing_call_routes(router& r, context& ctx); // property set, services, RRPC, downlinks
-void add_system_routes(router& r, context& ctx);  // /healthz, /metrics, /, registration
+void add_system_routes(router& r, context& ctx);     // /healthz, /metrics, /, registration
 
 // What the captured path segments are. A segment that cannot be such an identity names
 // nothing that can exist: 404 before the handler runs.

@@ -56,9 +56,9 @@ struct server::impl {
   asio::io_context io{1};
   tcp::acceptor acceptor;
   asio::steady_timer backoff;
-  std::unordered_set<beast::tcp_stream*> streams; // open connections, for stop()
+  std::unordered_set<beast::tcp_stream*> streams;                 // open connections, for stop()
   std::unordered_map<asio::ip::address, std::size_t> per_address; // open connections by source
-  std::unordered_set<std::shared_ptr<reply_slot>> waiting; // answers to come, for stop()
+  std::unordered_set<std::shared_ptr<reply_slot>> waiting;        // answers to come, for stop()
   bool stopping = false;
 };
 

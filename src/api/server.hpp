@@ -25,9 +25,9 @@ namespace thingport::api {
 struct server_options {
   std::size_t body_limit = 16 * 1024 * 1024; // a 50,000-device batch fits
   std::size_t header_limit = 16 * 1024;
-  std::chrono::seconds read_timeout{30};  // to receive one whole request
-  std::chrono::seconds write_timeout{60}; // to send one answer
-  std::size_t max_connections = 256;      // more are closed at once
+  std::chrono::seconds read_timeout{30};   // to receive one whole request
+  std::chrono::seconds write_timeout{60};  // to send one answer
+  std::size_t max_connections = 256;       // more are closed at once
   std::size_t max_connections_per_ip = 64; // from one source address; more are closed at once
   std::size_t open_body_limit = 64 * 1024; // bodies of the endpoints that need no token
   std::size_t drain_limit = 1024 * 1024;   // unread body bytes dropped before closing a refusal

@@ -5,8 +5,8 @@
 #include <boost/beast/http/field.hpp>
 #include <spdlog/spdlog.h>
 
-#include "api/routes.hpp"
 #include "api/admit.hpp"
+#include "api/routes.hpp"
 
 namespace thingport::api {
 

@@ -6,8 +6,8 @@
 // The decision is taken once, by admit(), from the request's header alone: the server calls it
 // before reading the body, so a client without the token cannot make the server hold a body.
 //
-// Threads: admit() and handle() may be called from one thread at a time per service (the server's); it
-// never throws (an unexpected exception from a handler is a 500).
+// Threads: admit() and handle() may be called from one thread at a time per service (the server's);
+// it never throws (an unexpected exception from a handler is a 500).
 #pragma once
 
 #include <memory>

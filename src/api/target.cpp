@@ -1,7 +1,7 @@
 #include "api/target.hpp"
 
-#include <boost/url/parse.hpp>
 #include <boost/url/decode_view.hpp>
+#include <boost/url/parse.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/url_view.hpp>
 

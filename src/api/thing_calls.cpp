@@ -57,8 +57,8 @@ std::optional<problem> record(context& ctx, const target& t, const thing::downli
 // The thing layer refused to build the downlink: 404 for what the model does not define, else
 // 400; the Alink code is in the message.
 response refused(const thing::downlink_result& d) {
-  const auto status = d.ec == thing::code::not_defined ? http::status::not_found
-                                                       : http::status::bad_request;
+  const auto status =
+      d.ec == thing::code::not_defined ? http::status::not_found : http::status::bad_request;
   return error_response(status, d.message + " (" + std::to_string(thing::to_int(d.ec)) + ")");
 }
 
@@ -164,11 +164,10 @@ json::object with_alink_reply(json::object o, const broker::downlink_reply& r) {
 // A sync service's answer.
 response sync_service_answer(const target& t, const std::string& service,
                              const broker::downlink_reply& r) {
-  return json_response(http::status::ok,
-                       with_alink_reply(json::object{{"id", t.id},
-                                                     {"identifier", service},
-                                                     {"callType", "sync"}},
-                                        r));
+  return json_response(
+      http::status::ok,
+      with_alink_reply(json::object{{"id", t.id}, {"identifier", service}, {"callType", "sync"}},
+                       r));
 }
 
 // POST .../properties/get {"identifiers":["a","b"],"timeoutMs":5000}: asks the device for the
@@ -188,11 +187,11 @@ response get_properties_now(context& ctx, const call& c) {
   auto d = thing::property_get(model.get(), {t.pk, t.dn}, t.id, *ids, on && on->ext_rrpc);
   if (!d)
     return refused(d);
-  return call_device(ctx, c, t, d.value, store::downlink_type::service, "property_get", *timeout,
-                     [t](const broker::downlink_reply& r) {
-                       return json_response(http::status::ok,
-                                            with_alink_reply(json::object{{"id", t.id}}, r));
-                     });
+  return call_device(
+      ctx, c, t, d.value, store::downlink_type::service, "property_get", *timeout,
+      [t](const broker::downlink_reply& r) {
+        return json_response(http::status::ok, with_alink_reply(json::object{{"id", t.id}}, r));
+      });
 }
 
 // POST .../services/{identifier} {"input":{..},"timeoutMs":5000}

@@ -170,8 +170,9 @@ response put_shadow(context& ctx, const call& c) {
     return error_response(http::status::bad_request, "method must be \"update\"");
   const auto* desired = state->if_contains("desired");
   if (desired == nullptr || !desired->is_object() || state->size() != 1)
-    return error_response(http::status::bad_request,
-                          "state must be {\"desired\":{..}}: the device reports, the cloud desires");
+    return error_response(
+        http::status::bad_request,
+        "state must be {\"desired\":{..}}: the device reports, the cloud desires");
   auto s = load_shadow(ctx, pk, dn);
   if (s.failure)
     return std::move(*s.failure);
@@ -181,9 +182,9 @@ response put_shadow(context& ctx, const call& c) {
   const auto now = store::now();
   auto out = s.value.set_desired(desired->get_object(), now);
   if (out.code != 200 || !out.updated)
-    return error_response(http::status::bad_request,
-                          "desired state refused (shadow error " + std::to_string(out.code) +
-                              "): at most 128 attributes");
+    return error_response(http::status::bad_request, "desired state refused (shadow error " +
+                                                         std::to_string(out.code) +
+                                                         "): at most 128 attributes");
   const store::shadow_document doc{out.updated->to_json(), out.updated->version(), now};
   auto put = ctx.thing->store().put_shadow(pk, dn, doc, s.value.version());
   if (!put && put.error() == store::thing_errc::version_conflict)
@@ -191,9 +192,9 @@ response put_shadow(context& ctx, const call& c) {
   if (!put)
     return thing_error(put.error(), pk, dn);
   ctx.thing->publish(thing::shadow_get_topic(pk, dn), out.reply, 1);
-  return json_response(http::status::ok, json::object{{"productKey", pk},
-                                                      {"deviceName", dn},
-                                                      {"version", out.updated->version()}});
+  return json_response(
+      http::status::ok,
+      json::object{{"productKey", pk}, {"deviceName", dn}, {"version", out.updated->version()}});
 }
 
 // Device tags (thing.deviceinfo.update from the device, or set here): [{attrKey, attrValue}].
@@ -201,8 +202,8 @@ json::object tags_json(std::string_view pk, std::string_view dn,
                        const std::vector<store::device_attribute>& attrs) {
   json::array tags;
   for (const auto& a : attrs)
-    tags.push_back(json::object{
-        {"attrKey", a.key}, {"attrValue", a.value}, {"updated", millis(a.updated)}});
+    tags.push_back(
+        json::object{{"attrKey", a.key}, {"attrValue", a.value}, {"updated", millis(a.updated)}});
   return json::object{{"productKey", pk}, {"deviceName", dn}, {"tags", std::move(tags)}};
 }
 

@@ -16,23 +16,29 @@ constexpr std::string_view demo_device_name = "demo-device";
 [[noreturn]] void fail(std::string_view what, const std::error_code& ec) {
   throw std::runtime_error(fmt::format("demo device: {}: {}", what, ec.message()));
 }
-}  // namespace
+} // namespace
 
 std::optional<demo_device> ensure_demo_device(broker::directory& dir) {
   auto& st = dir.store();
   auto products = st.list_products(store::page{0, store::max_page_limit});
-  if (!products) fail("listing products", products.error());
+  if (!products)
+    fail("listing products", products.error());
   if (products->empty()) {
     auto p = dir.create_product(store::new_product{std::string(demo_product_name), false, {}, {}});
-    if (!p) fail("creating the product", p.error());
-    auto d = dir.create_device(p->product_key, store::new_device{std::string(demo_device_name), {}});
-    if (!d) fail("creating the device", d.error());
+    if (!p)
+      fail("creating the product", p.error());
+    auto d =
+        dir.create_device(p->product_key, store::new_device{std::string(demo_device_name), {}});
+    if (!d)
+      fail("creating the device", d.error());
     return demo_device{p->product_key, p->product_secret, d->device_name, d->device_secret};
   }
   for (const auto& p : *products) {
-    if (p.name != demo_product_name) continue;
+    if (p.name != demo_product_name)
+      continue;
     auto d = st.get_device(p.product_key, demo_device_name);
-    if (d) return demo_device{p.product_key, p.product_secret, d->device_name, d->device_secret};
+    if (d)
+      return demo_device{p.product_key, p.product_secret, d->device_name, d->device_secret};
   }
   return std::nullopt;
 }
@@ -45,18 +51,18 @@ void print_demo(const demo_device& d, const config& c) {
   if (const auto colon = c.listeners.tcp.rfind(':'); colon != std::string::npos) {
     port = c.listeners.tcp.substr(colon + 1);
     const auto h = c.listeners.tcp.substr(0, colon);
-    if (h != "0.0.0.0" && h != "[::]" && !h.empty()) host = h;
+    if (h != "0.0.0.0" && h != "[::]" && !h.empty())
+      host = h;
   }
-  std::printf(
-      "thingport: demo device\n"
-      "  productKey    %s\n  productSecret %s\n  deviceName    %s\n  deviceSecret  %s\n"
-      "  connect with: mosquitto_pub -h %s -p %s -V mqttv311 -i '%s' -u '%s' -P '%s' "
-      "-t '/%s/%s/user/update' -m 'hello'\n",
-      d.product_key.c_str(), d.product_secret.c_str(), d.device_name.c_str(),
-      d.device_secret.c_str(), host.c_str(), port.c_str(), cred.client_id.c_str(),
-      cred.username.c_str(), cred.password.c_str(), d.product_key.c_str(),
-      d.device_name.c_str());
+  std::printf("thingport: demo device\n"
+              "  productKey    %s\n  productSecret %s\n  deviceName    %s\n  deviceSecret  %s\n"
+              "  connect with: mosquitto_pub -h %s -p %s -V mqttv311 -i '%s' -u '%s' -P '%s' "
+              "-t '/%s/%s/user/update' -m 'hello'\n",
+              d.product_key.c_str(), d.product_secret.c_str(), d.device_name.c_str(),
+              d.device_secret.c_str(), host.c_str(), port.c_str(), cred.client_id.c_str(),
+              cred.username.c_str(), cred.password.c_str(), d.product_key.c_str(),
+              d.device_name.c_str());
   std::fflush(stdout);
 }
 
-}  // namespace thingport::app
+} // namespace thingport::app

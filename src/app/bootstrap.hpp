@@ -22,4 +22,4 @@ std::optional<demo_device> ensure_demo_device(broker::directory& dir);
 // Prints the triplet and a ready mosquitto_pub line for `tcp_listen` (config listeners.tcp).
 void print_demo(const demo_device& d, const config& c);
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -30,7 +30,9 @@ using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
 using x509_ptr = std::unique_ptr<X509, deleter<X509, X509_free>>;
 using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
 using bn_ptr = std::unique_ptr<BIGNUM, deleter<BIGNUM, BN_free>>;
-void free_names(GENERAL_NAMES* n) { GENERAL_NAMES_free(n); }
+void free_names(GENERAL_NAMES* n) {
+  GENERAL_NAMES_free(n);
+}
 using names_ptr = std::unique_ptr<GENERAL_NAMES, deleter<GENERAL_NAMES, free_names>>;
 
 constexpr long ca_days = 3650;
@@ -40,23 +42,27 @@ constexpr long server_days = 825;
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
   char buf[256] = "";
-  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  if (e != 0)
+    ERR_error_string_n(e, buf, sizeof buf);
   throw std::runtime_error("cert dev: " + what + (e != 0 ? std::string(": ") + buf : ""));
 }
 
 void check(int ok, const char* what) {
-  if (ok != 1) fail(what);
+  if (ok != 1)
+    fail(what);
 }
 
 pkey_ptr new_key() {
-  pkey_ptr k(EVP_EC_gen("P-256"));  // fast handshakes; every client we test with accepts it
-  if (!k) fail("generating a P-256 key");
+  pkey_ptr k(EVP_EC_gen("P-256")); // fast handshakes; every client we test with accepts it
+  if (!k)
+    fail("generating a P-256 key");
   return k;
 }
 
 void add_ext(X509* x, X509V3_CTX* ctx, int nid, const char* value) {
   X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, ctx, nid, value);
-  if (ext == nullptr) fail(std::string("extension ") + OBJ_nid2sn(nid));
+  if (ext == nullptr)
+    fail(std::string("extension ") + OBJ_nid2sn(nid));
   const int ok = X509_add_ext(x, ext, -1);
   X509_EXTENSION_free(ext);
   check(ok, "adding an extension");
@@ -65,10 +71,12 @@ void add_ext(X509* x, X509V3_CTX* ctx, int nid, const char* value) {
 // DNS names, or IP addresses when the text parses as one.
 names_ptr alt_names(const std::vector<std::string>& names) {
   names_ptr out(sk_GENERAL_NAME_new_null());
-  if (!out) fail("allocating names");
+  if (!out)
+    fail("allocating names");
   for (const auto& n : names) {
     GENERAL_NAME* gn = GENERAL_NAME_new();
-    if (gn == nullptr) fail("allocating a name");
+    if (gn == nullptr)
+      fail("allocating a name");
     if (ASN1_OCTET_STRING* ip = a2i_IPADDRESS(n.c_str())) {
       GENERAL_NAME_set0_value(gn, GEN_IPADD, ip);
     } else {
@@ -93,12 +101,14 @@ names_ptr alt_names(const std::vector<std::string>& names) {
 x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer_key, bool ca,
                    const std::vector<std::string>& names) {
   x509_ptr x(X509_new());
-  if (!x) fail("allocating a certificate");
+  if (!x)
+    fail("allocating a certificate");
   check(X509_set_version(x.get(), 2), "version");
   bn_ptr serial(BN_new());
   check(serial && BN_rand(serial.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) == 1, "serial");
-  if (BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x.get())) == nullptr) fail("serial");
-  if (X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600) == nullptr ||  // some clock skew
+  if (BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(x.get())) == nullptr)
+    fail("serial");
+  if (X509_gmtime_adj(X509_getm_notBefore(x.get()), -3600) == nullptr || // some clock skew
       X509_gmtime_adj(X509_getm_notAfter(x.get()), (ca ? ca_days : server_days) * 86400) == nullptr)
     fail("validity");
   check(X509_set_pubkey(x.get(), key), "public key");
@@ -114,7 +124,8 @@ x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer != nullptr ? issuer : x.get(), x.get(), nullptr, nullptr, 0);
-  add_ext(x.get(), &ctx, NID_basic_constraints, ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE");
+  add_ext(x.get(), &ctx, NID_basic_constraints,
+          ca ? "critical,CA:TRUE,pathlen:0" : "critical,CA:FALSE");
   add_ext(x.get(), &ctx, NID_key_usage,
           ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
   add_ext(x.get(), &ctx, NID_subject_key_identifier, "hash");
@@ -122,7 +133,7 @@ x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer
   if (!ca) {
     add_ext(x.get(), &ctx, NID_ext_key_usage, "serverAuth");
     check(X509_add1_ext_i2d(x.get(), NID_subject_alt_name, alt_names(names).get(), 0,
-                        X509V3_ADD_DEFAULT),
+                            X509V3_ADD_DEFAULT),
           "subject alternative names");
   }
   if (X509_sign(x.get(), issuer_key != nullptr ? issuer_key : key, EVP_sha256()) <= 0)
@@ -132,10 +143,11 @@ x509_ptr make_cert(EVP_PKEY* key, const char* cn, X509* issuer, EVP_PKEY* issuer
 
 std::string pem_of(X509* x, EVP_PKEY* key) {
   bio_ptr b(BIO_new(BIO_s_mem()));
-  if (!b) fail("allocating");
-  const int ok = x != nullptr ? PEM_write_bio_X509(b.get(), x)
-                              : PEM_write_bio_PrivateKey(b.get(), key, nullptr, nullptr, 0,
-                                                         nullptr, nullptr);
+  if (!b)
+    fail("allocating");
+  const int ok =
+      x != nullptr ? PEM_write_bio_X509(b.get(), x)
+                   : PEM_write_bio_PrivateKey(b.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   check(ok, "PEM encoding");
   char* data = nullptr;
   const long n = BIO_get_mem_data(b.get(), &data);
@@ -145,8 +157,10 @@ std::string pem_of(X509* x, EVP_PKEY* key) {
 // Written beside the target and renamed over it; keys are never readable by others.
 void write_file(const fs::path& path, const std::string& content, bool secret) {
   const fs::path tmp = path.string() + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
-  if (fd < 0) throw std::runtime_error("cert dev: cannot write " + tmp.string());
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, secret ? 0600 : 0644);
+  if (fd < 0)
+    throw std::runtime_error("cert dev: cannot write " + tmp.string());
   ::fchmod(fd, secret ? 0600 : 0644);
   std::size_t done = 0;
   while (done < content.size()) {
@@ -162,16 +176,17 @@ void write_file(const fs::path& path, const std::string& content, bool secret) {
   fs::rename(tmp, path);
 }
 
-template <class T, class Read>
-auto read_pem(const fs::path& path, Read read) {
+template <class T, class Read> auto read_pem(const fs::path& path, Read read) {
   bio_ptr b(BIO_new_file(path.c_str(), "r"));
-  if (!b) fail("reading " + path.string());
+  if (!b)
+    fail("reading " + path.string());
   T* v = read(b.get(), nullptr, nullptr, nullptr);
-  if (v == nullptr) fail("parsing " + path.string());
+  if (v == nullptr)
+    fail("parsing " + path.string());
   return v;
 }
 
-}  // namespace
+} // namespace
 
 dev_cert_result make_dev_certs(const dev_cert_request& r) {
   const fs::path dir(r.dir);
@@ -210,7 +225,8 @@ int cert_dev_command(const dev_cert_request& r) {
   std::printf("%s %s and %s\n", res.new_ca ? "wrote a new development CA:" : "kept the CA",
               (dir / "ca.pem").c_str(), (dir / "ca.key").c_str());
   std::string names;
-  for (const auto& n : res.names) names += (names.empty() ? "" : ", ") + n;
+  for (const auto& n : res.names)
+    names += (names.empty() ? "" : ", ") + n;
   std::printf("wrote %s and %s for %s\n", (dir / "server.pem").c_str(),
               (dir / "server.key").c_str(), names.c_str());
   std::printf("serve with [tls] cert = \"server.pem\" and key = \"server.key\" (relative to "
@@ -219,4 +235,4 @@ int cert_dev_command(const dev_cert_request& r) {
   return 0;
 }
 
-}  // namespace thingport::app
+} // namespace thingport::app

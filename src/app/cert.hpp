@@ -9,13 +9,13 @@
 namespace thingport::app {
 
 struct dev_cert_request {
-  std::string dir = "./data";       // where the files go (the data directory)
-  std::vector<std::string> hosts;   // extra names or addresses the server certificate covers
+  std::string dir = "./data";     // where the files go (the data directory)
+  std::vector<std::string> hosts; // extra names or addresses the server certificate covers
 };
 
 struct dev_cert_result {
-  bool new_ca = false;              // false: an existing ca.pem/ca.key pair was reused
-  std::vector<std::string> names;   // the server certificate's subject alternative names
+  bool new_ca = false;            // false: an existing ca.pem/ca.key pair was reused
+  std::vector<std::string> names; // the server certificate's subject alternative names
 };
 
 // Writes ca.pem and ca.key (an existing pair is kept, so clients that trust it keep working) and
@@ -26,4 +26,4 @@ dev_cert_result make_dev_certs(const dev_cert_request& r);
 // The subcommand: makes the files and tells how to use them. Returns the exit code.
 int cert_dev_command(const dev_cert_request& r);
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -14,30 +14,44 @@ namespace thingport::app {
 std::chrono::seconds parse_duration(const std::string& text) {
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || p == text.data()) throw std::runtime_error("bad duration '" + text + "'");
+  if (ec != std::errc{} || p == text.data())
+    throw std::runtime_error("bad duration '" + text + "'");
   const std::string unit(p, text.data() + text.size());
   std::uint64_t mult = 1;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else throw std::runtime_error("bad duration unit in '" + text + "' (use s, m, h or d)");
+  if (unit.empty() || unit == "s")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else
+    throw std::runtime_error("bad duration unit in '" + text + "' (use s, m, h or d)");
   return std::chrono::seconds(n * mult);
 }
 
 std::uint64_t parse_size(const std::string& text) {
   std::uint64_t n = 0;
   auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc{} || p == text.data()) throw std::runtime_error("bad size '" + text + "'");
+  if (ec != std::errc{} || p == text.data())
+    throw std::runtime_error("bad size '" + text + "'");
   std::string unit(p, text.data() + text.size());
-  if (unit.ends_with("iB")) unit.erase(unit.size() - 2, 1);  // "MiB" -> "MB"
+  if (unit.ends_with("iB"))
+    unit.erase(unit.size() - 2, 1); // "MiB" -> "MB"
   unsigned shift = 0;
-  if (unit.empty() || unit == "B") shift = 0;
-  else if (unit == "K" || unit == "KB") shift = 10;
-  else if (unit == "M" || unit == "MB") shift = 20;
-  else if (unit == "G" || unit == "GB") shift = 30;
-  else if (unit == "T" || unit == "TB") shift = 40;
-  else throw std::runtime_error("bad size unit in '" + text + "' (use B, KB, MB, GB or TB)");
+  if (unit.empty() || unit == "B")
+    shift = 0;
+  else if (unit == "K" || unit == "KB")
+    shift = 10;
+  else if (unit == "M" || unit == "MB")
+    shift = 20;
+  else if (unit == "G" || unit == "GB")
+    shift = 30;
+  else if (unit == "T" || unit == "TB")
+    shift = 40;
+  else
+    throw std::runtime_error("bad size unit in '" + text + "' (use B, KB, MB, GB or TB)");
   if (shift != 0 && n > (std::numeric_limits<std::uint64_t>::max() >> shift))
     throw std::runtime_error("size '" + text + "' is too large");
   return n << shift;
@@ -62,22 +76,28 @@ template <class T>
 void read(const toml::table& t, const char* key, T& out, const std::string& path,
           const std::string& where) {
   const auto* node = t.get(key);
-  if (node == nullptr) return;
+  if (node == nullptr)
+    return;
   if constexpr (std::is_same_v<T, bool>) {
-    if (!node->is_boolean()) fail(path, where + "." + key, "expected true or false");
+    if (!node->is_boolean())
+      fail(path, where + "." + key, "expected true or false");
     out = **node->as_boolean();
   } else if constexpr (std::is_same_v<T, std::string>) {
-    if (!node->is_string()) fail(path, where + "." + key, "expected a string");
+    if (!node->is_string())
+      fail(path, where + "." + key, "expected a string");
     out = **node->as_string();
   } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
-    if (!node->is_array()) fail(path, where + "." + key, "expected an array of strings");
+    if (!node->is_array())
+      fail(path, where + "." + key, "expected an array of strings");
     out.clear();
     for (const auto& e : *node->as_array()) {
-      if (!e.is_string()) fail(path, where + "." + key, "expected an array of strings");
+      if (!e.is_string())
+        fail(path, where + "." + key, "expected an array of strings");
       out.push_back(**e.as_string());
     }
   } else {
-    if (!node->is_integer()) fail(path, where + "." + key, "expected an integer");
+    if (!node->is_integer())
+      fail(path, where + "." + key, "expected an integer");
     const auto v = **node->as_integer();
     if (v < 0 || static_cast<std::uint64_t>(v) > std::numeric_limits<T>::max())
       fail(path, where + "." + key, "out of range");
@@ -89,7 +109,8 @@ void read(const toml::table& t, const char* key, T& out, const std::string& path
 void read_size(const toml::table& t, const char* key, std::uint64_t& out, const std::string& path,
                const std::string& where) {
   const auto* node = t.get(key);
-  if (node == nullptr) return;
+  if (node == nullptr)
+    return;
   if (node->is_string()) {
     try {
       out = parse_size(**node->as_string());
@@ -103,12 +124,14 @@ void read_size(const toml::table& t, const char* key, std::uint64_t& out, const 
 
 const toml::table* section(const toml::table& root, const char* name, const std::string& path) {
   const auto* node = root.get(name);
-  if (node == nullptr) return nullptr;
-  if (!node->is_table()) fail(path, name, "expected a table");
+  if (node == nullptr)
+    return nullptr;
+  if (!node->is_table())
+    fail(path, name, "expected a table");
   return node->as_table();
 }
 
-}  // namespace
+} // namespace
 
 config load_config(const std::string& path) {
   toml::table root;
@@ -141,9 +164,11 @@ config load_config(const std::string& path) {
     check_keys(*t, path, "auth", {"allow_anonymous", "deny_subscribe"});
     read(*t, "allow_anonymous", c.auth.allow_anonymous, path, "auth");
     if (const auto* n = t->get("deny_subscribe")) {
-      if (!n->is_array()) fail(path, "auth.deny_subscribe", "expected an array of strings");
+      if (!n->is_array())
+        fail(path, "auth.deny_subscribe", "expected an array of strings");
       for (const auto& e : *n->as_array()) {
-        if (!e.is_string()) fail(path, "auth.deny_subscribe", "expected an array of strings");
+        if (!e.is_string())
+          fail(path, "auth.deny_subscribe", "expected an array of strings");
         c.auth.deny_subscribe.push_back(**e.as_string());
       }
     }
@@ -154,7 +179,8 @@ config load_config(const std::string& path) {
     read(*t, "token", c.http.token, path, "http");
     read(*t, "max_connections", c.http.max_connections, path, "http");
     read(*t, "max_connections_per_ip", c.http.max_connections_per_ip, path, "http");
-    if (c.http.max_connections == 0) fail(path, "http.max_connections", "must be at least 1");
+    if (c.http.max_connections == 0)
+      fail(path, "http.max_connections", "must be at least 1");
     if (c.http.max_connections_per_ip == 0)
       fail(path, "http.max_connections_per_ip", "must be at least 1");
   }
@@ -181,15 +207,18 @@ config load_config(const std::string& path) {
     read(*t, "login_failures", c.limits.login_failures, path, "limits");
     read(*t, "max_app_sessions", c.limits.max_app_sessions, path, "limits");
     read(*t, "max_anonymous_sessions", c.limits.max_anonymous_sessions, path, "limits");
-    if (c.limits.max_outbound < 4096) fail(path, "limits.max_outbound", "must be at least 4096");
+    if (c.limits.max_outbound < 4096)
+      fail(path, "limits.max_outbound", "must be at least 4096");
     if (c.limits.max_connect_size < 512 || c.limits.max_connect_size > 268435455)
       fail(path, "limits.max_connect_size", "must be 512..268435455");
     if (c.limits.max_subscriptions == 0)
       fail(path, "limits.max_subscriptions", "must be at least 1");
-    if (c.limits.max_inflight_in == 0) fail(path, "limits.max_inflight_in", "must be at least 1");
+    if (c.limits.max_inflight_in == 0)
+      fail(path, "limits.max_inflight_in", "must be at least 1");
     std::string ttl;
     read(*t, "offline_ttl", ttl, path, "limits");
-    if (!ttl.empty()) c.limits.offline_ttl = parse_duration(ttl);
+    if (!ttl.empty())
+      c.limits.offline_ttl = parse_duration(ttl);
     if (c.limits.max_payload == 0 || c.limits.max_payload > 268435455 - 65540)
       fail(path, "limits.max_payload", "must be 1..268369915");
     if (c.limits.keepalive_min > c.limits.keepalive_max)
@@ -204,7 +233,8 @@ config load_config(const std::string& path) {
     if (c.store.backend == "postgres")
       fail(path, "store.backend",
            "\"postgres\" is not built into this version yet; use \"sqlite\" (the default)");
-    if (c.store.backend != "sqlite") fail(path, "store.backend", "must be \"sqlite\"");
+    if (c.store.backend != "sqlite")
+      fail(path, "store.backend", "must be \"sqlite\"");
     if (!c.store.url.empty())
       fail(path, "store.url", "only for a database server backend, which this version lacks");
     if (c.store.durability != "sync" && c.store.durability != "async")
@@ -216,8 +246,10 @@ config load_config(const std::string& path) {
   for (const auto& [key, value] :
        {std::pair{"listeners.tcp", &c.listeners.tcp}, std::pair{"listeners.tls", &c.listeners.tls},
         std::pair{"listeners.ws", &c.listeners.ws}, std::pair{"listeners.wss", &c.listeners.wss},
-        std::pair{"listeners.auto", &c.listeners.auto_}, std::pair{"http.listen", &c.http.listen}}) {
-    if (value->empty()) continue;
+        std::pair{"listeners.auto", &c.listeners.auto_},
+        std::pair{"http.listen", &c.http.listen}}) {
+    if (value->empty())
+      continue;
     try {
       (void)net::parse_endpoint(*value);
     } catch (const std::exception& e) {
@@ -231,24 +263,28 @@ config load_config(const std::string& path) {
     std::string age, every;
     read(*t, "keep_age", age, path, "thing");
     read(*t, "prune_interval", every, path, "thing");
-    if (!age.empty()) c.thing.keep_age = parse_duration(age);
-    if (!every.empty()) c.thing.prune_interval = parse_duration(every);
+    if (!age.empty())
+      c.thing.keep_age = parse_duration(age);
+    if (!every.empty())
+      c.thing.prune_interval = parse_duration(every);
   }
   if (const auto* t = section(root, "server", path)) {
     check_keys(*t, path, "server", {"workers"});
     read(*t, "workers", c.workers, path, "server");
-    if (c.workers > 1024) fail(path, "server.workers", "must be 0 (one per core) to 1024");
+    if (c.workers > 1024)
+      fail(path, "server.workers", "must be 0 (one per core) to 1024");
   }
   if (const auto* t = section(root, "log", path)) {
     check_keys(*t, path, "log", {"level"});
     read(*t, "level", c.log_level, path, "log");
-    static const std::set<std::string> levels{"trace", "debug", "info", "warn", "warning",
-                                              "error", "critical", "off"};
+    static const std::set<std::string> levels{"trace",   "debug", "info",     "warn",
+                                              "warning", "error", "critical", "off"};
     if (!levels.count(c.log_level))
       fail(path, "log.level",
-           "unknown level \"" + c.log_level + "\" (trace, debug, info, warn, error, critical, off)");
+           "unknown level \"" + c.log_level +
+               "\" (trace, debug, info, warn, error, critical, off)");
   }
   return c;
 }
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -17,7 +17,7 @@ struct config {
     std::string ws = "0.0.0.0:8083";
     std::string wss = "0.0.0.0:8084";
     std::string auto_ = "";
-    std::vector<std::string> ws_origins;  // browser Origins allowed on ws/wss; empty: any
+    std::vector<std::string> ws_origins; // browser Origins allowed on ws/wss; empty: any
   } listeners;
   struct {
     std::string cert = "";
@@ -30,45 +30,45 @@ struct config {
   struct {
     std::string listen = "127.0.0.1:8080";
     std::string token = "";
-    std::size_t max_connections = 256;        // open API connections in all
-    std::size_t max_connections_per_ip = 64;  // from one source address
+    std::size_t max_connections = 256;       // open API connections in all
+    std::size_t max_connections_per_ip = 64; // from one source address
   } http;
   struct {
     std::size_t max_payload = 262144;
     std::uint16_t keepalive_min = 30;
     std::uint16_t keepalive_max = 1200;
     std::size_t offline_queue = 1000;
-    std::uint64_t offline_queue_bytes = 64ull << 20;  // topic + payload bytes per session
-    std::uint64_t offline_total_bytes = 1ull << 30;   // of all sessions together; 0: no bound
+    std::uint64_t offline_queue_bytes = 64ull << 20; // topic + payload bytes per session
+    std::uint64_t offline_total_bytes = 1ull << 30;  // of all sessions together; 0: no bound
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
-    std::uint32_t connect_rate = 5;  // connect attempts per device per minute; 0: no limit
-    std::uint32_t login_failures = 10;  // failed logins per source address per minute; 0: none
-    std::uint64_t max_outbound = 8ull << 20;       // unread bytes queued to one connection
-    std::uint64_t max_connect_size = 16 * 1024;    // a packet before CONNECT is accepted
-    std::uint64_t max_retained = 100'000;          // retained messages in all
-    std::uint64_t max_retained_bytes = 256ull << 20;  // their topic + payload bytes
-    std::uint16_t max_subscriptions = 1000;        // per generic (anonymous) client
-    std::uint16_t max_inflight_in = 100;           // inbound QoS 1 awaiting PUBACK per client
-    std::uint64_t max_app_sessions = 100;          // persistent sessions per app credential
-    std::uint64_t max_anonymous_sessions = 10'000; // persistent sessions of generic clients
+    std::uint32_t connect_rate = 5;          // connect attempts per device per minute; 0: no limit
+    std::uint32_t login_failures = 10;       // failed logins per source address per minute; 0: none
+    std::uint64_t max_outbound = 8ull << 20; // unread bytes queued to one connection
+    std::uint64_t max_connect_size = 16 * 1024;      // a packet before CONNECT is accepted
+    std::uint64_t max_retained = 100'000;            // retained messages in all
+    std::uint64_t max_retained_bytes = 256ull << 20; // their topic + payload bytes
+    std::uint16_t max_subscriptions = 1000;          // per generic (anonymous) client
+    std::uint16_t max_inflight_in = 100;             // inbound QoS 1 awaiting PUBACK per client
+    std::uint64_t max_app_sessions = 100;            // persistent sessions per app credential
+    std::uint64_t max_anonymous_sessions = 10'000;   // persistent sessions of generic clients
   } limits;
   struct {
     std::string backend = "sqlite";
     std::string url = "";
     std::string durability = "sync";
-    std::uint64_t disk_budget = 10ull << 30;  // bytes the session store may use; 0: no budget
+    std::uint64_t disk_budget = 10ull << 30; // bytes the session store may use; 0: no budget
   } store;
   struct {
     std::string nats = "";
     std::string node = "";
   } cluster;
-  struct {  // [thing]: an extension of DESIGN.md §1 (docs/thing.md "Retention")
-    std::size_t keep_values = 10'000;                  // per property, and events per identifier
-    std::size_t max_properties = 1000;                 // property identifiers per device
-    std::chrono::seconds keep_age{30 * 24 * 3600};     // 0: no age limit
-    std::chrono::seconds prune_interval{3600};         // 0: never prune by the clock
+  struct { // [thing]: an extension of DESIGN.md §1 (docs/thing.md "Retention")
+    std::size_t keep_values = 10'000;              // per property, and events per identifier
+    std::size_t max_properties = 1000;             // property identifiers per device
+    std::chrono::seconds keep_age{30 * 24 * 3600}; // 0: no age limit
+    std::chrono::seconds prune_interval{3600};     // 0: never prune by the clock
   } thing;
-  unsigned workers = 0;  // [server] workers; 0 = one per core
+  unsigned workers = 0; // [server] workers; 0 = one per core
   std::string log_level = "info";
 };
 
@@ -82,4 +82,4 @@ std::chrono::seconds parse_duration(const std::string& text);
 // plain number of bytes.
 std::uint64_t parse_size(const std::string& text);
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -5,12 +5,12 @@
 
 #include <cerrno>
 #include <csignal>
-#include <cstring>
-#include <stdexcept>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -27,9 +27,9 @@
 #include "broker/thing_service.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
-#include "store/sqlite_connection.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
+#include "store/sqlite_connection.hpp"
 #include "store/sqlite_identity_store.hpp"
 #include "store/thing_sqlite.hpp"
 
@@ -39,27 +39,34 @@ namespace {
 
 // Tests and scripts wait for these lines to learn the bound ports.
 void announce(const char* kind, const boost::asio::ip::tcp::endpoint& ep) {
-  std::printf("thingport: listening %s %s\n", kind,
-              (ep.address().is_v6() ? "[" + ep.address().to_string() + "]"
-                                    : ep.address().to_string())
-                      .append(":" + std::to_string(ep.port()))
-                      .c_str());
+  std::printf(
+      "thingport: listening %s %s\n", kind,
+      (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string())
+          .append(":" + std::to_string(ep.port()))
+          .c_str());
   std::fflush(stdout);
 }
 
 // [tls] cert and key may be relative to the data directory, where `thingport cert dev` puts them.
 std::string in_data_dir(const config& c, const std::string& path) {
-  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  if (path.empty() || std::filesystem::path(path).is_absolute())
+    return path;
   return (std::filesystem::path(c.data_dir) / path).string();
 }
 
 net::listener_config listener_config_of(const config& c) {
   const auto& l = c.listeners;
-  return {l.tcp, l.tls, l.ws, l.wss, l.auto_, in_data_dir(c, c.tls.cert), in_data_dir(c, c.tls.key),
+  return {l.tcp,
+          l.tls,
+          l.ws,
+          l.wss,
+          l.auto_,
+          in_data_dir(c, c.tls.cert),
+          in_data_dir(c, c.tls.key),
           l.ws_origins};
 }
 
-}  // namespace
+} // namespace
 
 // The stores need to write (WAL files, commits): say so plainly rather than let SQLite say
 // "unable to open database file" about the first of them.
@@ -67,8 +74,8 @@ static void require_writable(const std::string& dir) {
   const auto probe = std::filesystem::path(dir) / ".thingport-write-test";
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0)
-    throw std::runtime_error("data directory " + dir + " is not writable (" +
-                             std::strerror(errno) + "); thingport keeps its databases there");
+    throw std::runtime_error("data directory " + dir + " is not writable (" + std::strerror(errno) +
+                             "); thingport keeps its databases there");
   ::close(fd);
   ::unlink(probe.c_str());
 }
@@ -81,9 +88,11 @@ static void secure_data_dir(const std::string& dir) {
   const auto tighten = [](const fs::path& p, fs::perms want) {
     std::error_code e;
     const auto st = fs::status(p, e);
-    if (e) return;
+    if (e)
+      return;
     const auto loose = st.permissions() & (fs::perms::group_all | fs::perms::others_all);
-    if (loose == fs::perms::none) return;
+    if (loose == fs::perms::none)
+      return;
     fs::permissions(p, want, fs::perm_options::replace, e);
     if (e)
       spdlog::warn("{} is readable by others and cannot be made private: {}", p.string(),
@@ -111,7 +120,7 @@ int serve(const config& c) {
   // opened, after identity.db: a missing identity.db would first be created with a new demo
   // device. Check both before either is opened.
   for (const auto& [name, what] : {std::pair{"identity.db", "identity database"},
-                                    std::pair{"sessions.db", "session database"}})
+                                   std::pair{"sessions.db", "session database"}})
     store::sqlite::refuse_empty(std::filesystem::path(c.data_dir) / name, what);
 
   broker::options o;
@@ -130,7 +139,8 @@ int serve(const config& c) {
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
   broker::directory dir(identities);
   dir.load();
-  if (auto demo = ensure_demo_device(dir)) print_demo(*demo, c);
+  if (auto demo = ensure_demo_device(dir))
+    print_demo(*demo, c);
   spdlog::info("{} devices loaded", dir.device_count());
 
   broker::device_policy_options po;
@@ -169,8 +179,8 @@ int serve(const config& c) {
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())
-    announce(net::to_string(l->kind()).data(), l->local_endpoint());  // names are literals
-  std::optional<api::server> http;  // HTTP API, metrics, console
+    announce(net::to_string(l->kind()).data(), l->local_endpoint()); // names are literals
+  std::optional<api::server> http;                                   // HTTP API, metrics, console
   if (!c.http.listen.empty()) {
     const auto token = api::load_or_create_token(c.http.token, c.data_dir);
     if (token.generated)
@@ -191,15 +201,16 @@ int serve(const config& c) {
   things.start();
   b.start();
   listeners.start();
-  if (http) http->start();
+  if (http)
+    http->start();
   spdlog::info("thingport serving with {} workers", b.worker_count());
 
-  signals.async_wait([&](boost::system::error_code, int sig) {
-    spdlog::info("signal {}: shutting down", sig);
-  });
+  signals.async_wait(
+      [&](boost::system::error_code, int sig) { spdlog::info("signal {}: shutting down", sig); });
   main_io.run();
 
-  if (http) http->stop();
+  if (http)
+    http->stop();
   listeners.stop();
   b.stop();
   things.stop();
@@ -208,4 +219,4 @@ int serve(const config& c) {
   return 0;
 }
 
-}  // namespace thingport::app
+} // namespace thingport::app

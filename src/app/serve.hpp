@@ -7,4 +7,4 @@ namespace thingport::app {
 // Runs the platform until SIGINT/SIGTERM. Returns the process exit code.
 int serve(const config& c);
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -20,8 +20,8 @@ namespace {
 struct expected_db {
   const char* file;
   const char* what;
-  std::int32_t application_id;  // PRAGMA application_id of our files of this kind
-  int schema_version;           // the newest schema this build reads
+  std::int32_t application_id; // PRAGMA application_id of our files of this kind
+  int schema_version;          // the newest schema this build reads
 };
 
 // One integer PRAGMA; nullopt when it cannot be read.
@@ -52,9 +52,11 @@ std::vector<std::string> check_file(const std::filesystem::path& path, const exp
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
       const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
       const std::string line = text != nullptr ? text : "";
-      if (line != "ok") problems.push_back(line);
+      if (line != "ok")
+        problems.push_back(line);
     }
-    if (step != SQLITE_DONE) problems.push_back(std::string("check failed: ") + sqlite3_errmsg(db));
+    if (step != SQLITE_DONE)
+      problems.push_back(std::string("check failed: ") + sqlite3_errmsg(db));
   }
   sqlite3_finalize(st);
   if (problems.empty()) {
@@ -69,7 +71,8 @@ std::vector<std::string> check_file(const std::filesystem::path& path, const exp
     const auto app = pragma_int(db, "PRAGMA application_id");
     const auto version = pragma_int(db, "PRAGMA user_version");
     if (!app || *app != want.application_id)
-      problems.push_back("application_id " + (app ? std::to_string(*app) : std::string("unreadable")) +
+      problems.push_back("application_id " +
+                         (app ? std::to_string(*app) : std::string("unreadable")) +
                          ": not a thingport " + want.file);
     else if (!version || *version < 1 || *version > want.schema_version)
       problems.push_back("schema version " +
@@ -80,12 +83,12 @@ std::vector<std::string> check_file(const std::filesystem::path& path, const exp
   return problems;
 }
 
-}  // namespace
+} // namespace
 
 int store_check_command(const std::string& data_dir) {
   static constexpr expected_db dbs[] = {
-      {"identity.db", "products, devices, applications, thing data",
-       store::sqlite::application_id, store::sqlite::schema_version},
+      {"identity.db", "products, devices, applications, thing data", store::sqlite::application_id,
+       store::sqlite::schema_version},
       {"sessions.db", "persistent sessions and their queued messages",
        store::session_application_id, store::session_schema_version},
   };
@@ -105,7 +108,8 @@ int store_check_command(const std::string& data_dir) {
       continue;
     }
     sound = false;
-    for (const auto& p : problems) std::printf("%s: %s\n", path.c_str(), p.c_str());
+    for (const auto& p : problems)
+      std::printf("%s: %s\n", path.c_str(), p.c_str());
   }
   if (found == 0) {
     std::fprintf(stderr, "thingport: no database in %s\n", data_dir.c_str());
@@ -114,4 +118,4 @@ int store_check_command(const std::string& data_dir) {
   return sound ? 0 : 1;
 }
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -11,4 +11,4 @@ namespace thingport::app {
 // one is damaged or foreign, 2 when the directory has no database at all.
 int store_check_command(const std::string& data_dir);
 
-}  // namespace thingport::app
+} // namespace thingport::app

@@ -27,7 +27,7 @@ struct connect_request {
   std::optional<std::string_view> password{};
   std::uint16_t keepalive = 0; // seconds
   bool clean_session = true;
-  bool is_tls = false; // TLS or WSS
+  bool is_tls = false;       // TLS or WSS
   std::string_view source{}; // the peer's address (no port): failed logins are counted by it
 };
 

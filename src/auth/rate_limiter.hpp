@@ -58,7 +58,7 @@ private:
 
   void advance(clock::time_point now);
   bool over(std::string_view key, clock::time_point now); // with mutex_ held
-  void count(std::string_view key);                        // with mutex_ held, after advance()
+  void count(std::string_view key);                       // with mutex_ held, after advance()
 
   options opts_;
   mutable std::mutex mutex_;

@@ -14,14 +14,19 @@ broker::broker(options o, std::shared_ptr<client_policy> policy)
     : opts_(o), policy_(std::move(policy)),
       retained_(retained_limits{o.max_retained, o.max_retained_bytes}) {
   unsigned n = opts_.workers != 0 ? opts_.workers : std::thread::hardware_concurrency();
-  if (n == 0) n = 1;
-  for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  if (n == 0)
+    n = 1;
+  for (unsigned i = 0; i < n; ++i)
+    workers_.push_back(std::make_unique<worker>(*this, i));
 }
 
-broker::~broker() { stop(); }
+broker::~broker() {
+  stop();
+}
 
 void broker::start() {
-  if (started_.exchange(true)) return;
+  if (started_.exchange(true))
+    return;
   for (auto& w : workers_) {
     threads_.emplace_back([w = w.get()] {
       auto guard = asio::make_work_guard(w->io());
@@ -39,47 +44,58 @@ void broker::start() {
 }
 
 void broker::stop() {
-  if (!started_.load() || stopped_.exchange(true)) return;
-  for (auto& w : workers_) asio::post(w->io(), [w = w.get()] { w->shutdown(); });
-  for (auto& t : threads_) t.join();
+  if (!started_.load() || stopped_.exchange(true))
+    return;
+  for (auto& w : workers_)
+    asio::post(w->io(), [w = w.get()] { w->shutdown(); });
+  for (auto& t : threads_)
+    t.join();
   threads_.clear();
   if (writer_ != nullptr) {
     // The workers are stopped: hand over what their last handlers wrote, commit it all.
-    for (auto& w : workers_) w->flush_store();
+    for (auto& w : workers_)
+      w->flush_store();
     writer_->stop();
     const auto& st = writer_->stats();
     const auto commits = st.commits.load();
     spdlog::info("session store: {} commits, {} operations ({:.1f} per commit, most {}), {} failed",
                  commits, st.ops.load(),
-                 commits == 0 ? 0.0 : static_cast<double>(st.ops.load()) / static_cast<double>(commits),
+                 commits == 0 ? 0.0
+                              : static_cast<double>(st.ops.load()) / static_cast<double>(commits),
                  st.max_batch.load(), st.failures.load());
   }
 }
 
 std::uint64_t broker::total(std::atomic<std::uint64_t> counters::*field) const noexcept {
   std::uint64_t sum = 0;
-  for (const auto& w : workers_) sum += (w->stats().*field).load(std::memory_order_relaxed);
+  for (const auto& w : workers_)
+    sum += (w->stats().*field).load(std::memory_order_relaxed);
   return sum;
 }
 
 bool broker::take_budget(std::string_view session_key, bool force) {
   const std::string budget = policy_->budget_of(session_key);
-  if (budget.empty()) return true;
+  if (budget.empty())
+    return true;
   const std::size_t limit = policy_->budget_limit(budget);
   std::lock_guard lock(budget_mu_);
   auto& n = budgets_[budget];
-  if (!force && limit != 0 && n >= limit) return false;
+  if (!force && limit != 0 && n >= limit)
+    return false;
   ++n;
   return true;
 }
 
 void broker::give_budget(std::string_view session_key) {
   const std::string budget = policy_->budget_of(session_key);
-  if (budget.empty()) return;
+  if (budget.empty())
+    return;
   std::lock_guard lock(budget_mu_);
   auto it = budgets_.find(budget);
-  if (it == budgets_.end()) return;
-  if (--it->second == 0) budgets_.erase(it);
+  if (it == budgets_.end())
+    return;
+  if (--it->second == 0)
+    budgets_.erase(it);
 }
 
 std::uint64_t broker::total_refused(std::size_t code) const noexcept {
@@ -108,7 +124,8 @@ void broker::publish(message_ptr m) {
 void broker::publish(message_ptr m, std::function<void(bool)> done) {
   worker& w = pick();
   asio::post(w.io(), [&w, m = std::move(m), done = std::move(done)]() mutable {
-    if (m->retain) w.owner().retained().set(m);
+    if (m->retain)
+      w.owner().retained().set(m);
     const auto routed = m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m;
     if (routed->qos == 0 || !w.owner().ack_after_commit()) {
       w.route(routed);
@@ -129,13 +146,15 @@ void broker::disconnect(std::string session_key, close_reason r, bool discard) {
   {
     std::lock_guard lock(registry_mu);
     auto it = registry.find(session_key);
-    if (it == registry.end()) return;
+    if (it == registry.end())
+      return;
     id = it->second;
   }
   const auto home = sessions_.home(id);
-  if (!home) return;
+  if (!home)
+    return;
   worker& w = *workers_[*home];
   asio::post(w.io(), [&w, id, r, discard] { w.disconnect_session(id, r, discard, 0); });
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

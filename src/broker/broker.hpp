@@ -13,8 +13,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "broker/message.hpp"
 #include "broker/counters.hpp"
+#include "broker/message.hpp"
 #include "broker/options.hpp"
 #include "broker/policy.hpp"
 #include "broker/publish_consumer.hpp"
@@ -26,7 +26,7 @@
 namespace thingport::store {
 class session_store;
 class session_writer;
-}  // namespace thingport::store
+} // namespace thingport::store
 
 namespace thingport::broker {
 
@@ -44,7 +44,7 @@ public:
 
   unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
   worker& at(unsigned i) noexcept { return *workers_[i]; }
-  worker& pick() noexcept;  // round robin, for new connections; any thread
+  worker& pick() noexcept; // round robin, for new connections; any thread
 
   topic_index& index() noexcept { return index_; }
   retained_store& retained() noexcept { return retained_; }
@@ -68,7 +68,8 @@ public:
   // queued message leaves its queue or its session goes. Any thread.
   bool reserve_queued(std::uint64_t bytes, bool force = false) noexcept {
     const auto now = queued_total_.fetch_add(bytes, std::memory_order_relaxed) + bytes;
-    if (force || opts_.max_queued_total == 0 || now <= opts_.max_queued_total) return true;
+    if (force || opts_.max_queued_total == 0 || now <= opts_.max_queued_total)
+      return true;
     queued_total_.fetch_sub(bytes, std::memory_order_relaxed);
     return false;
   }
@@ -153,4 +154,4 @@ private:
   std::atomic<bool> stopped_{false};
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

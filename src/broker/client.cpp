@@ -23,7 +23,9 @@ namespace {
 std::string_view log_id(const std::string& id) noexcept {
   return std::string_view(id).substr(0, 96);
 }
-std::string_view log_topic(std::string_view topic) noexcept { return topic.substr(0, 128); }
+std::string_view log_topic(std::string_view topic) noexcept {
+  return topic.substr(0, 128);
+}
 
 // What any client can make the server log, at most this many lines a second each; the rest
 // are counted and summarized on the next line let through.
@@ -46,7 +48,7 @@ std::string assigned_client_id() {
   }
   return id;
 }
-}  // namespace
+} // namespace
 
 client::client(worker& w, transport& t, transport_info info, clock::time_point now)
     : worker_(w), transport_(t), info_(std::move(info)), serial_(w.owner().next_serial()),
@@ -72,7 +74,8 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
   while ((state_ == state::awaiting_connect || state_ == state::connected) && !over_outbound_ &&
          !waiting_for_acks()) {
     auto r = mqtt::parse(in.subspan(used), parser_opts_);
-    if (r.state == mqtt::parse_result::status::need_more) break;
+    if (r.state == mqtt::parse_result::status::need_more)
+      break;
     if (r.state == mqtt::parse_result::status::error) {
       if (auto n = bad_packet_log.admit())
         spdlog::info("client {} ({}): bad packet: {}{}", log_id(client_id_), info_.remote_address,
@@ -83,27 +86,29 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
           break;
         }
       }
-      const bool too_large = r.ec == mqtt::errc::payload_too_large ||
-                             r.ec == mqtt::errc::packet_too_large;
+      const bool too_large =
+          r.ec == mqtt::errc::payload_too_large || r.ec == mqtt::errc::packet_too_large;
       close(too_large ? close_reason::payload_too_large : close_reason::malformed_packet);
       break;
     }
     used += r.consumed;
     last_rx_ = now;
-    if (state_ == state::awaiting_connect &&
-        !std::holds_alternative<mqtt::connect_packet>(r.pkt)) {
+    if (state_ == state::awaiting_connect && !std::holds_alternative<mqtt::connect_packet>(r.pkt)) {
       close(close_reason::protocol_error);
       break;
     }
     std::visit([this](const auto& p) { handle(p); }, r.pkt);
   }
-  if (!out_.empty()) transport_.wake();
+  if (!out_.empty())
+    transport_.wake();
   return used;
 }
 
 void client::on_timer(clock::time_point now) {
-  if (state_ == state::closed) return;
-  if (now >= close_at_) return close(close_reason::registered);
+  if (state_ == state::closed)
+    return;
+  if (now >= close_at_)
+    return close(close_reason::registered);
   if (now >= deadline()) {
     close(state_ == state::awaiting_connect ? close_reason::connect_timeout
                                             : close_reason::keepalive_timeout);
@@ -111,7 +116,8 @@ void client::on_timer(clock::time_point now) {
 }
 
 clock::time_point client::deadline() const noexcept {
-  if (state_ == state::awaiting_connect) return created_ + worker_.owner().opts().connect_timeout;
+  if (state_ == state::awaiting_connect)
+    return created_ + worker_.owner().opts().connect_timeout;
   if (state_ == state::connected && keepalive_ > 0)
     return std::min(close_at_,
                     last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500));
@@ -126,12 +132,12 @@ void client::refuse(mqtt::connack_code code, close_reason r) {
 }
 
 void client::close(close_reason r) {
-  if (state_ == state::closed) return;
+  if (state_ == state::closed)
+    return;
   const bool was_connected = state_ != state::awaiting_connect;
   state_ = state::closed;
   reason_ = r;
-  worker_.stats().closes[static_cast<std::size_t>(r)].fetch_add(
-      1, std::memory_order_relaxed);
+  worker_.stats().closes[static_cast<std::size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   if (was_connected || r != close_reason::peer_closed) {
     if (auto n = close_log.admit())
       spdlog::info("close client={} addr={} transport={} reason={}{}", log_id(client_id_),
@@ -145,10 +151,13 @@ void client::close(close_reason r) {
   transport_.shutdown();
 }
 
-void client::on_transport_closed(close_reason r) { close(r); }
+void client::on_transport_closed(close_reason r) {
+  close(r);
+}
 
 void client::refuse_session() {
-  if (state_ != state::awaiting_session) return;
+  if (state_ != state::awaiting_session)
+    return;
   worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
   if (auto n = refused_log.admit())
     spdlog::info("refused client={} addr={} code=5 why=persistent session limit of its "
@@ -168,7 +177,8 @@ void client::detach(bool publish_will) {
   if (publish_will && will_ && identity_) {
     auto m = make_message(will_->topic, will_->payload, will_->qos, false,
                           will_->qos > 0 ? worker_.next_message_id() : 0);
-    if (will_->retain) keep_retained(will_->topic, will_->payload, will_->qos);
+    if (will_->retain)
+      keep_retained(will_->topic, will_->payload, will_->qos);
     worker_.route(m);
   }
   will_.reset();
@@ -217,7 +227,8 @@ void client::attach(session& s, bool session_present) {
   session_ = &s;
   s.conn = this;
   s.identity = identity_;
-  if (!session_present) s.persistent = !clean_session_;
+  if (!session_present)
+    s.persistent = !clean_session_;
   state_ = state::connected;
   send(mqtt::connack_packet{session_present, mqtt::connack_code::accepted});
   worker_.stats().connects.fetch_add(1, std::memory_order_relaxed);
@@ -231,7 +242,8 @@ void client::attach(session& s, bool session_present) {
   worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
   for (const auto& [topic, payload] : identity_->greeting)
     mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
-  if (identity_->close_after.count() > 0) close_at_ = last_rx_ + identity_->close_after;
+  if (identity_->close_after.count() > 0)
+    close_at_ = last_rx_ + identity_->close_after;
   if (s.dropped != 0) {
     spdlog::warn("session {}: {} messages were dropped while it was offline (queue full or the "
                  "store's disk budget)",
@@ -247,14 +259,16 @@ void client::attach(session& s, bool session_present) {
   }
   worker_.drain(s);
   check_outbound();
-  if (!out_.empty()) transport_.wake();
+  if (!out_.empty())
+    transport_.wake();
   transport_.resume_reading();
 }
 
 // --- packets ---
 
 void client::handle(const mqtt::connect_packet& p) {
-  if (state_ != state::awaiting_connect) return close(close_reason::protocol_error);
+  if (state_ != state::awaiting_connect)
+    return close(close_reason::protocol_error);
   client_id_ = p.client_id;
   keepalive_ = p.keepalive;
   clean_session_ = p.clean_session;
@@ -298,17 +312,20 @@ void client::handle(const mqtt::connect_packet& p) {
   parser_opts_.max_payload = b.opts().max_payload;
   parser_opts_.max_remaining_length = b.opts().max_payload + 65536 + 4;
   session_key_ = !identity_->session_key.empty() ? identity_->session_key
-                 : !client_id_.empty()             ? client_id_
-                                                   : assigned_client_id();
-  if (p.will) will_ = std::make_unique<mqtt::will_message>(*p.will);
-  if (will_ && will_->qos > identity_->max_qos) will_->qos = identity_->max_qos;
+                 : !client_id_.empty()           ? client_id_
+                                                 : assigned_client_id();
+  if (p.will)
+    will_ = std::make_unique<mqtt::will_message>(*p.will);
+  if (will_ && will_->qos > identity_->max_qos)
+    will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
   worker_.open_session(*this);
 }
 
 void client::handle(const mqtt::publish_packet& p) {
   auto& b = worker_.owner();
-  if (p.qos > identity_->max_qos) return close(close_reason::protocol_error);
+  if (p.qos > identity_->max_qos)
+    return close(close_reason::protocol_error);
   worker_.stats().publish_in.fetch_add(1, std::memory_order_relaxed);
   const auto verdict = b.policy().authorize_publish(*identity_, p.topic, p.qos);
   if (verdict == publish_verdict::close) {
@@ -330,15 +347,17 @@ void client::handle(const mqtt::publish_packet& p) {
         return;
       return acknowledge(p.packet_id, 2);
     }
-    if (ids.size() >= b.opts().max_inbound_qos2) return close(close_reason::protocol_error);
+    if (ids.size() >= b.opts().max_inbound_qos2)
+      return close(close_reason::protocol_error);
     ids.push_back(p.packet_id);
   }
   if (verdict == publish_verdict::allow) {
-    if (p.retain) keep_retained(p.topic, p.payload, p.qos);
+    if (p.retain)
+      keep_retained(p.topic, p.payload, p.qos);
     auto m = make_message(p.topic, p.payload, p.qos, false,
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
     if (auto* tc = b.consumer(); tc != nullptr && maybe_thing_topic(p.topic))
-      tc->consume(identity_, m);  // the thing layer, beside the routing below
+      tc->consume(identity_, m); // the thing layer, beside the routing below
     if (p.qos > 0 && b.ack_after_commit()) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr};
       worker_.route(m, &wait);
@@ -351,7 +370,8 @@ void client::handle(const mqtt::publish_packet& p) {
       worker_.route(m);
     }
   }
-  if (p.qos > 0) acknowledge(p.packet_id, p.qos);
+  if (p.qos > 0)
+    acknowledge(p.packet_id, p.qos);
 }
 
 void client::keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos) {
@@ -370,14 +390,16 @@ void client::keep_retained(std::string_view topic, std::string_view payload, std
 
 void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
   if (acks_.empty()) {
-    if (qos == 1) return send(mqtt::puback_packet{packet_id});
+    if (qos == 1)
+      return send(mqtt::puback_packet{packet_id});
     return send(mqtt::pubrec_packet{packet_id});
   }
   acks_.push_back({++ack_seq_, packet_id, qos, true});
 }
 
 void client::ack_ready(std::uint64_t ack_seq, bool ok) {
-  if (state_ == state::closed) return;
+  if (state_ == state::closed)
+    return;
   if (!ok) {
     spdlog::warn("client {}: the session store could not keep a message it published: closing "
                  "without acknowledging it",
@@ -392,8 +414,10 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
   }
   const bool was_waiting = waiting_for_acks();
   send_ready_acks();
-  if (!out_.empty()) transport_.wake();
-  if (was_waiting && !waiting_for_acks()) transport_.resume_reading();
+  if (!out_.empty())
+    transport_.wake();
+  if (was_waiting && !waiting_for_acks())
+    transport_.resume_reading();
 }
 
 void client::send_ready_acks() {
@@ -409,7 +433,8 @@ void client::send_ready_acks() {
 
 void client::handle(const mqtt::puback_packet& p) {
   auto* m = session_->find_inflight(p.packet_id);
-  if (m == nullptr || m->qos != 1) return;
+  if (m == nullptr || m->qos != 1)
+    return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
   worker_.drain(*session_);
@@ -419,7 +444,8 @@ void client::handle(const mqtt::pubrec_packet& p) {
   if (auto* m = session_->find_inflight(p.packet_id); m != nullptr && m->qos == 2 && !m->released) {
     m->released = true;
     worker_.released(*session_, *m);
-    if (m->seq == 0) m->msg.reset();  // the payload is not needed any more (stored: its id is)
+    if (m->seq == 0)
+      m->msg.reset(); // the payload is not needed any more (stored: its id is)
   }
   send(mqtt::pubrel_packet{p.packet_id});
 }
@@ -432,7 +458,8 @@ void client::handle(const mqtt::pubrel_packet& p) {
 
 void client::handle(const mqtt::pubcomp_packet& p) {
   auto* m = session_->find_inflight(p.packet_id);
-  if (m == nullptr || !m->released) return;
+  if (m == nullptr || !m->released)
+    return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
   worker_.drain(*session_);
@@ -447,7 +474,8 @@ void client::handle(const mqtt::subscribe_packet& p) {
   if (who.max_subscriptions != 0) {
     for (const auto& sub : session_->subscriptions) {
       const auto& imp = who.implicit_subscriptions;
-      if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end()) ++explicit_subs;
+      if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end())
+        ++explicit_subs;
     }
   }
   for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
@@ -475,15 +503,18 @@ void client::handle(const mqtt::subscribe_packet& p) {
 }
 
 void client::handle(const mqtt::unsubscribe_packet& p) {
-  for (const auto& f : p.filters) worker_.unsubscribe(*session_, f);
+  for (const auto& f : p.filters)
+    worker_.unsubscribe(*session_, f);
   send(mqtt::unsuback_packet{p.packet_id});
 }
 
-void client::handle(const mqtt::pingreq_packet&) { send(mqtt::pingresp_packet{}); }
+void client::handle(const mqtt::pingreq_packet&) {
+  send(mqtt::pingresp_packet{});
+}
 
 void client::handle(const mqtt::disconnect_packet&) {
   will_.reset();
   close(close_reason::client_disconnect);
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

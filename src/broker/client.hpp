@@ -33,9 +33,9 @@ using clock = std::chrono::steady_clock;
 // What the driver does for the client. Implemented by net::connection.
 class transport {
 public:
-  virtual void wake() = 0;            // output() is non-empty: write it out
-  virtual void shutdown() = 0;        // write what is queued, then close the socket
-  virtual void resume_reading() = 0;  // a paused client can take input again
+  virtual void wake() = 0;           // output() is non-empty: write it out
+  virtual void shutdown() = 0;       // write what is queued, then close the socket
+  virtual void resume_reading() = 0; // a paused client can take input again
 protected:
   ~transport() = default;
 };
@@ -130,7 +130,7 @@ private:
   std::string client_id_;
   std::string session_key_;
   std::shared_ptr<const client_identity> identity_;
-  std::unique_ptr<mqtt::will_message> will_;  // most clients have none: 8 bytes, not 72
+  std::unique_ptr<mqtt::will_message> will_;              // most clients have none: 8 bytes, not 72
   bool online_ = false;                                   // attached once: on_offline owed
   bool over_outbound_ = false;                            // closing as slow_consumer
   clock::time_point close_at_ = clock::time_point::max(); // identity's close_after
@@ -143,8 +143,8 @@ private:
     std::uint8_t qos;
     bool ready;
   };
-  boost::container::devector<owed_ack> acks_;  // allocates only when an ack must wait
+  boost::container::devector<owed_ack> acks_; // allocates only when an ack must wait
   std::uint64_t ack_seq_ = 0;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -12,20 +12,20 @@
 namespace thingport::broker {
 
 struct counters {
-  std::atomic<std::uint64_t> connections{0};  // accepted sockets
-  std::atomic<std::uint64_t> connects{0};     // CONNACK 0 sent
+  std::atomic<std::uint64_t> connections{0}; // accepted sockets
+  std::atomic<std::uint64_t> connects{0};    // CONNACK 0 sent
   std::atomic<std::uint64_t> connect_refused{0};
   std::atomic<std::uint64_t> publish_in{0};
   std::atomic<std::uint64_t> publish_denied{0};
   std::atomic<std::uint64_t> dropped_queue_full{0};
   std::atomic<std::uint64_t> dropped_offline_qos0{0};
-  std::atomic<std::uint64_t> dropped_expired{0};  // queued past offline_ttl
-  std::atomic<std::uint64_t> dropped_disk_budget{0};  // for stored sessions over disk_budget
-  std::array<std::atomic<std::uint64_t>, 6> refused_by_code{};  // by CONNACK return code 0..5
-  std::atomic<std::uint64_t> will_denied{0};     // CONNECTs refused for a will they may not publish
-  std::atomic<std::uint64_t> retain_denied{0};   // retain flags not kept (topic not retainable)
-  std::atomic<std::uint64_t> subscribe_denied{0};  // SUBSCRIBE filters answered 0x80
+  std::atomic<std::uint64_t> dropped_expired{0};     // queued past offline_ttl
+  std::atomic<std::uint64_t> dropped_disk_budget{0}; // for stored sessions over disk_budget
+  std::array<std::atomic<std::uint64_t>, 6> refused_by_code{}; // by CONNACK return code 0..5
+  std::atomic<std::uint64_t> will_denied{0};   // CONNECTs refused for a will they may not publish
+  std::atomic<std::uint64_t> retain_denied{0}; // retain flags not kept (topic not retainable)
+  std::atomic<std::uint64_t> subscribe_denied{0}; // SUBSCRIBE filters answered 0x80
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

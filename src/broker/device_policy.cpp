@@ -33,15 +33,14 @@ std::string ip_only(std::string_view address) {
 // The platform's status message format: "2018-08-31 15:32:28.205" (here in UTC).
 std::string format_time(store::timestamp t) {
   const auto ms = t.time_since_epoch().count() % 1000;
-  return fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03}",
-                     std::chrono::floor<std::chrono::seconds>(t), ms);
+  return fmt::format("{:%Y-%m-%d %H:%M:%S}.{:03}", std::chrono::floor<std::chrono::seconds>(t), ms);
 }
 
 // "2018-08-31T15:32:28.205Z".
 std::string format_utc(store::timestamp t) {
   const auto ms = t.time_since_epoch().count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
-                     std::chrono::floor<std::chrono::seconds>(t), ms);
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", std::chrono::floor<std::chrono::seconds>(t),
+                     ms);
 }
 
 const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
@@ -52,7 +51,7 @@ bool is_device(const auth::login_identity& li) noexcept {
   return li.kind == auth::client_kind::device;
 }
 
-}  // namespace
+} // namespace
 
 const auth::login_identity* device_login(const client_identity& who) noexcept {
   const auto* a = as_aliyun(who);
@@ -60,8 +59,9 @@ const auth::login_identity* device_login(const client_identity& who) noexcept {
 }
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
-    : dir_(dir), opts_(std::move(opts)), generic_(opts_.login.allow_anonymous, opts_.deny_subscribe,
-               opts_.max_generic_subscriptions, opts_.max_generic_sessions) {
+    : dir_(dir), opts_(std::move(opts)),
+      generic_(opts_.login.allow_anonymous, opts_.deny_subscribe, opts_.max_generic_subscriptions,
+               opts_.max_generic_sessions) {
   if (opts_.connect_rate != 0) {
     auth::connect_rate_limiter::options lo;
     lo.max_attempts = opts_.connect_rate;
@@ -92,14 +92,18 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   req.source = source;
   auto r = auth::login(req, dir_, opts_.login, limiter_ ? &*limiter_ : nullptr,
                        auth::connect_rate_limiter::clock::now(), failures_ ? &*failures_ : nullptr);
-  if (!r.accepted()) return connect_refusal{r.code, r.ec.message()};
+  if (!r.accepted())
+    return connect_refusal{r.code, r.ec.message()};
   auto& li = r.identity;
   switch (li.kind) {
-  case auth::client_kind::anonymous: return generic_.authenticate(c, t);
+  case auth::client_kind::anonymous:
+    return generic_.authenticate(c, t);
   case auth::client_kind::register_device:
-  case auth::client_kind::register_nwl: return accept_registration(li);
+  case auth::client_kind::register_nwl:
+    return accept_registration(li);
   case auth::client_kind::device:
-  case auth::client_kind::app: break;
+  case auth::client_kind::app:
+    break;
   }
   auto id = std::make_shared<aliyun_identity>();
   id->policy_kind = aliyun_kind;
@@ -110,14 +114,17 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   id->max_filters_per_subscribe = opts_.max_filters_per_subscribe;
   if (is_device(li)) {
     auto perms = dir_.permissions(li.product_key);
-    if (!perms) return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
+    if (!perms)
+      return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
     id->permissions = auth::client_permissions::device(std::move(perms), li.device_name);
-    if (li.ss) id->implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
+    if (li.ss)
+      id->implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
     id->drop_own_replies = true;
   } else {
     std::vector<std::shared_ptr<const auth::product_permissions>> products;
     for (const auto& pk : li.app_products)
-      if (auto p = dir_.permissions(pk)) products.push_back(std::move(p));
+      if (auto p = dir_.permissions(pk))
+        products.push_back(std::move(p));
     id->permissions = auth::client_permissions::app(std::move(products));
   }
   id->login = std::move(li);
@@ -129,7 +136,7 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
   id->policy_kind = aliyun_kind;
   id->session_key = li.session_key;
   id->max_qos = 1;
-  id->check_delivery = true;  // permissions deny everything: nothing is delivered
+  id->check_delivery = true; // permissions deny everything: nothing is delivered
   id->close_after = opts_.registration_linger;
   boost::json::object answer{{"productKey", li.product_key}, {"deviceName", li.device_name}};
   if (li.kind == auth::client_kind::register_device) {
@@ -147,35 +154,40 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
     const auto token = auth::generate_device_token();
     if (auto ok = dir_.set_device_token(li.product_key, li.device_name, token); !ok)
       return connect_refusal{mqtt::connack_code::server_unavailable, ok.error().message()};
-    answer["clientId"] = li.client_id.empty() ? li.product_key + "." + li.device_name : li.client_id;
+    answer["clientId"] =
+        li.client_id.empty() ? li.product_key + "." + li.device_name : li.client_id;
     answer["deviceToken"] = token;
     id->greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
   }
-  spdlog::info("registration answered product={} device={} kind={}", li.product_key,
-               li.device_name, auth::to_string(li.kind));
+  spdlog::info("registration answered product={} device={} kind={}", li.product_key, li.device_name,
+               auth::to_string(li.kind));
   id->login = li;
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
-std::uint8_t device_policy::authorize_subscribe(const client_identity& who,
-                                                std::string_view filter, std::uint8_t requested) {
+std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std::string_view filter,
+                                                std::uint8_t requested) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr) return generic_.authorize_subscribe(who, filter, requested);
+  if (a == nullptr)
+    return generic_.authorize_subscribe(who, filter, requested);
   return a->permissions.can_subscribe(filter) ? requested : mqtt::suback_failure;
 }
 
-publish_verdict device_policy::authorize_publish(const client_identity& who,
-                                                 std::string_view topic, std::uint8_t qos) {
+publish_verdict device_policy::authorize_publish(const client_identity& who, std::string_view topic,
+                                                 std::uint8_t qos) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr) return generic_.authorize_publish(who, topic, qos);
+  if (a == nullptr)
+    return generic_.authorize_publish(who, topic, qos);
   return a->permissions.can_publish(topic) ? publish_verdict::allow : publish_verdict::drop;
 }
 
 std::string device_policy::budget_of(std::string_view key) {
   // Session keys (auth/login.cpp): "d|pk/dn" and "r|pk/dn" have one session each; an app's
   // are "a|appKey|clientId", all counted against its appKey; the rest are generic clients.
-  if (key.starts_with("d|") || key.starts_with("r|")) return {};
-  if (key.starts_with("a|")) return std::string(key.substr(0, key.find('|', 2)));
+  if (key.starts_with("d|") || key.starts_with("r|"))
+    return {};
+  if (key.starts_with("a|"))
+    return std::string(key.substr(0, key.find('|', 2)));
   return generic_.budget_of(key);
 }
 
@@ -185,24 +197,28 @@ std::size_t device_policy::budget_limit(std::string_view budget) {
 
 bool device_policy::may_retain(const client_identity& who, std::string_view topic) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr) return generic_.may_retain(who, topic);
+  if (a == nullptr)
+    return generic_.may_retain(who, topic);
   // The platform keeps no retained messages; ours are for custom topics only, never for the
   // platform's own (thing, status, shadow, OTA, NTP ...), whose retained copy a later
   // subscriber would take for a fresh message.
   for (std::string_view platform : {"/sys/", "/ext/", "/as/", "/shadow/", "/ota/", "/broadcast/"})
-    if (topic.starts_with(platform)) return false;
+    if (topic.starts_with(platform))
+      return false;
   return true;
 }
 
 bool device_policy::may_receive(const client_identity& who, std::string_view topic) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr) return generic_.may_receive(who, topic);
+  if (a == nullptr)
+    return generic_.may_receive(who, topic);
   return a->permissions.can_receive(topic);
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login)) return;
+  if (a == nullptr || !is_device(a->login))
+    return;
   const auto& li = a->login;
   const auto now = store::now();
   std::string ip = ip_only(c.transport.remote_address);
@@ -216,11 +232,13 @@ void device_policy::on_online(const client_identity& who, const connection_facts
 
 void device_policy::on_offline(const client_identity& who, std::uint64_t serial, close_reason r) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login)) return;
+  if (a == nullptr || !is_device(a->login))
+    return;
   const auto& li = a->login;
-  dir_.record_close(li.product_key, li.device_name, to_string(r));  // every close, takeovers too
+  dir_.record_close(li.product_key, li.device_name, to_string(r)); // every close, takeovers too
   // A takeover closes the old link after the new one went online: that is no status change.
-  if (!dir_.mark_offline(li.product_key, li.device_name, serial)) return;
+  if (!dir_.mark_offline(li.product_key, li.device_name, serial))
+    return;
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
   enqueue({li.product_key, li.device_name, false, store::now(), {}});
   publish_status(li, false, {});
@@ -228,7 +246,8 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
 
 void device_policy::publish_status(const auth::login_identity& li, bool online,
                                    const std::string& ip) {
-  if (broker_ == nullptr) return;
+  if (broker_ == nullptr)
+    return;
   const auto now = store::now();
   // The cloud's status message: local times as "2018-08-31 15:32:28.205" (here UTC), the UTC
   // ones as ISO 8601; lastTime is when this status change happened.
@@ -242,8 +261,8 @@ void device_policy::publish_status(const auth::login_identity& li, bool online,
                         {"utcLastTime", format_utc(now)},
                         {"clientIp", ip}};
   auto topic = fmt::format("/as/mqtt/status/{}/{}", li.product_key, li.device_name);
-  broker_->publish(make_message(topic, boost::json::serialize(o), 1, false,
-                                broker_->next_message_id()));
+  broker_->publish(
+      make_message(topic, boost::json::serialize(o), 1, false, broker_->next_message_id()));
 }
 
 // --- the store writer ---
@@ -264,7 +283,8 @@ void device_policy::writer_loop() {
   std::unique_lock lock(mu_);
   for (;;) {
     cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stop_ and nothing left
+    if (queue_.empty())
+      return; // stop_ and nothing left
     const auto n = std::min(queue_.size(), max_status_batch);
     batch.assign(std::make_move_iterator(queue_.begin()),
                  std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
@@ -272,13 +292,15 @@ void device_policy::writer_loop() {
     busy_ = true;
     lock.unlock();
     changes.clear();
-    for (const auto& w : batch) changes.push_back({w.pk, w.dn, w.online, w.at, w.ip});
+    for (const auto& w : batch)
+      changes.push_back({w.pk, w.dn, w.online, w.at, w.ip});
     if (auto r = dir_.store().record_status(changes); !r)
       spdlog::warn("{} device status changes not stored (first {}/{}): {}", batch.size(),
                    batch.front().pk, batch.front().dn, r.error().message());
     lock.lock();
     busy_ = false;
-    if (queue_.empty()) idle_cv_.notify_all();
+    if (queue_.empty())
+      idle_cv_.notify_all();
   }
 }
 
@@ -292,4 +314,4 @@ void device_policy::flush() {
   idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

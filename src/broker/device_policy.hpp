@@ -32,16 +32,16 @@ class broker;
 
 struct device_policy_options {
   auth::login_policy login{};
-  std::vector<std::string> deny_subscribe{};  // generic clients only
-  std::uint32_t connect_rate = 5;             // attempts per device per minute; 0: no limit
-  std::uint32_t login_failures = 10;          // failed logins per source address per minute;
-                                              // 0: no limit
-  std::uint16_t max_subscriptions = 100;      // per device or application session
-  std::uint16_t max_generic_subscriptions = 1000;  // per generic (anonymous) client session
-  std::size_t max_app_sessions = 100;          // persistent sessions per application credential
-  std::size_t max_generic_sessions = 10'000;   // persistent sessions of all generic clients
+  std::vector<std::string> deny_subscribe{};      // generic clients only
+  std::uint32_t connect_rate = 5;                 // attempts per device per minute; 0: no limit
+  std::uint32_t login_failures = 10;              // failed logins per source address per minute;
+                                                  // 0: no limit
+  std::uint16_t max_subscriptions = 100;          // per device or application session
+  std::uint16_t max_generic_subscriptions = 1000; // per generic (anonymous) client session
+  std::size_t max_app_sessions = 100;             // persistent sessions per application credential
+  std::size_t max_generic_sessions = 10'000;      // persistent sessions of all generic clients
   std::uint8_t max_filters_per_subscribe = 8;
-  std::chrono::milliseconds registration_linger{15'000};  // register links close after this
+  std::chrono::milliseconds registration_linger{15'000}; // register links close after this
 };
 
 // What a device or application connection carries (policy_kind 1).
@@ -98,8 +98,8 @@ private:
   directory& dir_;
   device_policy_options opts_;
   anonymous_policy generic_;
-  std::optional<auth::connect_rate_limiter> limiter_;   // logins per device, after the sign
-  std::optional<auth::connect_rate_limiter> failures_;  // failed logins per source address
+  std::optional<auth::connect_rate_limiter> limiter_;  // logins per device, after the sign
+  std::optional<auth::connect_rate_limiter> failures_; // failed logins per source address
   broker* broker_ = nullptr;
 
   mutable std::mutex mu_;
@@ -110,4 +110,4 @@ private:
   std::thread writer_;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -24,16 +24,16 @@ std::string online_key(std::string_view pk, std::string_view dn) {
 }
 
 auth::device_record record_of(const store::device& d) {
-  return auth::device_record{d.device_secret, d.enabled, d.activated(), d.device_token,
-                             auth::iot_id(d.product_key, d.device_name,
-                                          d.created.time_since_epoch().count())};
+  return auth::device_record{
+      d.device_secret, d.enabled, d.activated(), d.device_token,
+      auth::iot_id(d.product_key, d.device_name, d.created.time_since_epoch().count())};
 }
 
 auth::app_record record_of(const store::application& a) {
   return auth::app_record{a.app_secret, a.enabled, a.products};
 }
 
-}  // namespace
+} // namespace
 
 directory::directory(store::identity_store& s) : store_(s) {}
 
@@ -54,17 +54,17 @@ void directory::load() {
     }
     void on_topic_class(const store::topic_class& tc) override {
       auto it = d.products_.find(tc.product_key);
-      if (it != d.products_.end()) it->second->classes.push_back({tc.topic, tc.access});
+      if (it != d.products_.end())
+        it->second->classes.push_back({tc.topic, tc.access});
     }
     void on_device(const store::device& dev) override {
       auto it = d.products_.find(dev.product_key);
-      if (it == d.products_.end()) return;
+      if (it == d.products_.end())
+        return;
       if (it->second->devices.insert_or_assign(dev.device_name, record_of(dev)).second)
         ++d.devices_;
     }
-    void on_application(const store::application& a) override {
-      d.apps_[a.app_key] = record_of(a);
-    }
+    void on_application(const store::application& a) override { d.apps_[a.app_key] = record_of(a); }
   };
   std::unique_lock lock(mu_);
   products_.clear();
@@ -73,14 +73,16 @@ void directory::load() {
   sink s(*this);
   if (auto ec = store_.load_all(s))
     throw std::runtime_error("loading devices from the store: " + ec.message());
-  for (auto& [pk, e] : products_) rebuild_permissions(pk, *e);
+  for (auto& [pk, e] : products_)
+    rebuild_permissions(pk, *e);
 }
 
 // --- mutations ---
 
 store::result<store::product> directory::create_product(const store::new_product& spec) {
   auto r = store_.create_product(spec);
-  if (!r) return r;
+  if (!r)
+    return r;
   auto e = std::make_unique<product_entry>();
   e->record = auth::product_record{r->product_secret, r->dynamic_registration};
   e->permissions = std::make_shared<const auth::product_permissions>(r->product_key);
@@ -91,7 +93,8 @@ store::result<store::product> directory::create_product(const store::new_product
 
 store::result<void> directory::add_topic_class(const store::topic_class& tc) {
   auto r = store_.add_topic_class(tc);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   auto it = products_.find(tc.product_key);
   if (it != products_.end()) {
@@ -104,7 +107,8 @@ store::result<void> directory::add_topic_class(const store::topic_class& tc) {
 store::result<store::device> directory::create_device(std::string_view pk,
                                                       const store::new_device& spec) {
   auto r = store_.create_device(pk, spec);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   auto it = products_.find(pk);
   if (it != products_.end() &&
@@ -116,13 +120,15 @@ store::result<store::device> directory::create_device(std::string_view pk,
 store::result<std::vector<store::device>>
 directory::create_devices(std::string_view pk, std::span<const store::new_device> specs) {
   auto r = store_.create_devices(pk, specs);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   auto it = products_.find(pk);
   if (it != products_.end()) {
     it->second->devices.reserve(it->second->devices.size() + r->size());
     for (const auto& d : *r)
-      if (it->second->devices.insert_or_assign(d.device_name, record_of(d)).second) ++devices_;
+      if (it->second->devices.insert_or_assign(d.device_name, record_of(d)).second)
+        ++devices_;
   }
   return r;
 }
@@ -130,7 +136,8 @@ directory::create_devices(std::string_view pk, std::span<const store::new_device
 store::result<void> directory::set_device_enabled(std::string_view pk, std::string_view dn,
                                                   bool enabled) {
   auto r = store_.set_device_enabled(pk, dn, enabled);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   if (auto it = products_.find(pk); it != products_.end()) {
     if (auto d = it->second->devices.find(dn); d != it->second->devices.end())
@@ -141,7 +148,8 @@ store::result<void> directory::set_device_enabled(std::string_view pk, std::stri
 
 store::result<void> directory::delete_device(std::string_view pk, std::string_view dn) {
   auto r = store_.delete_device(pk, dn);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   if (auto it = products_.find(pk); it != products_.end()) {
     if (auto d = it->second->devices.find(dn); d != it->second->devices.end()) {
@@ -156,7 +164,8 @@ store::result<void> directory::delete_device(std::string_view pk, std::string_vi
 store::result<void> directory::set_device_token(std::string_view pk, std::string_view dn,
                                                 std::optional<std::string_view> token) {
   auto r = store_.set_device_token(pk, dn, token);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   if (auto it = products_.find(pk); it != products_.end()) {
     if (auto d = it->second->devices.find(dn); d != it->second->devices.end()) {
@@ -171,7 +180,8 @@ store::result<void> directory::set_device_token(std::string_view pk, std::string
 
 store::result<store::application> directory::create_app(const store::new_application& spec) {
   auto r = store_.create_app(spec);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
   apps_[r->app_key] = record_of(*r);
   return r;
@@ -179,9 +189,11 @@ store::result<store::application> directory::create_app(const store::new_applica
 
 store::result<void> directory::set_app_enabled(std::string_view app_key, bool enabled) {
   auto r = store_.set_app_enabled(app_key, enabled);
-  if (!r) return r;
+  if (!r)
+    return r;
   std::unique_lock lock(mu_);
-  if (auto it = apps_.find(app_key); it != apps_.end()) it->second.enabled = enabled;
+  if (auto it = apps_.find(app_key); it != apps_.end())
+    it->second.enabled = enabled;
   return r;
 }
 
@@ -195,11 +207,11 @@ void directory::mark_activated(std::string_view pk, std::string_view dn) {
 
 // --- lookups ---
 
-auth::lookup_status directory::find_product(std::string_view pk,
-                                            auth::product_record& out) const {
+auth::lookup_status directory::find_product(std::string_view pk, auth::product_record& out) const {
   std::shared_lock lock(mu_);
   auto it = products_.find(pk);
-  if (it == products_.end()) return auth::lookup_status::not_found;
+  if (it == products_.end())
+    return auth::lookup_status::not_found;
   out = it->second->record;
   return auth::lookup_status::found;
 }
@@ -208,9 +220,11 @@ auth::lookup_status directory::find_device(std::string_view pk, std::string_view
                                            auth::device_record& out) const {
   std::shared_lock lock(mu_);
   auto it = products_.find(pk);
-  if (it == products_.end()) return auth::lookup_status::not_found;
+  if (it == products_.end())
+    return auth::lookup_status::not_found;
   auto d = it->second->devices.find(dn);
-  if (d == it->second->devices.end()) return auth::lookup_status::not_found;
+  if (d == it->second->devices.end())
+    return auth::lookup_status::not_found;
   out = d->second;
   return auth::lookup_status::found;
 }
@@ -218,7 +232,8 @@ auth::lookup_status directory::find_device(std::string_view pk, std::string_view
 auth::lookup_status directory::find_app(std::string_view app_key, auth::app_record& out) const {
   std::shared_lock lock(mu_);
   auto it = apps_.find(app_key);
-  if (it == apps_.end()) return auth::lookup_status::not_found;
+  if (it == apps_.end())
+    return auth::lookup_status::not_found;
   out = it->second;
   return auth::lookup_status::found;
 }
@@ -241,7 +256,8 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
   auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
   auto it = online_.find(key);
-  if (it == online_.end() || it->second.serial != serial) return false;
+  if (it == online_.end() || it->second.serial != serial)
+    return false;
   online_.erase(it);
   return true;
 }
@@ -256,7 +272,8 @@ std::optional<std::string> directory::last_close(std::string_view pk, std::strin
   auto key = online_key(pk, dn);
   std::shared_lock lock(mu_);
   auto it = last_close_.find(key);
-  if (it == last_close_.end()) return std::nullopt;
+  if (it == last_close_.end())
+    return std::nullopt;
   return it->second;
 }
 
@@ -264,7 +281,8 @@ std::optional<online_info> directory::online(std::string_view pk, std::string_vi
   auto key = online_key(pk, dn);
   std::shared_lock lock(mu_);
   auto it = online_.find(key);
-  if (it == online_.end()) return std::nullopt;
+  if (it == online_.end())
+    return std::nullopt;
   return it->second;
 }
 
@@ -278,4 +296,4 @@ std::size_t directory::device_count() const {
   return devices_;
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

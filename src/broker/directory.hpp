@@ -28,12 +28,12 @@ namespace thingport::broker {
 
 // A device's live connection, as the status API shows it.
 struct online_info {
-  std::uint64_t serial = 0;  // the connection's serial (broker-wide)
+  std::uint64_t serial = 0; // the connection's serial (broker-wide)
   std::string client_id;
-  std::string ip;  // "ip:port" as the transport saw it
+  std::string ip; // "ip:port" as the transport saw it
   transport_kind transport = transport_kind::tcp;
   store::timestamp since{};
-  bool ext_rrpc = false;  // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
+  bool ext_rrpc = false; // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
 };
 
 class directory final : public auth::device_lookup {
@@ -106,9 +106,9 @@ private:
   mutable std::shared_mutex mu_;
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;
-  string_map<online_info> online_;  // key "pk/dn"
-  string_map<std::string> last_close_;  // key "pk/dn": a close_reason name
+  string_map<online_info> online_;     // key "pk/dn"
+  string_map<std::string> last_close_; // key "pk/dn": a close_reason name
   std::size_t devices_ = 0;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -47,4 +47,4 @@ inline std::string suppressed_note(std::uint64_t n) {
   return n == 0 ? std::string() : " (" + std::to_string(n) + " similar lines suppressed)";
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -13,7 +13,7 @@ namespace thingport::broker {
 struct message {
   std::string topic;
   std::string payload;
-  std::uint8_t qos = 0;     // QoS it was published with
+  std::uint8_t qos = 0; // QoS it was published with
   bool retain = false;
   std::uint64_t id = 0;     // broker-wide message id (monotonic per node), 0 = unassigned
   std::uint64_t origin = 0; // the publishing session's subscriber id; 0 = not a client
@@ -21,11 +21,10 @@ struct message {
 
 using message_ptr = std::shared_ptr<const message>;
 
-inline message_ptr make_message(std::string_view topic, std::string_view payload,
-                                std::uint8_t qos, bool retain, std::uint64_t id = 0,
-                                std::uint64_t origin = 0) {
+inline message_ptr make_message(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                bool retain, std::uint64_t id = 0, std::uint64_t origin = 0) {
   return std::make_shared<const message>(
       message{std::string(topic), std::string(payload), qos, retain, id, origin});
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -6,10 +6,14 @@ namespace thingport::broker {
 
 std::string_view to_string(transport_kind t) noexcept {
   switch (t) {
-  case transport_kind::tcp: return "tcp";
-  case transport_kind::tls: return "tls";
-  case transport_kind::ws: return "ws";
-  case transport_kind::wss: return "wss";
+  case transport_kind::tcp:
+    return "tcp";
+  case transport_kind::tls:
+    return "tls";
+  case transport_kind::ws:
+    return "ws";
+  case transport_kind::wss:
+    return "wss";
   }
   return "?";
 }
@@ -56,4 +60,4 @@ bool anonymous_policy::may_receive(const client_identity&, std::string_view topi
   return true;
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -22,25 +22,25 @@ std::string_view to_string(transport_kind t) noexcept;
 
 struct transport_info {
   transport_kind kind = transport_kind::tcp;
-  std::string remote_address;  // "ip:port"
+  std::string remote_address; // "ip:port"
 };
 
 // What a policy attaches to an accepted client; the policy may subclass it to keep its own data
 // (a device's productKey/deviceName, an application's products).
 struct client_identity {
   virtual ~client_identity() = default;
-  std::string session_key;   // whose session this is (a device: pk/dn); empty: the client id
-                             // (a generic client; "$auto/<serial>" when that is empty too)
-  std::uint8_t max_qos = 2;  // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
-  bool check_delivery = false;  // ask may_receive() for every message delivered
-  std::vector<std::string> implicit_subscriptions;  // filters subscribed without SUBSCRIBE (_ss=1)
+  std::string session_key;     // whose session this is (a device: pk/dn); empty: the client id
+                               // (a generic client; "$auto/<serial>" when that is empty too)
+  std::uint8_t max_qos = 2;    // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
+  bool check_delivery = false; // ask may_receive() for every message delivered
+  std::vector<std::string> implicit_subscriptions; // filters subscribed without SUBSCRIBE (_ss=1)
   std::uint8_t implicit_qos = 1;
-  std::uint8_t policy_kind = 0;  // which policy made it (0: generic); lets a policy downcast
+  std::uint8_t policy_kind = 0; // which policy made it (0: generic); lets a policy downcast
   // Messages this client published on a topic ending in "_reply" are not delivered back to it
   // (a device's reply to a service call would otherwise come back through thing/service/+).
   bool drop_own_replies = false;
-  std::uint16_t max_subscriptions = 0;         // explicit subscriptions per session; 0: no limit
-  std::uint8_t max_filters_per_subscribe = 0;  // later filters get 0x80; 0: no limit
+  std::uint16_t max_subscriptions = 0;        // explicit subscriptions per session; 0: no limit
+  std::uint8_t max_filters_per_subscribe = 0; // later filters get 0x80; 0: no limit
   // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
   // to a dynamic registration; then the link is closed after close_after (0: never).
   std::vector<std::pair<std::string, std::string>> greeting;
@@ -56,15 +56,15 @@ struct connection_facts {
 
 struct connect_refusal {
   mqtt::connack_code code;
-  std::string why;  // for the log
+  std::string why; // for the log
 };
 
 using connect_decision = std::variant<std::shared_ptr<const client_identity>, connect_refusal>;
 
 enum class publish_verdict : std::uint8_t {
   allow,
-  drop,   // silently dropped and counted (QoS 1 still acknowledged)
-  close,  // the connection is closed (topic_denied)
+  drop,  // silently dropped and counted (QoS 1 still acknowledged)
+  close, // the connection is closed (topic_denied)
 };
 
 class client_policy {
@@ -121,4 +121,4 @@ private:
   std::shared_ptr<const client_identity> everyone_;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

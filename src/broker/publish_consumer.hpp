@@ -25,9 +25,10 @@ public:
 // A cheap first look, so that custom topics (/{pk}/{dn}/...) cost one comparison or two: true
 // for every topic the thing layer serves, and for some it does not (the consumer looks again).
 inline bool maybe_thing_topic(std::string_view t) noexcept {
-  if (t.size() < 5 || t[0] != '/') return false;
+  if (t.size() < 5 || t[0] != '/')
+    return false;
   return t.starts_with("/sys/") || t.starts_with("/ext/") || t.starts_with("/shadow/") ||
          t.starts_with("/ota/");
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

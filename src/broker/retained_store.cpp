@@ -102,7 +102,9 @@ retained_store::retained_store(retained_limits limits) : impl_(std::make_unique<
 }
 
 namespace {
-std::size_t cost(const message& m) noexcept { return m.topic.size() + m.payload.size(); }
+std::size_t cost(const message& m) noexcept {
+  return m.topic.size() + m.payload.size();
+}
 } // namespace
 retained_store::~retained_store() = default;
 
@@ -135,16 +137,18 @@ bool retained_store::set(message_ptr msg) {
   // The limits, checked before anything is created: a replacement frees what it replaces, but
   // is checked as if it did not (simple, and never over the bound).
   const auto& lim = impl_->limits;
-  if ((lim.max_messages != 0 && impl_->messages.load(std::memory_order_relaxed) >= lim.max_messages) ||
-      (lim.max_bytes != 0 && impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) > lim.max_bytes)) {
+  if ((lim.max_messages != 0 &&
+       impl_->messages.load(std::memory_order_relaxed) >= lim.max_messages) ||
+      (lim.max_bytes != 0 &&
+       impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) > lim.max_bytes)) {
     // A replacement of an existing topic within the byte budget is still fine.
     retained_node* e = impl_->root;
     level_splitter probe(topic);
     while (e != nullptr && probe.next(level))
       e = e->children.find(level, level_hash(level));
     const bool replaces = e != nullptr && e->msg != nullptr;
-    const std::size_t after = impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) -
-                              (replaces ? cost(*e->msg) : 0);
+    const std::size_t after =
+        impl_->bytes.load(std::memory_order_relaxed) + cost(*msg) - (replaces ? cost(*e->msg) : 0);
     if (!replaces || (lim.max_bytes != 0 && after > lim.max_bytes)) {
       impl_->refused.fetch_add(1, std::memory_order_relaxed);
       return false;

@@ -32,7 +32,7 @@ public:
   void match(std::string_view filter, std::vector<message_ptr>& out) const;
 
   std::size_t size() const noexcept;
-  std::size_t bytes() const noexcept;   // topic + payload bytes held
+  std::size_t bytes() const noexcept; // topic + payload bytes held
   std::uint64_t refused() const noexcept;
 
   // Number of trie nodes besides the root: a memory gauge (0 once every message is removed).
@@ -43,4 +43,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -7,21 +7,25 @@ namespace thingport::broker {
 std::uint16_t session::next_packet_id() noexcept {
   // The window is far smaller than 65535, so this terminates quickly.
   for (;;) {
-    last_packet_id_ = static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
-    if (find_inflight(last_packet_id_) == nullptr) return last_packet_id_;
+    last_packet_id_ =
+        static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+    if (find_inflight(last_packet_id_) == nullptr)
+      return last_packet_id_;
   }
 }
 
 inflight_message* session::find_inflight(std::uint16_t packet_id) noexcept {
   for (auto& m : inflight)
-    if (m.packet_id == packet_id) return &m;
+    if (m.packet_id == packet_id)
+      return &m;
   return nullptr;
 }
 
 bool session::erase_inflight(std::uint16_t packet_id) noexcept {
   auto it = std::find_if(inflight.begin(), inflight.end(),
                          [&](const inflight_message& m) { return m.packet_id == packet_id; });
-  if (it == inflight.end()) return false;
+  if (it == inflight.end())
+    return false;
   inflight.erase(it);
   return true;
 }
@@ -40,9 +44,10 @@ bool session::add_subscription(const std::string& filter, std::uint8_t qos) {
 bool session::remove_subscription(std::string_view filter) {
   auto it = std::find_if(subscriptions.begin(), subscriptions.end(),
                          [&](const mqtt::subscription& s) { return s.filter == filter; });
-  if (it == subscriptions.end()) return false;
+  if (it == subscriptions.end())
+    return false;
   subscriptions.erase(it);
   return true;
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -22,9 +22,9 @@ class client;
 struct queued_message {
   message_ptr msg;
   std::uint8_t qos = 1;
-  bool retain = false;  // delivered as a retained message (on SUBSCRIBE)
-  std::uint64_t seq = 0;         // its entry in the session store; 0: not stored
-  std::int64_t expires_ms = 0;   // Unix ms after which it is dropped; 0: never
+  bool retain = false;         // delivered as a retained message (on SUBSCRIBE)
+  std::uint64_t seq = 0;       // its entry in the session store; 0: not stored
+  std::int64_t expires_ms = 0; // Unix ms after which it is dropped; 0: never
 };
 
 struct inflight_message {
@@ -32,8 +32,8 @@ struct inflight_message {
   std::uint16_t packet_id = 0;
   std::uint8_t qos = 1;
   bool retain = false;
-  bool released = false;  // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
-  std::uint64_t seq = 0;  // its entry in the session store; 0: not stored
+  bool released = false; // QoS 2: PUBREC received, PUBREL sent, waiting for PUBCOMP
+  std::uint64_t seq = 0; // its entry in the session store; 0: not stored
 };
 
 class session {
@@ -52,20 +52,20 @@ public:
   bool add_subscription(const std::string& filter, std::uint8_t qos);
   bool remove_subscription(std::string_view filter);
 
-  bool persistent = false;  // cleanSession = 0
-  bool budgeted = false;    // counted in its credential's persistent-session budget
-  bool stored = false;      // kept in the session store: every change is written there
-  std::uint64_t next_seq = 1;  // of the next stored entry (order within the session)
+  bool persistent = false;    // cleanSession = 0
+  bool budgeted = false;      // counted in its credential's persistent-session budget
+  bool stored = false;        // kept in the session store: every change is written there
+  std::uint64_t next_seq = 1; // of the next stored entry (order within the session)
   std::shared_ptr<const client_identity> identity;
   std::vector<mqtt::subscription> subscriptions;
   // A devector, not a std::deque: libstdc++'s deque allocates 600 bytes when constructed, and
   // most sessions never queue anything (memory per idle connection, docs/performance.md).
   boost::container::devector<queued_message> queue;
-  std::size_t queued_bytes = 0;  // topic + payload bytes of `queue` (the byte bound)
+  std::size_t queued_bytes = 0; // topic + payload bytes of `queue` (the byte bound)
   std::vector<inflight_message> inflight;
-  std::vector<std::uint16_t> inbound_qos2;  // PUBREC sent, PUBREL not yet received
-  client* conn = nullptr;                   // attached connection, on this worker
-  std::uint64_t dropped = 0;                // messages dropped by a bound since last logged
+  std::vector<std::uint16_t> inbound_qos2; // PUBREC sent, PUBREL not yet received
+  client* conn = nullptr;                  // attached connection, on this worker
+  std::uint64_t dropped = 0;               // messages dropped by a bound since last logged
 
 private:
   subscriber_id id_;
@@ -73,4 +73,4 @@ private:
   std::uint16_t last_packet_id_ = 0;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -24,7 +24,8 @@ public:
   }
   void on_subscription(const store::stored_subscription& sub) override {
     auto it = sessions_.find(sub.session_key);
-    if (it == sessions_.end()) return;
+    if (it == sessions_.end())
+      return;
     it->second.w->subscribe(*it->second.s, sub.filter, sub.qos);
     ++subscriptions_;
   }
@@ -37,7 +38,8 @@ public:
   void on_entry(const store::stored_entry& e) override {
     auto it = sessions_.find(e.session_key);
     auto m = messages_.find(e.message_id);
-    if (it == sessions_.end() || m == messages_.end()) return;
+    if (it == sessions_.end() || m == messages_.end())
+      return;
     session& s = *it->second.s;
     s.next_seq = std::max(s.next_seq, e.seq + 1);
     ++entries_;
@@ -47,15 +49,17 @@ public:
       b_.reserve_queued(m->second->topic.size() + m->second->payload.size(), true);
       return;
     }
-    s.inflight.push_back({m->second, e.packet_id, e.qos, e.retain,
-                          e.state == store::entry_state::released, e.seq});
+    s.inflight.push_back(
+        {m->second, e.packet_id, e.qos, e.retain, e.state == store::entry_state::released, e.seq});
   }
 
   // Written through from now on (not while loading: that would write back what was read).
   std::size_t finish() {
-    for (auto& [key, p] : sessions_) p.s->stored = true;
+    for (auto& [key, p] : sessions_)
+      p.s->stored = true;
     const auto seq = (max_id_ >> 10) + 1;
-    for (unsigned i = 0; i < b_.worker_count(); ++i) b_.at(i).set_message_seq(seq);
+    for (unsigned i = 0; i < b_.worker_count(); ++i)
+      b_.at(i).set_message_seq(seq);
     spdlog::info("{} persistent sessions loaded: {} subscriptions, {} messages, {} queued or in "
                  "flight",
                  sessions_.size(), subscriptions_, messages_.size(), entries_);
@@ -78,14 +82,16 @@ private:
   std::size_t entries_ = 0;
 };
 
-}  // namespace
+} // namespace
 
 store::result<std::size_t> broker::restore(store::session_store& s) {
   const store::session_op expire[] = {store::delete_expired{
       std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now())}};
-  if (auto ec = s.apply(expire)) return ec;
+  if (auto ec = s.apply(expire))
+    return ec;
   restorer r(*this);
-  if (auto ec = s.load_all(r)) return ec;
+  if (auto ec = s.load_all(r))
+    return ec;
   // API message ids continue above the stored ones too.
   const auto next = (r.max_id() >> 10) + 1;
   auto cur = msg_id_.load();
@@ -94,4 +100,4 @@ store::result<std::size_t> broker::restore(store::session_store& s) {
   return r.finish();
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

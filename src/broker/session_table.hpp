@@ -42,18 +42,18 @@ public:
 private:
   static constexpr std::size_t chunk_bits = 12;
   static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
-  static constexpr std::size_t max_chunks = std::size_t{1} << 18;  // 1G sessions
+  static constexpr std::size_t max_chunks = std::size_t{1} << 18; // 1G sessions
   static constexpr std::uint32_t free_home = 0xffffffffu;
-  static constexpr std::uint32_t persistent_bit = 0x80000000u;  // below free_home
-  using chunk = std::array<std::atomic<std::uint64_t>, chunk_size>;  // gen << 32 | flag | home
+  static constexpr std::uint32_t persistent_bit = 0x80000000u;      // below free_home
+  using chunk = std::array<std::atomic<std::uint64_t>, chunk_size>; // gen << 32 | flag | home
 
   std::atomic<std::uint64_t>* entry(std::uint32_t slot) const noexcept;
 
   std::unique_ptr<std::atomic<chunk*>[]> chunks_;
-  std::mutex mu_;  // allocate/release
+  std::mutex mu_; // allocate/release
   std::vector<std::uint32_t> free_;
   std::uint32_t next_slot_ = 0;
   std::atomic<std::size_t> live_{0};
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -31,20 +31,24 @@ public:
   store_state(store::thing_store& s, std::string_view pk, std::string_view dn)
       : s_(s), pk_(pk), dn_(dn) {}
 
-  thing::result<std::vector<thing::desired_value>> desired(
-      std::span<const std::string> identifiers) override {
+  thing::result<std::vector<thing::desired_value>>
+  desired(std::span<const std::string> identifiers) override {
     auto r = s_.get_desired(pk_, dn_, identifiers);
-    if (!r) return r.error();
+    if (!r)
+      return r.error();
     std::vector<thing::desired_value> out;
     out.reserve(r->size());
-    for (auto& d : *r) out.push_back({std::move(d.identifier), std::move(d.value), d.version});
+    for (auto& d : *r)
+      out.push_back({std::move(d.identifier), std::move(d.value), d.version});
     return out;
   }
 
   thing::result<thing::shadow> current_shadow() override {
     auto r = s_.get_shadow(pk_, dn_);
-    if (!r) return r.error();
-    if (!r->has_value()) return thing::shadow{};
+    if (!r)
+      return r.error();
+    if (!r->has_value())
+      return thing::shadow{};
     return thing::shadow::from_json((*r)->document);
   }
 
@@ -56,18 +60,20 @@ private:
 std::vector<store::property_value> values_of(const thing::store_properties_action& s) {
   std::vector<store::property_value> v;
   v.reserve(s.items.size());
-  for (const auto& p : s.items) v.push_back({p.identifier, p.value, p.time});
+  for (const auto& p : s.items)
+    v.push_back({p.identifier, p.value, p.time});
   return v;
 }
 
 std::vector<store::event_record> records_of(const thing::store_events_action& s) {
   std::vector<store::event_record> v;
   v.reserve(s.items.size());
-  for (const auto& e : s.items) v.push_back({e.identifier, e.type, e.output, e.time});
+  for (const auto& e : s.items)
+    v.push_back({e.identifier, e.type, e.output, e.time});
   return v;
 }
 
-constexpr std::size_t max_group = 512;  // messages per telemetry transaction
+constexpr std::size_t max_group = 512; // messages per telemetry transaction
 
 // The one telemetry write of a message whose other actions are publishes and forwards; nullopt
 // for any other message (it is carried out on its own).
@@ -78,7 +84,8 @@ std::optional<store::thing_write> telemetry_of(std::string_view pk, std::string_
     if (std::holds_alternative<thing::publish_action>(a) ||
         std::holds_alternative<thing::forward_action>(a))
       continue;
-    if (w) return std::nullopt;  // two writes: one transaction of their own
+    if (w)
+      return std::nullopt; // two writes: one transaction of their own
     const store::device_key key{std::string(pk), std::string(dn)};
     if (const auto* p = std::get_if<thing::store_properties_action>(&a)) {
       w = store::property_write{key, values_of(*p)};
@@ -91,23 +98,22 @@ std::optional<store::thing_write> telemetry_of(std::string_view pk, std::string_
   return w;
 }
 
-template <class... F>
-struct overloaded : F... {
-  using F::operator()...;
-};
-template <class... F>
-overloaded(F...) -> overloaded<F...>;
+template <class... F> struct overloaded : F... { using F::operator()...; };
+template <class... F> overloaded(F...) -> overloaded<F...>;
 
-}  // namespace
+} // namespace
 
 thing_service::thing_service(broker& b, store::identity_store& identities,
                              store::thing_store& things, thing_service_options o)
     : broker_(b), identities_(identities), things_(things), opts_(std::move(o)) {}
 
-thing_service::~thing_service() { stop(); }
+thing_service::~thing_service() {
+  stop();
+}
 
 void thing_service::start() {
-  if (thread_.joinable()) return;
+  if (thread_.joinable())
+    return;
   thread_ = std::thread([this] { run(); });
 }
 
@@ -117,15 +123,18 @@ void thing_service::stop() {
     stop_ = true;
   }
   queue_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable())
+    thread_.join();
   std::lock_guard lock(waiters_mu_);
   waiters_.clear();
 }
 
 void thing_service::consume(const std::shared_ptr<const client_identity>& who,
                             const message_ptr& m) {
-  if (device_login(*who) == nullptr) return;  // applications command devices, they are no device
-  if (thing::classify_topic(m->topic).kind == thing::topic_kind::not_thing) return;
+  if (device_login(*who) == nullptr)
+    return; // applications command devices, they are no device
+  if (thing::classify_topic(m->topic).kind == thing::topic_kind::not_thing)
+    return;
   {
     std::lock_guard lock(queue_mu_);
     if (queue_.size() >= opts_.max_queue || stop_) {
@@ -159,7 +168,8 @@ void thing_service::run() {
       lock.lock();
     }
     if (queue_.empty()) {
-      if (stop_) break;
+      if (stop_)
+        break;
       continue;
     }
     std::deque<item> batch;
@@ -169,7 +179,7 @@ void thing_service::run() {
     for (const auto& it : batch) {
       try {
         handle(it, g);
-      } catch (const std::exception& e) {  // bad_alloc and bugs: keep serving the others
+      } catch (const std::exception& e) { // bad_alloc and bugs: keep serving the others
         spdlog::error("thing: {} not handled: {}", it.msg->topic, e.what());
       }
     }
@@ -184,7 +194,8 @@ void thing_service::run() {
 
 void thing_service::handle(const item& it, group& g) {
   const auth::login_identity* li = device_login(*it.who);
-  if (li == nullptr) return;
+  if (li == nullptr)
+    return;
   const std::string_view pk = li->product_key, dn = li->device_name;
   // What handle() reads of the device must include the writes before it.
   const auto kind = thing::classify_topic(it.msg->topic).kind;
@@ -194,9 +205,9 @@ void thing_service::handle(const item& it, group& g) {
   const auto m = model(pk);
   store_state state(things_, pk, dn);
   const auto now = store::now();
-  auto r = thing::handle({.topic = it.msg->topic, .payload = it.msg->payload,
-                          .device = {pk, dn}, .now = now},
-                         m.get(), state, opts_.handler);
+  auto r = thing::handle(
+      {.topic = it.msg->topic, .payload = it.msg->payload, .device = {pk, dn}, .now = now}, m.get(),
+      state, opts_.handler);
   handled_.fetch_add(1, std::memory_order_relaxed);
   if (r.ec)
     spdlog::debug("thing: {}/{} {} ({}): {}", pk, dn, it.msg->topic, thing::to_string(r.kind),
@@ -207,17 +218,20 @@ void thing_service::handle(const item& it, group& g) {
     g.items.push_back(&it);
     return;
   }
-  commit(g);  // the replies go out in the order the messages came
+  commit(g); // the replies go out in the order the messages came
   for (const auto& a : r.actions) {
-    if (carry_out(pk, dn, it.msg->qos, a, now)) continue;
+    if (carry_out(pk, dn, it.msg->qos, a, now))
+      continue;
     store_failures_.fetch_add(1, std::memory_order_relaxed);
-    if (r.failure_reply) publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+    if (r.failure_reply)
+      publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
     break;
   }
 }
 
 void thing_service::commit(group& g) {
-  if (g.items.empty()) return;
+  if (g.items.empty())
+    return;
   const auto done = things_.write(g.writes, store::now());
   for (std::size_t i = 0; i < g.items.size(); ++i) {
     const item& it = *g.items[i];
@@ -230,14 +244,16 @@ void thing_service::commit(group& g) {
       if (auto n = refused_log_.admit())
         spdlog::info("thing: {}/{}: values refused: {}{}", li->product_key, li->device_name,
                      ec.message(), suppressed_note(*n));
-      if (r.failure_reply) publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+      if (r.failure_reply)
+        publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
       continue;
     }
     if (ec) {
       store_failures_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("thing: {}/{}: values not stored: {}", li->product_key, li->device_name,
                    ec.message());
-      if (r.failure_reply) publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+      if (r.failure_reply)
+        publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
       continue;
     }
     for (const auto& a : r.actions)
@@ -277,7 +293,8 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
           [&](const thing::set_attributes_action& s) {
             std::vector<store::device_attribute> v;
             v.reserve(s.items.size());
-            for (const auto& at : s.items) v.push_back({at.key, at.value, now});
+            for (const auto& at : s.items)
+              v.push_back({at.key, at.value, now});
             auto r = things_.set_attributes(pk, dn, v);
             return r ? true : failed("device info", r.error());
           },
@@ -288,7 +305,8 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
           [&](const thing::delete_desired_action& s) {
             std::vector<store::desired_removal> v;
             v.reserve(s.items.size());
-            for (const auto& d : s.items) v.push_back({d.identifier, d.version});
+            for (const auto& d : s.items)
+              v.push_back({d.identifier, d.version});
             auto r = things_.delete_desired(pk, dn, v);
             return r ? true : failed("desired removal", r.error());
           },
@@ -303,7 +321,7 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
               spdlog::warn("thing: {}/{}: reply to {} not recorded: {}", pk, dn, c.id,
                            r.error().message());
             wake(pk, dn, c.id, {c.code, c.reply});
-            return true;  // a reply is never answered: nothing to fail
+            return true; // a reply is never answered: nothing to fail
           },
           [&](const thing::ota_version_action& o) {
             spdlog::info("thing: {}/{} reports firmware {} of module {}", pk, dn, o.value.version,
@@ -317,15 +335,15 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
 std::shared_ptr<const thing::thing_model> thing_service::model(std::string_view pk) {
   {
     std::lock_guard lock(models_mu_);
-    if (auto it = models_.find(pk); it != models_.end()) return it->second;
+    if (auto it = models_.find(pk); it != models_.end())
+      return it->second;
   }
   std::shared_ptr<const thing::thing_model> m;
   auto stored = identities_.get_thing_model(pk);
   if (!stored) {
     // Not cached: the next message tries again.
     if (stored.error() != store::errc::not_found)
-      spdlog::warn("thing: product {}: thing model not readable: {}", pk,
-                   stored.error().message());
+      spdlog::warn("thing: product {}: thing model not readable: {}", pk, stored.error().message());
     return nullptr;
   }
   if (stored->has_value()) {
@@ -370,11 +388,12 @@ void thing_service::wake(std::string_view pk, std::string_view dn, std::string_v
   {
     std::lock_guard lock(waiters_mu_);
     auto it = waiters_.find(waiter_key(pk, dn, id));
-    if (it == waiters_.end()) return;
+    if (it == waiters_.end())
+      return;
     w = std::move(it->second);
     waiters_.erase(it);
   }
   w(r);
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -103,7 +103,7 @@ private:
     message_ptr msg;
   };
   template <class V>
-  using string_map = std::map<std::string, V, std::less<>>;  // few entries; string_view lookups
+  using string_map = std::map<std::string, V, std::less<>>; // few entries; string_view lookups
 
   // Telemetry-only messages (one property or event write, then replies and forwards) of a
   // batch, written in one transaction (thing_store::write) before their replies go out.
@@ -117,8 +117,8 @@ private:
   void handle(const item& it, group& g);
   void commit(group& g);
   // Carries out one action; false when a store write failed (the failure reply applies).
-  bool carry_out(std::string_view pk, std::string_view dn, std::uint8_t qos,
-                 const thing::action& a, store::timestamp now);
+  bool carry_out(std::string_view pk, std::string_view dn, std::uint8_t qos, const thing::action& a,
+                 store::timestamp now);
   void wake(std::string_view pk, std::string_view dn, std::string_view id, downlink_reply r);
 
   broker& broker_;

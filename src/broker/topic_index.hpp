@@ -49,4 +49,4 @@ private:
   std::unique_ptr<impl> impl_;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -15,21 +15,26 @@ namespace thingport::broker {
 namespace asio = boost::asio;
 
 namespace {
-constexpr std::uint8_t max_hops = 4;  // a delivery chasing a session that keeps moving gives up
+constexpr std::uint8_t max_hops = 4; // a delivery chasing a session that keeps moving gives up
 const std::shared_ptr<ack_token> no_ack;
-}
+} // namespace
 
 worker::worker(broker& b, unsigned index) : broker_(b), index_(index) {}
 
 worker::~worker() = default;
 
-void worker::add_client(client& c) { clients_.emplace(c.serial(), &c); }
+void worker::add_client(client& c) {
+  clients_.emplace(c.serial(), &c);
+}
 
-void worker::remove_client(client& c) { clients_.erase(c.serial()); }
+void worker::remove_client(client& c) {
+  clients_.erase(c.serial());
+}
 
 void worker::create_session(client& c) {
   const bool budgeted = !c.clean_session();
-  if (budgeted && !broker_.take_budget(c.session_key())) return c.refuse_session();
+  if (budgeted && !broker_.take_budget(c.session_key()))
+    return c.refuse_session();
   const bool stored = !c.clean_session() && broker_.writer() != nullptr;
   const auto id = broker_.sessions().allocate(index_, stored);
   {
@@ -54,21 +59,25 @@ void worker::open_session(client& c) {
   {
     std::lock_guard lock(broker_.registry_mu);
     auto it = broker_.registry.find(c.session_key());
-    if (it != broker_.registry.end()) id = it->second;
+    if (it != broker_.registry.end())
+      id = it->second;
   }
-  if (id == 0) return create_session(c);
+  if (id == 0)
+    return create_session(c);
   const auto home = broker_.sessions().home(id);
   if (!home) {
     // Destroyed after we read the registry: its destroyer erased the entry (or will).
     {
       std::lock_guard lock(broker_.registry_mu);
       auto it = broker_.registry.find(c.session_key());
-      if (it != broker_.registry.end() && it->second == id) broker_.registry.erase(it);
+      if (it != broker_.registry.end() && it->second == id)
+        broker_.registry.erase(it);
     }
     return open_session(c);
   }
   const bool keep = !c.clean_session();
-  if (*home == index_) return handoff(id, index_, c.serial(), keep);
+  if (*home == index_)
+    return handoff(id, index_, c.serial(), keep);
   asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, to = index_, serial = c.serial(),
                                       keep] { w->handoff(id, to, serial, keep); });
 }
@@ -80,11 +89,13 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
   if (it == sessions_.end()) {
     const auto home = broker_.sessions().home(id);
     if (home && *home != index_) {
-      asio::post(broker_.at(*home).io(),
-                 [w = &broker_.at(*home), id, to, serial, keep] { w->handoff(id, to, serial, keep); });
+      asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, to, serial, keep] {
+        w->handoff(id, to, serial, keep);
+      });
       return;
     }
-    if (to == index_) return adopt(serial, nullptr);
+    if (to == index_)
+      return adopt(serial, nullptr);
     asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial] { w->adopt(serial, nullptr); });
     return;
   }
@@ -103,20 +114,23 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
   }
   // What this worker wrote for the session reaches the writer before the new owner writes.
   flush_store();
-  if (to == index_) return adopt(serial, std::move(moved));
+  if (to == index_)
+    return adopt(serial, std::move(moved));
   session* raw = moved.get();
   asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial, s = std::move(moved)]() mutable {
     w->adopt(serial, std::move(s));
   });
   // After the post: a delivery that reads the new home is queued behind the adopt.
-  if (raw != nullptr) broker_.sessions().set_home(id, to);
+  if (raw != nullptr)
+    broker_.sessions().set_home(id, to);
 }
 
 void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
   auto it = clients_.find(serial);
   client* c = it == clients_.end() ? nullptr : it->second;
   if (s == nullptr) {
-    if (c != nullptr && c->awaiting_session()) open_session(*c);
+    if (c != nullptr && c->awaiting_session())
+      open_session(*c);
     return;
   }
   session& ref = *s;
@@ -129,40 +143,47 @@ void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
 }
 
 void worker::detach_session(client& c, session& s) {
-  if (s.conn == &c) s.conn = nullptr;
-  if (!s.persistent) destroy_session(s);
+  if (s.conn == &c)
+    s.conn = nullptr;
+  if (!s.persistent)
+    destroy_session(s);
 }
 
 void worker::destroy_session(session& s) {
   const auto id = s.id();
-  if (s.budgeted) broker_.give_budget(s.key());
+  if (s.budgeted)
+    broker_.give_budget(s.key());
   broker_.release_queued(s.queued_bytes);
-  if (s.stored) persist(store::delete_session{s.key()});
-  for (const auto& sub : s.subscriptions) broker_.index().unsubscribe(sub.filter, id);
+  if (s.stored)
+    persist(store::delete_session{s.key()});
+  for (const auto& sub : s.subscriptions)
+    broker_.index().unsubscribe(sub.filter, id);
   {
     std::lock_guard lock(broker_.registry_mu);
     auto it = broker_.registry.find(s.key());
-    if (it != broker_.registry.end() && it->second == id) broker_.registry.erase(it);
+    if (it != broker_.registry.end() && it->second == id)
+      broker_.registry.erase(it);
   }
   broker_.sessions().release(id);
-  sessions_.erase(id);  // `s` is gone after this line
+  sessions_.erase(id); // `s` is gone after this line
 }
 
-void worker::disconnect_session(subscriber_id id, close_reason r, bool discard,
-                                std::uint8_t hops) {
+void worker::disconnect_session(subscriber_id id, close_reason r, bool discard, std::uint8_t hops) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) {
     const auto home = broker_.sessions().home(id);
-    if (!home || *home == index_ || hops >= max_hops) return;
+    if (!home || *home == index_ || hops >= max_hops)
+      return;
     asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, r, discard, hops] {
       w->disconnect_session(id, r, discard, static_cast<std::uint8_t>(hops + 1));
     });
     return;
   }
   session& s = *it->second;
-  if (discard) s.persistent = false;  // detaching destroys it
+  if (discard)
+    s.persistent = false; // detaching destroys it
   if (s.conn != nullptr) {
-    s.conn->close(r);  // detaches: a non-persistent session is destroyed there
+    s.conn->close(r); // detaches: a non-persistent session is destroyed there
   } else if (discard) {
     destroy_session(s);
   }
@@ -170,13 +191,16 @@ void worker::disconnect_session(subscriber_id id, close_reason r, bool discard,
 
 void worker::route(const message_ptr& m, publish_ack* ack) {
   // The publisher's token, made when the first stored session takes the message.
-  const auto token_for = [&](bool stored, std::uint8_t granted) -> const std::shared_ptr<ack_token>& {
-    if (!stored || ack == nullptr || granted == 0 || m->qos == 0) return no_ack;
-    if (!ack->token) ack->token = std::make_shared<ack_token>(*this, ack->client_serial, ack->ack_seq);
+  const auto token_for = [&](bool stored,
+                             std::uint8_t granted) -> const std::shared_ptr<ack_token>& {
+    if (!stored || ack == nullptr || granted == 0 || m->qos == 0)
+      return no_ack;
+    if (!ack->token)
+      ack->token = std::make_shared<ack_token>(*this, ack->client_serial, ack->ack_seq);
     return ack->token;
   };
   std::vector<subscriber_match> matches;
-  matches.swap(matches_);  // route() may run again from inside a delivery (a will)
+  matches.swap(matches_); // route() may run again from inside a delivery (a will)
   matches.clear();
   broker_.index().match(m->topic, matches);
   for (const auto& mt : matches) {
@@ -186,8 +210,10 @@ void worker::route(const message_ptr& m, publish_ack* ack) {
       continue;
     }
     const auto where = broker_.sessions().lookup(mt.id);
-    if (!where) continue;  // the session ended
-    if (outbox_.empty()) outbox_.resize(broker_.worker_count());
+    if (!where)
+      continue; // the session ended
+    if (outbox_.empty())
+      outbox_.resize(broker_.worker_count());
     outbox_[where->home].push_back({mt.id, mt.qos, 0, m, token_for(where->persistent, mt.qos)});
   }
   matches.swap(matches_);
@@ -200,7 +226,8 @@ void worker::route(const message_ptr& m, publish_ack* ack) {
 void worker::flush_outbox() {
   flush_posted_ = false;
   for (unsigned w = 0; w < outbox_.size(); ++w) {
-    if (outbox_[w].empty()) continue;
+    if (outbox_[w].empty())
+      continue;
     std::vector<delivery> batch;
     batch.swap(outbox_[w]);
     asio::post(broker_.at(w).io(), [target = &broker_.at(w), b = std::move(batch)]() mutable {
@@ -210,17 +237,22 @@ void worker::flush_outbox() {
 }
 
 void worker::deliver_batch(std::vector<delivery>& batch) {
-  for (auto& d : batch) deliver_one(d);
+  for (auto& d : batch)
+    deliver_one(d);
 }
 
 void worker::deliver_one(delivery& d) {
   auto it = sessions_.find(d.id);
-  if (it != sessions_.end()) return deliver(*it->second, d.msg, d.qos, false, d.ack);
+  if (it != sessions_.end())
+    return deliver(*it->second, d.msg, d.qos, false, d.ack);
   const auto home = broker_.sessions().home(d.id);
-  if (!home) return;
+  if (!home)
+    return;
   // In transit: forward (to the new owner, or to ourselves behind a pending adopt).
-  if (++d.hops > max_hops) return;
-  if (outbox_.empty()) outbox_.resize(broker_.worker_count());
+  if (++d.hops > max_hops)
+    return;
+  if (outbox_.empty())
+    outbox_.resize(broker_.worker_count());
   outbox_[*home].push_back(std::move(d));
   if (!flush_posted_) {
     flush_posted_ = true;
@@ -238,14 +270,16 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
       m->topic.ends_with("_reply"))
     return;
   if (s.conn != nullptr) {
-    if (qos == 0) return s.conn->send_publish(*m, 0, retain, false, 0);
+    if (qos == 0)
+      return s.conn->send_publish(*m, 0, retain, false, 0);
     if (s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
       const auto pid = s.next_packet_id();
       if (!s.stored) {
         s.inflight.push_back({m, pid, qos, retain, false, 0});
         return s.conn->send_publish(*m, qos, retain, false, pid);
       }
-      if (drop_over_budget(s)) return;
+      if (drop_over_budget(s))
+        return;
       auto mm = with_id(m);
       const auto seq = store_entry(s, mm, qos, retain, store::entry_state::inflight, pid, 0, ack);
       s.inflight.push_back({mm, pid, qos, retain, false, seq});
@@ -260,28 +294,30 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
       s.queued_bytes + bytes > broker_.opts().max_queued_bytes)
     return drop_full(s);
   if (!s.stored) {
-    if (!broker_.reserve_queued(bytes)) return drop_full(s);
+    if (!broker_.reserve_queued(bytes))
+      return drop_full(s);
     s.queued_bytes += bytes;
     s.queue.push_back({m, qos, retain, 0, 0});
     return;
   }
-  if (drop_over_budget(s)) return;
-  if (!broker_.reserve_queued(bytes)) return drop_full(s);
+  if (drop_over_budget(s))
+    return;
+  if (!broker_.reserve_queued(bytes))
+    return drop_full(s);
   s.queued_bytes += bytes;
-  const auto expires = std::chrono::duration_cast<std::chrono::milliseconds>(
-                           (std::chrono::system_clock::now() + broker_.opts().offline_ttl)
-                               .time_since_epoch())
-                           .count();
+  const auto expires =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          (std::chrono::system_clock::now() + broker_.opts().offline_ttl).time_since_epoch())
+          .count();
   auto mm = with_id(m);
   const auto seq = store_entry(s, mm, qos, retain, store::entry_state::queued, 0, expires, ack);
   s.queue.push_back({std::move(mm), qos, retain, seq, expires});
 }
 
 void worker::drain(session& s) {
-  std::int64_t now_ms = 0;  // read once, when a message carries an expiry
+  std::int64_t now_ms = 0; // read once, when a message carries an expiry
   std::uint64_t expired = 0;
-  while (s.conn != nullptr && !s.queue.empty() &&
-         s.inflight.size() < broker_.opts().max_inflight) {
+  while (s.conn != nullptr && !s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
     queued_message q = std::move(s.queue.front());
     s.queue.pop_front();
     s.queued_bytes -= q.msg->topic.size() + q.msg->payload.size();
@@ -293,7 +329,8 @@ void worker::drain(session& s) {
                      .count();
       if (q.expires_ms <= now_ms) {
         ++expired;
-        if (q.seq != 0) persist(store::delete_entry{s.key(), q.seq, q.msg->id});
+        if (q.seq != 0)
+          persist(store::delete_entry{s.key(), q.seq, q.msg->id});
         continue;
       }
     }
@@ -313,41 +350,49 @@ void worker::drain(session& s) {
 bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
   const bool added = s.add_subscription(filter, qos);
   broker_.index().subscribe(filter, s.id(), qos);
-  if (s.stored) persist(store::put_subscription{s.key(), filter, qos});
+  if (s.stored)
+    persist(store::put_subscription{s.key(), filter, qos});
   return added;
 }
 
 bool worker::unsubscribe(session& s, std::string_view filter) {
-  if (!s.remove_subscription(filter)) return false;
+  if (!s.remove_subscription(filter))
+    return false;
   broker_.index().unsubscribe(filter, s.id());
-  if (s.stored) persist(store::delete_subscription{s.key(), std::string(filter)});
+  if (s.stored)
+    persist(store::delete_subscription{s.key(), std::string(filter)});
   return true;
 }
 
 void worker::deliver_retained(session& s, const std::string& filter, std::uint8_t granted) {
   std::vector<message_ptr> found;
   broker_.retained().match(filter, found);
-  for (const auto& m : found) deliver(s, m, granted, true, no_ack);
+  for (const auto& m : found)
+    deliver(s, m, granted, true, no_ack);
 }
 
 void worker::close_client(std::uint64_t serial, close_reason r) {
-  if (auto it = clients_.find(serial); it != clients_.end()) it->second->close(r);
+  if (auto it = clients_.find(serial); it != clients_.end())
+    it->second->close(r);
 }
 
 void worker::shutdown() {
   stopping_ = true;
   std::vector<client*> all;
   all.reserve(clients_.size());
-  for (auto& [serial, c] : clients_) all.push_back(c);
-  for (client* c : all) c->close(close_reason::server_shutdown);
+  for (auto& [serial, c] : clients_)
+    all.push_back(c);
+  for (client* c : all)
+    c->close(close_reason::server_shutdown);
   // Give the drivers a moment to flush and close their sockets, then stop.
   stop_when_idle(std::chrono::steady_clock::now() + std::chrono::seconds(2));
 }
 
 void worker::stop_when_idle(std::chrono::steady_clock::time_point deadline) {
-  if (clients_.empty() || std::chrono::steady_clock::now() >= deadline) return io_.stop();
+  if (clients_.empty() || std::chrono::steady_clock::now() >= deadline)
+    return io_.stop();
   stop_timer_.expires_after(std::chrono::milliseconds(10));
   stop_timer_.async_wait([this, deadline](boost::system::error_code) { stop_when_idle(deadline); });
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -40,7 +40,7 @@ struct ack_token {
   worker* home;
   std::uint64_t client_serial;
   std::uint64_t ack_seq;
-  std::atomic<bool> failed{false};  // a commit holding it failed: never acknowledge
+  std::atomic<bool> failed{false}; // a commit holding it failed: never acknowledge
   // Set for a publisher outside MQTT (broker::publish with a completion): called instead of
   // posting to home's client, with whether every commit holding the message succeeded.
   std::function<void(bool)> done;
@@ -59,7 +59,7 @@ struct delivery {
   std::uint8_t qos = 0;
   std::uint8_t hops = 0;
   message_ptr msg;
-  std::shared_ptr<ack_token> ack;  // set when the session is stored and a publisher waits
+  std::shared_ptr<ack_token> ack; // set when the session is stored and a publisher waits
 };
 
 class worker {
@@ -88,7 +88,7 @@ public:
   void route(const message_ptr& m, publish_ack* ack = nullptr);
   void deliver(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
                const std::shared_ptr<ack_token>& ack);
-  void drain(session& s);  // fills the in-flight window from the queue
+  void drain(session& s); // fills the in-flight window from the queue
   // Returns true when the filter is new to the session.
   bool subscribe(session& s, const std::string& filter, std::uint8_t qos);
   // Closes the connection of session `id` if it lives here (and deletes the session when
@@ -106,7 +106,8 @@ public:
   // A message id unique on this node (also across restarts: see broker::restore()).
   std::uint64_t next_message_id() noexcept { return (++message_seq_ << 10) | (index_ + 1); }
   void set_message_seq(std::uint64_t at_least) noexcept {
-    if (message_seq_ < at_least) message_seq_ = at_least;
+    if (message_seq_ < at_least)
+      message_seq_ = at_least;
   }
   // Queues a write of a stored session's change; sent to the writer after this handler.
   void persist(store::session_op op);
@@ -144,17 +145,17 @@ private:
   boost::asio::io_context io_{1};
   boost::asio::steady_timer stop_timer_{io_};
   std::unordered_map<subscriber_id, std::unique_ptr<session>> sessions_;
-  std::unordered_map<std::uint64_t, client*> clients_;  // by serial
-  std::vector<std::vector<delivery>> outbox_;           // per destination worker
-  std::vector<subscriber_match> matches_;               // scratch for route()
+  std::unordered_map<std::uint64_t, client*> clients_; // by serial
+  std::vector<std::vector<delivery>> outbox_;          // per destination worker
+  std::vector<subscriber_match> matches_;              // scratch for route()
   counters stats_;
-  std::vector<store::session_op> store_ops_;              // persist() since the last flush
-  std::vector<std::shared_ptr<ack_token>> store_acks_;   // publishers those ops hold
-  std::uint64_t last_stored_message_ = 0;                // put_message dedup within a flush
+  std::vector<store::session_op> store_ops_;           // persist() since the last flush
+  std::vector<std::shared_ptr<ack_token>> store_acks_; // publishers those ops hold
+  std::uint64_t last_stored_message_ = 0;              // put_message dedup within a flush
   std::uint64_t message_seq_ = 0;
   bool store_flush_posted_ = false;
   bool flush_posted_ = false;
   bool stopping_ = false;
 };
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

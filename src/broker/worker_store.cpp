@@ -23,11 +23,11 @@ ack_token::~ack_token() {
   // Runs on whichever thread let go last: the writer after a commit, or a worker that did not
   // need to store the message after all. Once the broker stops, the workers (and their
   // io_contexts) may be going away, and the clients are closed anyway.
-  if (home->owner().stopping()) return;
-  asio::post(home->io(), [w = home, serial = client_serial, seq = ack_seq,
-                          ok = !failed.load(std::memory_order_relaxed)] {
-    w->ack_ready(serial, seq, ok);
-  });
+  if (home->owner().stopping())
+    return;
+  asio::post(home->io(),
+             [w = home, serial = client_serial, seq = ack_seq,
+              ok = !failed.load(std::memory_order_relaxed)] { w->ack_ready(serial, seq, ok); });
 }
 
 void worker::persist(store::session_op op) {
@@ -41,32 +41,34 @@ void worker::persist(store::session_op op) {
 void worker::flush_store() {
   store_flush_posted_ = false;
   last_stored_message_ = 0;
-  if (store_ops_.empty()) return;
+  if (store_ops_.empty())
+    return;
   auto* writer = broker_.writer();
   std::vector<store::session_op> ops;
   ops.swap(store_ops_);
   store_ops_.reserve(ops.size());
   std::vector<std::shared_ptr<ack_token>> acks;
   acks.swap(store_acks_);
-  writer->submit(std::move(ops), [acks = std::move(acks), index = index_](
-                                     std::error_code ec) mutable {
+  writer->submit(std::move(ops), [acks = std::move(acks),
+                                  index = index_](std::error_code ec) mutable {
     if (ec) {
       spdlog::error("worker {}: session store commit failed ({}); {} publishers not acknowledged",
                     index, ec.message(), acks.size());
-      for (auto& a : acks) a->failed.store(true, std::memory_order_relaxed);
+      for (auto& a : acks)
+        a->failed.store(true, std::memory_order_relaxed);
     }
-    acks.clear();  // the last reference posts each publisher's acknowledgement
+    acks.clear(); // the last reference posts each publisher's acknowledgement
   });
 }
 
 void worker::ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok) {
-  if (auto it = clients_.find(serial); it != clients_.end()) it->second->ack_ready(ack_seq, ok);
+  if (auto it = clients_.find(serial); it != clients_.end())
+    it->second->ack_ready(ack_seq, ok);
 }
 
 std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
                                   store::entry_state state, std::uint16_t packet_id,
-                                  std::int64_t expires_ms,
-                                  const std::shared_ptr<ack_token>& ack) {
+                                  std::int64_t expires_ms, const std::shared_ptr<ack_token>& ack) {
   const auto seq = s.next_seq++;
   if (m->id != last_stored_message_) {
     // Stored once per flush here; the store keeps the first copy of an id it already has.
@@ -75,12 +77,14 @@ std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t
                                store::timestamp{std::chrono::milliseconds{expires_ms}}, m});
   }
   persist(store::put_entry{s.key(), seq, m->id, qos, retain, state, packet_id});
-  if (ack && (store_acks_.empty() || store_acks_.back() != ack)) store_acks_.push_back(ack);
+  if (ack && (store_acks_.empty() || store_acks_.back() != ack))
+    store_acks_.push_back(ack);
   return seq;
 }
 
 message_ptr worker::with_id(const message_ptr& m) {
-  if (m->id != 0) return m;
+  if (m->id != 0)
+    return m;
   // Retained and will messages are made without an id; a stored one needs its own.
   return make_message(m->topic, m->payload, m->qos, m->retain, next_message_id(), m->origin);
 }
@@ -96,7 +100,8 @@ void worker::drop_full(session& s) {
 }
 
 bool worker::drop_over_budget(session& s) {
-  if (!broker_.store_over_budget()) return false;
+  if (!broker_.store_over_budget())
+    return false;
   stats_.dropped_disk_budget.fetch_add(1, std::memory_order_relaxed);
   if (s.dropped++ == 0)
     spdlog::warn("session {}: the session store is over its disk budget ([store] disk_budget = "
@@ -106,7 +111,8 @@ bool worker::drop_over_budget(session& s) {
 }
 
 bool broker::ack_after_commit() const noexcept {
-  if (writer_ == nullptr) return false;
+  if (writer_ == nullptr)
+    return false;
   return sync_acks_ ||
          writer_->stats().backlog.load(std::memory_order_relaxed) > opts_.async_backlog;
 }
@@ -121,7 +127,8 @@ bool broker::store_over_budget() const noexcept {
 }
 
 void worker::acked(session& s, const inflight_message& m) {
-  if (m.seq != 0 && s.stored) persist(store::delete_entry{s.key(), m.seq, m.msg ? m.msg->id : 0});
+  if (m.seq != 0 && s.stored)
+    persist(store::delete_entry{s.key(), m.seq, m.msg ? m.msg->id : 0});
 }
 
 void worker::released(session& s, const inflight_message& m) {
@@ -143,4 +150,4 @@ session& worker::restore_session(const std::string& key) {
   return ref;
 }
 
-}  // namespace thingport::broker
+} // namespace thingport::broker

@@ -11,13 +11,24 @@
 namespace thingport::mqtt {
 
 enum class packet_type : std::uint8_t {
-  connect = 1, connack = 2, publish = 3, puback = 4, pubrec = 5, pubrel = 6, pubcomp = 7,
-  subscribe = 8, suback = 9, unsubscribe = 10, unsuback = 11, pingreq = 12, pingresp = 13,
+  connect = 1,
+  connack = 2,
+  publish = 3,
+  puback = 4,
+  pubrec = 5,
+  pubrel = 6,
+  pubcomp = 7,
+  subscribe = 8,
+  suback = 9,
+  unsubscribe = 10,
+  unsuback = 11,
+  pingreq = 12,
+  pingresp = 13,
   disconnect = 14,
 };
 
-inline constexpr std::uint8_t protocol_level_311 = 4;  // "MQTT"
-inline constexpr std::uint8_t protocol_level_31 = 3;   // "MQIsdp"
+inline constexpr std::uint8_t protocol_level_311 = 4; // "MQTT"
+inline constexpr std::uint8_t protocol_level_31 = 3;  // "MQIsdp"
 inline constexpr std::uint8_t suback_failure = 0x80;
 
 struct will_message {
@@ -31,11 +42,11 @@ struct will_message {
 struct connect_packet {
   std::uint8_t protocol_level = protocol_level_311;
   bool clean_session = true;
-  std::uint16_t keepalive = 0;  // seconds
+  std::uint16_t keepalive = 0; // seconds
   std::string client_id;
   std::optional<will_message> will;
   std::optional<std::string> username;
-  std::optional<std::string> password;  // binary data
+  std::optional<std::string> password; // binary data
   bool operator==(const connect_packet&) const = default;
 };
 
@@ -63,7 +74,7 @@ struct publish_packet {
   std::uint8_t qos = 0;
   bool retain = false;
   bool dup = false;
-  std::uint16_t packet_id = 0;  // 0 when qos == 0
+  std::uint16_t packet_id = 0; // 0 when qos == 0
   bool operator==(const publish_packet&) const = default;
 };
 
@@ -92,19 +103,19 @@ struct subscription {
 
 struct subscribe_packet {
   std::uint16_t packet_id = 0;
-  std::vector<subscription> subscriptions;  // at least one
+  std::vector<subscription> subscriptions; // at least one
   bool operator==(const subscribe_packet&) const = default;
 };
 
 struct suback_packet {
   std::uint16_t packet_id = 0;
-  std::vector<std::uint8_t> return_codes;  // 0,1,2 granted or 0x80 failure
+  std::vector<std::uint8_t> return_codes; // 0,1,2 granted or 0x80 failure
   bool operator==(const suback_packet&) const = default;
 };
 
 struct unsubscribe_packet {
   std::uint16_t packet_id = 0;
-  std::vector<std::string> filters;  // at least one
+  std::vector<std::string> filters; // at least one
   bool operator==(const unsubscribe_packet&) const = default;
 };
 
@@ -112,16 +123,22 @@ struct unsuback_packet {
   std::uint16_t packet_id = 0;
   bool operator==(const unsuback_packet&) const = default;
 };
-struct pingreq_packet { bool operator==(const pingreq_packet&) const = default; };
-struct pingresp_packet { bool operator==(const pingresp_packet&) const = default; };
-struct disconnect_packet { bool operator==(const disconnect_packet&) const = default; };
+struct pingreq_packet {
+  bool operator==(const pingreq_packet&) const = default;
+};
+struct pingresp_packet {
+  bool operator==(const pingresp_packet&) const = default;
+};
+struct disconnect_packet {
+  bool operator==(const disconnect_packet&) const = default;
+};
 
 // Packets compare equal member by member (a PUBLISH by the bytes its views refer to).
 // Alternatives are in packet_type order, so index() + 1 == packet_type value.
-using packet = std::variant<connect_packet, connack_packet, publish_packet, puback_packet,
-                            pubrec_packet, pubrel_packet, pubcomp_packet, subscribe_packet,
-                            suback_packet, unsubscribe_packet, unsuback_packet, pingreq_packet,
-                            pingresp_packet, disconnect_packet>;
+using packet =
+    std::variant<connect_packet, connack_packet, publish_packet, puback_packet, pubrec_packet,
+                 pubrel_packet, pubcomp_packet, subscribe_packet, suback_packet, unsubscribe_packet,
+                 unsuback_packet, pingreq_packet, pingresp_packet, disconnect_packet>;
 
 inline packet_type type_of(const packet& p) {
   return static_cast<packet_type>(p.index() + 1);
@@ -129,4 +146,4 @@ inline packet_type type_of(const packet& p) {
 
 std::string_view to_string(packet_type t);
 
-}  // namespace thingport::mqtt
+} // namespace thingport::mqtt

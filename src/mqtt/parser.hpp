@@ -26,9 +26,9 @@ struct parser_options {
 
 struct fixed_header {
   packet_type type{};
-  std::uint8_t flags = 0;            // low nibble of the first byte
+  std::uint8_t flags = 0; // low nibble of the first byte
   std::size_t remaining_length = 0;
-  std::size_t header_length = 0;     // 2..5
+  std::size_t header_length = 0; // 2..5
 };
 
 struct parse_result {
@@ -39,10 +39,10 @@ struct parse_result {
   enum class status { packet, need_more, error };
 #pragma GCC diagnostic pop
   status state = status::need_more;
-  packet pkt;                 // valid when state == packet
-  std::size_t consumed = 0;   // bytes of this packet (fixed header included) when state == packet
-  std::size_t needed = 0;     // when need_more: total size of the packet if the header is known, else 0
-  std::error_code ec;         // when error
+  packet pkt;               // valid when state == packet
+  std::size_t consumed = 0; // bytes of this packet (fixed header included) when state == packet
+  std::size_t needed = 0; // when need_more: total size of the packet if the header is known, else 0
+  std::error_code ec;     // when error
 };
 
 // Reads only the fixed header. need_more when fewer than 2..5 header bytes are present;
@@ -55,4 +55,4 @@ parse_result::status peek_fixed_header(std::span<const std::uint8_t> in, fixed_h
 // Decodes the first packet in `in`. A PUBLISH in the result points into `in`.
 parse_result parse(std::span<const std::uint8_t> in, const parser_options& opts = {});
 
-}  // namespace thingport::mqtt
+} // namespace thingport::mqtt

@@ -23,4 +23,4 @@ std::size_t publish_size(std::size_t topic_len, std::size_t payload_len, std::ui
 // Number of bytes of the variable-length "remaining length" field for `n`.
 std::size_t remaining_length_size(std::size_t n) noexcept;
 
-}  // namespace thingport::mqtt
+} // namespace thingport::mqtt

@@ -24,4 +24,4 @@ bool topic_matches(std::string_view filter, std::string_view topic) noexcept;
 // "a/+/b", "+/x" covers "a/x"; "#" does not cover "$SYS/x" [MQTT-4.7.2-1]).
 bool filter_covers(std::string_view outer, std::string_view inner) noexcept;
 
-}  // namespace thingport::mqtt
+} // namespace thingport::mqtt

@@ -81,7 +81,7 @@ class connection final : public broker::transport,
       kind == broker::transport_kind::ws || kind == broker::transport_kind::wss;
   static constexpr bool is_tls =
       kind == broker::transport_kind::tls || kind == broker::transport_kind::wss;
-  static constexpr bool own_buffer = is_ws || is_tls;  // reads into pending_, see above
+  static constexpr bool own_buffer = is_ws || is_tls; // reads into pending_, see above
   using tls_ref = std::conditional_t<is_tls, std::shared_ptr<tls_context>, no_tls_context>;
 
 public:
@@ -104,60 +104,71 @@ public:
     sock.non_blocking(true, ec);
     client_.emplace(worker_, *this, std::move(info_), broker::clock::now());
     arm_timer();
-    if (!pending_.empty()) feed({});
-    if (!closing_ && !client_->paused()) do_read();
+    if (!pending_.empty())
+      feed({});
+    if (!closing_ && !client_->paused())
+      do_read();
   }
 
   void wake() override {
-    if (writing_ || closed_ || goodbye_ || !client_ || client_->output().empty()) return;
+    if (writing_ || closed_ || goodbye_ || !client_ || client_->output().empty())
+      return;
     writing_ = true;
     write_buf_.swap(client_->output());
     auto done = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
       self->on_write(ec);
     };
-    if constexpr (is_ws) stream_.async_write(asio::buffer(write_buf_), std::move(done));
-    else asio::async_write(stream_, asio::buffer(write_buf_), std::move(done));
+    if constexpr (is_ws)
+      stream_.async_write(asio::buffer(write_buf_), std::move(done));
+    else
+      asio::async_write(stream_, asio::buffer(write_buf_), std::move(done));
   }
 
   void shutdown() override {
-    if (closing_) return;
+    if (closing_)
+      return;
     closing_ = true;
     const bool flush = writing_ || !client_->output().empty();
     if constexpr (!is_tls && !is_ws) {
-      if (!flush) return close_socket();
+      if (!flush)
+        return close_socket();
     }
     // A peer that never reads cannot hold the socket open: flush and goodbye get two seconds.
     timer_.expires_after(std::chrono::seconds(2));
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (!ec) self->close_socket();
+      if (!ec)
+        self->close_socket();
     });
-    if (flush) return wake();  // on_write() says goodbye when the output is out
+    if (flush)
+      return wake(); // on_write() says goodbye when the output is out
     goodbye();
   }
 
   void resume_reading() override {
-    if (in_feed_) return;  // the read loop goes on when feed() returns
+    if (in_feed_)
+      return; // the read loop goes on when feed() returns
     asio::post(worker_.io(), [self = this->shared_from_this()] { self->continue_after_resume(); });
   }
 
 private:
   void do_read() {
-    if (closing_) return;
+    if (closing_)
+      return;
     if constexpr (own_buffer) {
       // Small reads while idle; bigger ones while a large packet is being collected.
       const std::size_t have = pending_.size();
       const std::size_t chunk = std::clamp<std::size_t>(have, 4096, 65536);
       pending_.resize(have + chunk);
-      stream_.async_read_some(asio::buffer(pending_.data() + have, chunk),
-                              [self = this->shared_from_this(), have](
-                                  boost::system::error_code ec, std::size_t n) {
-                                self->on_read(ec, have, n);
-                              });
+      stream_.async_read_some(
+          asio::buffer(pending_.data() + have, chunk),
+          [self = this->shared_from_this(), have](boost::system::error_code ec, std::size_t n) {
+            self->on_read(ec, have, n);
+          });
     } else {
       beast::get_lowest_layer(stream_).async_wait(
-          tcp_stream::wait_read,
-          [self = this->shared_from_this()](boost::system::error_code ec) {
-            if (ec) return self->fail(ec);
+          tcp_stream::wait_read, [self = this->shared_from_this()](boost::system::error_code ec) {
+            if (ec)
+              return self->fail(ec);
             self->read_available();
           });
     }
@@ -165,29 +176,36 @@ private:
 
   // Plain TCP, once readable. Bytes left in the socket make the next wait complete at once.
   void read_available() {
-    if (closing_) return;
+    if (closing_)
+      return;
     auto& scratch = read_scratch();
     boost::system::error_code ec;
     const std::size_t n = stream_.read_some(asio::buffer(scratch), ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) return do_read();
-    if (ec) return fail(ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      return do_read();
+    if (ec)
+      return fail(ec);
     feed({scratch.data(), n});
-    if (!closing_ && !client_->paused()) do_read();
+    if (!closing_ && !client_->paused())
+      do_read();
   }
 
   // TLS and WebSocket: `n` bytes arrived behind the `have` already pending.
   void on_read(boost::system::error_code ec, std::size_t have, std::size_t n) {
-    if (closing_) return;
+    if (closing_)
+      return;
     pending_.resize(have + n);
-    if (ec) return fail(ec);
+    if (ec)
+      return fail(ec);
     if constexpr (is_ws) {
-      if (stream_.got_text()) {  // MQTT travels in binary frames only
+      if (stream_.got_text()) { // MQTT travels in binary frames only
         ws_close_code_ = beast::websocket::close_code::unknown_data;
         return client_->close(broker::close_reason::protocol_error);
       }
     }
     feed({});
-    if (!closing_ && !client_->paused()) do_read();
+    if (!closing_ && !client_->paused())
+      do_read();
   }
 
   void feed(std::span<const std::uint8_t> fresh) {
@@ -201,19 +219,25 @@ private:
       const std::size_t used = client_->feed(pending_, now);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
     }
-    if (pending_.empty() && pending_.capacity() > 65536) pending_ = {};
+    if (pending_.empty() && pending_.capacity() > 65536)
+      pending_ = {};
     in_feed_ = false;
-    if (!closing_ && client_->deadline() < timer_at_) arm_timer();
+    if (!closing_ && client_->deadline() < timer_at_)
+      arm_timer();
   }
 
   void continue_after_resume() {
-    if (closing_ || client_->closed() || client_->paused()) return;
-    if (!pending_.empty()) feed({});
-    if (!closing_ && !client_->paused()) do_read();
+    if (closing_ || client_->closed() || client_->paused())
+      return;
+    if (!pending_.empty())
+      feed({});
+    if (!closing_ && !client_->paused())
+      do_read();
   }
 
   void arm_timer() {
-    if (closing_) return;
+    if (closing_)
+      return;
     timer_at_ = client_->deadline();
     if (timer_at_ == broker::clock::time_point::max()) {
       timer_.cancel();
@@ -221,29 +245,35 @@ private:
     }
     timer_.expires_at(timer_at_);
     timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->closing_) return;
+      if (ec || self->closing_)
+        return;
       self->client_->on_timer(broker::clock::now());
-      if (!self->client_->closed()) self->arm_timer();
+      if (!self->client_->closed())
+        self->arm_timer();
     });
   }
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
     write_buf_.clear();
-    if (write_buf_.capacity() > 65536) write_buf_ = {};
+    if (write_buf_.capacity() > 65536)
+      write_buf_ = {};
     if (ec) {
-      closing_ = true;  // nothing more to flush or say
+      closing_ = true; // nothing more to flush or say
       client_->on_transport_closed(broker::close_reason::io_error);
       return close_socket();
     }
-    if (!client_->output().empty()) return wake();
-    if (closing_) goodbye();
+    if (!client_->output().empty())
+      return wake();
+    if (closing_)
+      goodbye();
   }
 
   // The transport's own closing handshake (TLS close_notify, WebSocket close frame), bounded by
   // the timer armed in shutdown(); then the socket is closed.
   void goodbye() {
-    if (goodbye_ || closed_) return;
+    if (goodbye_ || closed_)
+      return;
     goodbye_ = true;
     auto then_close = [self = this->shared_from_this()](boost::system::error_code) {
       self->close_socket();
@@ -258,8 +288,9 @@ private:
   }
 
   void fail(boost::system::error_code ec) {
-    if (closing_) return;
-    closing_ = true;  // the peer is gone or misbehaved: no flush, no goodbye
+    if (closing_)
+      return;
+    closing_ = true; // the peer is gone or misbehaved: no flush, no goodbye
     client_->on_transport_closed(close_reason_for(ec));
     close_socket();
   }
@@ -277,7 +308,8 @@ private:
   }
 
   void close_socket() {
-    if (closed_) return;
+    if (closed_)
+      return;
     closed_ = true;
     closing_ = true;
     auto& sock = beast::get_lowest_layer(stream_);
@@ -293,15 +325,15 @@ private:
   broker::transport_info info_;
   [[no_unique_address]] tls_ref tls_;
   std::optional<broker::client> client_;
-  std::vector<std::uint8_t> pending_;  // bytes of a packet not complete yet (ws: + read area)
-  std::string write_buf_;              // the write in progress
+  std::vector<std::uint8_t> pending_; // bytes of a packet not complete yet (ws: + read area)
+  std::string write_buf_;             // the write in progress
   broker::clock::time_point timer_at_ = broker::clock::time_point::max();
   beast::websocket::close_code ws_close_code_ = beast::websocket::close_code::normal;
   bool writing_ = false;
-  bool closing_ = false;  // no more reads; flushing, saying goodbye or closed
+  bool closing_ = false; // no more reads; flushing, saying goodbye or closed
   bool goodbye_ = false;
   bool closed_ = false;
   bool in_feed_ = false;
 };
 
-}  // namespace thingport::net
+} // namespace thingport::net

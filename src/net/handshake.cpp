@@ -28,11 +28,16 @@ namespace thingport::net {
 
 std::string_view to_string(listener_kind k) noexcept {
   switch (k) {
-  case listener_kind::tcp: return "tcp";
-  case listener_kind::tls: return "tls";
-  case listener_kind::ws: return "ws";
-  case listener_kind::wss: return "wss";
-  case listener_kind::auto_: return "auto";
+  case listener_kind::tcp:
+    return "tcp";
+  case listener_kind::tls:
+    return "tls";
+  case listener_kind::ws:
+    return "ws";
+  case listener_kind::wss:
+    return "wss";
+  case listener_kind::auto_:
+    return "auto";
   }
   return "?";
 }
@@ -40,7 +45,8 @@ std::string_view to_string(listener_kind k) noexcept {
 std::string remote_address(const asio::ip::tcp::socket& s) {
   boost::system::error_code ec;
   const auto ep = s.remote_endpoint(ec);
-  if (ec) return "?";
+  if (ec)
+    return "?";
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -50,7 +56,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using asio::awaitable;
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t max_upgrade_header = 8192;  // request line and headers of an upgrade
+constexpr std::size_t max_upgrade_header = 8192; // request line and headers of an upgrade
 
 // Past the connect timeout the socket is shut down, which fails whatever step is pending. Only
 // the file descriptor is captured: the streams move from step to step.
@@ -59,10 +65,11 @@ public:
   deadline(asio::io_context& io, int fd, std::chrono::steady_clock::duration d) : timer_(io) {
     timer_.expires_after(d);
     timer_.async_wait([fd, live = live_](boost::system::error_code ec) {
-      if (!ec && *live) ::shutdown(fd, SHUT_RDWR);
+      if (!ec && *live)
+        ::shutdown(fd, SHUT_RDWR);
     });
   }
-  ~deadline() { *live_ = false; }  // the socket now belongs to a connection, or is closed
+  ~deadline() { *live_ = false; } // the socket now belongs to a connection, or is closed
   deadline(const deadline&) = delete;
   deadline& operator=(const deadline&) = delete;
 
@@ -93,18 +100,21 @@ awaitable<std::optional<std::uint8_t>> peek_first(tcp_stream& s) {
   s.non_blocking(true, ec);
   for (;;) {
     auto [wec] = co_await s.async_wait(tcp_stream::wait_read, use_tuple);
-    if (wec) co_return std::nullopt;
+    if (wec)
+      co_return std::nullopt;
     std::uint8_t b = 0;
     const std::size_t n = s.receive(asio::buffer(&b, 1), tcp_stream::message_peek, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) continue;
-    if (ec || n == 0) co_return std::nullopt;
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      continue;
+    if (ec || n == 0)
+      co_return std::nullopt;
     co_return b;
   }
 }
 
 template <class Next>
-awaitable<void> refuse_upgrade(Next& next, const pipeline& p, http::status status,
-                               unsigned version, std::string_view why) {
+awaitable<void> refuse_upgrade(Next& next, const pipeline& p, http::status status, unsigned version,
+                               std::string_view why) {
   spdlog::debug("websocket upgrade from {} refused: {}", p.remote, why);
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "thingport");
@@ -132,10 +142,11 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
                             "this port speaks MQTT over WebSocket only");
     co_return;
   }
-  std::string offered;  // the header may come several times
+  std::string offered; // the header may come several times
   const auto [from, to] = req.equal_range(http::field::sec_websocket_protocol);
   for (auto f = from; f != to; ++f) {
-    if (!offered.empty()) offered += ',';
+    if (!offered.empty())
+      offered += ',';
     offered.append(f->value());
   }
   const auto proto = pick_subprotocol(offered);
@@ -150,7 +161,8 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
     co_return;
   }
   // A client must wait for the 101 before sending frames (RFC 6455 §4.1).
-  if (buf.size() != 0) co_return;
+  if (buf.size() != 0)
+    co_return;
 
   ws.set_option(websocket::stream_base::decorator(
       [chosen = std::string(*proto)](websocket::response_type& res) {
@@ -158,12 +170,12 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
         res.set(http::field::server, "thingport");
       }));
   websocket::stream_base::timeout t{};
-  t.handshake_timeout = std::chrono::seconds(2);  // bounds the closing handshake too
+  t.handshake_timeout = std::chrono::seconds(2); // bounds the closing handshake too
   t.idle_timeout = websocket::stream_base::none();
-  t.keep_alive_pings = false;  // keepalive is MQTT's business
+  t.keep_alive_pings = false; // keepalive is MQTT's business
   ws.set_option(t);
   const auto& o = p.w.owner().opts();
-  ws.read_message_max(o.max_payload + 65536 + 4 + 5);  // the largest packet the client takes
+  ws.read_message_max(o.max_payload + 65536 + 4 + 5); // the largest packet the client takes
   ws.auto_fragment(false);
   ws.binary(true);
   auto [aec] = co_await ws.async_accept(req, use_tuple);
@@ -184,16 +196,19 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
     spdlog::debug("tls handshake from {}: {}", p.remote, ec.message());
     co_return;
   }
-  if (kind == listener_kind::tls) co_return run_connection(std::move(ts), p, std::move(ctx));
+  if (kind == listener_kind::tls)
+    co_return run_connection(std::move(ts), p, std::move(ctx));
   beast::flat_buffer buf(max_upgrade_header);
   if (kind == listener_kind::auto_) {
     auto [rec, n] = co_await ts.async_read_some(buf.prepare(512), use_tuple);
-    if (rec || n == 0) co_return;
+    if (rec || n == 0)
+      co_return;
     buf.commit(n);
     const std::span<const std::uint8_t> first(static_cast<const std::uint8_t*>(buf.data().data()),
                                               buf.size());
     const sniffed what = sniff_inside_tls(first[0]);
-    if (what == sniffed::mqtt) co_return run_connection(std::move(ts), p, std::move(ctx), first);
+    if (what == sniffed::mqtt)
+      co_return run_connection(std::move(ts), p, std::move(ctx), first);
     if (what != sniffed::http) {
       spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote, first[0]);
       co_return;
@@ -208,12 +223,17 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
   const deadline dl(w.io(), s.native_handle(), w.owner().opts().connect_timeout);
   if (kind == listener_kind::auto_) {
     const auto first = co_await peek_first(s);
-    if (!first) co_return;
+    if (!first)
+      co_return;
     switch (sniff(*first)) {
-    case sniffed::mqtt: co_return run_connection(std::move(s), p);
-    case sniffed::http: kind = listener_kind::ws; break;
+    case sniffed::mqtt:
+      co_return run_connection(std::move(s), p);
+    case sniffed::http:
+      kind = listener_kind::ws;
+      break;
     case sniffed::tls:
-      if (p.opts->tls) break;
+      if (p.opts->tls)
+        break;
       spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed", p.remote);
       co_return;
     case sniffed::unknown:
@@ -221,19 +241,21 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
       co_return;
     }
   }
-  if (kind == listener_kind::tcp) co_return run_connection(std::move(s), p);
+  if (kind == listener_kind::tcp)
+    co_return run_connection(std::move(s), p);
   if (kind == listener_kind::ws)
     co_return co_await upgrade(ws_stream(std::move(s)), beast::flat_buffer(max_upgrade_header), p);
   co_await over_tls(std::move(s), p, kind);
 }
 
-}  // namespace
+} // namespace
 
 void start_handshake(asio::ip::tcp::socket s, broker::worker& w, listener_kind kind,
                      std::shared_ptr<const transport_options> opts) {
   asio::co_spawn(w.io(), handshake(std::move(s), w, kind, std::move(opts)),
                  [](const std::exception_ptr& e) {
-                   if (!e) return;
+                   if (!e)
+                     return;
                    try {
                      std::rethrow_exception(e);
                    } catch (const std::exception& ex) {
@@ -242,4 +264,4 @@ void start_handshake(asio::ip::tcp::socket s, broker::worker& w, listener_kind k
                  });
 }
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -18,13 +18,13 @@
 namespace thingport::net {
 
 enum class listener_kind : std::uint8_t { tcp, tls, ws, wss, auto_ };
-std::string_view to_string(listener_kind k) noexcept;  // "tcp" ... "auto"
+std::string_view to_string(listener_kind k) noexcept; // "tcp" ... "auto"
 
 // Shared, immutable after startup (the TLS store reloads itself): connections and handshakes
 // hold a reference, so it outlives the listeners that made them.
 struct transport_options {
-  std::shared_ptr<tls_store> tls;       // null: TLS not configured (auto refuses TLS clients)
-  std::vector<std::string> ws_origins;  // allowed browser Origins; empty: any
+  std::shared_ptr<tls_store> tls;      // null: TLS not configured (auto refuses TLS clients)
+  std::vector<std::string> ws_origins; // allowed browser Origins; empty: any
 };
 
 // On w's thread: runs the handshake `kind` needs on `s`, then starts the connection.
@@ -34,4 +34,4 @@ void start_handshake(boost::asio::ip::tcp::socket s, broker::worker& w, listener
 // "ip:port" of the peer, or "?".
 std::string remote_address(const boost::asio::ip::tcp::socket& s);
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -18,18 +18,22 @@ using asio::ip::tcp;
 
 tcp::endpoint parse_endpoint(const std::string& text) {
   const auto colon = text.rfind(':');
-  if (colon == std::string::npos) throw std::invalid_argument("expected host:port, got '" + text + "'");
+  if (colon == std::string::npos)
+    throw std::invalid_argument("expected host:port, got '" + text + "'");
   std::string host = text.substr(0, colon);
   const std::string port_s = text.substr(colon + 1);
   unsigned port = 0;
   auto [p, ec] = std::from_chars(port_s.data(), port_s.data() + port_s.size(), port);
   if (ec != std::errc{} || p != port_s.data() + port_s.size() || port > 65535)
     throw std::invalid_argument("bad port in '" + text + "'");
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host.empty())
+    host = "0.0.0.0";
   boost::system::error_code aec;
   auto addr = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, aec);
-  if (aec) throw std::invalid_argument("bad address in '" + text + "'");
+  if (aec)
+    throw std::invalid_argument("bad address in '" + text + "'");
   return {addr, static_cast<unsigned short>(port)};
 }
 
@@ -39,9 +43,12 @@ listener::listener(broker::broker& b, const tcp::endpoint& ep, listener_kind kin
       backoff_(b.at(0).io()) {
   boost::system::error_code ec;
   acceptor_.open(ep.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(ep, ec);
-  if (!ec) acceptor_.listen(65535, ec);  // the kernel caps it at net.core.somaxconn
+  if (!ec)
+    acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec)
+    acceptor_.bind(ep, ec);
+  if (!ec)
+    acceptor_.listen(65535, ec); // the kernel caps it at net.core.somaxconn
   if (ec) {
     // Say which listener and address: "address in use" alone names neither.
     std::ostringstream where;
@@ -65,12 +72,15 @@ void listener::stop() {
   });
 }
 
-tcp::endpoint listener::local_endpoint() const { return acceptor_.local_endpoint(); }
+tcp::endpoint listener::local_endpoint() const {
+  return acceptor_.local_endpoint();
+}
 
 void listener::do_accept() {
   broker::worker& w = broker_.pick();
   acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, tcp::socket s) {
-    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+      return;
     if (!ec) {
       w.stats().connections.fetch_add(1, std::memory_order_relaxed);
       if (kind_ == listener_kind::tcp) {
@@ -88,7 +98,8 @@ void listener::do_accept() {
       spdlog::warn("accept: {}", ec.message());
       backoff_.expires_after(std::chrono::milliseconds(50));
       backoff_.async_wait([this](boost::system::error_code wec) {
-        if (!wec && acceptor_.is_open()) do_accept();
+        if (!wec && acceptor_.is_open())
+          do_accept();
       });
       return;
     }
@@ -96,4 +107,4 @@ void listener::do_accept() {
   });
 }
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -23,7 +23,7 @@ public:
            std::shared_ptr<const transport_options> opts);
   ~listener();
   void start();
-  void stop();  // any thread
+  void stop(); // any thread
   boost::asio::ip::tcp::endpoint local_endpoint() const;
   listener_kind kind() const noexcept { return kind_; }
 
@@ -37,4 +37,4 @@ private:
   boost::asio::steady_timer backoff_;
 };
 
-}  // namespace thingport::net
+} // namespace thingport::net

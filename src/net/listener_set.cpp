@@ -12,21 +12,20 @@ listener_set::listener_set(broker::broker& b, const listener_config& c)
     : opts_(std::make_shared<transport_options>()), hup_(b.at(0).io(), SIGHUP) {
   if (c.cert_file.empty() != c.key_file.empty())
     throw std::runtime_error("[tls] cert and key must be set together");
-  if (!c.cert_file.empty()) opts_->tls = std::make_shared<tls_store>(c.cert_file, c.key_file);
+  if (!c.cert_file.empty())
+    opts_->tls = std::make_shared<tls_store>(c.cert_file, c.key_file);
   opts_->ws_origins = c.ws_origins;
 
   const bool tls = opts_->tls != nullptr;
   const std::pair<listener_kind, const std::string*> wanted[] = {
-      {listener_kind::tcp, &c.tcp},
-      {listener_kind::tls, tls ? &c.tls : nullptr},
-      {listener_kind::ws, &c.ws},
-      {listener_kind::wss, tls ? &c.wss : nullptr},
+      {listener_kind::tcp, &c.tcp},     {listener_kind::tls, tls ? &c.tls : nullptr},
+      {listener_kind::ws, &c.ws},       {listener_kind::wss, tls ? &c.wss : nullptr},
       {listener_kind::auto_, &c.auto_},
   };
   for (const auto& [kind, address] : wanted) {
-    if (address == nullptr || address->empty()) continue;
-    listeners_.push_back(
-        std::make_unique<listener>(b, parse_endpoint(*address), kind, opts_));
+    if (address == nullptr || address->empty())
+      continue;
+    listeners_.push_back(std::make_unique<listener>(b, parse_endpoint(*address), kind, opts_));
   }
   if (!tls && !c.auto_.empty())
     spdlog::warn("auto listener ({}) without [tls] cert and key: TLS clients are refused", c.auto_);
@@ -35,12 +34,14 @@ listener_set::listener_set(broker::broker& b, const listener_config& c)
 listener_set::~listener_set() = default;
 
 void listener_set::start() {
-  for (auto& l : listeners_) l->start();
+  for (auto& l : listeners_)
+    l->start();
   boost::asio::post(hup_.get_executor(), [this] { await_hup(); });
 }
 
 void listener_set::stop() {
-  for (auto& l : listeners_) l->stop();
+  for (auto& l : listeners_)
+    l->stop();
   boost::asio::post(hup_.get_executor(), [this] {
     boost::system::error_code ec;
     hup_.cancel(ec);
@@ -49,7 +50,8 @@ void listener_set::stop() {
 
 void listener_set::await_hup() {
   hup_.async_wait([this](boost::system::error_code ec, int) {
-    if (ec) return;
+    if (ec)
+      return;
     if (!opts_->tls) {
       spdlog::info("SIGHUP: no TLS configured, nothing to reload");
     } else {
@@ -65,4 +67,4 @@ void listener_set::await_hup() {
   });
 }
 
-}  // namespace thingport::net
+} // namespace thingport::net

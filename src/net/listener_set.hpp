@@ -17,9 +17,9 @@
 namespace thingport::net {
 
 struct listener_config {
-  std::string tcp, tls, ws, wss, auto_;  // "host:port"; empty: that listener is off
-  std::string cert_file, key_file;       // PEM chain and key; both empty: no TLS
-  std::vector<std::string> ws_origins;   // allowed browser Origins for ws/wss; empty: any
+  std::string tcp, tls, ws, wss, auto_; // "host:port"; empty: that listener is off
+  std::string cert_file, key_file;      // PEM chain and key; both empty: no TLS
+  std::vector<std::string> ws_origins;  // allowed browser Origins for ws/wss; empty: any
 };
 
 class listener_set {
@@ -34,7 +34,7 @@ public:
   // In config order (tcp, tls, ws, wss, auto); for announcing the bound ports.
   const std::vector<std::unique_ptr<listener>>& listeners() const noexcept { return listeners_; }
   void start();
-  void stop();  // any thread
+  void stop(); // any thread
 
 private:
   void await_hup();
@@ -44,4 +44,4 @@ private:
   boost::asio::signal_set hup_;
 };
 
-}  // namespace thingport::net
+} // namespace thingport::net

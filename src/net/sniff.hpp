@@ -10,10 +10,14 @@ enum class sniffed : std::uint8_t { tls, mqtt, http, unknown };
 
 constexpr sniffed sniff(std::uint8_t first) noexcept {
   switch (first) {
-  case 0x16: return sniffed::tls;   // TLS record type 22: handshake (ClientHello)
-  case 0x10: return sniffed::mqtt;  // CONNECT, flags 0
-  case 'G': return sniffed::http;   // "GET /... HTTP/1.1": a WebSocket upgrade
-  default: return sniffed::unknown;
+  case 0x16:
+    return sniffed::tls; // TLS record type 22: handshake (ClientHello)
+  case 0x10:
+    return sniffed::mqtt; // CONNECT, flags 0
+  case 'G':
+    return sniffed::http; // "GET /... HTTP/1.1": a WebSocket upgrade
+  default:
+    return sniffed::unknown;
   }
 }
 
@@ -23,4 +27,4 @@ constexpr sniffed sniff_inside_tls(std::uint8_t first) noexcept {
   return s == sniffed::tls ? sniffed::unknown : s;
 }
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -13,21 +13,21 @@ namespace {
 
 // TLS 1.2 suites: ECDHE key exchange and AEAD ciphers only (Mozilla's "intermediate" list minus
 // DHE). TLS 1.3 keeps OpenSSL's defaults, which are all AEAD.
-constexpr const char* tls12_ciphers =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+constexpr const char* tls12_ciphers = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
 std::string openssl_error() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
-  if (e == 0) return "unknown OpenSSL error";
+  if (e == 0)
+    return "unknown OpenSSL error";
   char buf[256];
   ERR_error_string_n(e, buf, sizeof buf);
   return buf;
 }
 
-}  // namespace
+} // namespace
 
 std::shared_ptr<tls_context> make_server_context(const std::string& cert_file,
                                                  const std::string& key_file) {
@@ -42,9 +42,11 @@ std::shared_ptr<tls_context> make_server_context(const std::string& cert_file,
     throw std::runtime_error("TLS setup: " + openssl_error());
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(cert_file, ec);
-  if (ec) throw std::runtime_error("TLS certificate " + cert_file + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("TLS certificate " + cert_file + ": " + ec.message());
   ctx->use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec) throw std::runtime_error("TLS key " + key_file + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("TLS key " + key_file + ": " + ec.message());
   if (SSL_CTX_check_private_key(h) != 1)
     throw std::runtime_error("TLS key " + key_file + " does not match " + cert_file + ": " +
                              openssl_error());
@@ -66,4 +68,4 @@ std::shared_ptr<tls_context> tls_store::current() const {
   return ctx_;
 }
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -20,7 +20,7 @@ std::shared_ptr<tls_context> make_server_context(const std::string& cert_file,
 
 class tls_store {
 public:
-  tls_store(std::string cert_file, std::string key_file);  // loads now; throws
+  tls_store(std::string cert_file, std::string key_file); // loads now; throws
   // Loads the files again. On failure the current context stays and the error is thrown.
   void reload();
   std::shared_ptr<tls_context> current() const;
@@ -33,4 +33,4 @@ private:
   std::shared_ptr<tls_context> ctx_;
 };
 
-}  // namespace thingport::net
+} // namespace thingport::net

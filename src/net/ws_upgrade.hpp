@@ -18,4 +18,4 @@ std::optional<std::string_view> pick_subprotocol(std::string_view offered) noexc
 // in `allowed` (compared without regard to case), unless `allowed` is empty (allow all).
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) noexcept;
 
-}  // namespace thingport::net
+} // namespace thingport::net

@@ -53,8 +53,8 @@ constexpr sqlite::migration migrations[] = {{1, schema_v1}};
 static_assert(std::size(migrations) == session_schema_version);
 constexpr sqlite::schema_spec spec_sync{"session database", session_application_id, migrations,
                                         true};
-constexpr sqlite::schema_spec spec_async{"session database", session_application_id,
-                                         migrations, false};
+constexpr sqlite::schema_spec spec_async{"session database", session_application_id, migrations,
+                                         false};
 
 // The statements, as static strings (the connection's cache key).
 constexpr const char* sql_put_session =
@@ -93,8 +93,7 @@ constexpr const char* sql_used_bytes =
     "FROM pragma_page_count() AS p, pragma_freelist_count() AS f, pragma_page_size() AS s";
 
 constexpr const char* sql_load_sessions = "SELECT key, created_ms FROM session";
-constexpr const char* sql_load_subscriptions =
-    "SELECT session_key, filter, qos FROM subscription";
+constexpr const char* sql_load_subscriptions = "SELECT session_key, filter, qos FROM subscription";
 constexpr const char* sql_load_messages =
     "SELECT id, topic, payload, qos, retain, expires_ms FROM message "
     "WHERE EXISTS (SELECT 1 FROM entry WHERE message_id = message.id) ORDER BY id";
@@ -102,13 +101,16 @@ constexpr const char* sql_load_entries =
     "SELECT session_key, seq, message_id, qos, retain, state, packet_id FROM entry "
     "ORDER BY session_key, seq";
 
-std::int64_t i64(std::uint64_t v) noexcept { return static_cast<std::int64_t>(v); }
+std::int64_t i64(std::uint64_t v) noexcept {
+  return static_cast<std::int64_t>(v);
+}
 
 // Runs one statement with its parameters bound by `bind`.
 template <typename Bind>
 std::error_code run(sqlite::connection& db, const char* text, Bind&& bind) {
   auto s = db.prepare(text);
-  if (!s) return s.error();
+  if (!s)
+    return s.error();
   bind(*s);
   return s->run();
 }
@@ -128,16 +130,20 @@ struct applier {
     std::vector<std::int64_t> ids;
     {
       auto s = db.prepare(sql_entry_messages);
-      if (!s) return s.error();
+      if (!s)
+        return s.error();
       s->bind(1, op.key);
       int rc;
-      while ((rc = s->step()) == SQLITE_ROW) ids.push_back(s->int64(0));
-      if (rc != SQLITE_DONE) return sqlite::to_error(rc);
+      while ((rc = s->step()) == SQLITE_ROW)
+        ids.push_back(s->int64(0));
+      if (rc != SQLITE_DONE)
+        return sqlite::to_error(rc);
     }
     if (auto ec = run(db, sql_delete_session, [&](sqlite::statement& s) { s.bind(1, op.key); }))
       return ec;
     for (auto id : ids)
-      if (auto ec = gc_message(db, static_cast<std::uint64_t>(id))) return ec;
+      if (auto ec = gc_message(db, static_cast<std::uint64_t>(id)))
+        return ec;
     return {};
   }
   std::error_code operator()(const put_subscription& op) {
@@ -185,11 +191,14 @@ struct applier {
 };
 
 // Steps `sql` to the end, handing each row to `row`.
-template <typename Row> std::error_code for_rows(sqlite::connection& db, const char* sql, Row&& row) {
+template <typename Row>
+std::error_code for_rows(sqlite::connection& db, const char* sql, Row&& row) {
   auto s = db.prepare(sql);
-  if (!s) return s.error();
+  if (!s)
+    return s.error();
   int rc;
-  while ((rc = s->step()) == SQLITE_ROW) row(*s);
+  while ((rc = s->step()) == SQLITE_ROW)
+    row(*s);
   return rc == SQLITE_DONE ? std::error_code{} : sqlite::to_error(rc);
 }
 
@@ -199,7 +208,9 @@ std::error_code read_u64(sqlite::connection& db, const char* sql, std::uint64_t&
                   [&](sqlite::statement& s) { out = static_cast<std::uint64_t>(s.int64(0)); });
 }
 
-std::uint8_t small(std::int64_t v) noexcept { return static_cast<std::uint8_t>(v); }
+std::uint8_t small(std::int64_t v) noexcept {
+  return static_cast<std::uint8_t>(v);
+}
 
 } // namespace
 
@@ -213,17 +224,20 @@ sqlite_session_store::~sqlite_session_store() = default;
 std::error_code sqlite_session_store::apply(std::span<const session_op> ops) {
   std::lock_guard lock(mu_);
   sqlite::transaction tx(*db_);
-  if (tx.begin_error()) return tx.begin_error();
+  if (tx.begin_error())
+    return tx.begin_error();
   applier a{*db_};
   for (const auto& op : ops)
-    if (auto ec = std::visit(a, op)) return ec; // rolled back by tx
+    if (auto ec = std::visit(a, op))
+      return ec; // rolled back by tx
   return tx.commit();
 }
 
 std::error_code sqlite_session_store::load_all(session_sink& sink) {
   std::lock_guard lock(mu_);
   sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
-  if (tx.begin_error()) return tx.begin_error();
+  if (tx.begin_error())
+    return tx.begin_error();
   if (auto ec = for_rows(*db_, sql_load_sessions, [&](sqlite::statement& s) {
         sink.on_session({s.text(0), s.time(1)});
       }))
@@ -251,10 +265,14 @@ std::error_code sqlite_session_store::load_all(session_sink& sink) {
 result<session_counts> sqlite_session_store::counts() {
   std::lock_guard lock(mu_);
   session_counts c;
-  if (auto ec = read_u64(*db_, "SELECT count(*) FROM session", c.sessions)) return ec;
-  if (auto ec = read_u64(*db_, "SELECT count(*) FROM subscription", c.subscriptions)) return ec;
-  if (auto ec = read_u64(*db_, "SELECT count(*) FROM message", c.messages)) return ec;
-  if (auto ec = read_u64(*db_, "SELECT count(*) FROM entry", c.entries)) return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM session", c.sessions))
+    return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM subscription", c.subscriptions))
+    return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM message", c.messages))
+    return ec;
+  if (auto ec = read_u64(*db_, "SELECT count(*) FROM entry", c.entries))
+    return ec;
   return c;
 }
 
@@ -262,7 +280,8 @@ result<std::uint64_t> sqlite_session_store::used_bytes() {
   std::lock_guard lock(mu_);
   // One statement (the writer runs it after every commit): pages in use times their size.
   std::uint64_t bytes = 0;
-  if (auto ec = read_u64(*db_, sql_used_bytes, bytes)) return ec;
+  if (auto ec = read_u64(*db_, sql_used_bytes, bytes))
+    return ec;
   return bytes;
 }
 
@@ -270,9 +289,11 @@ result<std::vector<std::string>> sqlite_session_store::check() {
   std::lock_guard lock(mu_);
   std::vector<std::string> problems;
   auto ec = for_rows(*db_, "PRAGMA integrity_check", [&](sqlite::statement& s) {
-    if (auto line = s.text(0); line != "ok") problems.push_back(std::move(line));
+    if (auto line = s.text(0); line != "ok")
+      problems.push_back(std::move(line));
   });
-  if (ec) return ec;
+  if (ec)
+    return ec;
   return problems;
 }
 

@@ -129,9 +129,9 @@ struct delete_expired {
   timestamp now{};
 };
 
-using session_op = std::variant<put_session, delete_session, put_subscription,
-                                 delete_subscription, put_message, put_entry, set_entry_state,
-                                 delete_entry, delete_expired>;
+using session_op =
+    std::variant<put_session, delete_session, put_subscription, delete_subscription, put_message,
+                 put_entry, set_entry_state, delete_entry, delete_expired>;
 
 // Receives what load_all() reads, in this order: every session, every subscription, every
 // message that an entry points at, then every entry ordered by (session_key, seq). A sink may

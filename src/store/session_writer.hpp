@@ -24,9 +24,9 @@ namespace thingport::store {
 struct session_writer_stats {
   std::atomic<std::uint64_t> commits{0};
   std::atomic<std::uint64_t> ops{0};
-  std::atomic<std::uint64_t> max_batch{0}; // most operations in one commit
-  std::atomic<std::uint64_t> failures{0};  // commits that failed (nothing of them was written)
-  std::atomic<bool> failing{false};        // the last commit failed (a full or read-only disk)
+  std::atomic<std::uint64_t> max_batch{0};  // most operations in one commit
+  std::atomic<std::uint64_t> failures{0};   // commits that failed (nothing of them was written)
+  std::atomic<bool> failing{false};         // the last commit failed (a full or read-only disk)
   std::atomic<std::uint64_t> used_bytes{0}; // session_store::used_bytes() after the last commit
   std::atomic<std::uint64_t> backlog{0};    // operations submitted and not yet committed
 };

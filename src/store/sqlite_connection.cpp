@@ -315,9 +315,8 @@ void connection::migrate(const std::filesystem::path& file) {
   const int known = spec_.migrations.empty() ? 0 : spec_.migrations.back().to_version;
   const std::string what(spec_.what);
   if (version > known) {
-    throw open_error(what + " " + file.string() + " has schema version " +
-                     std::to_string(version) + ", newer than this build of thingport knows (" +
-                     std::to_string(known) +
+    throw open_error(what + " " + file.string() + " has schema version " + std::to_string(version) +
+                     ", newer than this build of thingport knows (" + std::to_string(known) +
                      "); run the thingport version that wrote it, or a newer one");
   }
   if (version == 0) {

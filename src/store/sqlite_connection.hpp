@@ -90,11 +90,11 @@ struct migration {
 
 // What a database file holds, for a connection to create, check and migrate it.
 struct schema_spec {
-  std::string_view what;                  // "identity database": names the file in errors
-  std::int32_t application_id;            // PRAGMA application_id of our files of this kind
-  std::span<const migration> migrations;  // in order; the last one's version is this build's
-  bool synchronous_full = true;           // FULL, or NORMAL (a crash of the process loses
-                                          // nothing, a power loss may lose the last commits)
+  std::string_view what;                 // "identity database": names the file in errors
+  std::int32_t application_id;           // PRAGMA application_id of our files of this kind
+  std::span<const migration> migrations; // in order; the last one's version is this build's
+  bool synchronous_full = true;          // FULL, or NORMAL (a crash of the process loses
+                                         // nothing, a power loss may lose the last commits)
 };
 
 // The identity database's spec (schema_version, application_id above).

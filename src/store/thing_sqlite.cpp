@@ -198,14 +198,15 @@ std::error_code check_property_budget(sqlite::connection& db, std::string_view p
     return have.error();
   const auto n = have->empty() ? 0 : static_cast<std::size_t>(have->front());
   if (n + values.size() <= max)
-    return {}; // even if every identifier were new
+    return {};                         // even if every identifier were new
   std::vector<std::string_view> fresh; // identifiers the device does not have yet, once each
   for (const auto& v : values) {
     if (std::find(fresh.begin(), fresh.end(), v.identifier) != fresh.end())
       continue;
     auto known = rows<int>(
-        db, "SELECT 1 FROM thing_property WHERE product_key = ? AND device_name = ? AND "
-            "identifier = ?",
+        db,
+        "SELECT 1 FROM thing_property WHERE product_key = ? AND device_name = ? AND "
+        "identifier = ?",
         [&](statement& s) { s.bind(1, pk).bind(2, dn).bind(3, v.identifier); },
         [](const statement&) { return 1; });
     if (!known)

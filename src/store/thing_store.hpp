@@ -35,13 +35,13 @@ namespace thingport::store {
 
 enum class thing_errc {
   ok = 0,
-  bad_identifier = 1, // property / event / service identifier not 1..50 of [A-Za-z0-9_]
-  bad_key,            // device info key not 1..100 of [A-Za-z0-9_.] starting with a letter
-  bad_value,          // value empty, over max_thing_value_bytes, or with NUL
-  bad_id,             // downlink id not 1..64 of [A-Za-z0-9_-]
-  bad_range,          // from after to
-  too_many,           // more than max_thing_batch entries in one call
-  version_conflict,   // the shadow was changed since it was read
+  bad_identifier = 1,  // property / event / service identifier not 1..50 of [A-Za-z0-9_]
+  bad_key,             // device info key not 1..100 of [A-Za-z0-9_.] starting with a letter
+  bad_value,           // value empty, over max_thing_value_bytes, or with NUL
+  bad_id,              // downlink id not 1..64 of [A-Za-z0-9_-]
+  bad_range,           // from after to
+  too_many,            // more than max_thing_batch entries in one call
+  version_conflict,    // the shadow was changed since it was read
   too_many_properties, // a device would have more than retention::max_properties identifiers
 };
 

@@ -87,8 +87,7 @@ downlink_result property_set(const thing_model* model, device_id device, std::st
 }
 
 downlink_result service_call(const thing_model* model, device_id device, std::string_view id,
-                             std::string_view service_id, const json::value& input,
-                             bool ext_rrpc) {
+                             std::string_view service_id, const json::value& input, bool ext_rrpc) {
   if (!valid_request_id(id)) {
     return refuse(code::bad_params, "bad request id");
   }
@@ -125,16 +124,17 @@ downlink_result service_call(const thing_model* model, device_id device, std::st
   }
   const std::string method = "thing.service." + std::string(service_id);
   const bool sync = s != nullptr && s->call == call_type::sync;
-  return {
-      .ec = {},
-      .message = {},
-      .value = {.topic = !sync    ? service_topic(device.product_key, device.device_name, service_id)
-                         : ext_rrpc ? ext_rrpc_topic(id, service_topic(device.product_key,
-                                                                       device.device_name, service_id))
-                                    : rrpc_request_topic(device.product_key, device.device_name, id),
-                .payload = make_request(id, method, params),
-                .method = method,
-                .sync = sync}};
+  return {.ec = {},
+          .message = {},
+          .value = {.topic = !sync
+                                 ? service_topic(device.product_key, device.device_name, service_id)
+                             : ext_rrpc
+                                 ? ext_rrpc_topic(id, service_topic(device.product_key,
+                                                                    device.device_name, service_id))
+                                 : rrpc_request_topic(device.product_key, device.device_name, id),
+                    .payload = make_request(id, method, params),
+                    .method = method,
+                    .sync = sync}};
 }
 
 downlink_result property_get(const thing_model* model, device_id device, std::string_view id,
@@ -156,15 +156,16 @@ downlink_result property_get(const thing_model* model, device_id device, std::st
     params.emplace_back(p);
   }
   constexpr std::string_view method = "thing.service.property.get";
-  return {.ec = {},
-          .message = {},
-          .value = {.topic = ext_rrpc ? ext_rrpc_topic(id, service_topic(device.product_key,
-                                                                         device.device_name,
-                                                                         "property/get"))
-                                      : rrpc_request_topic(device.product_key, device.device_name, id),
-                    .payload = make_request(id, method, params),
-                    .method = std::string(method),
-                    .sync = true}};
+  return {
+      .ec = {},
+      .message = {},
+      .value = {.topic = ext_rrpc
+                             ? ext_rrpc_topic(id, service_topic(device.product_key,
+                                                                device.device_name, "property/get"))
+                             : rrpc_request_topic(device.product_key, device.device_name, id),
+                .payload = make_request(id, method, params),
+                .method = std::string(method),
+                .sync = true}};
 }
 
 downlink_result rrpc_request(device_id device, std::string_view msg_id, std::string_view payload) {

@@ -15,8 +15,8 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 #include <system_error>
+#include <vector>
 
 #include "thing/tsl.hpp"
 

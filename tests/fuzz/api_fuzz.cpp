@@ -1,7 +1,7 @@
 // libFuzzer target: the API's token rule (api::admit) and router together, as api::server runs
-// them. Input: the Authorization header value, '\n', a method letter, then the request target (encoded,
-// doubled, dotted paths...). The property: no request reaches a handler of a route under /api/
-// without the valid token, and every protected handler sees a target whose raw path is the
+// them. Input: the Authorization header value, '\n', a method letter, then the request target
+// (encoded, doubled, dotted paths...). The property: no request reaches a handler of a route under
+// /api/ without the valid token, and every protected handler sees a target whose raw path is the
 // canonical "/api/..." (so no other spelling of it gets through). Also: nothing throws, and the
 // router answers every admitted target.
 #include <cstddef>

@@ -264,7 +264,7 @@ TEST_P(IdentityStoreContract, StatusChangesInOneBatchAsOneByOne) {
       {"pk", "dev1", true, t1, "192.0.2.1"},
       {"pk", "dev2", true, t1, "192.0.2.2"}, // no such device: skipped
       {"pk", "dev1", false, t2, {}},
-      {"pk", "x", true, t2, "192.0.2.3"},    // invalid name: skipped
+      {"pk", "x", true, t2, "192.0.2.3"}, // invalid name: skipped
       {"pk", "dev3", true, t2, long_ip},
       {"pk", "dev1", true, t3, "2001:db8::1"},
   };

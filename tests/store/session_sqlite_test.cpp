@@ -93,8 +93,10 @@ TEST(SqliteSessionStore, RefusesTheIdentityDatabase) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
-    sqlite3_exec(db, "PRAGMA application_id = 1414556004; PRAGMA user_version = 1; "
-                     "CREATE TABLE product (x)", nullptr, nullptr, nullptr);
+    sqlite3_exec(db,
+                 "PRAGMA application_id = 1414556004; PRAGMA user_version = 1; "
+                 "CREATE TABLE product (x)",
+                 nullptr, nullptr, nullptr);
     sqlite3_close(db);
   }
   EXPECT_NE(open_error_of(file).find("another application"), std::string::npos);
@@ -121,10 +123,10 @@ TEST(SqliteSessionStore, RefusesATruncatedFile) {
     std::vector<session_op> ops{put_session{"a", {}}};
     const std::string payload(1000, 'p'); // the operations point into it
     for (int i = 1; i <= 200; ++i) {
-      ops.push_back(put_message{static_cast<std::uint64_t>(i), "t", payload, 1,
-                                false, {}, nullptr});
-      ops.push_back(put_entry{"a", static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i),
-                              1, false, entry_state::queued, 0});
+      ops.push_back(
+          put_message{static_cast<std::uint64_t>(i), "t", payload, 1, false, {}, nullptr});
+      ops.push_back(put_entry{"a", static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i), 1,
+                              false, entry_state::queued, 0});
     }
     ASSERT_FALSE(s.apply(ops));
   }
@@ -136,7 +138,8 @@ TEST(SqliteSessionStore, RefusesATruncatedFile) {
     loaded l;
     auto ec = s.load_all(l);
     auto problems = s.check();
-    if (ec || !problems || !problems->empty()) why = "detected";
+    if (ec || !problems || !problems->empty())
+      why = "detected";
   } catch (const open_error& e) {
     why = e.what();
   }
@@ -166,7 +169,8 @@ TEST(SessionWriter, CompletionsRunAfterTheirCommitInSubmissionOrder) {
       }
     });
   }
-  for (auto& t : threads) t.join();
+  for (auto& t : threads)
+    t.join();
   w.stop();
   ASSERT_EQ(done.size(), static_cast<std::size_t>(n));
   // Per submitting thread, completions keep submission order.

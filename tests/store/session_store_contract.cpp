@@ -7,7 +7,9 @@ namespace thingport::store::test {
 
 namespace {
 
-timestamp ms(std::int64_t v) { return timestamp{std::chrono::milliseconds{v}}; }
+timestamp ms(std::int64_t v) {
+  return timestamp{std::chrono::milliseconds{v}};
+}
 
 put_message msg(std::uint64_t id, std::string_view payload = "p", timestamp expires = {}) {
   return put_message{id, "t/1", payload, 1, false, expires, nullptr};
@@ -29,11 +31,11 @@ TEST_P(SessionStoreContract, EmptyStoreLoadsNothing) {
 }
 
 TEST_P(SessionStoreContract, LoadsSessionsSubscriptionsMessagesEntriesInThatOrder) {
-  ASSERT_FALSE(apply({put_session{"d|pk/dn", ms(1000)}, put_session{"c1", ms(2000)},
-                      put_subscription{"c1", "a/#", 1}, put_subscription{"d|pk/dn", "b/+", 0},
-                      msg(7, "seven"), entry("c1", 2, 7), msg(9, "nine"),
-                      entry("c1", 1, 9, entry_state::inflight, 42),
-                      put_subscription{"c1", "a/#", 2}}));
+  ASSERT_FALSE(
+      apply({put_session{"d|pk/dn", ms(1000)}, put_session{"c1", ms(2000)},
+             put_subscription{"c1", "a/#", 1}, put_subscription{"d|pk/dn", "b/+", 0},
+             msg(7, "seven"), entry("c1", 2, 7), msg(9, "nine"),
+             entry("c1", 1, 9, entry_state::inflight, 42), put_subscription{"c1", "a/#", 2}}));
   reopen();
   auto l = load();
   EXPECT_EQ(std::string(l.order.begin(), l.order.end()), "ssbbmmee");
@@ -111,8 +113,8 @@ TEST_P(SessionStoreContract, DeletingASessionTakesEverythingOfItAlong) {
 }
 
 TEST_P(SessionStoreContract, UnsubscribeRemovesTheFilter) {
-  ASSERT_FALSE(apply({put_session{"a", {}}, put_subscription{"a", "x", 1},
-                      put_subscription{"a", "y", 1}}));
+  ASSERT_FALSE(
+      apply({put_session{"a", {}}, put_subscription{"a", "x", 1}, put_subscription{"a", "y", 1}}));
   ASSERT_FALSE(apply({delete_subscription{"a", "x"}, delete_subscription{"a", "nope"}}));
   auto l = load();
   ASSERT_EQ(l.subscriptions.size(), 1u);
@@ -173,11 +175,11 @@ TEST_P(SessionStoreContract, UsedBytesGrowWithStoredPayloadsAndShrinkWhenTheyGo)
   ASSERT_FALSE(apply(std::move(ops)));
   const auto full = store_->used_bytes();
   ASSERT_TRUE(full);
-  EXPECT_GE(*full, *empty + 8 * big.size());  // at least the payloads, once each
+  EXPECT_GE(*full, *empty + 8 * big.size()); // at least the payloads, once each
   ASSERT_FALSE(apply({delete_session{"a"}}));
   const auto after = store_->used_bytes();
   ASSERT_TRUE(after);
-  EXPECT_LT(*after, *empty + big.size());  // freed space is no longer counted
+  EXPECT_LT(*after, *empty + big.size()); // freed space is no longer counted
 }
 
 TEST_P(SessionStoreContract, CheckFindsNothingWrongInAHealthyStore) {

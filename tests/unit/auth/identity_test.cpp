@@ -42,9 +42,9 @@ TEST(AuthIdentity, IotIdIsStableAndPerDeviceLife) {
   const auto a = iot_id("pk", "dev1", 1700000000000);
   EXPECT_EQ(a.size(), 24u);
   EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos);
-  EXPECT_EQ(a, iot_id("pk", "dev1", 1700000000000));  // stable
-  EXPECT_NE(a, iot_id("pk", "dev2", 1700000000000));  // per device
-  EXPECT_NE(a, iot_id("pk", "dev1", 1700000000001));  // made again: a new one
+  EXPECT_EQ(a, iot_id("pk", "dev1", 1700000000000)); // stable
+  EXPECT_NE(a, iot_id("pk", "dev2", 1700000000000)); // per device
+  EXPECT_NE(a, iot_id("pk", "dev1", 1700000000001)); // made again: a new one
 }
 
 TEST(AuthIdentity, Username) {

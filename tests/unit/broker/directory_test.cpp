@@ -65,10 +65,11 @@ TEST_F(directory_test, load_rebuilds_everything_from_the_store) {
   auto p = db.create_product({"lamp", false, {}, {}});
   ASSERT_TRUE(p);
   std::vector<store::new_device> batch;
-  for (int i = 0; i < 100; ++i) batch.push_back({"lamp-" + std::to_string(i), {}});
+  for (int i = 0; i < 100; ++i)
+    batch.push_back({"lamp-" + std::to_string(i), {}});
   ASSERT_TRUE(db.create_devices(p->product_key, batch));
-  ASSERT_TRUE(db.add_topic_class({p->product_key, "/${productKey}/${deviceName}/user/cmd",
-                                  auth::access::sub}));
+  ASSERT_TRUE(db.add_topic_class(
+      {p->product_key, "/${productKey}/${deviceName}/user/cmd", auth::access::sub}));
   ASSERT_TRUE(db.create_app({"backend", {p->product_key}, {}, {}}));
   d.load();
   EXPECT_EQ(d.device_count(), 100u);
@@ -90,16 +91,16 @@ TEST_F(directory_test, a_new_topic_class_makes_new_permissions) {
   auto before = d.permissions(p->product_key);
   const std::string cmd = "/" + p->product_key + "/lamp-1/user/cmd";
   EXPECT_FALSE(before->device_can_subscribe("lamp-1", cmd));
-  ASSERT_TRUE(d.add_topic_class({p->product_key, "/${productKey}/${deviceName}/user/cmd",
-                                 auth::access::sub}));
+  ASSERT_TRUE(d.add_topic_class(
+      {p->product_key, "/${productKey}/${deviceName}/user/cmd", auth::access::sub}));
   EXPECT_TRUE(d.permissions(p->product_key)->device_can_subscribe("lamp-1", cmd));
-  EXPECT_FALSE(before->device_can_subscribe("lamp-1", cmd));  // old links keep theirs
+  EXPECT_FALSE(before->device_can_subscribe("lamp-1", cmd)); // old links keep theirs
 }
 
 TEST_F(directory_test, online_follows_the_newest_connection) {
   d.mark_online("pk", "dev1", online_info{1, "a", "127.0.0.1:1", transport_kind::tcp, {}});
   d.mark_online("pk", "dev1", online_info{2, "b", "127.0.0.1:2", transport_kind::ws, {}});
-  EXPECT_FALSE(d.mark_offline("pk", "dev1", 1));  // the taken-over link closing late
+  EXPECT_FALSE(d.mark_offline("pk", "dev1", 1)); // the taken-over link closing late
   auto on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
   EXPECT_EQ(on->serial, 2u);
@@ -110,5 +111,5 @@ TEST_F(directory_test, online_follows_the_newest_connection) {
   EXPECT_EQ(d.online_count(), 0u);
 }
 
-}  // namespace
-}  // namespace thingport::broker
+} // namespace
+} // namespace thingport::broker

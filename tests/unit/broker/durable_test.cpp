@@ -33,7 +33,8 @@ public:
   int commits = 0;
   bool fail = false;
   std::error_code apply(std::span<const store::session_op> batch) override {
-    if (fail) return store::make_error_code(store::errc::storage_failure);
+    if (fail)
+      return store::make_error_code(store::errc::storage_failure);
     ++commits;
     ops.insert(ops.end(), batch.begin(), batch.end());
     return {};
@@ -45,7 +46,8 @@ public:
   std::uint64_t used = 0;
   template <typename Op> int count() const {
     int n = 0;
-    for (const auto& op : ops) n += std::holds_alternative<Op>(op) ? 1 : 0;
+    for (const auto& op : ops)
+      n += std::holds_alternative<Op>(op) ? 1 : 0;
     return n;
   }
 };
@@ -58,7 +60,7 @@ std::string bytes(const mqtt::packet& p) {
 
 class durable : public ::testing::Test {
 protected:
-  void SetUp() override { writer.stop(); }  // submissions commit at once, on this thread
+  void SetUp() override { writer.stop(); } // submissions commit at once, on this thread
 
   static tp::broker::options opts() {
     tp::broker::options o;
@@ -69,8 +71,8 @@ protected:
   }
   fake_store db;
   store::session_writer writer{db};
-  tp::broker::broker b{opts(), std::make_shared<tp::broker::anonymous_policy>(
-                                   true, std::vector<std::string>{})};
+  tp::broker::broker b{
+      opts(), std::make_shared<tp::broker::anonymous_policy>(true, std::vector<std::string>{})};
   bclock::time_point t0 = bclock::now();
 
   struct conn {
@@ -113,10 +115,12 @@ protected:
     mqtt::parser_options po;
     po.side = mqtt::parser_options::role::client;
     while (at < out.size()) {
-      auto r = mqtt::parse({reinterpret_cast<const std::uint8_t*>(out.data()) + at, out.size() - at},
-                           po);
-      if (r.state != mqtt::parse_result::status::packet) break;
-      if (auto* a = std::get_if<mqtt::puback_packet>(&r.pkt)) ids.push_back(a->packet_id);
+      auto r = mqtt::parse(
+          {reinterpret_cast<const std::uint8_t*>(out.data()) + at, out.size() - at}, po);
+      if (r.state != mqtt::parse_result::status::packet)
+        break;
+      if (auto* a = std::get_if<mqtt::puback_packet>(&r.pkt))
+        ids.push_back(a->packet_id);
       at += r.consumed;
     }
     out.clear();
@@ -138,11 +142,11 @@ TEST_F(durable, puback_waits_for_the_commit_and_keeps_publish_order) {
   EXPECT_EQ(db.count<store::put_subscription>(), 1);
   auto p = connect("publisher", true);
   pubacks(*p);
-  feed(*p, pub("t/1", 1));    // stored: waits
-  feed(*p, pub("other", 2));  // not stored, but after 1
+  feed(*p, pub("t/1", 1));   // stored: waits
+  feed(*p, pub("other", 2)); // not stored, but after 1
   EXPECT_TRUE(pubacks(*p).empty()) << "no PUBACK before the commit";
   const int before = db.commits;
-  poll();  // flush -> commit -> ack_ready posted -> sent
+  poll(); // flush -> commit -> ack_ready posted -> sent
   EXPECT_GT(db.commits, before);
   EXPECT_EQ(pubacks(*p), (std::vector<std::uint16_t>{1, 2}));
   EXPECT_EQ(db.count<store::put_message>(), 1);
@@ -199,9 +203,10 @@ TEST_F(durable, queue_bound_drops_the_newest_and_counts) {
   b.attach_store(writer, true);
   offline_subscriber();
   auto p = connect("publisher", true);
-  for (std::uint16_t i = 1; i <= 5; ++i) feed(*p, pub("t/1", i));
+  for (std::uint16_t i = 1; i <= 5; ++i)
+    feed(*p, pub("t/1", i));
   poll();
-  EXPECT_EQ(db.count<store::put_entry>(), 3);  // max_queued
+  EXPECT_EQ(db.count<store::put_entry>(), 3); // max_queued
   EXPECT_EQ(b.total(&tp::broker::counters::dropped_queue_full), 2u);
   EXPECT_EQ(pubacks(*p).size(), 5u) << "dropped by a bound: acknowledged, counted, logged";
 }
@@ -235,7 +240,7 @@ TEST_F(durable, over_the_disk_budget_new_messages_are_dropped_acknowledged_and_c
   offline_subscriber();
   auto p = connect("publisher", true);
   pubacks(*p);
-  db.used = 2u << 20;  // the next commit reads it: over the 1 MiB budget
+  db.used = 2u << 20; // the next commit reads it: over the 1 MiB budget
   feed(*p, pub("t/1", 1));
   poll();
   EXPECT_EQ(db.count<store::put_entry>(), 1) << "stored: the budget was not known to be spent";
@@ -244,7 +249,7 @@ TEST_F(durable, over_the_disk_budget_new_messages_are_dropped_acknowledged_and_c
   EXPECT_EQ(db.count<store::put_entry>(), 1);
   EXPECT_EQ(b.total(&tp::broker::counters::dropped_disk_budget), 1u);
   EXPECT_EQ(pubacks(*p), (std::vector<std::uint16_t>{1, 2}));
-  db.used = 0;  // room again (the writer learns it at its next commit)
+  db.used = 0; // room again (the writer learns it at its next commit)
   writer.submit({}, {});
   feed(*p, pub("t/1", 3));
   poll();
@@ -263,4 +268,4 @@ TEST_F(durable, clean_sessions_never_touch_the_store) {
   EXPECT_TRUE(db.ops.empty());
 }
 
-}  // namespace
+} // namespace

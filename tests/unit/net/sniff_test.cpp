@@ -7,14 +7,15 @@ namespace thingport::net {
 namespace {
 
 TEST(Sniff, TellsTheThreeProtocolsApart) {
-  EXPECT_EQ(sniff(0x16), sniffed::tls);   // TLS handshake record
-  EXPECT_EQ(sniff(0x10), sniffed::mqtt);  // CONNECT
-  EXPECT_EQ(sniff('G'), sniffed::http);   // GET: a WebSocket upgrade
+  EXPECT_EQ(sniff(0x16), sniffed::tls);  // TLS handshake record
+  EXPECT_EQ(sniff(0x10), sniffed::mqtt); // CONNECT
+  EXPECT_EQ(sniff('G'), sniffed::http);  // GET: a WebSocket upgrade
 }
 
 TEST(Sniff, EverythingElseIsUnknown) {
   for (int b = 0; b < 256; ++b) {
-    if (b == 0x16 || b == 0x10 || b == 'G') continue;
+    if (b == 0x16 || b == 0x10 || b == 'G')
+      continue;
     EXPECT_EQ(sniff(static_cast<std::uint8_t>(b)), sniffed::unknown) << b;
   }
   // near misses: other MQTT packet types, CONNECT with reserved flags, other HTTP methods,
@@ -32,5 +33,5 @@ TEST(Sniff, InsideTlsNoSecondTls) {
 
 static_assert(sniff(0x16) == sniffed::tls, "usable at compile time");
 
-}  // namespace
-}  // namespace thingport::net
+} // namespace
+} // namespace thingport::net
