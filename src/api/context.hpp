@@ -8,8 +8,8 @@
 #include <string>
 
 #include "broker/broker.hpp"
-#include "broker/directory.hpp"
-#include "broker/thing_service.hpp"
+#include "platform/directory.hpp"
+#include "platform/thing_service.hpp"
 
 namespace thingport::api {
 
@@ -25,10 +25,10 @@ struct http_stats {
 
 struct context {
   broker::broker& broker;
-  broker::directory& dir;
-  std::string token;                      // Bearer token for /api/v1/...; never empty
-  std::function<bool()> healthy;          // GET /healthz; empty means healthy
-  broker::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
+  platform::directory& dir;
+  std::string token;                        // Bearer token for /api/v1/...; never empty
+  std::function<bool()> healthy;            // GET /healthz; empty means healthy
+  platform::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
 };
 

@@ -70,7 +70,7 @@ response outcome_response(http::status s, const target& t, std::string_view outc
                                        {"rrpcCode", outcome}});
 }
 
-using render_fn = std::function<response(const broker::downlink_reply&)>;
+using render_fn = std::function<response(const platform::downlink_reply&)>;
 
 // Sends `d` and answers later with render(the device's reply), or 504 after `timeout`.
 response call_device(context& ctx, const call& c, const target& t, const thing::downlink& d,
@@ -88,7 +88,7 @@ response call_device(context& ctx, const call& c, const target& t, const thing::
     return error_response(*p);
   auto* thing = ctx.thing;
   thing->await_reply(t.pk, t.dn, t.id,
-                     [answer = c.later->answerer(), render](const broker::downlink_reply& r) {
+                     [answer = c.later->answerer(), render](const platform::downlink_reply& r) {
                        answer(render(r));
                      });
   thing->publish(d.topic, d.payload, 0);
@@ -151,7 +151,7 @@ response set_properties(context& ctx, const call& c) {
 // A device's Alink reply that came over RRPC ({"id","code","data"}), as the API answers it:
 // `o` plus "code" (the reply's, else the RRPC code) and "data" (the reply's, else {} — or the
 // raw text when it is not an object).
-json::object with_alink_reply(json::object o, const broker::downlink_reply& r) {
+json::object with_alink_reply(json::object o, const platform::downlink_reply& r) {
   auto v = json_of(r.reply);
   const auto* obj = v.if_object();
   const auto* code = obj != nullptr ? obj->if_contains("code") : nullptr;
@@ -163,7 +163,7 @@ json::object with_alink_reply(json::object o, const broker::downlink_reply& r) {
 
 // A sync service's answer.
 response sync_service_answer(const target& t, const std::string& service,
-                             const broker::downlink_reply& r) {
+                             const platform::downlink_reply& r) {
   return json_response(
       http::status::ok,
       with_alink_reply(json::object{{"id", t.id}, {"identifier", service}, {"callType", "sync"}},
@@ -189,7 +189,7 @@ response get_properties_now(context& ctx, const call& c) {
     return refused(d);
   return call_device(
       ctx, c, t, d.value, store::downlink_type::service, "property_get", *timeout,
-      [t](const broker::downlink_reply& r) {
+      [t](const platform::downlink_reply& r) {
         return json_response(http::status::ok, with_alink_reply(json::object{{"id", t.id}}, r));
       });
 }
@@ -213,7 +213,7 @@ response invoke_service(context& ctx, const call& c) {
     return refused(d);
   if (d.value.sync) {
     return call_device(ctx, c, t, d.value, store::downlink_type::service, service, *timeout,
-                       [t, service](const broker::downlink_reply& r) {
+                       [t, service](const platform::downlink_reply& r) {
                          return sync_service_answer(t, service, r);
                        });
   }
@@ -250,7 +250,7 @@ response rrpc(context& ctx, const call& c) {
     return refused(d);
   // A raw RRPC has no identifier (the topic is not one: it goes in the request only).
   return call_device(ctx, c, t, d.value, store::downlink_type::rrpc, "", *timeout,
-                     [t](const broker::downlink_reply& r) {
+                     [t](const platform::downlink_reply& r) {
                        return json_response(http::status::ok,
                                             json::object{{"id", t.id},
                                                          {"rrpcCode", "SUCCESS"},

@@ -18,7 +18,7 @@ constexpr std::string_view demo_device_name = "demo-device";
 }
 } // namespace
 
-std::optional<demo_device> ensure_demo_device(broker::directory& dir) {
+std::optional<demo_device> ensure_demo_device(platform::directory& dir) {
   auto& st = dir.store();
   auto products = st.list_products(store::page{0, store::max_page_limit});
   if (!products)

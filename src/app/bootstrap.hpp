@@ -6,7 +6,7 @@
 #include <string>
 
 #include "app/config.hpp"
-#include "broker/directory.hpp"
+#include "platform/directory.hpp"
 
 namespace thingport::app {
 
@@ -17,7 +17,7 @@ struct demo_device {
 // Creates product "demo" with device "demo-device" when the store has no product at all;
 // returns the demo device when it exists (now or from an earlier start), else nullopt.
 // Throws std::runtime_error when the store fails.
-std::optional<demo_device> ensure_demo_device(broker::directory& dir);
+std::optional<demo_device> ensure_demo_device(platform::directory& dir);
 
 // Prints the triplet and a ready mosquitto_pub line for `tcp_listen` (config listeners.tcp).
 void print_demo(const demo_device& d, const config& c);

@@ -22,11 +22,11 @@
 #include "api/token.hpp"
 #include "app/bootstrap.hpp"
 #include "broker/broker.hpp"
-#include "broker/device_policy.hpp"
-#include "broker/directory.hpp"
-#include "broker/thing_service.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
+#include "platform/device_policy.hpp"
+#include "platform/directory.hpp"
+#include "platform/thing_service.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 #include "store/sqlite_connection.hpp"
@@ -137,13 +137,13 @@ int serve(const config& c) {
   o.max_retained_bytes = static_cast<std::size_t>(c.limits.max_retained_bytes);
   o.max_inbound_qos1 = c.limits.max_inflight_in;
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
-  broker::directory dir(identities);
+  platform::directory dir(identities);
   dir.load();
   if (auto demo = ensure_demo_device(dir))
     print_demo(*demo, c);
   spdlog::info("{} devices loaded", dir.device_count());
 
-  broker::device_policy_options po;
+  platform::device_policy_options po;
   po.login.allow_anonymous = c.auth.allow_anonymous;
   po.login.keepalive_min = c.limits.keepalive_min;
   po.login.keepalive_max = c.limits.keepalive_max;
@@ -153,7 +153,7 @@ int serve(const config& c) {
   po.login_failures = c.limits.login_failures;
   po.max_app_sessions = static_cast<std::size_t>(c.limits.max_app_sessions);
   po.max_generic_sessions = static_cast<std::size_t>(c.limits.max_anonymous_sessions);
-  auto policy = std::make_shared<broker::device_policy>(dir, po);
+  auto policy = std::make_shared<platform::device_policy>(dir, po);
   // Persistent sessions (issue 8): declared before the broker, which stops the writer.
   const bool sync = c.store.durability != "async";
   const auto sessions_file = std::filesystem::path(c.data_dir) / "sessions.db";
@@ -172,9 +172,9 @@ int serve(const config& c) {
   to.keep.max_age = c.thing.keep_age;
   to.keep.max_properties = c.thing.max_properties;
   store::sqlite_thing_store thing_db(std::filesystem::path(c.data_dir) / "identity.db", to);
-  broker::thing_service_options tso;
+  platform::thing_service_options tso;
   tso.prune_interval = c.thing.prune_interval;
-  broker::thing_service things(b, identities, thing_db, tso);
+  platform::thing_service things(b, identities, thing_db, tso);
   b.attach_consumer(things);
 
   net::listener_set listeners(b, listener_config_of(c));

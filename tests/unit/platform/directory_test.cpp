@@ -1,13 +1,13 @@
 // The broker's device directory over the real SQLite identity store: the cache follows the
 // store, lookups never touch disk, online tracking survives takeovers.
-#include "broker/directory.hpp"
+#include "platform/directory.hpp"
 
 #include <gtest/gtest.h>
 
 #include "../../store/temp_dir.hpp"
 #include "store/sqlite_identity_store.hpp"
 
-namespace thingport::broker {
+namespace thingport::platform {
 namespace {
 
 struct directory_test : ::testing::Test {
@@ -112,4 +112,4 @@ TEST_F(directory_test, online_follows_the_newest_connection) {
 }
 
 } // namespace
-} // namespace thingport::broker
+} // namespace thingport::platform

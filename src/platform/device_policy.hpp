@@ -23,12 +23,10 @@
 #include "auth/login.hpp"
 #include "auth/permissions.hpp"
 #include "auth/rate_limiter.hpp"
-#include "broker/directory.hpp"
-#include "broker/policy.hpp"
+#include "platform/core.hpp"
+#include "platform/directory.hpp"
 
-namespace thingport::broker {
-
-class broker;
+namespace thingport::platform {
 
 struct device_policy_options {
   auth::login_policy login{};
@@ -62,7 +60,7 @@ public:
   device_policy& operator=(const device_policy&) = delete;
 
   // Status events are published through `b`; call before the broker starts.
-  void attach(broker& b) noexcept { broker_ = &b; }
+  void attach(broker::broker& b) noexcept { broker_ = &b; }
 
   connect_decision authenticate(const mqtt::connect_packet& c, const transport_info& t) override;
   std::uint8_t authorize_subscribe(const client_identity& who, std::string_view filter,
@@ -100,7 +98,7 @@ private:
   anonymous_policy generic_;
   std::optional<auth::connect_rate_limiter> limiter_;  // logins per device, after the sign
   std::optional<auth::connect_rate_limiter> failures_; // failed logins per source address
-  broker* broker_ = nullptr;
+  broker::broker* broker_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
@@ -110,4 +108,4 @@ private:
   std::thread writer_;
 };
 
-} // namespace thingport::broker
+} // namespace thingport::platform

@@ -21,10 +21,10 @@
 
 #include "auth/lookup.hpp"
 #include "auth/permissions.hpp"
-#include "broker/policy.hpp"
+#include "platform/core.hpp"
 #include "store/identity_store.hpp"
 
-namespace thingport::broker {
+namespace thingport::platform {
 
 // A device's live connection, as the status API shows it.
 struct online_info {
@@ -111,4 +111,4 @@ private:
   std::size_t devices_ = 0;
 };
 
-} // namespace thingport::broker
+} // namespace thingport::platform

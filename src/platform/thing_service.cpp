@@ -1,4 +1,4 @@
-#include "broker/thing_service.hpp"
+#include "platform/thing_service.hpp"
 
 #include "broker/log_limiter.hpp"
 
@@ -11,10 +11,10 @@
 #include <spdlog/spdlog.h>
 
 #include "broker/broker.hpp"
-#include "broker/device_policy.hpp"
+#include "platform/device_policy.hpp"
 #include "thing/topic.hpp"
 
-namespace thingport::broker {
+namespace thingport::platform {
 
 namespace {
 
@@ -103,7 +103,7 @@ template <class... F> overloaded(F...) -> overloaded<F...>;
 
 } // namespace
 
-thing_service::thing_service(broker& b, store::identity_store& identities,
+thing_service::thing_service(broker::broker& b, store::identity_store& identities,
                              store::thing_store& things, thing_service_options o)
     : broker_(b), identities_(identities), things_(things), opts_(std::move(o)) {}
 
@@ -243,7 +243,7 @@ void thing_service::commit(group& g) {
       properties_refused_.fetch_add(1, std::memory_order_relaxed);
       if (auto n = refused_log_.admit())
         spdlog::info("thing: {}/{}: values refused: {}{}", li->product_key, li->device_name,
-                     ec.message(), suppressed_note(*n));
+                     ec.message(), broker::suppressed_note(*n));
       if (r.failure_reply)
         publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
       continue;
@@ -396,4 +396,4 @@ void thing_service::wake(std::string_view pk, std::string_view dn, std::string_v
   w(r);
 }
 
-} // namespace thingport::broker
+} // namespace thingport::platform

@@ -31,15 +31,13 @@
 #include <thread>
 #include <vector>
 
-#include "broker/publish_consumer.hpp"
+#include "platform/core.hpp"
 #include "store/identity_store.hpp"
 #include "store/thing_store.hpp"
 #include "thing/handler.hpp"
 #include "thing/tsl.hpp"
 
-namespace thingport::broker {
-
-class broker;
+namespace thingport::platform {
 
 struct thing_service_options {
   std::size_t max_queue = 100'000;
@@ -57,7 +55,7 @@ struct downlink_reply {
 
 class thing_service final : public publish_consumer {
 public:
-  thing_service(broker& b, store::identity_store& identities, store::thing_store& things,
+  thing_service(broker::broker& b, store::identity_store& identities, store::thing_store& things,
                 thing_service_options o = {});
   ~thing_service() override; // stop()
   thing_service(const thing_service&) = delete;
@@ -121,7 +119,7 @@ private:
                  store::timestamp now);
   void wake(std::string_view pk, std::string_view dn, std::string_view id, downlink_reply r);
 
-  broker& broker_;
+  broker::broker& broker_;
   store::identity_store& identities_;
   store::thing_store& things_;
   thing_service_options opts_;
@@ -140,7 +138,7 @@ private:
 
   std::atomic<std::uint64_t> handled_{0}, dropped_{0}, store_failures_{0};
   std::atomic<std::uint64_t> properties_refused_{0};
-  log_limiter refused_log_{10};
+  broker::log_limiter refused_log_{10};
 };
 
-} // namespace thingport::broker
+} // namespace thingport::platform

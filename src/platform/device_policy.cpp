@@ -1,4 +1,4 @@
-#include "broker/device_policy.hpp"
+#include "platform/device_policy.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +15,7 @@
 #include "auth/identity.hpp"
 #include "broker/broker.hpp"
 
-namespace thingport::broker {
+namespace thingport::platform {
 
 namespace {
 
@@ -314,4 +314,4 @@ void device_policy::flush() {
   idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
 }
 
-} // namespace thingport::broker
+} // namespace thingport::platform

@@ -1,11 +1,11 @@
-#include "broker/directory.hpp"
+#include "platform/directory.hpp"
 
 #include "auth/identity.hpp"
 
 #include <mutex>
 #include <stdexcept>
 
-namespace thingport::broker {
+namespace thingport::platform {
 
 struct directory::product_entry {
   auth::product_record record;
@@ -296,4 +296,4 @@ std::size_t directory::device_count() const {
   return devices_;
 }
 
-} // namespace thingport::broker
+} // namespace thingport::platform
