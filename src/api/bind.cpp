@@ -38,8 +38,4 @@ handler bind(context& ctx, context_handler f, path_ids ids) {
   };
 }
 
-std::string device_session_key(std::string_view pk, std::string_view dn) {
-  return "d|" + std::string(pk) + "/" + std::string(dn);
-}
-
 } // namespace thingport::api

@@ -7,8 +7,8 @@
 #include <memory>
 #include <string>
 
-#include "broker/broker.hpp"
 #include "platform/directory.hpp"
+#include "platform/services.hpp"
 #include "platform/thing_service.hpp"
 
 namespace thingport::api {
@@ -24,15 +24,12 @@ struct http_stats {
 };
 
 struct context {
-  broker::broker& broker;
-  platform::directory& dir;
+  platform::services& platform;             // publishing, disconnecting, the core's statistics
+  platform::directory& dir;                 // platform.devices()
   std::string token;                        // Bearer token for /api/v1/...; never empty
   std::function<bool()> healthy;            // GET /healthz; empty means healthy
-  platform::thing_service* thing = nullptr; // the thing layer; null: its endpoints answer 503
+  platform::thing_service* thing = nullptr; // platform.thing(); null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
 };
-
-// The session key of a device's MQTT session (what broker::disconnect takes).
-std::string device_session_key(std::string_view pk, std::string_view dn);
 
 } // namespace thingport::api

@@ -123,7 +123,7 @@ response set_enabled(context& ctx, const call& c, bool enabled) {
   if (auto r = ctx.dir.set_device_enabled(pk, dn, enabled); !r)
     return error_response(device_problem(ctx, r.error(), pk, dn));
   if (!enabled)
-    ctx.broker.disconnect(device_session_key(pk, dn), broker::close_reason::kicked, false);
+    ctx.platform.disconnect_device(pk, dn, broker::close_reason::kicked, false);
   auto d = ctx.dir.store().get_device(pk, dn);
   if (!d)
     return error_response(device_problem(ctx, d.error(), pk, dn));
@@ -141,7 +141,7 @@ response delete_device(context& ctx, const call& c) {
   const auto &pk = c.params[0], &dn = c.params[1];
   if (auto r = ctx.dir.delete_device(pk, dn); !r)
     return error_response(device_problem(ctx, r.error(), pk, dn));
-  ctx.broker.disconnect(device_session_key(pk, dn), broker::close_reason::kicked, true);
+  ctx.platform.disconnect_device(pk, dn, broker::close_reason::kicked, true);
   return json_response(http::status::ok,
                        json::object{{"productKey", pk}, {"deviceName", dn}, {"deleted", true}});
 }

@@ -2,13 +2,14 @@
 
 #include <fmt/format.h>
 
+#include "broker/broker.hpp"
 #include "broker/log_limiter.hpp"
 #include "store/session_writer.hpp"
 
 namespace thingport::api {
 
 metrics_snapshot take_snapshot(context& ctx) {
-  auto& b = ctx.broker;
+  const auto& b = ctx.platform.core();
   using broker::counters;
   metrics_snapshot s;
   s.accepted = b.total(&counters::connections);

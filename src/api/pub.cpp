@@ -33,9 +33,9 @@ response publish(context& ctx, const call& c) {
   auto payload = base64_decode(*payload64);
   if (!payload)
     return error_response(http::status::bad_request, "payload must be base64");
-  if (payload->size() > ctx.broker.opts().max_payload)
+  if (payload->size() > ctx.platform.limits().max_payload)
     return error_response(http::status::payload_too_large,
-                          "payload over " + std::to_string(ctx.broker.opts().max_payload) +
+                          "payload over " + std::to_string(ctx.platform.limits().max_payload) +
                               " bytes");
   if (!mqtt::valid_topic_name(*topic))
     return error_response(http::status::bad_request,
@@ -58,10 +58,17 @@ response publish(context& ctx, const call& c) {
     return error_response(http::status::bad_request,
                           "no device of product " + *pk + " may subscribe to " + *topic);
   }
-  const auto id = ctx.broker.next_message_id();
+  const auto id = ctx.platform.next_message_id();
   auto m = broker::make_message(*topic, *payload, static_cast<std::uint8_t>(qos), false, id);
+  // With a deviceName, routed where the device's session lives (one trip to it).
+  const auto send = [&](broker::message_ptr msg, std::function<void(bool)> done) {
+    if (dn)
+      ctx.platform.publish_to_device(*pk, *dn, std::move(msg), std::move(done));
+    else
+      ctx.platform.publish(std::move(msg), std::move(done));
+  };
   if (qos == 0 || !c.later) {
-    ctx.broker.publish(std::move(m));
+    send(std::move(m), [](bool) {});
     return json_response(http::status::ok, boost::json::object{{"messageId", id}});
   }
   // QoS 1: 200 means stored (DESIGN.md §1): answered once every persistent session that took
@@ -73,7 +80,7 @@ response publish(context& ctx, const call& c) {
                                       "the session store did not confirm in time"));
                  },
                  {});
-  ctx.broker.publish(std::move(m), [answer = c.later->answerer(), id](bool stored) {
+  send(std::move(m), [answer = c.later->answerer(), id](bool stored) {
     answer(stored ? json_response(http::status::ok, boost::json::object{{"messageId", id}})
                   : error_response(http::status::service_unavailable,
                                    "the session store could not keep the message for the "

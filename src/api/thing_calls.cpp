@@ -35,7 +35,7 @@ struct target {
 
 // A fresh request id: the broker's message ids are unique on this node.
 std::string new_id(context& ctx) {
-  return std::to_string(ctx.broker.next_message_id());
+  return std::to_string(ctx.platform.next_message_id());
 }
 
 std::optional<problem> record(context& ctx, const target& t, const thing::downlink& d,
@@ -91,7 +91,7 @@ response call_device(context& ctx, const call& c, const target& t, const thing::
                      [answer = c.later->answerer(), render](const platform::downlink_reply& r) {
                        answer(render(r));
                      });
-  thing->publish(d.topic, d.payload, 0);
+  thing->send(t.pk, t.dn, d.topic, d.payload, 0);
   const auto on_timeout = [thing, t, render]() -> std::optional<response> {
     if (!thing->forget(t.pk, t.dn, t.id))
       return std::nullopt; // the reply came first and is on its way here
@@ -144,7 +144,7 @@ response set_properties(context& ctx, const call& c) {
   }
   if (auto p = record(ctx, t, d.value, store::downlink_type::property_set, {}))
     return error_response(*p);
-  ctx.thing->publish(d.value.topic, d.value.payload, 1);
+  ctx.thing->send(t.pk, t.dn, d.value.topic, d.value.payload, 1);
   return json_response(http::status::ok, json::object{{"id", t.id}, {"topic", d.value.topic}});
 }
 
@@ -219,7 +219,7 @@ response invoke_service(context& ctx, const call& c) {
   }
   if (auto p = record(ctx, t, d.value, store::downlink_type::service, service))
     return error_response(*p);
-  ctx.thing->publish(d.value.topic, d.value.payload, 1);
+  ctx.thing->send(t.pk, t.dn, d.value.topic, d.value.payload, 1);
   return json_response(http::status::ok, json::object{{"id", t.id},
                                                       {"identifier", service},
                                                       {"callType", "async"},
@@ -242,7 +242,7 @@ response rrpc(context& ctx, const call& c) {
   const auto payload = base64_decode(*payload64);
   if (!payload)
     return error_response(http::status::bad_request, "payload must be base64");
-  if (payload->size() > ctx.broker.opts().max_payload)
+  if (payload->size() > ctx.platform.limits().max_payload)
     return error_response(http::status::payload_too_large, "payload over the MQTT payload limit");
   auto d = topic ? thing::ext_rrpc_request({t.pk, t.dn}, t.id, *topic, *payload)
                  : thing::rrpc_request({t.pk, t.dn}, t.id, *payload);

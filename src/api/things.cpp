@@ -191,7 +191,7 @@ response put_shadow(context& ctx, const call& c) {
     return error_response(http::status::conflict, "version conflict: the shadow changed meanwhile");
   if (!put)
     return thing_error(put.error(), pk, dn);
-  ctx.thing->publish(thing::shadow_get_topic(pk, dn), out.reply, 1);
+  ctx.thing->send(pk, dn, thing::shadow_get_topic(pk, dn), out.reply, 1);
   return json_response(
       http::status::ok,
       json::object{{"productKey", pk}, {"deviceName", dn}, {"version", out.updated->version()}});

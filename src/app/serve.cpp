@@ -26,6 +26,7 @@
 #include "net/listener_set.hpp"
 #include "platform/device_policy.hpp"
 #include "platform/directory.hpp"
+#include "platform/services.hpp"
 #include "platform/thing_service.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
@@ -176,6 +177,7 @@ int serve(const config& c) {
   tso.prune_interval = c.thing.prune_interval;
   platform::thing_service things(b, identities, thing_db, tso);
   b.attach_consumer(things);
+  platform::services services(b, dir, &things);
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())
@@ -193,7 +195,7 @@ int serve(const config& c) {
     api::server_options ho;
     ho.max_connections = c.http.max_connections;
     ho.max_connections_per_ip = c.http.max_connections_per_ip;
-    http.emplace(api::context{b, dir, token.value, store_up, &things},
+    http.emplace(api::context{services, dir, token.value, store_up, &things},
                  net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
   }

@@ -98,7 +98,7 @@ login_result login_device(const connect_request& req, const client_id& id,
   case lookup_status::unavailable:
     return refuse(errc::lookup_unavailable);
   }
-  std::string key = device_key('d', user->product_key, user->device_name);
+  std::string key = device_session_key(user->product_key, user->device_name);
   if (id.auth == auth_type::connect_nwl) {
     if (!req.password || !dev.device_token || !secure_equal(*dev.device_token, password)) {
       return refuse(errc::bad_sign);
@@ -327,6 +327,10 @@ login_result login(const connect_request& req, const device_lookup& lookup,
     failures->record(source_key, now);
   }
   return r;
+}
+
+std::string device_session_key(std::string_view pk, std::string_view dn) {
+  return device_key('d', pk, dn);
 }
 
 } // namespace thingport::auth

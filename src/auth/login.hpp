@@ -111,4 +111,8 @@ login_result login(const connect_request& req, const device_lookup& lookup,
                    connect_rate_limiter::clock::time_point now = {},
                    connect_rate_limiter* failures = nullptr);
 
+// The session key of device pk/dn's MQTT session ("d|pk/dn", login_identity::session_key): what
+// the broker's session registry knows the device by.
+std::string device_session_key(std::string_view pk, std::string_view dn);
+
 } // namespace thingport::auth

@@ -122,7 +122,35 @@ void broker::publish(message_ptr m) {
 }
 
 void broker::publish(message_ptr m, std::function<void(bool)> done) {
-  worker& w = pick();
+  publish_on(pick(), std::move(m), std::move(done));
+}
+
+void broker::publish_to(std::string_view session_key, message_ptr m,
+                        std::function<void(bool)> done) {
+  const auto id = find_session(session_key);
+  const auto home = id != 0 ? sessions_.home(id) : std::nullopt;
+  publish_on(home ? at(*home) : pick(), std::move(m), std::move(done));
+}
+
+subscriber_id broker::find_session(std::string_view key) const {
+  std::lock_guard lock(registry_mu_);
+  const auto it = registry_.find(key);
+  return it == registry_.end() ? 0 : it->second;
+}
+
+void broker::register_session(const std::string& key, subscriber_id id) {
+  std::lock_guard lock(registry_mu_);
+  registry_[key] = id;
+}
+
+void broker::unregister_session(const std::string& key, subscriber_id id) {
+  std::lock_guard lock(registry_mu_);
+  const auto it = registry_.find(key);
+  if (it != registry_.end() && it->second == id)
+    registry_.erase(it);
+}
+
+void broker::publish_on(worker& w, message_ptr m, std::function<void(bool)> done) {
   asio::post(w.io(), [&w, m = std::move(m), done = std::move(done)]() mutable {
     if (m->retain)
       w.owner().retained().set(m);
@@ -141,15 +169,10 @@ void broker::publish(message_ptr m, std::function<void(bool)> done) {
   });
 }
 
-void broker::disconnect(std::string session_key, close_reason r, bool discard) {
-  subscriber_id id = 0;
-  {
-    std::lock_guard lock(registry_mu);
-    auto it = registry.find(session_key);
-    if (it == registry.end())
-      return;
-    id = it->second;
-  }
+void broker::disconnect(std::string_view session_key, close_reason r, bool discard) {
+  const auto id = find_session(session_key);
+  if (id == 0)
+    return;
   const auto home = sessions_.home(id);
   if (!home)
     return;

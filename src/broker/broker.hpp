@@ -49,6 +49,9 @@ public:
   topic_index& index() noexcept { return index_; }
   retained_store& retained() noexcept { return retained_; }
   session_table& sessions() noexcept { return sessions_; }
+  const topic_index& index() const noexcept { return index_; }
+  const retained_store& retained() const noexcept { return retained_; }
+  const session_table& sessions() const noexcept { return sessions_; }
   client_policy& policy() noexcept { return *policy_; }
   const options& opts() const noexcept { return opts_; }
   // A counter summed over the workers (each worker counts its own, so the per-message path
@@ -123,17 +126,27 @@ public:
   // once when no stored session took it). Runs on a worker or the session writer's thread: it
   // must not block (post to your own executor). Not called when the broker stops first.
   void publish(message_ptr m, std::function<void(bool stored)> done);
+  // The same for a message addressed to one session's client (a device's downlink, a reply):
+  // routed on the worker that holds the session `session_key`, so that delivery to it takes no
+  // second trip between workers (any worker when there is no such session).
+  void publish_to(
+      std::string_view session_key, message_ptr m,
+      std::function<void(bool stored)> done = [](bool) {});
 
   // Closes the connection of session `session_key` with `r` (an operator disabled or deleted the
   // device) and, when `discard` is set, deletes the session too (subscriptions, queued
   // messages). Any thread; asynchronous: done on the session's worker shortly after.
-  void disconnect(std::string session_key, close_reason r, bool discard);
+  void disconnect(std::string_view session_key, close_reason r, bool discard);
 
-  // Session registry: session key -> id. Any thread.
-  std::mutex registry_mu;
-  std::unordered_map<std::string, subscriber_id> registry;
+  // --- the session registry: session key -> id; any thread ---
+  subscriber_id find_session(std::string_view key) const;
+  void register_session(const std::string& key, subscriber_id id);
+  // Forgets `key` when it still names session `id`.
+  void unregister_session(const std::string& key, subscriber_id id);
 
 private:
+  void publish_on(worker& w, message_ptr m, std::function<void(bool)> done);
+
   options opts_;
   std::shared_ptr<client_policy> policy_;
   topic_index index_;
@@ -142,6 +155,14 @@ private:
   std::mutex budget_mu_;
   std::unordered_map<std::string, std::size_t> budgets_;
   session_table sessions_;
+  mutable std::mutex registry_mu_;
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
+  };
+  std::unordered_map<std::string, subscriber_id, key_hash, std::equal_to<>> registry_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

@@ -354,10 +354,12 @@ void client::handle(const mqtt::publish_packet& p) {
   if (verdict == publish_verdict::allow) {
     if (p.retain)
       keep_retained(p.topic, p.payload, p.qos);
+    auto* consumer = b.consumer();
+    const std::uint8_t kind = consumer != nullptr ? consumer->classify(*identity_, p.topic) : 0;
     auto m = make_message(p.topic, p.payload, p.qos, false,
-                          p.qos > 0 ? worker_.next_message_id() : 0, session_->id());
-    if (auto* tc = b.consumer(); tc != nullptr && maybe_thing_topic(p.topic))
-      tc->consume(identity_, m); // the thing layer, beside the routing below
+                          p.qos > 0 ? worker_.next_message_id() : 0, session_->id(), kind);
+    if (kind != 0)
+      consumer->consume(identity_, m); // e.g. the thing service, beside the routing below
     if (p.qos > 0 && b.ack_after_commit()) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr};
       worker_.route(m, &wait);

@@ -53,9 +53,9 @@ publish_verdict anonymous_policy::authorize_publish(const client_identity&, std:
   return publish_verdict::allow;
 }
 
-bool anonymous_policy::may_receive(const client_identity&, std::string_view topic) {
+bool anonymous_policy::may_receive(const client_identity&, const message& m, bool) {
   for (const auto& d : deny_)
-    if (mqtt::topic_matches(d, topic))
+    if (mqtt::topic_matches(d, m.topic))
       return false;
   return true;
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "broker/close_reason.hpp"
+#include "broker/message.hpp"
 #include "mqtt/packet.hpp"
 
 namespace thingport::broker {
@@ -35,11 +36,8 @@ struct client_identity {
   bool check_delivery = false; // ask may_receive() for every message delivered
   std::vector<std::string> implicit_subscriptions; // filters subscribed without SUBSCRIBE (_ss=1)
   std::uint8_t implicit_qos = 1;
-  std::uint8_t policy_kind = 0; // which policy made it (0: generic); lets a policy downcast
-  // Messages this client published on a topic ending in "_reply" are not delivered back to it
-  // (a device's reply to a service call would otherwise come back through thing/service/+).
-  bool drop_own_replies = false;
-  std::uint16_t max_subscriptions = 0;        // explicit subscriptions per session; 0: no limit
+  std::uint8_t policy_kind = 0;        // which policy made it (0: generic); lets a policy downcast
+  std::uint16_t max_subscriptions = 0; // explicit subscriptions per session; 0: no limit
   std::uint8_t max_filters_per_subscribe = 0; // later filters get 0x80; 0: no limit
   // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
   // to a dynamic registration; then the link is closed after close_after (0: never).
@@ -76,8 +74,9 @@ public:
                                            std::uint8_t requested) = 0;
   virtual publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
                                             std::uint8_t qos) = 0;
-  // Asked on delivery when who.check_delivery is set.
-  virtual bool may_receive(const client_identity& who, std::string_view topic) = 0;
+  // Asked before `m` is delivered to `who`'s session when who.check_delivery is set; `own`: the
+  // session published `m` itself (it subscribed to a filter its own topic matches).
+  virtual bool may_receive(const client_identity& who, const message& m, bool own) = 0;
   // Whose budget of persistent sessions a session key counts against ("" : none). Sessions are
   // restored at start from their keys alone, so the answer depends on the key only.
   virtual std::string budget_of(std::string_view /*session_key*/) { return {}; }
@@ -108,7 +107,7 @@ public:
                                    std::uint8_t requested) override;
   publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
                                     std::uint8_t qos) override;
-  bool may_receive(const client_identity& who, std::string_view topic) override;
+  bool may_receive(const client_identity& who, const message& m, bool own) override;
   // Every generic client's persistent session counts against one pool.
   std::string budget_of(std::string_view) override { return "generic"; }
   std::size_t budget_limit(std::string_view) override { return max_sessions_; }

@@ -1,12 +1,16 @@
-// The router's seam for the thing layer (DESIGN.md §2): a consumer that gets the PUBLISHes
-// devices make on thing topics (/sys/..., /ext/ntp, /ext/rrpc, /shadow/update,
-// /ota/device/inform), after the permission check allowed them and beside the ordinary routing
-// to subscribers (applications may subscribe to those topics, PROTOCOL.md §8).
+// A consumer beside the router (DESIGN.md §2): a layer above the core (the device platform's
+// thing service) that takes some of the PUBLISHes clients make, after the permission check
+// allowed them and beside the ordinary routing to subscribers. Which ones is its own filter:
+// classify() names the consumer's kind of a topic (0: not the consumer's), once per PUBLISH, and
+// the kind travels with the message (message::kind) so the consumer never classifies it again.
 //
-// Threads: consume() is called on the publishing connection's worker thread; it must not block
-// (queue the message for a thread of its own). Messages of one connection come in order.
+// Threads: classify() and consume() are called on the publishing connection's worker thread,
+// concurrently on different workers; classify() must be cheap (it sees every PUBLISH) and
+// consume() must not block (queue the message for a thread of its own). Messages of one
+// connection come in order.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 
@@ -19,16 +23,9 @@ struct client_identity;
 class publish_consumer {
 public:
   virtual ~publish_consumer() = default;
+  virtual std::uint8_t classify(const client_identity& who, std::string_view topic) const = 0;
+  // `m` carries classify()'s kind, never 0.
   virtual void consume(const std::shared_ptr<const client_identity>& who, const message_ptr& m) = 0;
 };
-
-// A cheap first look, so that custom topics (/{pk}/{dn}/...) cost one comparison or two: true
-// for every topic the thing layer serves, and for some it does not (the consumer looks again).
-inline bool maybe_thing_topic(std::string_view t) noexcept {
-  if (t.size() < 5 || t[0] != '/')
-    return false;
-  return t.starts_with("/sys/") || t.starts_with("/ext/") || t.starts_with("/shadow/") ||
-         t.starts_with("/ota/");
-}
 
 } // namespace thingport::broker

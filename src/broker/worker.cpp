@@ -37,10 +37,7 @@ void worker::create_session(client& c) {
     return c.refuse_session();
   const bool stored = !c.clean_session() && broker_.writer() != nullptr;
   const auto id = broker_.sessions().allocate(index_, stored);
-  {
-    std::lock_guard lock(broker_.registry_mu);
-    broker_.registry[c.session_key()] = id;
-  }
+  broker_.register_session(c.session_key(), id);
   auto s = std::make_unique<session>(id, c.session_key());
   session& ref = *s;
   sessions_.emplace(id, std::move(s));
@@ -55,24 +52,13 @@ void worker::create_session(client& c) {
 }
 
 void worker::open_session(client& c) {
-  subscriber_id id = 0;
-  {
-    std::lock_guard lock(broker_.registry_mu);
-    auto it = broker_.registry.find(c.session_key());
-    if (it != broker_.registry.end())
-      id = it->second;
-  }
+  const subscriber_id id = broker_.find_session(c.session_key());
   if (id == 0)
     return create_session(c);
   const auto home = broker_.sessions().home(id);
   if (!home) {
     // Destroyed after we read the registry: its destroyer erased the entry (or will).
-    {
-      std::lock_guard lock(broker_.registry_mu);
-      auto it = broker_.registry.find(c.session_key());
-      if (it != broker_.registry.end() && it->second == id)
-        broker_.registry.erase(it);
-    }
+    broker_.unregister_session(c.session_key(), id);
     return open_session(c);
   }
   const bool keep = !c.clean_session();
@@ -158,12 +144,7 @@ void worker::destroy_session(session& s) {
     persist(store::delete_session{s.key()});
   for (const auto& sub : s.subscriptions)
     broker_.index().unsubscribe(sub.filter, id);
-  {
-    std::lock_guard lock(broker_.registry_mu);
-    auto it = broker_.registry.find(s.key());
-    if (it != broker_.registry.end() && it->second == id)
-      broker_.registry.erase(it);
-  }
+  broker_.unregister_session(s.key(), id);
   broker_.sessions().release(id);
   sessions_.erase(id); // `s` is gone after this line
 }
@@ -264,10 +245,7 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
                      const std::shared_ptr<ack_token>& ack) {
   const std::uint8_t qos = std::min(m->qos, granted);
   if (s.identity && s.identity->check_delivery &&
-      !broker_.policy().may_receive(*s.identity, m->topic))
-    return;
-  if (m->origin == s.id() && s.identity && s.identity->drop_own_replies &&
-      m->topic.ends_with("_reply"))
+      !broker_.policy().may_receive(*s.identity, *m, m->origin == s.id()))
     return;
   if (s.conn != nullptr) {
     if (qos == 0)

@@ -138,10 +138,7 @@ void worker::released(session& s, const inflight_message& m) {
 
 session& worker::restore_session(const std::string& key) {
   const auto id = broker_.sessions().allocate(index_, true);
-  {
-    std::lock_guard lock(broker_.registry_mu);
-    broker_.registry[key] = id;
-  }
+  broker_.register_session(key, id);
   auto s = std::make_unique<session>(id, key);
   session& ref = *s;
   ref.persistent = true;

@@ -119,7 +119,6 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
     id->permissions = auth::client_permissions::device(std::move(perms), li.device_name);
     if (li.ss)
       id->implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
-    id->drop_own_replies = true;
   } else {
     std::vector<std::shared_ptr<const auth::product_permissions>> products;
     for (const auto& pk : li.app_products)
@@ -208,11 +207,15 @@ bool device_policy::may_retain(const client_identity& who, std::string_view topi
   return true;
 }
 
-bool device_policy::may_receive(const client_identity& who, std::string_view topic) {
+bool device_policy::may_receive(const client_identity& who, const message& m, bool own) {
   const auto* a = as_aliyun(who);
   if (a == nullptr)
-    return generic_.may_receive(who, topic);
-  return a->permissions.can_receive(topic);
+    return generic_.may_receive(who, m, own);
+  // A device's reply to a service call would come back to it through thing/service/+: what a
+  // device publishes on a topic ending in "_reply" is not delivered back to it.
+  if (own && is_device(a->login) && m.topic.ends_with("_reply"))
+    return false;
+  return a->permissions.can_receive(m.topic);
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {

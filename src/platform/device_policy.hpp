@@ -67,7 +67,7 @@ public:
                                    std::uint8_t requested) override;
   publish_verdict authorize_publish(const client_identity& who, std::string_view topic,
                                     std::uint8_t qos) override;
-  bool may_receive(const client_identity& who, std::string_view topic) override;
+  bool may_receive(const client_identity& who, const message& m, bool own) override;
   bool may_retain(const client_identity& who, std::string_view topic) override;
   std::string budget_of(std::string_view session_key) override;
   std::size_t budget_limit(std::string_view budget) override;

@@ -10,6 +10,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "auth/login.hpp"
 #include "broker/broker.hpp"
 #include "platform/device_policy.hpp"
 #include "thing/topic.hpp"
@@ -129,12 +130,20 @@ void thing_service::stop() {
   waiters_.clear();
 }
 
+std::uint8_t thing_service::classify(const client_identity& who, std::string_view topic) const {
+  // A cheap first look, so that custom topics (/{pk}/{dn}/...) cost a comparison or two.
+  if (topic.size() < 5 || topic[0] != '/')
+    return 0;
+  if (!topic.starts_with("/sys/") && !topic.starts_with("/ext/") &&
+      !topic.starts_with("/shadow/") && !topic.starts_with("/ota/"))
+    return 0;
+  if (device_login(who) == nullptr)
+    return 0; // applications command devices, they are no device
+  return static_cast<std::uint8_t>(thing::classify_topic(topic).kind); // not_thing is 0
+}
+
 void thing_service::consume(const std::shared_ptr<const client_identity>& who,
                             const message_ptr& m) {
-  if (device_login(*who) == nullptr)
-    return; // applications command devices, they are no device
-  if (thing::classify_topic(m->topic).kind == thing::topic_kind::not_thing)
-    return;
   {
     std::lock_guard lock(queue_mu_);
     if (queue_.size() >= opts_.max_queue || stop_) {
@@ -198,7 +207,7 @@ void thing_service::handle(const item& it, group& g) {
     return;
   const std::string_view pk = li->product_key, dn = li->device_name;
   // What handle() reads of the device must include the writes before it.
-  const auto kind = thing::classify_topic(it.msg->topic).kind;
+  const auto kind = static_cast<thing::topic_kind>(it.msg->kind); // classify() on the worker
   if (kind == thing::topic_kind::desired_get || kind == thing::topic_kind::shadow_update ||
       g.items.size() >= max_group)
     commit(g);
@@ -224,7 +233,7 @@ void thing_service::handle(const item& it, group& g) {
       continue;
     store_failures_.fetch_add(1, std::memory_order_relaxed);
     if (r.failure_reply)
-      publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+      send(pk, dn, r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
     break;
   }
 }
@@ -245,7 +254,8 @@ void thing_service::commit(group& g) {
         spdlog::info("thing: {}/{}: values refused: {}{}", li->product_key, li->device_name,
                      ec.message(), broker::suppressed_note(*n));
       if (r.failure_reply)
-        publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+        send(li->product_key, li->device_name, r.failure_reply->topic, r.failure_reply->payload,
+             it.msg->qos);
       continue;
     }
     if (ec) {
@@ -253,7 +263,8 @@ void thing_service::commit(group& g) {
       spdlog::warn("thing: {}/{}: values not stored: {}", li->product_key, li->device_name,
                    ec.message());
       if (r.failure_reply)
-        publish(r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
+        send(li->product_key, li->device_name, r.failure_reply->topic, r.failure_reply->payload,
+             it.msg->qos);
       continue;
     }
     for (const auto& a : r.actions)
@@ -275,11 +286,11 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
   return std::visit(
       overloaded{
           [&](const thing::publish_action& p) {
-            publish(p.topic, p.payload, qos);
+            send(pk, dn, p.topic, p.payload, qos);
             return true;
           },
           [&](const thing::forward_action& f) {
-            publish(f.topic, f.payload, 1);
+            forward(f.topic, f.payload);
             return true;
           },
           [&](const thing::store_properties_action& s) {
@@ -366,9 +377,15 @@ void thing_service::set_model(std::string_view pk, std::shared_ptr<const thing::
   models_.insert_or_assign(std::string(pk), std::move(m));
 }
 
-void thing_service::publish(std::string_view topic, std::string_view payload, std::uint8_t qos) {
-  broker_.publish(
+void thing_service::send(std::string_view pk, std::string_view dn, std::string_view topic,
+                         std::string_view payload, std::uint8_t qos) {
+  broker_.publish_to(
+      auth::device_session_key(pk, dn),
       make_message(topic, payload, qos, false, qos > 0 ? broker_.next_message_id() : 0));
+}
+
+void thing_service::forward(std::string_view topic, std::string_view payload) {
+  broker_.publish(make_message(topic, payload, 1, false, broker_.next_message_id()));
 }
 
 void thing_service::await_reply(std::string_view pk, std::string_view dn, std::string_view id,

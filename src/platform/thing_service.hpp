@@ -65,6 +65,8 @@ public:
   // Handles what is queued, then joins the thread. Idempotent. Before the broker is destroyed.
   void stop();
 
+  // The thing topics a device publishes on (a thing::topic_kind); 0 for everything else.
+  std::uint8_t classify(const client_identity& who, std::string_view topic) const override;
   void consume(const std::shared_ptr<const client_identity>& who, const message_ptr& m) override;
 
   store::thing_store& store() noexcept { return things_; }
@@ -75,8 +77,10 @@ public:
   // PUT .../tsl stored `m` for `pk`: used for every message from now on.
   void set_model(std::string_view pk, std::shared_ptr<const thing::thing_model> m);
 
-  // Publishes to a device (a downlink, the shadow's control message), routed on a worker.
-  void publish(std::string_view topic, std::string_view payload, std::uint8_t qos);
+  // Publishes to device pk/dn (a downlink, a reply, the shadow's control message): routed on
+  // the worker that holds the device's session, so it reaches the device in one trip.
+  void send(std::string_view pk, std::string_view dn, std::string_view topic,
+            std::string_view payload, std::uint8_t qos);
 
   using waiter = std::function<void(const downlink_reply&)>;
   // `w` is called once, on the thing thread, when the device answers downlink `id` (after the
@@ -117,6 +121,8 @@ private:
   // Carries out one action; false when a store write failed (the failure reply applies).
   bool carry_out(std::string_view pk, std::string_view dn, std::uint8_t qos, const thing::action& a,
                  store::timestamp now);
+  // Publishes a forward for applications (routed on any worker).
+  void forward(std::string_view topic, std::string_view payload);
   void wake(std::string_view pk, std::string_view dn, std::string_view id, downlink_reply r);
 
   broker::broker& broker_;

@@ -24,7 +24,7 @@
 #include <variant>
 #include <vector>
 
-#include "store/identity_store.hpp" // errc, result, open_error, timestamp
+#include "store/result.hpp"
 
 namespace thingport::store {
 

@@ -476,7 +476,7 @@ TEST(cross_worker, takeover_moves_the_session_and_its_queue) {
   EXPECT_TRUE(c->paused()); // waiting for the session from worker 0
   poll();
   ASSERT_FALSE(c->paused());
-  EXPECT_EQ(b.sessions().home(b.registry.at("mover")), 1u);
+  EXPECT_EQ(b.sessions().home(b.find_session("mover")), 1u);
   mqtt::parser_options po;
   po.side = mqtt::parser_options::role::client;
   const auto& out = c->output();

@@ -1,0 +1,49 @@
+// What the HTTP API (and through it the CLI and the console) acts on: the device platform's
+// services over the MQTT core. The API asks these and never reaches into the core's sessions,
+// registry or workers; the core's own statistics are read through core() for /metrics.
+//
+// Threads: every member may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "broker/options.hpp"
+#include "platform/core.hpp"
+#include "platform/directory.hpp"
+
+namespace thingport::platform {
+
+class thing_service;
+
+class services {
+public:
+  // `thing` may be null (the thing layer is off: its endpoints answer 503).
+  services(broker::broker& core, directory& dir, thing_service* thing) noexcept
+      : core_(core), dir_(dir), thing_(thing) {}
+
+  directory& devices() noexcept { return dir_; }
+  thing_service* thing() noexcept { return thing_; }
+  const broker::broker& core() const noexcept { return core_; }
+  const broker::options& limits() const noexcept;
+
+  // A message id unique on this node.
+  std::uint64_t next_message_id() noexcept;
+  // Routes `m` to every session subscribed to its topic; `done(stored)` as broker::publish.
+  void publish(message_ptr m, std::function<void(bool stored)> done = [](bool) {});
+  // The same for a message addressed to device pk/dn: routed where the device's session lives,
+  // so that it reaches the device in one trip between threads.
+  void publish_to_device(std::string_view pk, std::string_view dn, message_ptr m,
+                         std::function<void(bool stored)> done = [](bool) {});
+  // Closes device pk/dn's connection with `r` (disabled, deleted: `discard` also deletes its
+  // session and queued messages). Asynchronous.
+  void disconnect_device(std::string_view pk, std::string_view dn, close_reason r, bool discard);
+
+private:
+  broker::broker& core_;
+  directory& dir_;
+  thing_service* thing_;
+};
+
+} // namespace thingport::platform
