@@ -36,6 +36,7 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.will_denied = b.total(&counters::will_denied);
   s.retain_denied = b.total(&counters::retain_denied);
   s.subscribe_denied = b.total(&counters::subscribe_denied);
+  s.handoffs = b.total(&counters::handoffs);
   s.retained = b.retained().size();
   s.retained_bytes = b.retained().bytes();
   s.retained_refused = b.retained().refused();
@@ -142,6 +143,10 @@ std::string render_metrics(const metrics_snapshot& s) {
          s.retain_denied);
   metric(out, "thingport_subscribe_denied_total", "counter", "SUBSCRIBE filters refused (0x80).",
          s.subscribe_denied);
+  metric(out, "thingport_worker_handoffs_total", "counter",
+         "Deliveries passed from the worker that routed a message to the worker holding the "
+         "subscriber's session.",
+         s.handoffs);
   metric(out, "thingport_retained_messages", "gauge", "Retained messages kept.", s.retained);
   metric(out, "thingport_retained_bytes", "gauge",
          "Topic and payload bytes of the retained messages ([limits] max_retained_bytes).",

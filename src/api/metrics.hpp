@@ -42,6 +42,7 @@ struct metrics_snapshot {
   std::uint64_t will_denied = 0;
   std::uint64_t retain_denied = 0;
   std::uint64_t subscribe_denied = 0;
+  std::uint64_t handoffs = 0;
   std::uint64_t retained = 0;
   std::uint64_t retained_bytes = 0;
   std::uint64_t retained_refused = 0;

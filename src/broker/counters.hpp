@@ -25,6 +25,9 @@ struct counters {
   std::atomic<std::uint64_t> will_denied{0};   // CONNECTs refused for a will they may not publish
   std::atomic<std::uint64_t> retain_denied{0}; // retain flags not kept (topic not retainable)
   std::atomic<std::uint64_t> subscribe_denied{0}; // SUBSCRIBE filters answered 0x80
+  // Deliveries posted from this worker to another (the subscriber's session lives there): the
+  // trips between threads a message takes after the worker that routed it.
+  std::atomic<std::uint64_t> handoffs{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
 };
 

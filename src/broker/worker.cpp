@@ -211,6 +211,7 @@ void worker::flush_outbox() {
       continue;
     std::vector<delivery> batch;
     batch.swap(outbox_[w]);
+    stats_.handoffs.fetch_add(batch.size(), std::memory_order_relaxed);
     asio::post(broker_.at(w).io(), [target = &broker_.at(w), b = std::move(batch)]() mutable {
       target->deliver_batch(b);
     });

@@ -7,9 +7,13 @@
 
 namespace thingport::platform {
 
-const broker::options& services::limits() const noexcept { return core_.opts(); }
+const broker::options& services::limits() const noexcept {
+  return core_.opts();
+}
 
-std::uint64_t services::next_message_id() noexcept { return core_.next_message_id(); }
+std::uint64_t services::next_message_id() noexcept {
+  return core_.next_message_id();
+}
 
 void services::publish(message_ptr m, std::function<void(bool)> done) {
   core_.publish(std::move(m), std::move(done));

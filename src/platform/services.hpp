@@ -31,11 +31,13 @@ public:
   // A message id unique on this node.
   std::uint64_t next_message_id() noexcept;
   // Routes `m` to every session subscribed to its topic; `done(stored)` as broker::publish.
-  void publish(message_ptr m, std::function<void(bool stored)> done = [](bool) {});
+  void publish(
+      message_ptr m, std::function<void(bool stored)> done = [](bool) {});
   // The same for a message addressed to device pk/dn: routed where the device's session lives,
   // so that it reaches the device in one trip between threads.
-  void publish_to_device(std::string_view pk, std::string_view dn, message_ptr m,
-                         std::function<void(bool stored)> done = [](bool) {});
+  void publish_to_device(
+      std::string_view pk, std::string_view dn, message_ptr m,
+      std::function<void(bool stored)> done = [](bool) {});
   // Closes device pk/dn's connection with `r` (disabled, deleted: `discard` also deletes its
   // session and queued messages). Asynchronous.
   void disconnect_device(std::string_view pk, std::string_view dn, close_reason r, bool discard);
