@@ -9,17 +9,6 @@ namespace thingport::api {
 
 namespace json = boost::json;
 
-std::string_view host_of(std::string_view a) noexcept {
-  if (!a.empty() && a.front() == '[') {
-    const auto close = a.find(']');
-    return close == std::string_view::npos ? a : a.substr(1, close - 1);
-  }
-  const auto colon = a.find(':');
-  if (colon == std::string_view::npos || a.find(':', colon + 1) != std::string_view::npos)
-    return a; // no port, or a bare IPv6 address
-  return a.substr(0, colon);
-}
-
 namespace {
 
 store::device_status status_with(context& ctx, const store::device& d, bool connected) {
@@ -53,7 +42,7 @@ json::object device_json(context& ctx, const store::device& d, bool with_secret)
   if (with_secret)
     o["deviceSecret"] = d.device_secret;
   const std::string_view ip = on ? std::string_view(on->ip) : std::string_view(d.last_ip);
-  o["ip"] = host_of(ip);
+  o["ip"] = broker::host_of(ip);
   o["created"] = millis(d.created);
   const auto closed = ctx.dir.last_close(d.product_key, d.device_name);
   o["lastCloseReason"] = closed ? json::value(*closed) : json::value(nullptr);

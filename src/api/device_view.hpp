@@ -20,7 +20,4 @@ store::device_status status_now(context& ctx, const store::device& d);
 // `with_secret`, and "clientId", "transport", "onlineSince" while it is connected.
 boost::json::object device_json(context& ctx, const store::device& d, bool with_secret);
 
-// "1.2.3.4:5678" -> "1.2.3.4", "[::1]:80" -> "::1"; text without a port is kept. Pure.
-std::string_view host_of(std::string_view address) noexcept;
-
 } // namespace thingport::api

@@ -40,11 +40,7 @@ namespace {
 
 // Tests and scripts wait for these lines to learn the bound ports.
 void announce(const char* kind, const boost::asio::ip::tcp::endpoint& ep) {
-  std::printf(
-      "thingport: listening %s %s\n", kind,
-      (ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string())
-          .append(":" + std::to_string(ep.port()))
-          .c_str());
+  std::printf("thingport: listening %s %s\n", kind, net::to_string(ep).c_str());
   std::fflush(stdout);
 }
 

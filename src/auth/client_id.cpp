@@ -2,24 +2,13 @@
 
 #include <charconv>
 
+#include <boost/algorithm/string/predicate.hpp>
+
 #include "auth/error.hpp"
 
 namespace thingport::auth {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
 
 template <typename Int> bool parse_int(std::string_view s, Int& out) noexcept {
   if (s.empty()) {
@@ -31,16 +20,16 @@ template <typename Int> bool parse_int(std::string_view s, Int& out) noexcept {
 }
 
 std::optional<auth_type> parse_auth_type(std::string_view v) noexcept {
-  if (iequals(v, "register")) {
+  if (boost::algorithm::iequals(v, "register")) {
     return auth_type::register_device;
   }
-  if (iequals(v, "regnwl")) {
+  if (boost::algorithm::iequals(v, "regnwl")) {
     return auth_type::register_nwl;
   }
-  if (iequals(v, "connwl")) {
+  if (boost::algorithm::iequals(v, "connwl")) {
     return auth_type::connect_nwl;
   }
-  if (iequals(v, "app")) {
+  if (boost::algorithm::iequals(v, "app")) {
     return auth_type::app;
   }
   return std::nullopt;
@@ -48,47 +37,47 @@ std::optional<auth_type> parse_auth_type(std::string_view v) noexcept {
 
 // Applies one key=value item; returns errc::ok or why the item is refused.
 errc apply(client_id& out, std::string_view key, std::string_view value) noexcept {
-  if (iequals(key, "securemode")) {
+  if (boost::algorithm::iequals(key, "securemode")) {
     int mode = 0;
     if (!parse_int(value, mode)) {
       return errc::bad_securemode;
     }
     out.securemode = mode;
-  } else if (iequals(key, "signmethod")) {
+  } else if (boost::algorithm::iequals(key, "signmethod")) {
     const auto m = parse_sign_method(value);
     if (!m) {
       return errc::bad_signmethod;
     }
     out.signmethod = *m;
-  } else if (iequals(key, "timestamp")) {
+  } else if (boost::algorithm::iequals(key, "timestamp")) {
     out.timestamp = value;
-  } else if (iequals(key, "authType")) {
+  } else if (boost::algorithm::iequals(key, "authType")) {
     const auto t = parse_auth_type(value);
     if (!t) {
       return errc::bad_auth_type;
     }
     out.auth = *t;
-  } else if (iequals(key, "random")) {
+  } else if (boost::algorithm::iequals(key, "random")) {
     out.random = value;
-  } else if (iequals(key, "_ss")) {
+  } else if (boost::algorithm::iequals(key, "_ss")) {
     out.ss = value == "1";
-  } else if (iequals(key, "ext")) {
+  } else if (boost::algorithm::iequals(key, "ext")) {
     std::uint32_t bits = 0;
     if (!parse_int(value, bits)) {
       return errc::bad_ext;
     }
     out.ext = bits;
-  } else if (iequals(key, "gw")) {
+  } else if (boost::algorithm::iequals(key, "gw")) {
     out.gateway = value == "1";
-  } else if (iequals(key, "instanceId")) {
+  } else if (boost::algorithm::iequals(key, "instanceId")) {
     out.instance_id = value;
-  } else if (iequals(key, "_v")) {
+  } else if (boost::algorithm::iequals(key, "_v")) {
     out.sdk_version = value;
-  } else if (iequals(key, "lan")) {
+  } else if (boost::algorithm::iequals(key, "lan")) {
     out.lan = value;
-  } else if (iequals(key, "pid")) {
+  } else if (boost::algorithm::iequals(key, "pid")) {
     out.pid = value;
-  } else if (iequals(key, "mid")) {
+  } else if (boost::algorithm::iequals(key, "mid")) {
     out.mid = value;
   }
   // Unknown keys are ignored: SDKs add new ones over time.

@@ -4,6 +4,17 @@
 
 namespace thingport::broker {
 
+std::string_view host_of(std::string_view a) noexcept {
+  if (!a.empty() && a.front() == '[') {
+    const auto close = a.find(']');
+    return close == std::string_view::npos ? a : a.substr(1, close - 1);
+  }
+  const auto colon = a.find(':');
+  if (colon == std::string_view::npos || a.find(':', colon + 1) != std::string_view::npos)
+    return a; // no port, or a bare IPv6 address
+  return a.substr(0, colon);
+}
+
 std::string_view to_string(transport_kind t) noexcept {
   switch (t) {
   case transport_kind::tcp:

@@ -23,8 +23,12 @@ std::string_view to_string(transport_kind t) noexcept;
 
 struct transport_info {
   transport_kind kind = transport_kind::tcp;
-  std::string remote_address; // "ip:port"
+  std::string remote_address; // "1.2.3.4:5678" or "[::1]:5678" (net::to_string of the peer)
 };
+
+// The host of an address as transport_info holds it: "1.2.3.4:5678" -> "1.2.3.4",
+// "[::1]:80" -> "::1"; text without a port (or a bare IPv6 address) is kept. Pure.
+std::string_view host_of(std::string_view address) noexcept;
 
 // What a policy attaches to an accepted client; the policy may subclass it to keep its own data
 // (a device's productKey/deviceName, an application's products).

@@ -47,7 +47,12 @@ std::string remote_address(const asio::ip::tcp::socket& s) {
   const auto ep = s.remote_endpoint(ec);
   if (ec)
     return "?";
-  return ep.address().to_string() + ":" + std::to_string(ep.port());
+  return to_string(ep);
+}
+
+std::string to_string(const asio::ip::tcp::endpoint& ep) {
+  const auto host = ep.address().to_string();
+  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
 }
 
 namespace {

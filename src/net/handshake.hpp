@@ -19,6 +19,8 @@ namespace thingport::net {
 
 enum class listener_kind : std::uint8_t { tcp, tls, ws, wss, auto_ };
 std::string_view to_string(listener_kind k) noexcept; // "tcp" ... "auto"
+// "1.2.3.4:5678" or "[::1]:5678": how addresses are written everywhere (logs, the status API).
+std::string to_string(const boost::asio::ip::tcp::endpoint& ep);
 
 // Shared, immutable after startup (the TLS store reloads itself): connections and handshakes
 // hold a reference, so it outlives the listeners that made them.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include <boost/algorithm/string/predicate.hpp>
+
 namespace thingport::net {
 
 namespace {
@@ -13,13 +15,6 @@ std::string_view trim(std::string_view s) noexcept {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
     s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 } // namespace
@@ -42,8 +37,9 @@ bool origin_allowed(std::string_view origin, const std::vector<std::string>& all
   if (allowed.empty() || origin.empty())
     return true;
   origin = trim(origin);
-  return std::any_of(allowed.begin(), allowed.end(),
-                     [origin](const std::string& a) { return iequals(trim(a), origin); });
+  return std::any_of(allowed.begin(), allowed.end(), [origin](const std::string& a) {
+    return boost::algorithm::iequals(trim(a), origin);
+  });
 }
 
 } // namespace thingport::net

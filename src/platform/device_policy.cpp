@@ -21,15 +21,6 @@ namespace {
 
 constexpr std::uint8_t aliyun_kind = 1;
 
-std::string ip_only(std::string_view address) {
-  // "1.2.3.4:5678" or "[::1]:5678"
-  if (!address.empty() && address.front() == '[') {
-    const auto end = address.find(']');
-    return std::string(address.substr(1, end == std::string_view::npos ? end : end - 1));
-  }
-  return std::string(address.substr(0, address.rfind(':')));
-}
-
 // The platform's status message format: "2018-08-31 15:32:28.205" (here in UTC).
 std::string format_time(store::timestamp t) {
   const auto ms = t.time_since_epoch().count() % 1000;
@@ -88,7 +79,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
                                              const transport_info& t) {
   const bool tls = t.kind == transport_kind::tls || t.kind == transport_kind::wss;
   auto req = auth::make_connect_request(c, tls);
-  const std::string source = ip_only(t.remote_address);
+  const std::string source = std::string(broker::host_of(t.remote_address));
   req.source = source;
   auto r = auth::login(req, dir_, opts_.login, limiter_ ? &*limiter_ : nullptr,
                        auth::connect_rate_limiter::clock::now(), failures_ ? &*failures_ : nullptr);
@@ -224,7 +215,7 @@ void device_policy::on_online(const client_identity& who, const connection_facts
     return;
   const auto& li = a->login;
   const auto now = store::now();
-  std::string ip = ip_only(c.transport.remote_address);
+  std::string ip = std::string(broker::host_of(c.transport.remote_address));
   dir_.mark_online(li.product_key, li.device_name,
                    online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
                                c.transport.kind, now, li.rrpc_ext()});

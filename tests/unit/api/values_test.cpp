@@ -11,6 +11,7 @@
 #include "api/query.hpp"
 #include "api/tsl.hpp"
 #include "auth/identity.hpp"
+#include "broker/policy.hpp"
 
 namespace thingport::api {
 namespace {
@@ -83,7 +84,7 @@ TEST(ApiDeviceView, HostOf) {
                                                        {"", ""},
                                                        {"[broken", "[broken"}};
   for (const auto& [address, host] : cases)
-    EXPECT_EQ(host_of(address), host) << address;
+    EXPECT_EQ(broker::host_of(address), host) << address;
 }
 
 TEST(ApiBatch, NumberedNames) {
