@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$(nproc)" --target thingport
-exec build/release/src/app/thingport serve "$@"
+# THINGPORT_BIN: a thingport already built (the tests use it); otherwise the release build.
+if [ -z "${THINGPORT_BIN:-}" ]; then
+  cmake --preset release >/dev/null
+  cmake --build --preset release -j "$(nproc)" --target thingport
+  THINGPORT_BIN=build/release/src/app/thingport
+fi
+exec "$THINGPORT_BIN" serve "$@"

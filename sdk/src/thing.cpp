@@ -10,10 +10,11 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "thing/alink.hpp"
 #include "thing/json.hpp"
+#include "thing/topic.hpp"
 
 namespace thingport::device {
 
@@ -26,17 +27,6 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// "123" or 123 -> "123"; anything else -> nullopt.
-std::optional<std::string> id_text(const json::value& v) {
-  if (const auto* s = v.if_string())
-    return std::string(*s);
-  if (v.is_int64())
-    return std::to_string(v.as_int64());
-  if (v.is_uint64())
-    return std::to_string(v.as_uint64());
-  return std::nullopt;
 }
 
 // NTP times are decimal strings or numbers ("the same JSON types").
@@ -59,12 +49,12 @@ std::optional<std::int64_t> time_value(const json::object& o, std::string_view k
   return std::nullopt;
 }
 
+// The thing layer's bounded parse (depth, size): what the platform sends is input too.
 std::optional<json::object> parse_object(std::string_view payload) {
-  boost::system::error_code ec;
-  json::value v = json::parse(payload, ec);
-  if (ec || !v.is_object())
+  auto v = thingport::thing::parse_json(payload);
+  if (!v || !v->is_object())
     return std::nullopt;
-  return std::move(v.as_object());
+  return std::move(v->as_object());
 }
 
 } // namespace
@@ -78,10 +68,9 @@ std::optional<alink_reply> parse_alink_reply(std::string_view payload) {
   const auto* code = o->if_contains("code");
   if (id == nullptr || code == nullptr || !code->is_number())
     return std::nullopt;
-  auto idt = id_text(*id);
-  if (!idt)
+  r.id = thingport::thing::id_text(*id); // "123" or 123 -> "123"; anything else -> ""
+  if (r.id.empty())
     return std::nullopt;
-  r.id = std::move(*idt);
   boost::system::error_code ec;
   r.code = code->to_number<int>(ec);
   if (ec)
@@ -124,7 +113,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
 
   state(client& cl, std::chrono::milliseconds t)
       : c(cl), pk(cl.config().device.product_key), dn(cl.config().device.device_name),
-        prefix("/sys/" + pk + "/" + dn + "/"), timeout(t) {}
+        prefix(thingport::thing::sys_topic(pk, dn, "")), timeout(t) {}
 
   std::string request(std::string_view rest, std::string method, json::value params,
                       reply_handler done, std::uint8_t qos) {
@@ -199,7 +188,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
     }
     const json::value params =
         req && req->contains("params") ? req->at("params") : json::value(json::object());
-    const std::string reply_topic = std::string(m.topic) + "_reply";
+    const std::string reply_topic = thingport::thing::reply_topic(m.topic);
     if (!req)
       return answer(reply_topic, id, method, {400, json::object(), "request is not JSON"});
     if (rest == "property/set") {
@@ -222,11 +211,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
     if (!on_rrpc)
       return;
     std::string out = on_rrpc(msg_id, m.payload);
-    c.publish(prefix + "rrpc/response/" + std::string(msg_id), std::move(out), 0);
-  }
-
-  std::string shadow_topic(std::string_view dir) const {
-    return "/shadow/" + std::string(dir) + "/" + pk + "/" + dn;
+    c.publish(thingport::thing::rrpc_response_topic(pk, dn, msg_id), std::move(out), 0);
   }
 
   // On the strand. `done` may be empty (an automatic report): its reply is consumed unseen.
@@ -248,7 +233,7 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
       }
     });
     shadow_waiting.emplace_back(std::move(done), std::move(timer));
-    c.publish(shadow_topic("update"), thingport::thing::to_json(req), 1);
+    c.publish(thingport::thing::shadow_update_topic(pk, dn), thingport::thing::to_json(req), 1);
   }
 
   void on_shadow(const message& m) {
@@ -328,8 +313,10 @@ thing::thing(client& c, std::chrono::milliseconds reply_timeout)
   c.subscribe(p + "thing/event/+/post_reply", 0, bind(&state::on_reply));
   c.subscribe(p + "thing/service/#", 1, bind(&state::on_service_topic));
   c.subscribe(p + "rrpc/request/+", 0, bind(&state::on_rrpc_request));
-  c.subscribe("/ext/ntp/" + state_->pk + "/" + state_->dn + "/response", 0, bind(&state::on_ntp));
-  c.subscribe(state_->shadow_topic("get"), 1, bind(&state::on_shadow));
+  c.subscribe(thingport::thing::ntp_response_topic(state_->pk, state_->dn), 0,
+              bind(&state::on_ntp));
+  c.subscribe(thingport::thing::shadow_get_topic(state_->pk, state_->dn), 1,
+              bind(&state::on_shadow));
 }
 
 std::string thing::post_properties(json::object params, reply_handler done, std::uint8_t qos) {
@@ -381,7 +368,7 @@ void thing::sync_time(ntp_handler done) {
     s->ntp.emplace(sent, std::pair{std::move(done), std::move(timer)});
   });
   json::object req{{"deviceSendTime", sent}};
-  state_->c.publish("/ext/ntp/" + state_->pk + "/" + state_->dn + "/request",
+  state_->c.publish(thingport::thing::ntp_request_topic(state_->pk, state_->dn),
                     thingport::thing::to_json(req), 0);
 }
 

@@ -1,4 +1,5 @@
-// Application clients (PROTOCOL.md §8): a backend's MQTT credentials over its products.
+// Application clients (docs/protocol.md "The cloud side"): a backend's MQTT credentials over its
+// products.
 #include <boost/json.hpp>
 
 #include "api/errors.hpp"

@@ -1,5 +1,5 @@
 // A device as the API shows it: the store's record joined with the broker's knowledge of who is
-// online now (PROTOCOL.md §7 status). Any thread.
+// online now (docs/protocol.md "The cloud side" status). Any thread.
 #pragma once
 
 #include <string_view>

@@ -2,7 +2,7 @@
 // topic of a product). {"productKey","deviceName"?,"topic","payload"(base64),"qos":0|1}
 // -> 200 {"messageId"}; with qos 1, 200 comes after the session store's commit (503 if it
 // failed). Only topics a device of the product may subscribe to: with deviceName,
-// that device; without, any device of the product (PROTOCOL.md §7, §8).
+// that device; without, any device of the product (docs/protocol.md "The cloud side").
 #include <chrono>
 #include <optional>
 
@@ -71,7 +71,7 @@ response publish(context& ctx, const call& c) {
     send(std::move(m), [](bool) {});
     return json_response(http::status::ok, boost::json::object{{"messageId", id}});
   }
-  // QoS 1: 200 means stored (DESIGN.md §1): answered once every persistent session that took
+  // QoS 1: 200 means stored (docs/http-api.md): answered once every persistent session that took
   // the message has it on disk (durability = "sync"), 503 when the store could not keep it.
   c.later->defer(std::chrono::seconds(10),
                  [] {

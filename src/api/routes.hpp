@@ -1,4 +1,4 @@
-// The API's endpoints, one group per resource (DESIGN.md §1). Each add_* registers its routes
+// The API's endpoints, one group per resource (docs/http-api.md). Each add_* registers its routes
 // on `r`; the handlers keep a reference to `ctx`. Handlers run on the API's thread and may
 // block on the store.
 #pragma once

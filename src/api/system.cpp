@@ -29,8 +29,8 @@ response console(context&, const call&) {
   return text_response(http::status::ok, "text/html; charset=utf-8", std::string(console_html()));
 }
 
-// PROTOCOL.md §3: the answer is always HTTP 200 with the platform's code in the body, as the
-// cloud does (devices' SDKs read "code", not the status line).
+// docs/protocol.md "Dynamic registration": the answer is always HTTP 200 with the platform's code
+// in the body, as the cloud does (devices' SDKs read "code", not the status line).
 response register_device(context& ctx, const call& c) {
   namespace rc = auth::registration_code;
   const auto form = parse_form(c.req.body());

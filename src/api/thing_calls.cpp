@@ -1,6 +1,6 @@
-// Downlinks to a device (DESIGN.md §1, PROTOCOL.md §5, §7): property set, service invocation
-// (async: answered at once with the request id; sync: over RRPC, answered with the device's
-// reply), RRPC, and the downlink records with the device's replies.
+// Downlinks to a device (docs/http-api.md, docs/protocol.md "Alink messages", "The cloud side"):
+// property set, service invocation (async: answered at once with the request id; sync: over RRPC,
+// answered with the device's reply), RRPC, and the downlink records with the device's replies.
 //
 // A call that waits for the device does not hold up the API's thread: the handler records the
 // request, registers a waiter with the thing layer, publishes, and defers its answer

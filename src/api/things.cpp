@@ -1,4 +1,4 @@
-// Thing data of a device (DESIGN.md §1): latest properties, property history, events and the
+// Thing data of a device (docs/http-api.md): latest properties, property history, events and the
 // device shadow. Downlinks (property set, services, RRPC) are in thing_calls.cpp.
 #include <algorithm>
 

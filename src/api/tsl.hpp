@@ -1,6 +1,6 @@
-// Where a thing model (TSL, PROTOCOL.md §6) is checked before PUT .../tsl stores it: the full
-// check of thing::parse_tsl (types, specs, identifiers, reserved words, a struct inside a
-// struct, ...). Pure; any thread.
+// Where a thing model (TSL, docs/protocol.md "Thing models") is checked before PUT .../tsl stores
+// it: the full check of thing::parse_tsl (types, specs, identifiers, reserved words, a struct
+// inside a struct, ...). Pure; any thread.
 #pragma once
 
 #include <memory>

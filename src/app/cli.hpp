@@ -1,4 +1,4 @@
-// The client commands of the `thingport` binary (DESIGN.md §1):
+// The client commands of the `thingport` binary (README.md):
 //   product create NAME | product list | product show PK
 //   device create PK [DN] | device batch PK --count N [--prefix P] | device list PK
 //   device show|disable|enable|delete PK DN

@@ -1,5 +1,5 @@
 // The admin commands' HTTP client: one synchronous request to the API (Boost.Beast), and where
-// the API and its token are (DESIGN.md §1: --api / THINGPORT_API, --token / THINGPORT_TOKEN /
+// the API and its token are (README.md: --api / THINGPORT_API, --token / THINGPORT_TOKEN /
 // the data dir's admin.token). Control plane: throws on failure.
 #pragma once
 

@@ -1,4 +1,4 @@
-// The configuration file (TOML, DESIGN.md §1). Every key is optional; missing keys keep the
+// The configuration file (TOML, README.md). Every key is optional; missing keys keep the
 // embedded defaults. Unknown keys and wrong types are errors with the key's path.
 #pragma once
 
@@ -62,7 +62,7 @@ struct config {
     std::string nats = "";
     std::string node = "";
   } cluster;
-  struct { // [thing]: an extension of DESIGN.md §1 (docs/thing.md "Retention")
+  struct { // [thing]: an extension of README.md (docs/thing.md "Retention")
     std::size_t keep_values = 10'000;              // per property, and events per identifier
     std::size_t max_properties = 1000;             // property identifiers per device
     std::chrono::seconds keep_age{30 * 24 * 3600}; // 0: no age limit

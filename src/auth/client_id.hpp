@@ -1,5 +1,6 @@
-// The MQTT ClientId of Aliyun-style clients: `<id>|key=value,key=value,...|` (PROTOCOL.md §1).
-// A client id with no '|' at all is a generic MQTT client. Pure functions; any thread.
+// The MQTT ClientId of Aliyun-style clients: `<id>|key=value,key=value,...|` (docs/protocol.md
+// "Logging in"). A client id with no '|' at all is a generic MQTT client. Pure functions; any
+// thread.
 #pragma once
 
 #include <cstddef>
@@ -18,7 +19,7 @@ enum class auth_type : std::uint8_t {
   register_device, // authType=register: dynamic registration of a pre-created device
   register_nwl,    // authType=regnwl: registration without a pre-created device
   connect_nwl,     // authType=connwl: login with the deviceToken from regnwl
-  app,             // authType=app: application client (PROTOCOL.md §8)
+  app,             // authType=app: application client (docs/protocol.md "The cloud side")
 };
 
 std::string_view to_string(auth_type t) noexcept;

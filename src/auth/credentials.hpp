@@ -30,7 +30,8 @@ mqtt_credentials device_credentials(std::string_view product_key, std::string_vi
                                     std::string_view device_secret,
                                     const device_credential_options& opts = {});
 
-// `<id>|authType=app,signmethod=..,timestamp=..|`, `appKey`, hex sign (PROTOCOL.md §8).
+// `<id>|authType=app,signmethod=..,timestamp=..|`, `appKey`, hex sign (docs/protocol.md "The cloud
+// side").
 mqtt_credentials app_credentials(std::string_view app_key, std::string_view app_secret,
                                  std::string_view client_id, std::string_view timestamp,
                                  sign_method method = sign_method::hmacsha256);

@@ -1,6 +1,6 @@
 // Why a login or registration was refused, as an std::error_code category. Each value maps to
-// the CONNACK return code that refuses the client (PROTOCOL.md §1 table), so one value travels
-// from the check to the packet and to the connection's close reason.
+// the CONNACK return code that refuses the client (docs/protocol.md "Logging in" table), so one
+// value travels from the check to the packet and to the connection's close reason.
 #pragma once
 
 #include <string_view>

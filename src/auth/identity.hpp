@@ -10,7 +10,7 @@
 
 namespace thingport::auth {
 
-// 4..32 chars of [A-Za-z0-9_-@.:] (PROTOCOL.md §7).
+// 4..32 chars of [A-Za-z0-9_-@.:] (docs/protocol.md "The cloud side").
 bool valid_device_name(std::string_view dn) noexcept;
 
 // 1..32 chars of [A-Za-z0-9_-]. Generated keys are 11 alphanumerics; longer and older forms

@@ -1,6 +1,7 @@
-// The whole device login decision (PROTOCOL.md §1, §3, §8) as one function: CONNECT fields and
-// a device lookup in, a refusal (CONNACK code + reason) or an accepted identity out. No I/O of
-// its own, no clock reads, no exceptions on anything the peer sent.
+// The whole device login decision (docs/protocol.md "Logging in", "Dynamic registration", "The
+// cloud side") as one function: CONNECT fields and a device lookup in, a refusal (CONNACK code +
+// reason) or an accepted identity out. No I/O of its own, no clock reads, no exceptions on anything
+// the peer sent.
 #pragma once
 
 #include <chrono>
@@ -45,7 +46,7 @@ enum class client_kind : std::uint8_t {
   device,          // triplet sign, or connwl with a device token
   register_device, // authType=register: gets its deviceSecret on /ext/register, then closed
   register_nwl,    // authType=regnwl: gets a deviceToken on /ext/regnwl, then closed
-  app,             // application client (PROTOCOL.md §8)
+  app,             // application client (docs/protocol.md "The cloud side")
   anonymous,       // generic MQTT client, allowed by policy
 };
 
@@ -61,10 +62,10 @@ struct login_identity {
   std::string app_key{};                   // app
   std::vector<std::string> app_products{}; // app: the product keys it may use
   // Where the session (subscriptions, offline queue) lives. device: "d|pk/dn", independent
-  // of <id> (PROTOCOL.md §1); registration: "r|pk/dn"; app: "a|appKey|<id>", so that several
-  // instances of one backend do not take each other over; generic: the raw client id (may be
-  // empty: the broker assigns one or refuses). Generic ids never contain '|' (any '|' makes
-  // the id Aliyun-style), so the namespaces cannot collide.
+  // of <id> (docs/protocol.md "Logging in"); registration: "r|pk/dn"; app: "a|appKey|<id>", so that
+  // several instances of one backend do not take each other over; generic: the raw client id (may
+  // be empty: the broker assigns one or refuses). Generic ids never contain '|' (any '|' makes the
+  // id Aliyun-style), so the namespaces cannot collide.
   std::string session_key{};
   // register only: the deviceSecret to send on /ext/register.
   std::string registration_secret{};

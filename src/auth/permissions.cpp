@@ -14,7 +14,7 @@ struct compiled {
   access acc;
 };
 
-// Every product's classes (PROTOCOL.md §4). /ext/rrpc is handled apart (see the header).
+// Every product's classes (docs/protocol.md "Topics"). /ext/rrpc is handled apart (see the header).
 const std::vector<compiled>& default_classes() {
   static const std::vector<compiled> classes = [] {
     struct spec {

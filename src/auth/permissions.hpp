@@ -1,4 +1,5 @@
-// Who may publish and subscribe where (PROTOCOL.md §4, §8). Deny by default.
+// Who may publish and subscribe where (docs/protocol.md "Topics", "The cloud side"). Deny by
+// default.
 //
 // A product_permissions is built once per product (its default classes plus its custom topic
 // classes) and shared, immutable, by all its devices' connections; a client_permissions is the
@@ -73,10 +74,10 @@ public:
   bool device_can_subscribe(std::string_view dn, std::string_view filter) const noexcept;
 
   // Some device of this product may subscribe to `topic` (a topic name): an application may
-  // publish there (PROTOCOL.md §8).
+  // publish there (docs/protocol.md "The cloud side").
   bool any_device_can_subscribe(std::string_view topic) const noexcept;
 
-  // `filter` stays within this product's device topics (PROTOCOL.md §8).
+  // `filter` stays within this product's device topics (docs/protocol.md "The cloud side").
   bool app_can_subscribe(std::string_view filter) const noexcept;
 
 private:
@@ -92,9 +93,9 @@ private:
   std::size_t rejected_ = 0;
 };
 
-// The filters a device with _ss=1 is subscribed to without sending SUBSCRIBE (PROTOCOL.md §4
-// last bullet). Each is also one the device may subscribe to. thing/service/+ also matches the
-// device's own thing/service/{id}_reply, so the broker must not deliver a client's own
+// The filters a device with _ss=1 is subscribed to without sending SUBSCRIBE (docs/protocol.md
+// "Topics" last bullet). Each is also one the device may subscribe to. thing/service/+ also matches
+// the device's own thing/service/{id}_reply, so the broker must not deliver a client's own
 // publishes through these implicit subscriptions (no-local), or a reply would come back as a
 // request.
 std::vector<std::string> ss_filters(std::string_view product_key, std::string_view device_name);

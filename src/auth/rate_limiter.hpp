@@ -1,5 +1,6 @@
-// "At most 5 connect attempts per device per minute" (PROTOCOL.md §1). Needs time and state, so
-// it is a small object fed with `now` (no clock reads inside): tests drive it with fake times.
+// "At most 5 connect attempts per device per minute" (docs/protocol.md "Logging in"). Needs time
+// and state, so it is a small object fed with `now` (no clock reads inside): tests drive it with
+// fake times.
 //
 // Sliding-window estimate over two fixed windows (the count of the previous window weighted by
 // how much of it still overlaps the sliding minute, plus the current count). Memory is bounded:

@@ -1,6 +1,6 @@
-// Dynamic registration over HTTP: POST /auth/register/device (PROTOCOL.md §3). The decision
-// only; the HTTP layer parses the form and writes the JSON answer. The MQTT variants
-// (authType=register/regnwl) are decided by login().
+// Dynamic registration over HTTP: POST /auth/register/device (docs/protocol.md "Dynamic
+// registration"). The decision only; the HTTP layer parses the form and writes the JSON answer. The
+// MQTT variants (authType=register/regnwl) are decided by login().
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
 // The Aliyun sign: hex HMAC over a content string made of key+value pairs in alphabetical key
-// order (PROTOCOL.md §1, §3, §8). Pure functions; any thread.
+// order (docs/protocol.md "Logging in", "Dynamic registration", "The cloud side"). Pure functions;
+// any thread.
 #pragma once
 
 #include <array>
@@ -64,8 +65,9 @@ inline std::string http_register_sign(sign_method m, std::string_view product_se
   return register_sign(m, product_secret, device_name, product_key, random);
 }
 
-// Application clients (PROTOCOL.md §8): "appKey<appKey>clientId<id>timestamp<ms>", keyed by
-// appSecret; the timestamp pair is left out when absent, as for devices.
+// Application clients (docs/protocol.md "The cloud side"):
+// "appKey<appKey>clientId<id>timestamp<ms>", keyed by appSecret; the timestamp pair is left out
+// when absent, as for devices.
 std::string app_sign_content(std::string_view app_key, std::string_view client_id,
                              std::optional<std::string_view> timestamp);
 std::string app_sign(std::string_view app_secret, std::string_view app_key,

@@ -1,4 +1,4 @@
-// Broker tunables. Defaults are the embedded defaults of DESIGN.md §1.
+// Broker tunables. Defaults are the embedded defaults of README.md.
 #pragma once
 
 #include <chrono>

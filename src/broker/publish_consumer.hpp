@@ -1,4 +1,4 @@
-// A consumer beside the router (DESIGN.md §2): a layer above the core (the device platform's
+// A consumer beside the router (docs/design.md): a layer above the core (the device platform's
 // thing service) that takes some of the PUBLISHes clients make, after the permission check
 // allowed them and beside the ordinary routing to subscribers. Which ones is its own filter:
 // classify() names the consumer's kind of a topic (0: not the consumer's), once per PUBLISH, and

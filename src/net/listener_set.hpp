@@ -1,4 +1,4 @@
-// The listeners a server runs, made from its config (DESIGN.md §1): tcp, tls, ws, wss and auto,
+// The listeners a server runs, made from its config (README.md): tcp, tls, ws, wss and auto,
 // each on when its address is set; tls and wss also need a certificate and key. Owns the TLS
 // store and reloads the certificate and key on SIGHUP (new handshakes use the new ones, existing
 // connections are not touched). Made, started and stopped by the main thread.

@@ -1,5 +1,5 @@
-// What an `auto` listener makes of the first byte a client sends (PROTOCOL.md §2): a TLS
-// handshake record, an MQTT CONNECT, or the `GET` of a WebSocket upgrade. Pure; unit tested.
+// What an `auto` listener makes of the first byte a client sends (docs/protocol.md "Transports"): a
+// TLS handshake record, an MQTT CONNECT, or the `GET` of a WebSocket upgrade. Pure; unit tested.
 #pragma once
 
 #include <cstdint>

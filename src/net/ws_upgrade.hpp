@@ -1,5 +1,5 @@
-// The rules for accepting a WebSocket upgrade (PROTOCOL.md §2), without I/O: which MQTT
-// subprotocol to answer with, and whether a browser's Origin is allowed. Unit tested.
+// The rules for accepting a WebSocket upgrade (docs/protocol.md "Transports"), without I/O: which
+// MQTT subprotocol to answer with, and whether a browser's Origin is allowed. Unit tested.
 #pragma once
 
 #include <optional>

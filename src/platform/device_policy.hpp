@@ -1,9 +1,10 @@
-// The Aliyun client policy (PROTOCOL.md §1, §3, §4, §8): devices log in with the triplet sign,
-// applications with their app sign, registration links get their secret or token; generic
-// MQTT clients are served as anonymous_policy serves them when allow_anonymous is on.
-// Devices and applications stay inside their topic permissions (checked on SUBSCRIBE, PUBLISH
-// and again on delivery). Status changes of devices are kept in the directory, written to the
-// store off the workers' threads, and published for applications on /as/mqtt/status/{pk}/{dn}.
+// The Aliyun client policy (docs/protocol.md "Logging in", "Dynamic registration", "Topics", "The
+// cloud side"): devices log in with the triplet sign, applications with their app sign,
+// registration links get their secret or token; generic MQTT clients are served as anonymous_policy
+// serves them when allow_anonymous is on. Devices and applications stay inside their topic
+// permissions (checked on SUBSCRIBE, PUBLISH and again on delivery). Status changes of devices are
+// kept in the directory, written to the store off the workers' threads, and published for
+// applications on /as/mqtt/status/{pk}/{dn}.
 //
 // Threads: authenticate/authorize/may_receive/on_online/on_offline run on worker threads,
 // concurrently. The store writes go through one background thread (status_writer).

@@ -121,7 +121,8 @@ struct new_application {
   std::string app_secret{};
 };
 
-// PROTOCOL.md §7. Whether a device is connected is the broker's knowledge, not the store's.
+// docs/protocol.md "The cloud side". Whether a device is connected is the broker's knowledge, not
+// the store's.
 enum class device_status : std::uint8_t { online, offline, unactive, disable };
 device_status status_of(const device& d, bool connected) noexcept;
 std::string_view to_string(device_status s) noexcept; // "ONLINE", "OFFLINE", ...

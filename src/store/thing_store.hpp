@@ -1,4 +1,4 @@
-// Thing data as the platform keeps it per device (DESIGN.md §2, docs/store-format.md "thing
+// Thing data as the platform keeps it per device (docs/design.md, docs/store-format.md "thing
 // data"): the latest value and a bounded history of every property, events, the device shadow,
 // device info tags (thing.deviceinfo.update), desired property values with their versions, and
 // the downlink requests (property set, service call, RRPC) with their outcome. thing_store is
@@ -131,7 +131,8 @@ struct desired_removal {
 };
 
 enum class downlink_type : std::uint8_t { property_set, service, rrpc };
-// PROTOCOL.md §7: SUCCESS (the device answered, whatever its code), TIMEOUT, OFFLINE.
+// docs/protocol.md "The cloud side": SUCCESS (the device answered, whatever its code), TIMEOUT,
+// OFFLINE.
 enum class downlink_outcome : std::uint8_t { pending, success, timeout, offline };
 
 std::string_view to_string(downlink_type t) noexcept;    // "property_set", "service", "rrpc"

@@ -1,6 +1,6 @@
-// Alink envelopes (PROTOCOL.md §5): the request a device sends, the reply the platform sends
-// back, and the requests the platform sends down. Pure functions; any thread; nothing here
-// throws on bad input.
+// Alink envelopes (docs/protocol.md "Alink messages"): the request a device sends, the reply the
+// platform sends back, and the requests the platform sends down. Pure functions; any thread;
+// nothing here throws on bad input.
 //
 // Request:  {"id":"123","version":"1.0","params":{...},"method":"thing.event.property.post",
 //            "sys":{"ack":0|1}}

@@ -1,6 +1,6 @@
-// The Alink result codes (PROTOCOL.md §5) as an std::error_code category. One value travels from
-// the check that refuses something to the `code` of the reply the device gets, to the
-// `checkFailedData` entry applications see, and to logs and metrics.
+// The Alink result codes (docs/protocol.md "Alink messages") as an std::error_code category. One
+// value travels from the check that refuses something to the `code` of the reply the device gets,
+// to the `checkFailedData` entry applications see, and to logs and metrics.
 //
 // Where the platform's documentation names a code we use it; where it is silent we follow the
 // numbering the platform uses in its own messages ("tsl parse: ..."), marked [ours] below and in

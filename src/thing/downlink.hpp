@@ -1,6 +1,7 @@
-// What the platform sends down to a device (PROTOCOL.md §5): property sets, service calls,
-// RRPC. The caller (HTTP API) gives a fresh id for each request and remembers it to match the
-// device's reply (topic_kind::property_set_reply, service_reply, rrpc_response). Pure functions.
+// What the platform sends down to a device (docs/protocol.md "Alink messages"): property sets,
+// service calls, RRPC. The caller (HTTP API) gives a fresh id for each request and remembers it to
+// match the device's reply (topic_kind::property_set_reply, service_reply, rrpc_response). Pure
+// functions.
 //
 // Refusals (HTTP 400 for the API), nothing built:
 //   bad_params (460)      items / input not a JSON object, empty, over 200 entries, a bad id,

@@ -1,5 +1,5 @@
-// The messages applications get for what devices post (PROTOCOL.md §7), in the form the
-// platform's server-side subscription uses:
+// The messages applications get for what devices post (docs/protocol.md "The cloud side"), in the
+// form the platform's server-side subscription uses:
 //   /{pk}/{dn}/thing/event/property/post
 //     {"productKey","deviceName","requestId","gmtCreate","items":{id:{"value","time"}},
 //      "checkFailedData":{id:{"value","time","code","message"}}}

@@ -70,7 +70,7 @@ struct publish_action {
   friend bool operator==(const publish_action&, const publish_action&) = default;
 };
 
-// Publish for applications (PROTOCOL.md §7, forward.hpp).
+// Publish for applications (docs/protocol.md "The cloud side", forward.hpp).
 struct forward_action {
   std::string topic{};
   std::string payload{};

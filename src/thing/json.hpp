@@ -30,7 +30,7 @@ inline time_point from_ms(std::int64_t ms) noexcept {
 template <typename T> using result = boost::system::result<T, std::error_code>;
 
 struct json_limits {
-  std::size_t max_bytes = 256 * 1024; // PROTOCOL.md §4: payloads are at most 256 KB
+  std::size_t max_bytes = 256 * 1024; // docs/protocol.md "Topics": payloads are at most 256 KB
   std::size_t max_depth = 20;         // Alink nests 5 levels at most (params/struct/array)
 };
 

@@ -1,7 +1,8 @@
-// NTP over MQTT (PROTOCOL.md §5): the device publishes {"deviceSendTime":"1571724098000"} on
-// /ext/ntp/{pk}/{dn}/request and gets {"deviceSendTime","serverRecvTime","serverSendTime"} on
-// /ext/ntp/{pk}/{dn}/response, every time in the JSON type the device used for its own (a
-// string stays a string, a number a number), so that SDKs parsing either way work. Pure.
+// NTP over MQTT (docs/protocol.md "Alink messages"): the device publishes
+// {"deviceSendTime":"1571724098000"} on /ext/ntp/{pk}/{dn}/request and gets
+// {"deviceSendTime","serverRecvTime","serverSendTime"} on /ext/ntp/{pk}/{dn}/response, every time
+// in the JSON type the device used for its own (a string stays a string, a number a number), so
+// that SDKs parsing either way work. Pure.
 #pragma once
 
 #include <string>

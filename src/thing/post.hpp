@@ -1,7 +1,8 @@
-// Property and event posts checked against the thing model (PROTOCOL.md §5): the platform's rule
-// is that a value that fails its data type is dropped and reported (checkFailedData) while the
-// rest is stored and the reply is still 200. A product without a thing model takes every value
-// as it comes (only the identifiers are checked: they become keys in storage and in URLs).
+// Property and event posts checked against the thing model (docs/protocol.md "Alink messages"): the
+// platform's rule is that a value that fails its data type is dropped and reported
+// (checkFailedData) while the rest is stored and the reply is still 200. A product without a thing
+// model takes every value as it comes (only the identifiers are checked: they become keys in
+// storage and in URLs).
 //
 // The whole request is refused, nothing kept, with:
 //   bad_params (460)          params not of the documented shape, or empty;

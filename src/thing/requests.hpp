@@ -1,6 +1,6 @@
-// The params of the smaller Alink requests (PROTOCOL.md §5), read into plain values. Each
-// returns bad_params (460) for params of the wrong shape, so nothing is stored half-way.
-// Pure functions; any thread.
+// The params of the smaller Alink requests (docs/protocol.md "Alink messages"), read into plain
+// values. Each returns bad_params (460) for params of the wrong shape, so nothing is stored
+// half-way. Pure functions; any thread.
 #pragma once
 
 #include <boost/json/value.hpp>

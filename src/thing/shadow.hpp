@@ -1,7 +1,8 @@
-// The device shadow (PROTOCOL.md §5, the platform's "device shadow data stream" page) as a value
-// type: the stored document, and what a request on /shadow/update/{pk}/{dn} does to it. The
-// answer goes to /shadow/get/{pk}/{dn}. Pure: the caller loads the shadow, applies, stores the
-// new one (compare-and-set on the old version, store/thing_store.hpp) and publishes the reply.
+// The device shadow (docs/protocol.md "Alink messages", the platform's "device shadow data stream"
+// page) as a value type: the stored document, and what a request on /shadow/update/{pk}/{dn} does
+// to it. The answer goes to /shadow/get/{pk}/{dn}. Pure: the caller loads the shadow, applies,
+// stores the new one (compare-and-set on the old version, store/thing_store.hpp) and publishes the
+// reply.
 //
 // Requests: {"method":"update","state":{"reported":{..},"desired":{..}},"version":N}
 //           {"method":"get"}

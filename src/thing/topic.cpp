@@ -219,6 +219,18 @@ std::string reply_topic(std::string_view request_topic) {
   return join({request_topic, "_reply"});
 }
 
+std::string ntp_request_topic(std::string_view pk, std::string_view dn) {
+  return join({"/ext/ntp/", pk, "/", dn, "/request"});
+}
+
+std::string shadow_update_topic(std::string_view pk, std::string_view dn) {
+  return join({"/shadow/update/", pk, "/", dn});
+}
+
+std::string rrpc_response_topic(std::string_view pk, std::string_view dn, std::string_view msg_id) {
+  return join({"/sys/", pk, "/", dn, "/rrpc/response/", msg_id});
+}
+
 std::string ntp_response_topic(std::string_view pk, std::string_view dn) {
   return join({"/ext/ntp/", pk, "/", dn, "/response"});
 }

@@ -1,5 +1,5 @@
-// The topics the thing layer serves (PROTOCOL.md §5), told apart without allocating, and the
-// topics it answers and sends on. Pure functions; any thread.
+// The topics the thing layer serves (docs/protocol.md "Alink messages"), told apart without
+// allocating, and the topics it answers and sends on. Pure functions; any thread.
 //
 // Upstream (device → platform):
 //   /sys/{pk}/{dn}/thing/event/property/post            property_post
@@ -71,12 +71,17 @@ std::string sys_topic(std::string_view pk, std::string_view dn, std::string_view
 std::string reply_topic(std::string_view request_topic); // request topic + "_reply"
 std::string ntp_response_topic(std::string_view pk, std::string_view dn);
 std::string shadow_get_topic(std::string_view pk, std::string_view dn);
+// Topics a device publishes on (the SDK's side).
+std::string ntp_request_topic(std::string_view pk, std::string_view dn);
+std::string shadow_update_topic(std::string_view pk, std::string_view dn);
+std::string rrpc_response_topic(std::string_view pk, std::string_view dn, std::string_view msg_id);
 std::string property_set_topic(std::string_view pk, std::string_view dn);
 std::string service_topic(std::string_view pk, std::string_view dn, std::string_view service_id);
 std::string rrpc_request_topic(std::string_view pk, std::string_view dn, std::string_view msg_id);
 // /ext/rrpc/{msgId}/{topic}; `topic` is the device's own topic, with its leading '/'.
 std::string ext_rrpc_topic(std::string_view msg_id, std::string_view topic);
-// Forwarded for applications (PROTOCOL.md §7): /{pk}/{dn}/thing/event/property/post, ...
+// Forwarded for applications (docs/protocol.md "The cloud side"):
+// /{pk}/{dn}/thing/event/property/post, ...
 std::string forward_topic(std::string_view pk, std::string_view dn, std::string_view rest);
 
 } // namespace thingport::thing

@@ -1,7 +1,7 @@
-// The thing model (TSL, PROTOCOL.md §6): the platform's export JSON parsed and checked once, when
-// an admin sets it, into an immutable model that the property, event and service checks read.
-// A thing_model is never changed after parse_tsl() made it; share it freely between threads
-// (std::shared_ptr<const thing_model>).
+// The thing model (TSL, docs/protocol.md "Thing models"): the platform's export JSON parsed and
+// checked once, when an admin sets it, into an immutable model that the property, event and service
+// checks read. A thing_model is never changed after parse_tsl() made it; share it freely between
+// threads (std::shared_ptr<const thing_model>).
 //
 // What parse_tsl() refuses, each with the JSON path of the first error
 // ("properties[2].dataType.specs.max") and a message:

@@ -1,6 +1,6 @@
-// Checks one value a device sent against its data type in the thing model (PROTOCOL.md §5/§6).
-// The platform's rule: a value that fails is dropped with a code and a message, the rest of
-// the message is kept; so a check never throws and always says why.
+// Checks one value a device sent against its data type in the thing model (docs/protocol.md "Alink
+// messages", "Thing models"). The platform's rule: a value that fails is dropped with a code and a
+// message, the rest of the message is kept; so a check never throws and always says why.
 //
 // Codes (thing::code): int 6306, float 6307, double 6322, text 6310, bool 6308, enum 6309,
 // date 6311, struct 6312, array 6328 / 6324 (too many items), an unknown struct member 6304.

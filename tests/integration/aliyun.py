@@ -1,4 +1,4 @@
-"""The device side of the Aliyun sign (PROTOCOL.md §1, §8), written independently of the
+"""The device side of the Aliyun sign (docs/protocol.md "Logging in", "The cloud side"), written independently of the
 server's C++ so the tests check one against the other."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN.md §1) against the real server: products, topic classes, thing model,
+"""The HTTP API (docs/http-api.md) against the real server: products, topic classes, thing model,
 devices (single and batch), status, enable/disable/delete, applications, pub, and the error
 answers {"code","message"} of each class. HTTP-level behaviour (tokens, bad requests, limits,
 metrics) is in test_api_http.py."""
@@ -381,7 +381,7 @@ def test_pub_refusals(api, change, status, words):
 
 
 # --------------------------------------------------------------------------------------------
-# dynamic registration over HTTP (PROTOCOL.md §3): HTTP 200 with the platform's code
+# dynamic registration over HTTP (docs/protocol.md "Dynamic registration"): HTTP 200 with the platform's code
 
 
 def register(api, pk, dn, secret, method="hmacsha256", random="r123"):

@@ -1,4 +1,4 @@
-"""Malformed and hostile input over raw sockets (DESIGN.md promise 5): the offending
+"""Malformed and hostile input over raw sockets (docs/design.md "Promises" 5): the offending
 connection is closed promptly, and everyone else keeps being served.
 
 Each test has a good paho client connected before the bad input; afterwards it must still

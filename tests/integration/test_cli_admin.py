@@ -1,4 +1,4 @@
-"""The admin commands of the `thingport` binary (DESIGN.md §1) end to end against a running
+"""The admin commands of the `thingport` binary (README.md) end to end against a running
 server: product/device/pub as clients of the HTTP API, and `sign`, whose output must let
 mosquitto_pub log in as the device."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import harness
+from harness import BrokerProcess
 
 pytestmark = pytest.mark.thingport_only(reason="thingport's command line and config")
 
@@ -81,3 +82,40 @@ def test_cmake_install_gives_a_working_binary(tmp_path):
     c = subprocess.run([str(installed), "store", "check", "--data", str(tmp_path / "d")],
                        capture_output=True, text=True, timeout=60)
     assert "no database" in c.stderr, c  # it ran, and looked where it was told
+
+
+def test_run_script_leaves_a_running_mosquitto_running(tmp_path):
+    """scripts/run.sh on a machine where Mosquitto already serves: the script installs nothing
+    test-only, stops nothing, and reports the taken port; Mosquitto keeps serving."""
+    mosq = BrokerProcess(tmp_path / "mosquitto", kind="mosquitto")
+    mosq.start()
+    try:
+        cfg = tmp_path / "run.toml"
+        cfg.write_text(f'data_dir = "{tmp_path}/data"\n[http]\nlisten = ""\n'
+                       f'[listeners]\ntcp = "127.0.0.1:{mosq.port}"\nws = ""\ntls = ""\nwss = ""\n')
+        env = dict(os.environ, THINGPORT_BIN=str(Path(harness.THINGPORT_BIN).resolve()))
+        r = subprocess.run([str(Path(__file__).resolve().parents[2] / "scripts" / "run.sh"), "--config", str(cfg)],
+                           capture_output=True, text=True, timeout=300, env=env,
+                           stdin=subprocess.DEVNULL)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert f"tcp on 127.0.0.1:{mosq.port}" in r.stderr and "in use" in r.stderr, r.stderr
+        assert mosq.proc is not None and mosq.proc.poll() is None, "mosquitto was stopped"
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(mosq.port),
+                                "-t", "still/here", "-C", "1", "-W", "10"],
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = 20
+            while sub.poll() is None and deadline > 0:
+                subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mosq.port),
+                                "-t", "still/here", "-m", "alive"], timeout=10, check=True)
+                try:
+                    sub.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    deadline -= 1
+            out, _ = sub.communicate(timeout=10)
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+        assert out.strip() == "alive", out
+    finally:
+        mosq.stop()

@@ -1,4 +1,4 @@
-"""Devices logging in with the Aliyun triplet sign (PROTOCOL.md §1, §4, §7) against the real
+"""Devices logging in with the Aliyun triplet sign (docs/protocol.md "Logging in", "Topics", "The cloud side") against the real
 server, with paho as the device and a generic (anonymous) client as the observer. Uses the demo
 product and device that a fresh data dir gets."""
 

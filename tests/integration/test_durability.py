@@ -1,4 +1,4 @@
-"""Durable sessions (issue 8; DESIGN.md §3 promises 3 and 4): persistent sessions, their
+"""Durable sessions (issue 8; docs/design.md "Promises" 3 and 4): persistent sessions, their
 subscriptions and their unacknowledged QoS 1 messages survive a graceful restart and kill -9.
 
 Every test runs its own thingport (it kills it); generic anonymous clients (harness default).

@@ -1,4 +1,4 @@
-"""Dynamic registration over MQTT (PROTOCOL.md §3): authType=register answers the deviceSecret on
+"""Dynamic registration over MQTT (docs/protocol.md "Dynamic registration"): authType=register answers the deviceSecret on
 /ext/register and regnwl a deviceToken on /ext/regnwl, without SUBSCRIBE, over TLS only; the
 token then logs in with authType=connwl. Real paho clients over the real TLS listener."""
 

@@ -1,7 +1,7 @@
 """Issue 4: the thing model (Alink) over the real server. Devices (the Aliyun docs' Node example
 with MQTT.js, paho) post properties and events and answer property sets, service calls and RRPC;
 the HTTP API reads back what was stored and sends the downlinks; an application client receives
-the forwarded posts (PROTOCOL.md §5-§8, DESIGN.md §1)."""
+the forwarded posts (docs/protocol.md "Alink messages", "Thing models", "The cloud side", docs/http-api.md)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def num(kind: str, lo: str, hi: str) -> Dict[str, Any]:
     return {"type": kind, "specs": {"min": lo, "max": hi, "step": "1"}}
 
 
-# A thing model in the platform's export format (PROTOCOL.md §6).
+# A thing model in the platform's export format (docs/protocol.md "Thing models").
 TSL = {
     "schema": "https://iotx-tsl.oss-ap-southeast-1.aliyuncs.com/schema.json",
     "profile": {"productKey": "x"},

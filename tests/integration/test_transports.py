@@ -1,4 +1,4 @@
-"""Every transport (PROTOCOL.md §2) with real clients: mosquitto_pub/sub over TLS, paho over tls,
+"""Every transport (docs/protocol.md "Transports") with real clients: mosquitto_pub/sub over TLS, paho over tls,
 ws and wss, MQTT.js over mqtts, ws and wss, and all of them through one `auto` port; the
 transport reaches the broker (its close log line names it). Then hostile input on each handshake:
 only that connection is closed, promptly, and everyone else keeps being served.

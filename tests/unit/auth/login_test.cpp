@@ -25,7 +25,7 @@ protected:
     lookup.apps["akoff"] = {"asecret", false, {"pk"}};
   }
 
-  // The worked example of PROTOCOL.md §1.
+  // The worked example of docs/protocol.md "Logging in".
   static connect_request worked() {
     connect_request r;
     r.client_id = "12345|securemode=3,signmethod=hmacsha1,timestamp=789|";

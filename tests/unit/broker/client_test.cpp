@@ -7,6 +7,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/client.hpp"
+#include "client_output.hpp"
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
 
@@ -71,25 +72,15 @@ protected:
     // Everything the client queued for the socket since the last call, decoded.
     std::vector<mqtt::packet> take(std::vector<received_publish>* pubs = nullptr) {
       std::vector<mqtt::packet> got;
-      std::string& out = c->output();
-      std::size_t at = 0;
-      mqtt::parser_options po;
-      po.side = mqtt::parser_options::role::client;
-      while (at < out.size()) {
-        auto r = mqtt::parse(
-            {reinterpret_cast<const std::uint8_t*>(out.data()) + at, out.size() - at}, po);
-        EXPECT_EQ(r.state, mqtt::parse_result::status::packet) << r.ec.message();
-        if (r.state != mqtt::parse_result::status::packet)
-          break;
+      const bool whole = tp::broker::test::drain_packets(c->output(), [&](const mqtt::packet& pkt) {
         if (pubs != nullptr) {
-          if (auto* p = std::get_if<mqtt::publish_packet>(&r.pkt))
+          if (auto* p = std::get_if<mqtt::publish_packet>(&pkt))
             pubs->push_back({std::string(p->topic), std::string(p->payload), p->qos, p->retain,
                              p->dup, p->packet_id});
         }
-        got.push_back(std::move(r.pkt));
-        at += r.consumed;
-      }
-      out.clear();
+        got.push_back(pkt);
+      });
+      EXPECT_TRUE(whole) << "the client queued bytes that are not a whole packet";
       return got;
     }
   };

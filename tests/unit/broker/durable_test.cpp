@@ -10,6 +10,7 @@
 
 #include "broker/broker.hpp"
 #include "broker/client.hpp"
+#include "client_output.hpp"
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
 #include "store/session_writer.hpp"
@@ -110,20 +111,10 @@ protected:
   // Packet ids of the PUBACKs in c's output, in order; clears it.
   static std::vector<std::uint16_t> pubacks(conn& c) {
     std::vector<std::uint16_t> ids;
-    std::string& out = c.c->output();
-    std::size_t at = 0;
-    mqtt::parser_options po;
-    po.side = mqtt::parser_options::role::client;
-    while (at < out.size()) {
-      auto r = mqtt::parse(
-          {reinterpret_cast<const std::uint8_t*>(out.data()) + at, out.size() - at}, po);
-      if (r.state != mqtt::parse_result::status::packet)
-        break;
-      if (auto* a = std::get_if<mqtt::puback_packet>(&r.pkt))
+    tp::broker::test::drain_packets(c.c->output(), [&](const mqtt::packet& pkt) {
+      if (auto* a = std::get_if<mqtt::puback_packet>(&pkt))
         ids.push_back(a->packet_id);
-      at += r.consumed;
-    }
-    out.clear();
+    });
     return ids;
   }
   // A persistent session subscribed to t/# at QoS 1, offline.

@@ -1,4 +1,4 @@
-// The auto listener's first-byte rule (PROTOCOL.md §2).
+// The auto listener's first-byte rule (docs/protocol.md "Transports").
 #include <gtest/gtest.h>
 
 #include "net/sniff.hpp"

@@ -1,4 +1,4 @@
-// Topic classification: every topic of PROTOCOL.md §5, and what is not one.
+// Topic classification: every topic of docs/protocol.md "Alink messages", and what is not one.
 #include "thing/topic.hpp"
 
 #include <gtest/gtest.h>

@@ -1,6 +1,7 @@
 // An MQTT 3.1.1 device client for thingport (and any MQTT broker): connects by URL over TCP, TLS,
-// WebSocket or WSS, logs in with an Aliyun device triplet (PROTOCOL.md §1) or as a generic client,
-// reconnects by itself, keeps the link alive, and delivers QoS 1 messages at least once.
+// WebSocket or WSS, logs in with an Aliyun device triplet (docs/protocol.md "Logging in") or as a
+// generic client, reconnects by itself, keeps the link alive, and delivers QoS 1 messages at least
+// once.
 //
 // Thread model. Every client runs on one strand of an io_context:
 //  - client(options): the client owns an io_context and one background I/O thread, started by
@@ -52,8 +53,8 @@ struct triplet {
 struct options {
   std::string url = "mqtt://127.0.0.1:1883"; // see url.hpp
   // A device triplet: the client id, user name and password are made from it and signed
-  // (PROTOCOL.md §1). Empty product_key: a generic MQTT client using client_id, username and
-  // password below as they are.
+  // (docs/protocol.md "Logging in"). Empty product_key: a generic MQTT client using client_id,
+  // username and password below as they are.
   triplet device;
   std::string client_id;                  // the <id> part for a device (empty: "pk.dn")
   std::string sign_method = "hmacsha256"; // hmacmd5, hmacsha1 or hmacsha256

@@ -1,6 +1,7 @@
-// Dynamic registration ("one type, one secret", PROTOCOL.md §3): a device that knows its
-// productKey, the productSecret and its own name asks the platform for its deviceSecret, over
-// HTTP or over MQTT. Blocking (control plane); any thread; makes its own io_context.
+// Dynamic registration ("one type, one secret", docs/protocol.md "Dynamic registration"): a device
+// that knows its productKey, the productSecret and its own name asks the platform for its
+// deviceSecret, over HTTP or over MQTT. Blocking (control plane); any thread; makes its own
+// io_context.
 #pragma once
 
 #include <chrono>

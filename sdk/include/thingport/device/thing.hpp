@@ -1,7 +1,8 @@
-// Alink thing-model helpers over a client (PROTOCOL.md §5): property and event posts with their
-// replies matched by id, property sets, service calls and RRPC answered automatically, the device
-// shadow (reports; desired state applied, reported and cleared automatically), NTP time sync.
-// Topics are /sys/{productKey}/{deviceName}/... of the client's device triplet.
+// Alink thing-model helpers over a client (docs/protocol.md "Alink messages"): property and event
+// posts with their replies matched by id, property sets, service calls and RRPC answered
+// automatically, the device shadow (reports; desired state applied, reported and cleared
+// automatically), NTP time sync. Topics are /sys/{productKey}/{deviceName}/... of the client's
+// device triplet.
 //
 // Threads: like the client, every handler and reply callback runs on the client's strand; the
 // member functions may be called from any thread. Construct the thing before client::start() (its
@@ -27,7 +28,7 @@ namespace thingport::device {
 
 struct alink_reply {
   std::string id;
-  int code = 0; // 200 ok; see PROTOCOL.md §5 for the others
+  int code = 0; // 200 ok; see docs/protocol.md "Alink messages" for the others
   boost::json::value data;
   std::string message;
   std::string method;
