@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the test-only dependencies (on top of scripts/deps.sh): reference brokers and clients,
-# pytest, benchmark and profiling tools, a browser and Node for MQTT.js and the console test.
+# pytest, benchmark and profiling tools, a browser and Node for MQTT.js and the console test,
+# HAProxy for the load-balancer (PROXY protocol) test.
 # Tests start their own brokers on free loopback ports: nothing already running is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ TEST_PACKAGES=(
   mosquitto mosquitto-clients python3 python3-paho-mqtt python3-pytest
   curl procps iproute2 util-linux gnuplot-nox valgrind clang-format
   chromium
+  haproxy
 )
 # Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already
 # installed (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).

@@ -122,6 +122,24 @@ void read_size(const toml::table& t, const char* key, std::uint64_t& out, const 
   read(t, key, out, path, where);
 }
 
+// A listener: its address, or a table `{ address = "host:port", proxy_protocol = true }`.
+void read_listener(const toml::table& t, const char* key, std::string& address, bool& proxy,
+                   const std::string& path) {
+  const auto* node = t.get(key);
+  if (node == nullptr || node->is_string())
+    return read(t, key, address, path, "listeners");
+  const std::string where = std::string("listeners.") + key;
+  if (!node->is_table())
+    fail(path, where,
+         "expected \"host:port\" or { address = \"host:port\", proxy_protocol = ... }");
+  const auto& lt = *node->as_table();
+  check_keys(lt, path, where, {"address", "proxy_protocol"});
+  if (lt.get("address") == nullptr)
+    fail(path, where + ".address", "missing: the listener's \"host:port\" (\"\" turns it off)");
+  read(lt, "address", address, path, where);
+  read(lt, "proxy_protocol", proxy, path, where);
+}
+
 const toml::table* section(const toml::table& root, const char* name, const std::string& path) {
   const auto* node = root.get(name);
   if (node == nullptr)
@@ -148,11 +166,12 @@ config load_config(const std::string& path) {
   read(root, "data_dir", c.data_dir, path, "");
   if (const auto* t = section(root, "listeners", path)) {
     check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto", "ws_origins"});
-    read(*t, "tcp", c.listeners.tcp, path, "listeners");
-    read(*t, "tls", c.listeners.tls, path, "listeners");
-    read(*t, "ws", c.listeners.ws, path, "listeners");
-    read(*t, "wss", c.listeners.wss, path, "listeners");
-    read(*t, "auto", c.listeners.auto_, path, "listeners");
+    auto& proxy = c.listeners.proxy_protocol;
+    read_listener(*t, "tcp", c.listeners.tcp, proxy.tcp, path);
+    read_listener(*t, "tls", c.listeners.tls, proxy.tls, path);
+    read_listener(*t, "ws", c.listeners.ws, proxy.ws, path);
+    read_listener(*t, "wss", c.listeners.wss, proxy.wss, path);
+    read_listener(*t, "auto", c.listeners.auto_, proxy.auto_, path);
     read(*t, "ws_origins", c.listeners.ws_origins, path, "listeners");
   }
   if (const auto* t = section(root, "tls", path)) {

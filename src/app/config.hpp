@@ -18,6 +18,11 @@ struct config {
     std::string wss = "0.0.0.0:8084";
     std::string auto_ = "";
     std::vector<std::string> ws_origins; // browser Origins allowed on ws/wss; empty: any
+    // Per listener (`tcp = { address = "...", proxy_protocol = true }`): connections come from
+    // a load balancer that puts a PROXY header (v1 or v2) before the client's bytes.
+    struct {
+      bool tcp = false, tls = false, ws = false, wss = false, auto_ = false;
+    } proxy_protocol;
   } listeners;
   struct {
     std::string cert = "";

@@ -53,14 +53,20 @@ std::string in_data_dir(const config& c, const std::string& path) {
 
 net::listener_config listener_config_of(const config& c) {
   const auto& l = c.listeners;
-  return {l.tcp,
-          l.tls,
-          l.ws,
-          l.wss,
-          l.auto_,
-          in_data_dir(c, c.tls.cert),
-          in_data_dir(c, c.tls.key),
-          l.ws_origins};
+  net::listener_config n{l.tcp,
+                         l.tls,
+                         l.ws,
+                         l.wss,
+                         l.auto_,
+                         in_data_dir(c, c.tls.cert),
+                         in_data_dir(c, c.tls.key),
+                         l.ws_origins};
+  n.proxy_tcp = l.proxy_protocol.tcp;
+  n.proxy_tls = l.proxy_protocol.tls;
+  n.proxy_ws = l.proxy_protocol.ws;
+  n.proxy_wss = l.proxy_protocol.wss;
+  n.proxy_auto = l.proxy_protocol.auto_;
+  return n;
 }
 
 } // namespace

@@ -40,6 +40,10 @@ std::string_view to_string(close_reason r) noexcept {
     return "store_failure";
   case close_reason::session_limit:
     return "session_limit";
+  case close_reason::handshake_failed:
+    return "handshake_failed";
+  case close_reason::proxy_refused:
+    return "proxy_refused";
   case close_reason::count_:
     break;
   }

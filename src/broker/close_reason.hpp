@@ -22,10 +22,12 @@ enum class close_reason : std::uint8_t {
   slow_consumer, // outbound bytes over the bound
   topic_denied,  // PUBLISH refused by permissions where that closes the link
   server_shutdown,
-  kicked,        // closed by an operator (device disabled/deleted)
-  registered,    // a dynamic-registration link, closed after its answer
-  store_failure, // the session store could not commit what this client's ack needed
-  session_limit, // its credential has as many persistent sessions as it may keep
+  kicked,           // closed by an operator (device disabled/deleted)
+  registered,       // a dynamic-registration link, closed after its answer
+  store_failure,    // the session store could not commit what this client's ack needed
+  session_limit,    // its credential has as many persistent sessions as it may keep
+  handshake_failed, // closed before MQTT began: TLS, the WebSocket upgrade, an unknown first byte
+  proxy_refused,    // no valid PROXY header on a listener that requires one
   count_
 };
 

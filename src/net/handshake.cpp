@@ -21,6 +21,7 @@
 
 #include "broker/broker.hpp"
 #include "net/connection.hpp"
+#include "net/proxy_header.hpp"
 #include "net/sniff.hpp"
 #include "net/ws_upgrade.hpp"
 
@@ -83,15 +84,26 @@ private:
   asio::steady_timer timer_;
 };
 
+// One connection's way from accept to a running MQTT connection. A way that ends before the
+// connection starts (a failed TLS handshake, a refused upgrade or PROXY header, the deadline) is
+// counted as a close with `failure`, so accepted minus closed stays the number of open sockets.
 struct pipeline {
   broker::worker& w;
   std::shared_ptr<const transport_options> opts;
   std::string remote;
+  bool started = false;
+  broker::close_reason failure = broker::close_reason::handshake_failed;
+
+  ~pipeline() {
+    if (!started)
+      w.stats().closes[static_cast<std::size_t>(failure)].fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 template <class Stream, class Tls = no_tls_context>
 void run_connection(Stream s, pipeline& p, Tls tls = {},
                     std::span<const std::uint8_t> preload = {}) {
+  p.started = true;
   auto c = std::make_shared<connection<Stream>>(
       std::move(s), p.w, broker::transport_info{broker::transport_kind::tcp, p.remote},
       std::move(tls));
@@ -114,6 +126,38 @@ awaitable<std::optional<std::uint8_t>> peek_first(tcp_stream& s) {
     if (ec || n == 0)
       co_return std::nullopt;
     co_return b;
+  }
+}
+
+// The PROXY header in front of the client's bytes, taken off the socket and no byte more: what
+// follows stays there for the TLS handshake, the sniffing or the connection. Every byte read is
+// part of the header (they are peeked first, and only a header's own bytes are consumed).
+awaitable<proxy_header_result> read_proxy_header(tcp_stream& s) {
+  std::array<std::uint8_t, max_proxy_header> buf;
+  std::size_t have = 0;
+  boost::system::error_code ec;
+  s.non_blocking(true, ec);
+  for (;;) {
+    auto [wec] = co_await s.async_wait(tcp_stream::wait_read, use_tuple);
+    if (wec)
+      co_return proxy_header_result{};
+    const std::size_t n =
+        s.receive(asio::buffer(buf.data() + have, buf.size() - have), tcp_stream::message_peek, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again)
+      continue;
+    if (ec || n == 0)
+      co_return proxy_header_result{};
+    auto r = parse_proxy_header({buf.data(), have + n});
+    if (r.state == proxy_header_result::status::invalid)
+      co_return r;
+    // Take what belongs to the header: all that was peeked, or up to its end.
+    const std::size_t take = r.state == proxy_header_result::status::complete ? r.length - have : n;
+    const std::size_t got = s.receive(asio::buffer(buf.data() + have, take), 0, ec);
+    if (ec || got != take)
+      co_return proxy_header_result{};
+    have += got;
+    if (r.state == proxy_header_result::status::complete)
+      co_return r;
   }
 }
 
@@ -223,9 +267,20 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
 }
 
 awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
-                          std::shared_ptr<const transport_options> opts) {
+                          std::shared_ptr<const transport_options> opts, bool proxy) {
   pipeline p{w, std::move(opts), remote_address(s)};
   const deadline dl(w.io(), s.native_handle(), w.owner().opts().connect_timeout);
+  if (proxy) {
+    const auto h = co_await read_proxy_header(s);
+    if (h.state != proxy_header_result::status::complete) {
+      p.failure = broker::close_reason::proxy_refused;
+      if (h.state == proxy_header_result::status::invalid)
+        spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error, p.remote);
+      co_return;
+    }
+    if (h.source)
+      p.remote = to_string(*h.source);
+  }
   if (kind == listener_kind::auto_) {
     const auto first = co_await peek_first(s);
     if (!first)
@@ -256,8 +311,8 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
 } // namespace
 
 void start_handshake(asio::ip::tcp::socket s, broker::worker& w, listener_kind kind,
-                     std::shared_ptr<const transport_options> opts) {
-  asio::co_spawn(w.io(), handshake(std::move(s), w, kind, std::move(opts)),
+                     std::shared_ptr<const transport_options> opts, bool proxy) {
+  asio::co_spawn(w.io(), handshake(std::move(s), w, kind, std::move(opts), proxy),
                  [](const std::exception_ptr& e) {
                    if (!e)
                      return;

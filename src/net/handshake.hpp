@@ -1,7 +1,8 @@
-// Everything between accept and a running connection on the tls, ws, wss and auto listeners:
-// first-byte sniffing, the TLS handshake, the WebSocket upgrade. One coroutine per connection on
-// its worker; the whole of it must finish within the connect timeout (10 s) or the socket is
-// shut down. Plain TCP connections skip it (listener.cpp starts them directly).
+// Everything between accept and a running connection on the tls, ws, wss and auto listeners and
+// on any listener behind a load balancer: the PROXY header, first-byte sniffing, the TLS
+// handshake, the WebSocket upgrade. One coroutine per connection on its worker; the whole of it
+// must finish within the connect timeout (10 s) or the socket is shut down. Plain TCP
+// connections without a PROXY header skip it (listener.cpp starts them directly).
 #pragma once
 
 #include <cstdint>
@@ -29,9 +30,10 @@ struct transport_options {
   std::vector<std::string> ws_origins; // allowed browser Origins; empty: any
 };
 
-// On w's thread: runs the handshake `kind` needs on `s`, then starts the connection.
+// On w's thread: reads the PROXY header first when `proxy`, runs the handshake `kind` needs on
+// `s`, then starts the connection.
 void start_handshake(boost::asio::ip::tcp::socket s, broker::worker& w, listener_kind kind,
-                     std::shared_ptr<const transport_options> opts);
+                     std::shared_ptr<const transport_options> opts, bool proxy);
 
 // "ip:port" of the peer, or "?".
 std::string remote_address(const boost::asio::ip::tcp::socket& s);

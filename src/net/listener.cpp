@@ -38,8 +38,8 @@ tcp::endpoint parse_endpoint(const std::string& text) {
 }
 
 listener::listener(broker::broker& b, const tcp::endpoint& ep, listener_kind kind,
-                   std::shared_ptr<const transport_options> opts)
-    : broker_(b), kind_(kind), opts_(std::move(opts)), acceptor_(b.at(0).io()),
+                   std::shared_ptr<const transport_options> opts, bool proxy)
+    : broker_(b), kind_(kind), proxy_(proxy), opts_(std::move(opts)), acceptor_(b.at(0).io()),
       backoff_(b.at(0).io()) {
   boost::system::error_code ec;
   acceptor_.open(ep.protocol(), ec);
@@ -83,15 +83,16 @@ void listener::do_accept() {
       return;
     if (!ec) {
       w.stats().connections.fetch_add(1, std::memory_order_relaxed);
-      if (kind_ == listener_kind::tcp) {
+      if (kind_ == listener_kind::tcp && !proxy_) {
         asio::post(w.io(), [&w, s = std::move(s)]() mutable {
           broker::transport_info info{broker::transport_kind::tcp, remote_address(s)};
           std::make_shared<connection<tcp_stream>>(std::move(s), w, std::move(info))->start();
         });
       } else {
-        asio::post(w.io(), [&w, kind = kind_, opts = opts_, s = std::move(s)]() mutable {
-          start_handshake(std::move(s), w, kind, std::move(opts));
-        });
+        asio::post(w.io(),
+                   [&w, kind = kind_, opts = opts_, proxy = proxy_, s = std::move(s)]() mutable {
+                     start_handshake(std::move(s), w, kind, std::move(opts), proxy);
+                   });
       }
     } else {
       // EMFILE and friends: log, wait a little (no busy loop), go on; the backlog holds the rest.

@@ -2,6 +2,7 @@
 
 #include <csignal>
 #include <stdexcept>
+#include <tuple>
 
 #include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -17,15 +18,18 @@ listener_set::listener_set(broker::broker& b, const listener_config& c)
   opts_->ws_origins = c.ws_origins;
 
   const bool tls = opts_->tls != nullptr;
-  const std::pair<listener_kind, const std::string*> wanted[] = {
-      {listener_kind::tcp, &c.tcp},     {listener_kind::tls, tls ? &c.tls : nullptr},
-      {listener_kind::ws, &c.ws},       {listener_kind::wss, tls ? &c.wss : nullptr},
-      {listener_kind::auto_, &c.auto_},
+  const std::tuple<listener_kind, const std::string*, bool> wanted[] = {
+      {listener_kind::tcp, &c.tcp, c.proxy_tcp},
+      {listener_kind::tls, tls ? &c.tls : nullptr, c.proxy_tls},
+      {listener_kind::ws, &c.ws, c.proxy_ws},
+      {listener_kind::wss, tls ? &c.wss : nullptr, c.proxy_wss},
+      {listener_kind::auto_, &c.auto_, c.proxy_auto},
   };
-  for (const auto& [kind, address] : wanted) {
+  for (const auto& [kind, address, proxy] : wanted) {
     if (address == nullptr || address->empty())
       continue;
-    listeners_.push_back(std::make_unique<listener>(b, parse_endpoint(*address), kind, opts_));
+    listeners_.push_back(
+        std::make_unique<listener>(b, parse_endpoint(*address), kind, opts_, proxy));
   }
   if (!tls && !c.auto_.empty())
     spdlog::warn("auto listener ({}) without [tls] cert and key: TLS clients are refused", c.auto_);

@@ -20,6 +20,9 @@ struct listener_config {
   std::string tcp, tls, ws, wss, auto_; // "host:port"; empty: that listener is off
   std::string cert_file, key_file;      // PEM chain and key; both empty: no TLS
   std::vector<std::string> ws_origins;  // allowed browser Origins for ws/wss; empty: any
+  // Listeners behind a load balancer that sends the PROXY header, by kind.
+  bool proxy_tcp = false, proxy_tls = false, proxy_ws = false, proxy_wss = false,
+       proxy_auto = false;
 };
 
 class listener_set {

@@ -45,6 +45,23 @@ def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, wor
     assert "listening" not in r.stdout
 
 
+@pytest.mark.parametrize("text,key,words", [
+    ('[listeners]\ntcp = { address = "127.0.0.1:0", proxy = true }\n', "listeners.tcp.proxy",
+     "unknown key"),
+    ('[listeners]\ntls = { proxy_protocol = true }\n', "listeners.tls.address", "missing"),
+    ('[listeners]\nws = { address = "127.0.0.1:0", proxy_protocol = "yes" }\n',
+     "listeners.ws.proxy_protocol", "expected true or false"),
+    ('[listeners]\nauto = { address = "127.0.0.1:99999", proxy_protocol = true }\n',
+     "listeners.auto", "bad port"),
+    ('[listeners]\ntcp = 1883\n', "listeners.tcp", "expected"),
+], ids=["unknown", "no-address", "not-bool", "port", "number"])
+def test_a_bad_listener_table_is_refused(tmp_path, text, key, words):
+    r = serve_with(tmp_path, text)
+    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+    assert "bad.toml" in r.stderr and key in r.stderr and words in r.stderr, r.stderr
+    assert "listening" not in r.stdout
+
+
 def test_a_taken_port_names_the_listener_and_exits_1(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -39,8 +39,10 @@ class TransportBroker(BrokerProcess):
     `ca` is the development CA clients trust, `data` the data directory."""
 
     def __init__(self, workdir: Path, listeners_extra: str = "",
-                 listeners: Iterable[str] = KINDS):
+                 listeners: Iterable[str] = KINDS, proxy: Iterable[str] = ()):
+        """proxy: the listeners that take a PROXY header from a load balancer first."""
         self._wanted = tuple(listeners)
+        self._proxy = tuple(proxy)
         self._extra = listeners_extra
         super().__init__(workdir, kind="thingport")
 
@@ -62,8 +64,12 @@ class TransportBroker(BrokerProcess):
     def _write_config(self) -> Path:
         make_dev_certs(self.data)
         # a listener left out is turned off explicitly (ws, tls and wss have default ports)
-        listeners = "".join(f'{k} = "{"127.0.0.1:0" if k in self._wanted else ""}"\n'
-                            for k in KINDS)
+        def listener(k: str) -> str:
+            address = '"127.0.0.1:0"' if k in self._wanted else '""'
+            if k in self._proxy:
+                return f"{k} = {{ address = {address}, proxy_protocol = true }}\n"
+            return f"{k} = {address}\n"
+        listeners = "".join(listener(k) for k in KINDS)
         text = (f'data_dir = "{self.data}"\n'
                 "[listeners]\n" + listeners + self._extra.strip() + "\n" +
                 "[tls]\n"

@@ -2,6 +2,8 @@
 // makes, so a g++ ASan/UBSan CI run covers them without clang or libFuzzer.
 #include <gtest/gtest.h>
 
+#include "replay_files.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -16,23 +18,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<fs::path> inputs_in(const fs::path& dir) {
-  std::vector<fs::path> out;
-  if (!fs::is_directory(dir))
-    return out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    const std::string name = e.path().filename().string();
-    if (e.is_regular_file() && !name.starts_with(".") && !name.starts_with("README"))
-      out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<std::uint8_t> read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using thingport::fuzz::inputs_in;
+using thingport::fuzz::read_file;
 
 const fs::path fuzz_dir = THINGPORT_FUZZ_DIR;
 
