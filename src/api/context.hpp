@@ -30,6 +30,7 @@ struct context {
   std::function<bool()> healthy;            // GET /healthz; empty means healthy
   platform::thing_service* thing = nullptr; // platform.thing(); null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
+  std::string node; // this server's name in GET /api/v1/cluster ([cluster] node, or the host's)
 };
 
 } // namespace thingport::api

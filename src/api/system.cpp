@@ -1,5 +1,5 @@
 // The endpoints without a token: /healthz, /metrics, the console page and the devices' HTTP
-// dynamic registration.
+// dynamic registration; and, with it, the server's own state (GET /api/v1/cluster).
 #include <boost/json.hpp>
 
 #include "api/console.hpp"
@@ -23,6 +23,16 @@ response healthz(context& ctx, const call&) {
 response metrics(context& ctx, const call&) {
   return text_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                        render_metrics(take_snapshot(ctx)));
+}
+
+// One node until the cluster is built: the same shape a cluster's answer will have.
+response cluster(context& ctx, const call&) {
+  const auto s = take_snapshot(ctx);
+  json::object node{{"node", ctx.node},
+                    {"state", "up"},
+                    {"connections", s.connections},
+                    {"devicesOnline", s.devices_online}};
+  return json_response(http::status::ok, json::object{{"nodes", json::array{std::move(node)}}});
 }
 
 response console(context&, const call&) {
@@ -63,6 +73,7 @@ void add_system_routes(router& r, context& ctx) {
   r.add(http::verb::get, "/healthz", bind(ctx, healthz));
   r.add(http::verb::get, "/metrics", bind(ctx, metrics));
   r.add(http::verb::get, "/", bind(ctx, console));
+  r.add(http::verb::get, "/api/v1/cluster", bind(ctx, cluster));
   r.add(http::verb::post, "/auth/register/device", bind(ctx, register_device));
 }
 

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
 #include <set>
@@ -259,8 +261,21 @@ config load_config(const std::string& path) {
     if (c.store.durability != "sync" && c.store.durability != "async")
       fail(path, "store.durability", "must be \"sync\" or \"async\"");
   }
-  if (section(root, "cluster", path) != nullptr)
-    fail(path, "cluster", "clustering is not built into this version yet; remove the section");
+  if (const auto* t = section(root, "cluster", path)) {
+    check_keys(*t, path, "cluster", {"nats", "node"});
+    read(*t, "nats", c.cluster.nats, path, "cluster");
+    read(*t, "node", c.cluster.node, path, "cluster");
+    if (!c.cluster.nats.empty())
+      fail(path, "cluster.nats",
+           "clustering over NATS is not built into this version yet; leave it empty (one node)");
+    const bool name_ok =
+        c.cluster.node.size() <= 64 &&
+        std::all_of(c.cluster.node.begin(), c.cluster.node.end(), [](unsigned char ch) {
+          return std::isalnum(ch) != 0 || ch == '.' || ch == '_' || ch == '-';
+        });
+    if (!name_ok)
+      fail(path, "cluster.node", "at most 64 letters, digits, '.', '_' or '-'");
+  }
   // Addresses are checked now, with their key, rather than when the listener opens.
   for (const auto& [key, value] :
        {std::pair{"listeners.tcp", &c.listeners.tcp}, std::pair{"listeners.tls", &c.listeners.tls},

@@ -51,6 +51,16 @@ std::string in_data_dir(const config& c, const std::string& path) {
   return (std::filesystem::path(c.data_dir) / path).string();
 }
 
+// [cluster] node, or the host's name (as `hostname` prints it).
+std::string node_name(const config& c) {
+  if (!c.cluster.node.empty())
+    return c.cluster.node;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    return "thingport";
+  return host;
+}
+
 net::listener_config listener_config_of(const config& c) {
   const auto& l = c.listeners;
   net::listener_config n{l.tcp,
@@ -197,8 +207,10 @@ int serve(const config& c) {
     api::server_options ho;
     ho.max_connections = c.http.max_connections;
     ho.max_connections_per_ip = c.http.max_connections_per_ip;
-    http.emplace(api::context{services, dir, token.value, store_up, &things},
-                 net::parse_endpoint(c.http.listen), ho);
+    api::context ctx{services,    dir,     token.value,
+                     store_up,    &things, std::make_shared<api::http_stats>(),
+                     node_name(c)};
+    http.emplace(std::move(ctx), net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
   }
 

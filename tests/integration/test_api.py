@@ -6,6 +6,7 @@ metrics) is in test_api_http.py."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -410,3 +411,8 @@ def test_http_dynamic_registration(api, client_factory):
     assert register(api, off["productKey"], "reg-1", off["productSecret"])["code"] == 6288
     r = api.call("POST", "/auth/register/device", raw=b"productKey=%zz", token=None)
     assert r.status == 200 and r.json["code"] == 460
+
+
+def test_the_node_is_named_after_the_host_by_default(api):
+    nodes = api.ok("GET", "/api/v1/cluster")["nodes"]
+    assert [n["node"] for n in nodes] == [socket.gethostname()]

@@ -54,8 +54,10 @@ def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, wor
     ('[listeners]\nauto = { address = "127.0.0.1:99999", proxy_protocol = true }\n',
      "listeners.auto", "bad port"),
     ('[listeners]\ntcp = 1883\n', "listeners.tcp", "expected"),
-], ids=["unknown", "no-address", "not-bool", "port", "number"])
-def test_a_bad_listener_table_is_refused(tmp_path, text, key, words):
+    ('[cluster]\nnode = "a b"\n', "cluster.node", "letters, digits"),
+    ('[cluster]\nnode = "a"\nmembers = 3\n', "cluster.members", "unknown key"),
+], ids=["unknown", "no-address", "not-bool", "port", "number", "node-name", "cluster-key"])
+def test_a_bad_listener_or_cluster_key_is_refused(tmp_path, text, key, words):
     r = serve_with(tmp_path, text)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
     assert "bad.toml" in r.stderr and key in r.stderr and words in r.stderr, r.stderr
