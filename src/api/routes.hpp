@@ -15,6 +15,7 @@ void add_pub_routes(router& r, context& ctx);        // cloud -> device messages
 void add_thing_routes(router& r, context& ctx);      // properties, history, events, shadow
 void add_thing_call_routes(router& r, context& ctx); // property set, services, RRPC, downlinks
 void add_system_routes(router& r, context& ctx);     // /healthz, /metrics, /, registration
+void add_ota_routes(router& r, context& ctx);        // firmware versions devices report
 
 // What the captured path segments are. A segment that cannot be such an identity names
 // nothing that can exist: 404 before the handler runs.

@@ -18,6 +18,7 @@ service::service(context& ctx) : ctx_(ctx) {
   add_thing_routes(router_, ctx_);
   add_thing_call_routes(router_, ctx_);
   add_system_routes(router_, ctx_);
+  add_ota_routes(router_, ctx_);
 }
 
 namespace {

@@ -335,9 +335,10 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
             return true; // a reply is never answered: nothing to fail
           },
           [&](const thing::ota_version_action& o) {
-            spdlog::info("thing: {}/{} reports firmware {} of module {}", pk, dn, o.value.version,
-                         o.value.module);
-            return true;
+            spdlog::debug("thing: {}/{} reports firmware {} of module {}", pk, dn, o.value.version,
+                          o.value.module);
+            auto r = things_.record_firmware(pk, dn, {o.value.module, o.value.version, now});
+            return r ? true : failed("firmware version", r.error());
           },
       },
       a);

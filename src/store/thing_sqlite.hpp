@@ -94,6 +94,12 @@ public:
   result<std::vector<downlink_record>>
   downlinks(std::string_view product_key, std::string_view device_name, page p) const override;
 
+  result<void> record_firmware(std::string_view product_key, std::string_view device_name,
+                               const firmware_version& v) override;
+  result<std::vector<firmware_version>> firmware(std::string_view product_key,
+                                                 std::string_view device_name) const override;
+  result<std::vector<version_count>> firmware_counts(std::string_view product_key) const override;
+
   result<std::uint64_t> prune(timestamp now) override;
   result<void> delete_device_data(std::string_view product_key,
                                   std::string_view device_name) override;

@@ -104,6 +104,50 @@ sqlite_thing_store::attributes(std::string_view product_key, std::string_view de
       });
 }
 
+// ---- firmware -------------------------------------------------------------------------------
+
+result<void> sqlite_thing_store::record_firmware(std::string_view product_key,
+                                                 std::string_view device_name,
+                                                 const firmware_version& v) {
+  return checked_write(product_key, device_name, check_firmware(v.module, v.version), [&] {
+    return run(*db_, sql::record_firmware, [&](statement& s) {
+      s.bind(1, product_key)
+          .bind(2, device_name)
+          .bind(3, v.module)
+          .bind(4, v.version)
+          .bind(5, v.reported);
+    });
+  });
+}
+
+result<std::vector<firmware_version>>
+sqlite_thing_store::firmware(std::string_view product_key, std::string_view device_name) const {
+  if (auto ec = check_device(product_key, device_name)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  return rows<firmware_version>(
+      *db_, sql::firmware, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      [](const statement& s) {
+        return firmware_version{.module = s.text(0), .version = s.text(1), .reported = s.time(2)};
+      });
+}
+
+result<std::vector<version_count>>
+sqlite_thing_store::firmware_counts(std::string_view product_key) const {
+  if (auto ec = check_product_key(product_key)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  return rows<version_count>(
+      *db_, sql::firmware_counts, [&](statement& s) { s.bind(1, product_key); },
+      [](const statement& s) {
+        return version_count{.module = s.text(0),
+                             .version = s.text(1),
+                             .devices = static_cast<std::uint64_t>(s.int64(2))};
+      });
+}
+
 // ---- desired --------------------------------------------------------------------------------
 
 result<std::int64_t> sqlite_thing_store::set_desired(std::string_view product_key,

@@ -7,7 +7,7 @@ namespace thingport::store::sqlite::thing_sql {
 
 // The thing schema's version lives in thing_meta, not in PRAGMA user_version (which is the
 // identity schema's). Steps only ever append, as the identity schema's do.
-inline constexpr int schema_version = 1;
+inline constexpr int schema_version = 2;
 
 inline constexpr const char* create_meta = R"sql(
 CREATE TABLE IF NOT EXISTS thing_meta (
@@ -77,11 +77,19 @@ inline constexpr const char* schema_v1 =
     "  PRIMARY KEY (product_key, device_name, id), " TP_DEVICE_FK ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX thing_downlink_by_sent ON thing_downlink (product_key, device_name, sent_ms);";
 
+// Version 2: the firmware version each module of a device reports (OTA inform).
+inline constexpr const char* schema_v2 =
+    "CREATE TABLE thing_firmware ("
+    "  product_key TEXT NOT NULL, device_name TEXT NOT NULL, module TEXT NOT NULL,"
+    "  version TEXT NOT NULL, reported_ms INTEGER NOT NULL,"
+    "  PRIMARY KEY (product_key, device_name, module), " TP_DEVICE_FK ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);";
+
 struct migration {
   int to_version;
   const char* sql;
 };
-inline constexpr migration migrations[] = {{1, schema_v1}};
+inline constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
 
 // ---- properties -----------------------------------------------------------------------------
 inline constexpr const char* next_seq =
@@ -163,6 +171,18 @@ inline constexpr const char* attributes =
     "SELECT attr_key, attr_value, updated_ms FROM thing_attribute "
     "WHERE product_key = ?1 AND device_name = ?2 ORDER BY attr_key";
 
+// ---- firmware -------------------------------------------------------------------------------
+inline constexpr const char* record_firmware =
+    "INSERT INTO thing_firmware (product_key, device_name, module, version, reported_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_key, device_name, module) "
+    "DO UPDATE SET version = excluded.version, reported_ms = excluded.reported_ms";
+inline constexpr const char* firmware =
+    "SELECT module, version, reported_ms FROM thing_firmware "
+    "WHERE product_key = ?1 AND device_name = ?2 ORDER BY module";
+inline constexpr const char* firmware_counts =
+    "SELECT module, version, count(*) FROM thing_firmware WHERE product_key = ?1 "
+    "GROUP BY module, version ORDER BY module, version";
+
 // ---- desired --------------------------------------------------------------------------------
 inline constexpr const char* set_desired =
     "INSERT INTO thing_desired (product_key, device_name, identifier, value, version, updated_ms) "
@@ -215,6 +235,7 @@ inline constexpr const char* delete_device[] = {
     "DELETE FROM thing_attribute WHERE product_key = ?1 AND device_name = ?2",
     "DELETE FROM thing_desired WHERE product_key = ?1 AND device_name = ?2",
     "DELETE FROM thing_downlink WHERE product_key = ?1 AND device_name = ?2",
+    "DELETE FROM thing_firmware WHERE product_key = ?1 AND device_name = ?2",
 };
 
 #undef TP_DEVICE_FK

@@ -131,6 +131,16 @@ std::error_code check_attribute_key(std::string_view key) noexcept {
   return ok ? std::error_code{} : make_error_code(thing_errc::bad_key);
 }
 
+std::error_code check_firmware(std::string_view module, std::string_view version) noexcept {
+  const bool module_ok = !module.empty() && module.size() <= 64 &&
+                         all_of(module, [](char c) { return alnum(c) || c == '_' || c == '-'; });
+  if (!module_ok)
+    return make_error_code(thing_errc::bad_key);
+  const bool version_ok =
+      !version.empty() && version.size() <= 64 && version.find('\0') == std::string_view::npos;
+  return version_ok ? std::error_code{} : make_error_code(thing_errc::bad_value);
+}
+
 std::error_code check_downlink_id(std::string_view id) noexcept {
   const bool ok = !id.empty() && id.size() <= 64 &&
                   all_of(id, [](char c) { return alnum(c) || c == '_' || c == '-'; });

@@ -108,6 +108,23 @@ struct shadow_document {
   friend bool operator==(const shadow_document&, const shadow_document&) = default;
 };
 
+// The firmware of one module as its device last reported it (/ota/device/inform): module 1..64
+// of [A-Za-z0-9_-] ("default" when the device names none), version 1..64 bytes without NUL.
+struct firmware_version {
+  std::string module{};
+  std::string version{};
+  timestamp reported{};
+  friend bool operator==(const firmware_version&, const firmware_version&) = default;
+};
+
+// How many devices of a product report `version` for `module`.
+struct version_count {
+  std::string module{};
+  std::string version{};
+  std::uint64_t devices = 0;
+  friend bool operator==(const version_count&, const version_count&) = default;
+};
+
 struct device_attribute {
   std::string key{};
   std::string value{};
@@ -252,6 +269,16 @@ public:
 
   // ---- housekeeping ------------------------------------------------------------------------
   // Applies the age limits of the retention to every device; returns the rows removed.
+  // Firmware versions: a report replaces the module's previous one.
+  virtual result<void> record_firmware(std::string_view product_key, std::string_view device_name,
+                                       const firmware_version& v) = 0;
+  // By module name.
+  virtual result<std::vector<firmware_version>> firmware(std::string_view product_key,
+                                                         std::string_view device_name) const = 0;
+  // By module, then version; only versions some device reports.
+  virtual result<std::vector<version_count>>
+  firmware_counts(std::string_view product_key) const = 0;
+
   virtual result<std::uint64_t> prune(timestamp now) = 0;
   // Removes everything of one device. (With the SQLite backends sharing one file, the identity
   // store's delete_device removes it too, through the foreign keys.)

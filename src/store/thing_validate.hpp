@@ -20,6 +20,8 @@ std::error_code check_thing_value(std::string_view value) noexcept;
 std::error_code check_attribute_key(std::string_view key) noexcept;
 // Downlink ids: 1..64 of [A-Za-z0-9_-].
 std::error_code check_downlink_id(std::string_view id) noexcept;
+// struct firmware_version's rule; bad_key for the module, bad_value for the version.
+std::error_code check_firmware(std::string_view module, std::string_view version) noexcept;
 std::error_code check_time_query(const time_query& q) noexcept;
 std::error_code check_batch_size(std::size_t n) noexcept;
 

@@ -152,6 +152,15 @@ def topic(request) -> str:
 
 
 @pytest.fixture
+def made() -> list:
+    """Clients a test makes itself (append them): closed at teardown."""
+    clients: list = []
+    yield clients
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
 def client_factory(broker) -> Callable[..., MqttClient]:
     """client_factory(client_id=None, clean_session=True, keepalive=60, will=None,
     connect=True) -> a paho MQTT 3.1.1 client (connected unless connect=False).

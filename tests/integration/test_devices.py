@@ -39,14 +39,6 @@ def device(broker, demo, made, **kw) -> MqttClient:
     return c
 
 
-@pytest.fixture
-def made():
-    clients = []
-    yield clients
-    for c in clients:
-        c.close()
-
-
 def test_sign_oracle_matches_the_worked_example():
     c = aliyun.device_credentials("pk", "device", "secret", client_id="12345", timestamp="789")
     assert c["client_id"] == "12345|securemode=3,signmethod=hmacsha1,timestamp=789|"

@@ -15,14 +15,6 @@ from transport_broker import TransportClient, broker, transport_client  # noqa: 
 pytestmark = pytest.mark.thingport_only(reason="dynamic registration is thingport's")
 
 
-@pytest.fixture
-def made():
-    clients = []
-    yield clients
-    for c in clients:
-        c.close()
-
-
 @pytest.fixture(scope="module")
 def product(broker):
     return Api(broker).product("self-registering", dynamicRegistration=True)

@@ -167,14 +167,6 @@ def app_client(api: Api, broker, pk: str, made: List[MqttClient]) -> MqttClient:
     return c.connect()
 
 
-@pytest.fixture
-def made():
-    clients: List[MqttClient] = []
-    yield clients
-    for c in clients:
-        c.close()
-
-
 # --------------------------------------------------------------------------------------------
 # the done-when: the docs' Node example device
 

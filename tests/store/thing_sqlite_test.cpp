@@ -75,7 +75,7 @@ TEST_F(SqliteThingStore, SharesTheIdentityFileWithItsOwnSchemaVersion) {
   { sqlite_thing_store s(env_.file()); }
   EXPECT_EQ(query_text(env_.file(), "PRAGMA user_version"), "1"); // the identity schema's
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
-            "1");
+            "2");
   EXPECT_EQ(query_text(env_.file(), "PRAGMA integrity_check"), "ok");
   // The identity store still opens it, and a second thing store does not migrate again.
   { sqlite_identity_store ids(env_.file()); }
@@ -88,6 +88,23 @@ TEST_F(SqliteThingStore, AThingStoreOnANewFileCreatesBothSchemas) {
   { sqlite_thing_store s(file); }
   EXPECT_EQ(query_text(file, "PRAGMA user_version"), "1");
   { sqlite_identity_store ids(file); }
+}
+
+TEST_F(SqliteThingStore, AVersion1FileGainsTheFirmwareTableWithItsDataKept) {
+  {
+    sqlite_thing_store s(env_.file());
+    ASSERT_TRUE(s.append_properties("pk", "dev1",
+                                    std::vector<property_value>{{"Temp", "1", at_ms(1)}}, now));
+  }
+  // What a build of thing schema version 1 left: no firmware table, version 1.
+  exec(env_.file(), "DROP TABLE thing_firmware");
+  exec(env_.file(), "UPDATE thing_meta SET value = 1 WHERE key = 'schema_version'");
+  sqlite_thing_store s(env_.file());
+  EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
+            "2");
+  EXPECT_EQ(s.latest_properties("pk", "dev1")->size(), 1U);
+  ASSERT_TRUE(s.record_firmware("pk", "dev1", {"default", "1.0", now}));
+  EXPECT_EQ(s.firmware("pk", "dev1")->size(), 1U);
 }
 
 TEST_F(SqliteThingStore, NewerThingSchemaIsRefused) {

@@ -197,6 +197,7 @@ TEST_P(ThingStoreContract, DeleteDeviceDataRemovesEverythingOfThatDeviceOnly) {
     TP_ASSERT_OK(store().set_attributes("pk", dn, std::vector<device_attribute>{{"k", "v", now}}));
     TP_ASSERT_OK(store().set_desired("pk", dn, "Temp", "2", now));
     TP_ASSERT_OK(store().record_downlink("pk", dn, dl("1", 1)));
+    TP_ASSERT_OK(store().record_firmware("pk", dn, {"default", "1.0", now}));
   }
   TP_ASSERT_OK(store().delete_device_data("pk", "dev1"));
   EXPECT_TRUE(store().latest_properties("pk", "dev1")->empty());
@@ -206,6 +207,7 @@ TEST_P(ThingStoreContract, DeleteDeviceDataRemovesEverythingOfThatDeviceOnly) {
   EXPECT_TRUE(store().attributes("pk", "dev1")->empty());
   EXPECT_TRUE(store().get_desired("pk", "dev1", {})->empty());
   TP_EXPECT_ERR(store().get_downlink("pk", "dev1", "1"), errc::not_found);
+  EXPECT_TRUE(store().firmware("pk", "dev1")->empty());
   // The desired version starts over: the device's data is gone, not hidden.
   EXPECT_EQ(*store().set_desired("pk", "dev1", "Temp", "3", now), 1);
 
@@ -215,7 +217,38 @@ TEST_P(ThingStoreContract, DeleteDeviceDataRemovesEverythingOfThatDeviceOnly) {
   EXPECT_EQ(store().attributes("pk", "dev2")->size(), 1U);
   EXPECT_EQ(store().get_desired("pk", "dev2", {})->size(), 1U);
   TP_ASSERT_OK(store().get_downlink("pk", "dev2", "1"));
+  EXPECT_EQ(store().firmware("pk", "dev2")->size(), 1U);
   TP_EXPECT_ERR(store().delete_device_data("p k", "dev1"), errc::bad_product_key);
+}
+
+TEST_P(ThingStoreContract, FirmwareVersionsPerModuleAndCountsPerVersion) {
+  TP_ASSERT_OK(store().record_firmware("pk", "dev1", {"default", "1.0.0", at_ms(1)}));
+  TP_ASSERT_OK(store().record_firmware("pk", "dev1", {"MCU", "2.1", at_ms(1)}));
+  TP_ASSERT_OK(store().record_firmware("pk", "dev2", {"default", "1.0.0", at_ms(2)}));
+  // A new report of a module replaces the one before.
+  TP_ASSERT_OK(store().record_firmware("pk", "dev1", {"default", "1.1.0", at_ms(3)}));
+  auto f = store().firmware("pk", "dev1");
+  TP_ASSERT_OK(f);
+  EXPECT_EQ(*f, (std::vector<firmware_version>{{"MCU", "2.1", at_ms(1)},
+                                               {"default", "1.1.0", at_ms(3)}}));
+  auto counts = store().firmware_counts("pk");
+  TP_ASSERT_OK(counts);
+  EXPECT_EQ(*counts, (std::vector<version_count>{
+                         {"MCU", "2.1", 1}, {"default", "1.0.0", 1}, {"default", "1.1.0", 1}}));
+  EXPECT_TRUE(store().firmware_counts("other")->empty());
+  // Stored as given: quotes, unicode and SQL in a version are text.
+  const std::string odd = "1.0'; DROP TABLE thing_firmware;--\u00e9\"";
+  TP_ASSERT_OK(store().record_firmware("pk", "dev2", {"default", odd, at_ms(4)}));
+  EXPECT_EQ(store().firmware("pk", "dev2")->at(0).version, odd);
+
+  TP_EXPECT_ERR(store().record_firmware("pk", "ghost", {"default", "1", now}), errc::not_found);
+  TP_EXPECT_ERR(store().record_firmware("pk", "dev1", {"bad module", "1", now}),
+                thing_errc::bad_key);
+  TP_EXPECT_ERR(store().record_firmware("pk", "dev1", {"", "1", now}), thing_errc::bad_key);
+  TP_EXPECT_ERR(store().record_firmware("pk", "dev1", {"m", "", now}), thing_errc::bad_value);
+  TP_EXPECT_ERR(store().record_firmware("pk", "dev1", {"m", std::string(65, 'v'), now}),
+                thing_errc::bad_value);
+  TP_EXPECT_ERR(store().firmware_counts("p k"), errc::bad_product_key);
 }
 
 } // namespace thingport::store::test
