@@ -19,6 +19,7 @@ json::object product_json(const store::product& p, bool with_secret) {
   json::object o{{"productKey", p.product_key},
                  {"name", p.name},
                  {"dynamicRegistration", p.dynamic_registration},
+                 {"nodeType", store::to_string(p.node)},
                  {"created", millis(p.created)}};
   if (with_secret)
     o["productSecret"] = p.product_secret;
@@ -34,13 +35,19 @@ std::string subject(std::string_view pk) {
 }
 
 response create_product(context& ctx, const call& c) {
-  auto b = json_body::parse(c.req.body(),
-                            {"name", "dynamicRegistration", "productKey", "productSecret"});
+  auto b = json_body::parse(
+      c.req.body(), {"name", "dynamicRegistration", "productKey", "productSecret", "nodeType"});
   store::new_product spec;
   spec.name = b.string("name", true).value_or("");
   spec.dynamic_registration = b.boolean("dynamicRegistration").value_or(false);
   spec.product_key = b.string("productKey").value_or("");
   spec.product_secret = b.string("productSecret").value_or("");
+  if (const auto node = b.string("nodeType")) {
+    if (const auto t = store::parse_node_type(*node))
+      spec.node = *t;
+    else
+      b.fail("nodeType must be \"device\", \"gateway\" or \"subdevice\"");
+  }
   if (b.error())
     return error_response(*b.error());
   auto p = ctx.dir.create_product(spec);

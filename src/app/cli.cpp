@@ -51,6 +51,7 @@ struct client_commands::state {
   std::string data_dir = "./data";
   // arguments
   std::string name, pk, dn, secret, product_key, product_secret, prefix, status, topic, payload;
+  std::string node_type;
   bool dynamic_registration = false;
   std::size_t count = 0, offset = 0, limit = 100;
   int qos = 0;
@@ -122,8 +123,12 @@ client_commands::client_commands(CLI::App& app) : s_(std::make_unique<state>()) 
   pc->add_flag("--dynamic-registration", s.dynamic_registration, "allow dynamic registration");
   pc->add_option("--product-key", s.product_key, "import: the cloud product's key");
   pc->add_option("--product-secret", s.product_secret, "import: the cloud product's secret");
+  pc->add_option("--node-type", s.node_type, "device (default), gateway or subdevice")
+      ->check(CLI::IsMember({"device", "gateway", "subdevice"}));
   s.api_command(pc, [&s] {
     json::object o{{"name", s.name}, {"dynamicRegistration", s.dynamic_registration}};
+    if (!s.node_type.empty())
+      o["nodeType"] = s.node_type;
     if (!s.product_key.empty())
       o["productKey"] = s.product_key;
     if (!s.product_secret.empty())

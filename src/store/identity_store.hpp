@@ -45,12 +45,19 @@ struct page {
   std::size_t limit = 100; // 1..max_page_limit
 };
 
+// What a product's devices are (docs/http-api.md): devices that speak MQTT themselves, gateways
+// that log sub-devices in over their own link, or such sub-devices. Set at creation.
+enum class node_type : std::uint8_t { device, gateway, subdevice };
+std::string_view to_string(node_type t) noexcept; // "device", "gateway", "subdevice"
+std::optional<node_type> parse_node_type(std::string_view text) noexcept;
+
 struct product {
   std::string product_key{};
   std::string product_secret{};
   std::string name{};
   bool dynamic_registration = false;
   timestamp created{};
+  node_type node = node_type::device;
   friend bool operator==(const product&, const product&) = default;
 };
 
@@ -61,6 +68,7 @@ struct new_product {
   bool dynamic_registration = false;
   std::string product_key{};
   std::string product_secret{};
+  node_type node = node_type::device;
 };
 
 // A custom topic class: "/${productKey}/${deviceName}/user/cmd", kept as written.

@@ -61,7 +61,13 @@ CREATE TABLE application_product (
 CREATE INDEX application_product_by_product ON application_product (product_key);
 )sql";
 
-constexpr migration migrations[] = {{1, schema_v1}};
+// Version 2: a product's node type (device, gateway or sub-device); existing products are devices.
+constexpr const char* schema_v2 = R"sql(
+ALTER TABLE product ADD COLUMN node_type TEXT NOT NULL DEFAULT 'device'
+  CHECK (node_type IN ('device', 'gateway', 'subdevice'));
+)sql";
+
+constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
 static_assert(std::size(migrations) == schema_version);
 constexpr schema_spec identity_spec{"identity database", application_id, migrations, true};
 

@@ -16,14 +16,15 @@
 namespace thingport::store::sqlite {
 
 // Every statement text has static storage: it is the key of the connection's statement cache.
-#define TP_PRODUCT_COLUMNS "product_key, product_secret, name, dynamic_registration, created_ms"
+#define TP_PRODUCT_COLUMNS                                                                         \
+  "product_key, product_secret, name, dynamic_registration, created_ms, node_type"
 #define TP_DEVICE_COLUMNS                                                                          \
   "product_key, device_name, device_secret, enabled, created_ms, first_online_ms, "                \
   "last_online_ms, last_offline_ms, last_ip, device_token"
 #define TP_APP_COLUMNS "app_key, app_secret, name, enabled, created_ms"
 
 inline constexpr const char* sql_insert_product =
-    "INSERT INTO product (" TP_PRODUCT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO product (" TP_PRODUCT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 inline constexpr const char* sql_get_product =
     "SELECT " TP_PRODUCT_COLUMNS " FROM product WHERE product_key = ?1";
 inline constexpr const char* sql_product_exists = "SELECT 1 FROM product WHERE product_key = ?1";
@@ -86,6 +87,7 @@ inline constexpr const char* sql_set_app_enabled =
 #undef TP_DEVICE_COLUMNS
 #undef TP_APP_COLUMNS
 
+// A node type the CHECK constraint lets through always parses; `device` stands in otherwise.
 inline product read_product(const statement& s) {
   return product{
       .product_key = s.text(0),
@@ -93,6 +95,7 @@ inline product read_product(const statement& s) {
       .name = s.text(2),
       .dynamic_registration = s.boolean(3),
       .created = s.time(4),
+      .node = parse_node_type(s.text(5)).value_or(node_type::device),
   };
 }
 

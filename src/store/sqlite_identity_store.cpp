@@ -66,7 +66,8 @@ result<product> sqlite_identity_store::create_product(const new_product& spec) {
       .bind(2, p.product_secret)
       .bind(3, p.name)
       .bind(4, p.dynamic_registration)
-      .bind(5, p.created);
+      .bind(5, p.created)
+      .bind(6, to_string(p.node));
   if (auto ec = s->run()) {
     return ec;
   }
@@ -550,7 +551,7 @@ std::error_code sqlite_identity_store::load_all(identity_sink& sink) const {
     return for_each_row(*s, on_row);
   };
   if (auto ec = scan(sql_all_products, [&](const statement& row) {
-        sink.on_product(read_product(row), row.optional_text(5));
+        sink.on_product(read_product(row), row.optional_text(6));
         return std::error_code{};
       })) {
     return ec;

@@ -124,6 +124,7 @@ product make_product(const new_product& spec, timestamp created) {
       .name = spec.name,
       .dynamic_registration = spec.dynamic_registration,
       .created = created,
+      .node = spec.node,
   };
 }
 

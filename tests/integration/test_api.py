@@ -67,12 +67,29 @@ def test_import_a_cloud_product(api):
           "already exists")
 
 
+def test_node_types(api):
+    """A product is a plain device (default), a gateway or a sub-device product, set at creation
+    and shown by every read."""
+    made = {t: api.product(f"node {t}", nodeType=t) for t in ("device", "gateway", "subdevice")}
+    plain = api.product("node default")
+    assert plain["nodeType"] == "device"
+    for t, p in made.items():
+        assert p["nodeType"] == t
+        assert api.ok("GET", f"/api/v1/products/{p['productKey']}")["nodeType"] == t
+    listed = {p["productKey"]: p["nodeType"]
+              for p in api.ok("GET", "/api/v1/products?limit=1000")["products"]}
+    assert all(listed[p["productKey"]] == t for t, p in made.items())
+
+
 @pytest.mark.parametrize("body,words", [
     ({}, ['missing field "name"']),
     ({"name": 5}, ['"name" must be a string']),
     ({"name": "x", "dynamicRegistration": "yes"}, ['"dynamicRegistration"']),
     ({"name": "x", "colour": "red"}, ['unknown field "colour"']),
     ({"name": "x", "productKey": "bad/key"}, ["productKey"]),
+    ({"name": "x", "nodeType": "router"}, ["nodeType", "gateway"]),
+    ({"name": "x", "nodeType": "Gateway"}, ["nodeType"]),
+    ({"name": "x", "nodeType": 1}, ['"nodeType" must be a string']),
     ({"name": ""}, ["name"]),
     ([1, 2], ["JSON object"]),
 ])

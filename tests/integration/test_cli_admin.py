@@ -62,6 +62,10 @@ def test_product_create_prints_key_and_secret(broker):
     assert shown["productSecret"] == p["productSecret"]
     listed = ok_json(tp("product", "list", "--limit", "1000", broker=broker))
     assert p["productKey"] in [x["productKey"] for x in listed["products"]]
+    assert p["nodeType"] == "device"
+    gw = ok_json(tp("product", "create", "cli hub", "--node-type", "gateway", broker=broker))
+    assert gw["nodeType"] == "gateway"
+    fails(tp("product", "create", "x", "--node-type", "router", broker=broker), 2, "router")
 
 
 def test_environment_variables(broker):

@@ -55,6 +55,28 @@ TEST_P(IdentityStoreContract, ImportProductWithItsKeyAndSecret) {
   EXPECT_EQ(*got, *p);
 }
 
+TEST_P(IdentityStoreContract, NodeTypeIsKeptAndDeviceByDefault) {
+  auto plain = store().create_product({"lamp", false, {}, {}});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->node, node_type::device);
+  new_product g{"hub", false, {}, {}};
+  g.node = node_type::gateway;
+  new_product sub{"sensor", false, {}, {}};
+  sub.node = node_type::subdevice;
+  auto gw = store().create_product(g);
+  auto sd = store().create_product(sub);
+  ASSERT_TRUE(gw && sd);
+  EXPECT_EQ(store().get_product(gw->product_key)->node, node_type::gateway);
+  EXPECT_EQ(store().get_product(sd->product_key)->node, node_type::subdevice);
+  auto all = store().list_products({0, 10});
+  ASSERT_TRUE(all);
+  for (const auto& p : *all)
+    EXPECT_EQ(p, *store().get_product(p.product_key));
+  EXPECT_EQ(to_string(node_type::subdevice), "subdevice");
+  EXPECT_EQ(parse_node_type("gateway"), node_type::gateway);
+  EXPECT_FALSE(parse_node_type("Gateway"));
+}
+
 TEST_P(IdentityStoreContract, DuplicateProductKeyIsAlreadyExists) {
   TP_ASSERT_OK(store().create_product({.name = "one", .product_key = "pk1"}));
   TP_EXPECT_ERR(store().create_product({.name = "two", .product_key = "pk1"}),
