@@ -19,6 +19,7 @@ service::service(context& ctx) : ctx_(ctx) {
   add_thing_call_routes(router_, ctx_);
   add_system_routes(router_, ctx_);
   add_ota_routes(router_, ctx_);
+  add_topology_routes(router_, ctx_);
 }
 
 namespace {

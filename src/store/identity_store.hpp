@@ -51,6 +51,13 @@ enum class node_type : std::uint8_t { device, gateway, subdevice };
 std::string_view to_string(node_type t) noexcept; // "device", "gateway", "subdevice"
 std::optional<node_type> parse_node_type(std::string_view text) noexcept;
 
+// One device named by its product key and name.
+struct device_ref {
+  std::string product_key{};
+  std::string device_name{};
+  friend auto operator<=>(const device_ref&, const device_ref&) = default;
+};
+
 struct product {
   std::string product_key{};
   std::string product_secret{};
@@ -199,6 +206,20 @@ public:
   // nullopt clears the token.
   virtual result<void> set_device_token(std::string_view product_key, std::string_view device_name,
                                         std::optional<std::string_view> token) = 0;
+
+  // Gateway topology: the sub-devices a gateway device holds; a sub-device has one gateway at
+  // most. add_sub_devices is all or nothing: not_found when the gateway or a sub-device does not
+  // exist, already_exists when a sub-device belongs to another gateway (one already under this
+  // gateway is left as it is). remove_sub_devices: not_found when one is not under this gateway,
+  // and nothing is removed. Deleting a device removes its rows either way. Ordered by key.
+  virtual result<void> add_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,
+                                       std::span<const device_ref> subs) = 0;
+  virtual result<void> remove_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,
+                                          std::span<const device_ref> subs) = 0;
+  virtual result<std::vector<device_ref>> sub_devices(std::string_view gateway_pk,
+                                                      std::string_view gateway_dn) const = 0;
+  virtual result<std::optional<device_ref>> gateway_of(std::string_view product_key,
+                                                       std::string_view device_name) const = 0;
 
   // Applications. list_apps is ordered by app key.
   virtual result<application> create_app(const new_application& spec) = 0;

@@ -67,7 +67,24 @@ ALTER TABLE product ADD COLUMN node_type TEXT NOT NULL DEFAULT 'device'
   CHECK (node_type IN ('device', 'gateway', 'subdevice'));
 )sql";
 
-constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
+// Version 3: gateway topology, one gateway per sub-device; rows go with either device.
+constexpr const char* schema_v3 = R"sql(
+CREATE TABLE topology (
+  product_key    TEXT    NOT NULL,
+  device_name    TEXT    NOT NULL,
+  gateway_pk     TEXT    NOT NULL,
+  gateway_dn     TEXT    NOT NULL,
+  created_ms     INTEGER NOT NULL,
+  PRIMARY KEY (product_key, device_name),
+  FOREIGN KEY (product_key, device_name) REFERENCES device (product_key, device_name)
+    ON DELETE CASCADE,
+  FOREIGN KEY (gateway_pk, gateway_dn) REFERENCES device (product_key, device_name)
+    ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+CREATE INDEX topology_by_gateway ON topology (gateway_pk, gateway_dn, product_key, device_name);
+)sql";
+
+constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}, {3, schema_v3}};
 static_assert(std::size(migrations) == schema_version);
 constexpr schema_spec identity_spec{"identity database", application_id, migrations, true};
 

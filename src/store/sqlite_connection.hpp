@@ -77,7 +77,7 @@ private:
 };
 
 // The schema version this build writes and understands (docs/store-format.md).
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 // PRAGMA application_id of a thingport identity database: "TPid".
 inline constexpr std::int32_t application_id = 0x54506964;
 

@@ -83,6 +83,18 @@ inline constexpr const char* sql_all_apps =
 inline constexpr const char* sql_set_app_enabled =
     "UPDATE application SET enabled = ?2 WHERE app_key = ?1";
 
+inline constexpr const char* sql_add_sub_device =
+    "INSERT INTO topology (product_key, device_name, gateway_pk, gateway_dn, created_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_key, device_name) DO NOTHING";
+inline constexpr const char* sql_gateway_of =
+    "SELECT gateway_pk, gateway_dn FROM topology WHERE product_key = ?1 AND device_name = ?2";
+inline constexpr const char* sql_remove_sub_device =
+    "DELETE FROM topology WHERE product_key = ?1 AND device_name = ?2 AND gateway_pk = ?3 "
+    "AND gateway_dn = ?4";
+inline constexpr const char* sql_sub_devices =
+    "SELECT product_key, device_name FROM topology WHERE gateway_pk = ?1 AND gateway_dn = ?2 "
+    "ORDER BY product_key, device_name";
+
 #undef TP_PRODUCT_COLUMNS
 #undef TP_DEVICE_COLUMNS
 #undef TP_APP_COLUMNS

@@ -585,3 +585,154 @@ std::error_code sqlite_identity_store::load_all(identity_sink& sink) const {
 }
 
 } // namespace thingport::store
+
+// ---- gateway topology -----------------------------------------------------------------------
+
+namespace thingport::store {
+
+namespace {
+
+std::error_code check_refs(std::string_view pk, std::string_view dn,
+                           std::span<const device_ref> subs) {
+  if (auto ec = check_product_key(pk)) {
+    return ec;
+  }
+  if (auto ec = check_device_name(dn)) {
+    return ec;
+  }
+  if (subs.size() > max_batch_devices) {
+    return make_error_code(errc::batch_too_large);
+  }
+  for (const device_ref& d : subs) {
+    if (auto ec = check_product_key(d.product_key)) {
+      return ec;
+    }
+    if (auto ec = check_device_name(d.device_name)) {
+      return ec;
+    }
+  }
+  return {};
+}
+
+} // namespace
+
+result<void> sqlite_identity_store::add_sub_devices(std::string_view gateway_pk,
+                                                    std::string_view gateway_dn,
+                                                    std::span<const device_ref> subs) {
+  if (auto ec = check_refs(gateway_pk, gateway_dn, subs)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  sqlite::transaction tx(*db_);
+  if (auto ec = tx.begin_error()) {
+    return ec;
+  }
+  const timestamp at = now();
+  for (const device_ref& d : subs) {
+    if (d.product_key == gateway_pk && d.device_name == gateway_dn) {
+      return make_error_code(errc::already_exists); // a gateway is not its own sub-device
+    }
+    auto s = db_->prepare(sql_add_sub_device);
+    if (!s) {
+      return s.error();
+    }
+    s->bind(1, d.product_key).bind(2, d.device_name).bind(3, gateway_pk).bind(4, gateway_dn);
+    s->bind(5, at);
+    if (auto ec = s->run()) {
+      return ec; // a device that does not exist: not_found
+    }
+    auto g = db_->prepare(sql_gateway_of);
+    if (!g) {
+      return g.error();
+    }
+    g->bind(1, d.product_key).bind(2, d.device_name);
+    bool ours = false;
+    if (auto ec = for_each_row(*g, [&](const statement& row) -> std::error_code {
+          ours = row.text(0) == gateway_pk && row.text(1) == gateway_dn;
+          return {};
+        })) {
+      return ec;
+    }
+    if (!ours) {
+      return make_error_code(errc::already_exists); // another gateway holds it
+    }
+  }
+  if (auto ec = tx.commit()) {
+    return ec;
+  }
+  return {};
+}
+
+result<void> sqlite_identity_store::remove_sub_devices(std::string_view gateway_pk,
+                                                       std::string_view gateway_dn,
+                                                       std::span<const device_ref> subs) {
+  if (auto ec = check_refs(gateway_pk, gateway_dn, subs)) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  sqlite::transaction tx(*db_);
+  if (auto ec = tx.begin_error()) {
+    return ec;
+  }
+  for (const device_ref& d : subs) {
+    if (auto r = change_one(*db_, sql_remove_sub_device,
+                            [&](statement& s) {
+                              s.bind(1, d.product_key)
+                                  .bind(2, d.device_name)
+                                  .bind(3, gateway_pk)
+                                  .bind(4, gateway_dn);
+                            });
+        !r) {
+      return r.error();
+    }
+  }
+  if (auto ec = tx.commit()) {
+    return ec;
+  }
+  return {};
+}
+
+result<std::vector<device_ref>>
+sqlite_identity_store::sub_devices(std::string_view gateway_pk, std::string_view gateway_dn) const {
+  if (auto ec = check_refs(gateway_pk, gateway_dn, {})) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  auto s = db_->prepare(sql_sub_devices);
+  if (!s) {
+    return s.error();
+  }
+  s->bind(1, gateway_pk).bind(2, gateway_dn);
+  std::vector<device_ref> out;
+  if (auto ec = for_each_row(*s, [&](const statement& row) -> std::error_code {
+        out.push_back({row.text(0), row.text(1)});
+        return {};
+      })) {
+    return ec;
+  }
+  return out;
+}
+
+result<std::optional<device_ref>>
+sqlite_identity_store::gateway_of(std::string_view product_key,
+                                  std::string_view device_name) const {
+  if (auto ec = check_refs(product_key, device_name, {})) {
+    return ec;
+  }
+  std::lock_guard lock(mu_);
+  auto s = db_->prepare(sql_gateway_of);
+  if (!s) {
+    return s.error();
+  }
+  s->bind(1, product_key).bind(2, device_name);
+  std::optional<device_ref> out;
+  if (auto ec = for_each_row(*s, [&](const statement& row) -> std::error_code {
+        out = device_ref{row.text(0), row.text(1)};
+        return {};
+      })) {
+    return ec;
+  }
+  return out;
+}
+
+} // namespace thingport::store

@@ -68,6 +68,14 @@ public:
   result<application> create_app(const new_application& spec) override;
   result<application> get_app(std::string_view app_key) const override;
   result<std::vector<application>> list_apps(page p) const override;
+  result<void> add_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,
+                               std::span<const device_ref> subs) override;
+  result<void> remove_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,
+                                  std::span<const device_ref> subs) override;
+  result<std::vector<device_ref>> sub_devices(std::string_view gateway_pk,
+                                              std::string_view gateway_dn) const override;
+  result<std::optional<device_ref>> gateway_of(std::string_view product_key,
+                                               std::string_view device_name) const override;
   result<void> set_app_enabled(std::string_view app_key, bool enabled) override;
 
   std::error_code load_all(identity_sink& sink) const override;

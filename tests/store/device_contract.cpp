@@ -335,3 +335,57 @@ TEST_P(IdentityStoreContract, FourConcurrentWritersDoNotCorrupt) {
 }
 
 } // namespace thingport::store::test
+
+namespace thingport::store::test {
+
+TEST_P(IdentityStoreContract, GatewayTopologyOneGatewayPerSubDevice) {
+  make_product(store(), "gwp");
+  make_product(store(), "subp");
+  for (const char* dn : {"hub-1", "hub-2"})
+    ASSERT_TRUE(store().create_device("gwp", {dn, {}}));
+  for (const char* dn : {"meter-1", "meter-2", "meter-3"})
+    ASSERT_TRUE(store().create_device("subp", {dn, {}}));
+  const std::vector<device_ref> two{{"subp", "meter-2"}, {"subp", "meter-1"}};
+  TP_ASSERT_OK(store().add_sub_devices("gwp", "hub-1", two));
+  TP_ASSERT_OK(store().add_sub_devices("gwp", "hub-1", two)); // again: nothing changes
+  auto subs = store().sub_devices("gwp", "hub-1");
+  TP_ASSERT_OK(subs);
+  EXPECT_EQ(*subs, (std::vector<device_ref>{{"subp", "meter-1"}, {"subp", "meter-2"}}));
+  EXPECT_EQ(store().gateway_of("subp", "meter-1")->value(), (device_ref{"gwp", "hub-1"}));
+  EXPECT_FALSE(store().gateway_of("subp", "meter-3")->has_value());
+
+  // Another gateway may not take them; all or nothing.
+  const std::vector<device_ref> mixed{{"subp", "meter-3"}, {"subp", "meter-1"}};
+  TP_EXPECT_ERR(store().add_sub_devices("gwp", "hub-2", mixed), errc::already_exists);
+  EXPECT_FALSE(store().gateway_of("subp", "meter-3")->has_value());
+  TP_EXPECT_ERR(
+      store().add_sub_devices("gwp", "hub-2", std::vector<device_ref>{{"subp", "ghost-1"}}),
+      errc::not_found);
+  TP_EXPECT_ERR(
+      store().add_sub_devices("gwp", "ghost-9", std::vector<device_ref>{{"subp", "meter-3"}}),
+      errc::not_found);
+  TP_EXPECT_ERR(store().add_sub_devices("gwp", "hub-1", std::vector<device_ref>{{"gwp", "hub-1"}}),
+                errc::already_exists);
+  TP_EXPECT_ERR(store().add_sub_devices("gwp", "hub-1", std::vector<device_ref>{{"p k", "x"}}),
+                errc::bad_product_key);
+
+  // Removing: only its own, all or nothing.
+  TP_EXPECT_ERR(
+      store().remove_sub_devices("gwp", "hub-2", std::vector<device_ref>{{"subp", "meter-1"}}),
+      errc::not_found);
+  TP_EXPECT_ERR(store().remove_sub_devices("gwp", "hub-1", mixed), errc::not_found);
+  EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), 2U);
+  TP_ASSERT_OK(
+      store().remove_sub_devices("gwp", "hub-1", std::vector<device_ref>{{"subp", "meter-2"}}));
+  EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), 1U);
+
+  // Deleting either side removes the row.
+  TP_ASSERT_OK(
+      store().add_sub_devices("gwp", "hub-2", std::vector<device_ref>{{"subp", "meter-3"}}));
+  TP_ASSERT_OK(store().delete_device("subp", "meter-3"));
+  EXPECT_TRUE(store().sub_devices("gwp", "hub-2")->empty());
+  TP_ASSERT_OK(store().delete_device("gwp", "hub-1"));
+  EXPECT_FALSE(store().gateway_of("subp", "meter-1")->has_value());
+}
+
+} // namespace thingport::store::test

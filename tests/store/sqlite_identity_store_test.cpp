@@ -97,22 +97,23 @@ protected:
 TEST_F(SqliteIdentityStore, NewFileHasWalFullSyncAndSchemaVersion) {
   { sqlite_identity_store s(file()); }
   raw_db raw(file());
-  EXPECT_EQ(raw.text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw.text("PRAGMA user_version"), "3");
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal"); // persistent in the file
   EXPECT_EQ(raw.text("PRAGMA application_id"), std::to_string(sqlite::application_id));
   EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "5");
+  EXPECT_EQ(raw.text("SELECT count(*) FROM sqlite_schema WHERE type = 'table'"), "6");
 }
 
-TEST_F(SqliteIdentityStore, AVersion1FileGainsNodeTypesWithItsProductsKept) {
+TEST_F(SqliteIdentityStore, AVersion1FileGainsNodeTypesAndTopologyWithItsProductsKept) {
   {
     sqlite_identity_store s(file());
     ASSERT_TRUE(s.create_product({"old lamp", false, "OldLamp0001", {}}));
   }
   // What a build of schema version 1 left: no node_type column.
-  raw_db(file()).exec("ALTER TABLE product DROP COLUMN node_type; PRAGMA user_version = 1");
+  raw_db(file()).exec(
+      "DROP TABLE topology; ALTER TABLE product DROP COLUMN node_type; PRAGMA user_version = 1");
   sqlite_identity_store s(file());
-  EXPECT_EQ(raw_db(file()).text("PRAGMA user_version"), "2");
+  EXPECT_EQ(raw_db(file()).text("PRAGMA user_version"), "3");
   auto old = s.get_product("OldLamp0001");
   ASSERT_TRUE(old);
   EXPECT_EQ(old->name, "old lamp");

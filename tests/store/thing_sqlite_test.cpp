@@ -73,7 +73,7 @@ protected:
 
 TEST_F(SqliteThingStore, SharesTheIdentityFileWithItsOwnSchemaVersion) {
   { sqlite_thing_store s(env_.file()); }
-  EXPECT_EQ(query_text(env_.file(), "PRAGMA user_version"), "2"); // the identity schema's
+  EXPECT_EQ(query_text(env_.file(), "PRAGMA user_version"), "3"); // the identity schema's
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
             "2");
   EXPECT_EQ(query_text(env_.file(), "PRAGMA integrity_check"), "ok");
@@ -86,7 +86,7 @@ TEST_F(SqliteThingStore, AThingStoreOnANewFileCreatesBothSchemas) {
   temp_dir dir;
   const auto file = dir.path() / "fresh.db";
   { sqlite_thing_store s(file); }
-  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "2");
+  EXPECT_EQ(query_text(file, "PRAGMA user_version"), "3");
   { sqlite_identity_store ids(file); }
 }
 
