@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 cmake --preset fuzz >/dev/null
 # Only the fuzz targets: the rest of the tree is built (and tested) by the asan preset.
-targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api)
+targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api fuzz_proxy)
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -19,6 +19,7 @@ for name in "${targets[@]}"; do
   case "$name" in
     fuzz_tsl|fuzz_alink) regressions=tests/fuzz/regressions_thing ;;
     fuzz_api) regressions=tests/fuzz/regressions_api ;;
+    fuzz_proxy) regressions=tests/fuzz/regressions_proxy ;;
   esac
   cp -r "$seeds" "$work/$name"
   echo "fuzz: $name for $secs s"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything under ASan+UBSan, and runs every test:
 # unit and conformance (ctest), integration against the real server with real clients (pytest),
-# and a bounded libFuzzer run of the MQTT parser.
+# and a bounded libFuzzer run of each parser (MQTT, thing models, Alink, API paths, PROXY header).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
