@@ -1,7 +1,7 @@
 // A gateway's sub-devices (docs/http-api.md "Gateways"): GET, POST (add) and DELETE (remove)
 // /api/v1/products/{pk}/devices/{dn}/topo. Only a device of a gateway product holds sub-devices,
-// only devices of sub-device products are held, each by one gateway, at most
-// max_sub_devices per gateway.
+// only devices of sub-device products are held, each by one gateway (adding one that another
+// gateway holds moves it, as the cloud does), at most max_sub_devices per gateway.
 #include <algorithm>
 #include <variant>
 
@@ -135,12 +135,8 @@ response add_topo(context& ctx, const call& c) {
     auto g = st.gateway_of(s.product_key, s.device_name);
     if (!g)
       return error_response(store_problem(g.error(), device_subject(s.product_key, s.device_name)));
-    if (!g->has_value())
-      ++added;
-    else if ((*g)->product_key != pk || (*g)->device_name != dn)
-      return error_response(http::status::conflict, device_subject(s.product_key, s.device_name) +
-                                                        " already belongs to gateway " +
-                                                        ref_text(**g));
+    if (!g->has_value() || (*g)->product_key != pk || (*g)->device_name != dn)
+      ++added; // new here, or moving from another gateway (as the cloud does)
   }
   auto now = st.sub_devices(pk, dn);
   if (!now)

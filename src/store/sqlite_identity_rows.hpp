@@ -85,7 +85,10 @@ inline constexpr const char* sql_set_app_enabled =
 
 inline constexpr const char* sql_add_sub_device =
     "INSERT INTO topology (product_key, device_name, gateway_pk, gateway_dn, created_ms) "
-    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_key, device_name) DO NOTHING";
+    "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_key, device_name) DO UPDATE SET "
+    "gateway_pk = excluded.gateway_pk, gateway_dn = excluded.gateway_dn, "
+    "created_ms = excluded.created_ms "
+    "WHERE gateway_pk <> excluded.gateway_pk OR gateway_dn <> excluded.gateway_dn";
 inline constexpr const char* sql_gateway_of =
     "SELECT gateway_pk, gateway_dn FROM topology WHERE product_key = ?1 AND device_name = ?2";
 inline constexpr const char* sql_remove_sub_device =

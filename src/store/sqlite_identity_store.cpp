@@ -641,21 +641,6 @@ result<void> sqlite_identity_store::add_sub_devices(std::string_view gateway_pk,
     if (auto ec = s->run()) {
       return ec; // a device that does not exist: not_found
     }
-    auto g = db_->prepare(sql_gateway_of);
-    if (!g) {
-      return g.error();
-    }
-    g->bind(1, d.product_key).bind(2, d.device_name);
-    bool ours = false;
-    if (auto ec = for_each_row(*g, [&](const statement& row) -> std::error_code {
-          ours = row.text(0) == gateway_pk && row.text(1) == gateway_dn;
-          return {};
-        })) {
-      return ec;
-    }
-    if (!ours) {
-      return make_error_code(errc::already_exists); // another gateway holds it
-    }
   }
   if (auto ec = tx.commit()) {
     return ec;

@@ -354,13 +354,13 @@ TEST_P(IdentityStoreContract, GatewayTopologyOneGatewayPerSubDevice) {
   EXPECT_EQ(store().gateway_of("subp", "meter-1")->value(), (device_ref{"gwp", "hub-1"}));
   EXPECT_FALSE(store().gateway_of("subp", "meter-3")->has_value());
 
-  // Another gateway may not take them; all or nothing.
+  // All or nothing: an unknown device leaves the others where they were.
   const std::vector<device_ref> mixed{{"subp", "meter-3"}, {"subp", "meter-1"}};
-  TP_EXPECT_ERR(store().add_sub_devices("gwp", "hub-2", mixed), errc::already_exists);
-  EXPECT_FALSE(store().gateway_of("subp", "meter-3")->has_value());
   TP_EXPECT_ERR(
-      store().add_sub_devices("gwp", "hub-2", std::vector<device_ref>{{"subp", "ghost-1"}}),
+      store().add_sub_devices("gwp", "hub-2",
+                              std::vector<device_ref>{{"subp", "meter-3"}, {"subp", "ghost-1"}}),
       errc::not_found);
+  EXPECT_FALSE(store().gateway_of("subp", "meter-3")->has_value());
   TP_EXPECT_ERR(
       store().add_sub_devices("gwp", "ghost-9", std::vector<device_ref>{{"subp", "meter-3"}}),
       errc::not_found);
@@ -375,6 +375,13 @@ TEST_P(IdentityStoreContract, GatewayTopologyOneGatewayPerSubDevice) {
       errc::not_found);
   TP_EXPECT_ERR(store().remove_sub_devices("gwp", "hub-1", mixed), errc::not_found);
   EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), 2U);
+  // Another gateway taking one moves it.
+  TP_ASSERT_OK(
+      store().add_sub_devices("gwp", "hub-2", std::vector<device_ref>{{"subp", "meter-2"}}));
+  EXPECT_EQ(store().gateway_of("subp", "meter-2")->value(), (device_ref{"gwp", "hub-2"}));
+  EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), 1U);
+  TP_ASSERT_OK(
+      store().add_sub_devices("gwp", "hub-1", std::vector<device_ref>{{"subp", "meter-2"}}));
   TP_ASSERT_OK(
       store().remove_sub_devices("gwp", "hub-1", std::vector<device_ref>{{"subp", "meter-2"}}));
   EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), 1U);
