@@ -19,8 +19,8 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::size_t max_sub_devices = 1500; // per gateway, as the cloud's limit
-constexpr std::size_t max_per_request = 100;  // sub-devices named in one POST or DELETE
+using store::max_sub_devices;
+constexpr std::size_t max_per_request = 100; // sub-devices named in one POST or DELETE
 
 std::string ref_text(const store::device_ref& d) {
   return d.product_key + "/" + d.device_name;

@@ -13,6 +13,7 @@
 #include "auth/login.hpp"
 #include "broker/broker.hpp"
 #include "platform/device_policy.hpp"
+#include "platform/topology.hpp"
 #include "thing/topic.hpp"
 
 namespace thingport::platform {
@@ -333,6 +334,13 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
                            r.error().message());
             wake(pk, dn, c.id, {c.code, c.reply});
             return true; // a reply is never answered: nothing to fail
+          },
+          [&](const thing::topology_action& t) {
+            const auto answer = serve_topology(identities_, pk, dn, t.kind, t.req.params);
+            if (t.req.ack)
+              send(pk, dn, t.reply_topic,
+                   thing::make_reply(t.req, answer.code, answer.data, answer.message), qos);
+            return true; // answered either way; nothing for the thing store to roll back
           },
           [&](const thing::ota_version_action& o) {
             spdlog::debug("thing: {}/{} reports firmware {} of module {}", pk, dn, o.value.version,

@@ -36,6 +36,7 @@ namespace thingport::store {
 
 inline constexpr std::size_t max_page_limit = 1000;
 inline constexpr std::size_t max_batch_devices = 50'000;
+inline constexpr std::size_t max_sub_devices = 1500; // per gateway, as the cloud's limit
 inline constexpr std::size_t max_app_products = 1000;
 inline constexpr std::size_t max_thing_model_bytes = 1024 * 1024;
 inline constexpr std::size_t max_ip_bytes = 64;

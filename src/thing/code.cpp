@@ -37,6 +37,8 @@ std::string_view message_of(code c) noexcept {
     return "success";
   case code::bad_request:
     return "request error";
+  case code::unauthorized:
+    return "request auth error";
   case code::too_many_requests:
     return "too many requests";
   case code::bad_params:

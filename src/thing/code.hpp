@@ -15,6 +15,7 @@ namespace thingport::thing {
 enum class code : int {
   ok = 200,
   bad_request = 400,          // the request could not be processed
+  unauthorized = 401,         // a sub-device's sign (thing.topo.add) does not check
   too_many_requests = 429,    // throttled
   bad_params = 460,           // params missing, of the wrong shape, empty, or over a limit
   server_error = 500,         // the store failed

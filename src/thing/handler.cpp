@@ -267,6 +267,11 @@ void alink_request(context& c) {
   case topic_kind::dsltemplate_get:
     dsltemplate_get(c, req);
     return;
+  case topic_kind::topo_add:
+  case topic_kind::topo_delete:
+  case topic_kind::topo_get:
+    c.out.actions.emplace_back(topology_action{c.topic.kind, req, reply_topic(c.msg.topic)});
+    return;
   default:
     refuse(c, req, make_error_code(code::method_not_found));
     return;

@@ -34,6 +34,7 @@
 #include <variant>
 #include <vector>
 
+#include "thing/alink.hpp"
 #include "thing/json.hpp"
 #include "thing/post.hpp"
 #include "thing/requests.hpp"
@@ -101,6 +102,14 @@ struct store_events_action {
   std::vector<stored_event> items{};
 };
 
+// thing.topo.add / delete / get from a gateway: the platform does them (it holds the topology
+// and the sub-devices' secrets) and answers `req` on `reply_topic` when req.ack.
+struct topology_action {
+  topic_kind kind = topic_kind::topo_get;
+  request req{};
+  std::string reply_topic{};
+};
+
 struct set_attributes_action {
   std::vector<attribute> items{};
 };
@@ -138,10 +147,10 @@ struct ota_version_action {
   ota_version value{};
 };
 
-using action =
-    std::variant<publish_action, forward_action, store_properties_action, store_events_action,
-                 set_attributes_action, delete_attributes_action, delete_desired_action,
-                 store_shadow_action, complete_downlink_action, ota_version_action>;
+using action = std::variant<publish_action, forward_action, store_properties_action,
+                            store_events_action, set_attributes_action, delete_attributes_action,
+                            delete_desired_action, store_shadow_action, complete_downlink_action,
+                            ota_version_action, topology_action>;
 
 // ---- the call -------------------------------------------------------------------------------
 

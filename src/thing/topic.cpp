@@ -51,7 +51,7 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
     std::string_view rest;
     topic_kind kind;
   };
-  static constexpr std::array<fixed, 9> table{{
+  static constexpr std::array<fixed, 12> table{{
       {"thing/event/property/post", topic_kind::property_post},
       {"thing/event/property/batch/post", topic_kind::property_batch_post},
       {"thing/event/property/history/post", topic_kind::property_history_post},
@@ -60,6 +60,9 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
       {"thing/deviceinfo/update", topic_kind::deviceinfo_update},
       {"thing/deviceinfo/delete", topic_kind::deviceinfo_delete},
       {"thing/dsltemplate/get", topic_kind::dsltemplate_get},
+      {"thing/topo/add", topic_kind::topo_add},
+      {"thing/topo/delete", topic_kind::topo_delete},
+      {"thing/topo/get", topic_kind::topo_get},
       {"thing/service/property/set_reply", topic_kind::property_set_reply},
   }};
   for (const fixed& f : table) {
@@ -125,6 +128,12 @@ std::string_view to_string(topic_kind k) noexcept {
     return "deviceinfo_delete";
   case topic_kind::dsltemplate_get:
     return "dsltemplate_get";
+  case topic_kind::topo_add:
+    return "topo_add";
+  case topic_kind::topo_delete:
+    return "topo_delete";
+  case topic_kind::topo_get:
+    return "topo_get";
   case topic_kind::property_set_reply:
     return "property_set_reply";
   case topic_kind::service_reply:
@@ -197,6 +206,9 @@ std::string method_of(const topic_info& t) {
   case topic_kind::deviceinfo_update:
   case topic_kind::deviceinfo_delete:
   case topic_kind::dsltemplate_get:
+  case topic_kind::topo_add:
+  case topic_kind::topo_delete:
+  case topic_kind::topo_get:
   case topic_kind::unknown_request:
     break;
   default:

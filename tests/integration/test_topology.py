@@ -7,6 +7,8 @@ device. (The gateway's own MQTT topo and sub-device login messages are not built
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import aliyun
@@ -122,3 +124,92 @@ def test_topology_survives_a_restart_and_goes_with_deleted_devices(broker, api, 
     assert [dn for _, dn, _ in subs(api, gw, hub)] == [m[3]]
     api.ok("DELETE", f"/api/v1/products/{fleet['sub']}/devices/{m[3]}")
     assert subs(api, gw, hub) == []
+
+
+# ---- the gateway's own link: thing.topo.add / get / delete ------------------------------------
+
+def topo_sign(d: dict, style: str) -> dict:
+    """A sub-device's entry of thing.topo.add as each official SDK writes it: the C SDK
+    (clientId "pk.dn", lowercase "signmethod", timestamp a string) and the Node SDK (clientId
+    "pk&dn", "signMethod", timestamp a number)."""
+    pk, dn = d["productKey"], d["deviceName"]
+    cid, ts = (f"{pk}.{dn}", "123456") if style == "c" else (f"{pk}&{dn}", 1700000000000)
+    content = f"clientId{cid}deviceName{dn}productKey{pk}timestamp{ts}"  # Node: ts is a number
+    entry = {"productKey": pk, "deviceName": dn, "clientId": cid, "timestamp": ts,
+             "sign": aliyun.hmac_hex("hmacsha1", d["deviceSecret"], content)}
+    entry["signmethod" if style == "c" else "signMethod"] = "hmacSha1" if style == "c" else "hmacsha1"
+    return entry
+
+
+class Gateway:
+    """A gateway device over paho, subscribed to its topo replies."""
+
+    def __init__(self, broker, gw: dict, made: list):
+        self.pk, self.dn = gw["productKey"], gw["deviceName"]
+        cred = aliyun.device_credentials(self.pk, self.dn, gw["deviceSecret"])
+        self.c = MqttClient(broker, client_id=cred["client_id"], username=cred["username"],
+                            password=cred["password"])
+        made.append(self.c)
+        self.c.connect()
+        self.c.subscribe([(f"/sys/{self.pk}/{self.dn}/thing/topo/{op}_reply", 1)
+                          for op in ("add", "delete", "get")])
+        self.n = 0
+
+    def call(self, op: str, params, ack: bool = True) -> dict | None:
+        self.n += 1
+        body = {"id": str(self.n), "version": "1.0", "params": params,
+                "method": f"thing.topo.{op}"}
+        if not ack:
+            body["sys"] = {"ack": 0}
+        self.c.publish(f"/sys/{self.pk}/{self.dn}/thing/topo/{op}", json.dumps(body), qos=1)
+        if not ack:
+            return None
+        m = self.c.get()
+        assert m.topic == f"/sys/{self.pk}/{self.dn}/thing/topo/{op}_reply", m.topic
+        reply = json.loads(m.payload)
+        assert reply["id"] == str(self.n) and reply["method"] == f"thing.topo.{op}", reply
+        return reply
+
+
+def names(reply: dict) -> list:
+    return sorted(d["deviceName"] for d in reply["data"])
+
+
+def test_a_gateway_manages_its_topology_over_its_own_link(broker, api, made):
+    gw_pk = api.product("link hubs", nodeType="gateway")["productKey"]
+    sub_pk = api.product("link meters", nodeType="subdevice")["productKey"]
+    plain_pk = api.product("link lamps")["productKey"]
+    gw = Gateway(broker, {**api.device(gw_pk), "productKey": gw_pk}, made)
+    m = [{**api.device(sub_pk), "productKey": sub_pk} for _ in range(3)]
+
+    assert gw.call("get", {})["data"] == []
+    r = gw.call("add", [topo_sign(m[0], "c"), topo_sign(m[1], "node")])
+    assert r["code"] == 200 and names(r) == sorted([m[0]["deviceName"], m[1]["deviceName"]])
+    assert [s["deviceName"] for s in api.ok("GET", topo(api, gw_pk, gw.dn))["subDevices"]] == \
+        sorted([m[0]["deviceName"], m[1]["deviceName"]])
+
+    # refusals: nothing added by any of them
+    bad = topo_sign(m[2], "c")
+    bad["sign"] = "0" * 40
+    assert gw.call("add", [bad])["code"] == 401
+    lamp = {**api.device(plain_pk), "productKey": plain_pk}
+    assert gw.call("add", [topo_sign(lamp, "c")])["code"] == 400
+    ghost = dict(topo_sign(m[2], "c"), deviceName="ghost-meter")
+    assert gw.call("add", [ghost])["code"] == 6100
+    assert gw.call("add", [{"productKey": sub_pk}])["code"] == 460
+    assert gw.call("add", [topo_sign(m[2], "c")] * 31)["code"] == 460
+    assert gw.call("add", {"productKey": sub_pk})["code"] == 460
+    assert names(gw.call("get", {})) == sorted([m[0]["deviceName"], m[1]["deviceName"]])
+
+    # delete: only its own; sys.ack 0 is done without a reply
+    pair = [{"productKey": sub_pk, "deviceName": m[2]["deviceName"]}]
+    assert gw.call("delete", pair)["code"] == 6100
+    r = gw.call("delete", [{"productKey": sub_pk, "deviceName": m[1]["deviceName"]}])
+    assert r["code"] == 200 and names(r) == [m[1]["deviceName"]]
+    gw.call("add", [topo_sign(m[2], "node")], ack=False)
+    poll_until(lambda: names(gw.call("get", {})),
+               lambda v: v == sorted([m[0]["deviceName"], m[2]["deviceName"]]))
+
+    # a device that is not a gateway is refused
+    plain = Gateway(broker, lamp, made)
+    assert plain.call("get", {})["code"] == 400
