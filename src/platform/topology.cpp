@@ -6,7 +6,10 @@
 
 #include <boost/json.hpp>
 
+#include "auth/identity.hpp"
+#include "auth/registration.hpp"
 #include "auth/sign.hpp"
+#include "platform/directory.hpp"
 #include "thing/code.hpp"
 
 namespace thingport::platform {
@@ -150,11 +153,63 @@ topology_answer remove(store::identity_store& ids, std::string_view pk, std::str
   return {{}, refs_json(refs), {}};
 }
 
+// thing.sub.register: [{"productKey","deviceName"}] of a subdevice product with dynamic
+// registration on; a device not there yet is created, one never activated gets its secret,
+// others are refused (the codes of dynamic registration). All or nothing is not possible across
+// creations: each one made stays made, and the answer lists what was registered before a refusal.
+topology_answer register_subs(store::identity_store& ids, directory* dir,
+                              const json::value& params) {
+  namespace rc = auth::registration_code;
+  const auto refuse_rc = [](int c, std::string why) {
+    return topology_answer{std::error_code(c, thing::error_category()), json::array{},
+                           std::move(why)};
+  };
+  const auto items = items_of(params);
+  if (!items)
+    return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
+  if (dir == nullptr)
+    return refuse(code::server_error);
+  json::array out;
+  for (const auto* o : *items) {
+    const auto ref = ref_of(*o);
+    auto p = ids.get_product(ref.product_key);
+    if (!p)
+      return p.error() == store::errc::not_found
+                 ? refuse_rc(rc::product_not_found, "product " + ref.product_key + " not found")
+                 : store_failure(p.error());
+    if (p->node != store::node_type::subdevice)
+      return refuse(code::bad_request,
+                    "product " + ref.product_key + " is not a sub-device product");
+    if (!p->dynamic_registration)
+      return refuse_rc(rc::registration_disabled,
+                       "dynamic registration is off for product " + ref.product_key);
+    auto d = ids.get_device(ref.product_key, ref.device_name);
+    if (!d && d.error() == store::errc::not_found)
+      d = dir->create_device(ref.product_key, {ref.device_name, {}});
+    if (!d)
+      return store_failure(d.error());
+    if (!d->enabled)
+      return refuse_rc(rc::device_disabled, "device " + ref.device_name + " is disabled");
+    if (d->activated())
+      return refuse_rc(rc::device_already_active,
+                       "device " + ref.device_name + " has logged in already");
+    out.push_back(
+        json::object{{"iotId", auth::iot_id(d->product_key, d->device_name,
+                                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                d->created.time_since_epoch())
+                                                .count())},
+                     {"productKey", d->product_key},
+                     {"deviceName", d->device_name},
+                     {"deviceSecret", d->device_secret}});
+  }
+  return {{}, std::move(out), {}};
+}
+
 } // namespace
 
-topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
-                               std::string_view gateway_dn, thing::topic_kind kind,
-                               const boost::json::value& params) {
+topology_answer serve_topology(store::identity_store& ids, directory* dir,
+                               std::string_view gateway_pk, std::string_view gateway_dn,
+                               thing::topic_kind kind, const boost::json::value& params) {
   if (node_of(ids, gateway_pk) != store::node_type::gateway)
     return refuse(code::bad_request, "this device is not a gateway");
   switch (kind) {
@@ -162,6 +217,8 @@ topology_answer serve_topology(store::identity_store& ids, std::string_view gate
     return add(ids, gateway_pk, gateway_dn, params);
   case thing::topic_kind::topo_delete:
     return remove(ids, gateway_pk, gateway_dn, params);
+  case thing::topic_kind::sub_register:
+    return register_subs(ids, dir, params);
   default: {
     auto subs = ids.sub_devices(gateway_pk, gateway_dn);
     if (!subs)

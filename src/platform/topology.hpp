@@ -1,6 +1,7 @@
-// thing.topo.add / delete / get from a gateway's own link (docs/protocol.md "Gateways"): the
-// checks (a gateway product's device; sub-devices of subdevice products, each with its sign),
-// the identity store, and what to answer. On the thing thread; blocks on the store.
+// thing.topo.add / delete / get and thing.sub.register from a gateway's own link
+// (docs/protocol.md "Gateways"): the checks (a gateway product's device; sub-devices of subdevice
+// products, each with its sign), the identity store, and what to answer. On the thing thread;
+// blocks on the store.
 #pragma once
 
 #include <string>
@@ -22,8 +23,12 @@ struct topology_answer {
   std::string message{};     // empty: the code's own
 };
 
-topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
-                               std::string_view gateway_dn, thing::topic_kind kind,
-                               const boost::json::value& params);
+class directory;
+
+// `dir` creates the devices thing.sub.register registers (so logins see them at once); null:
+// that request is answered 500.
+topology_answer serve_topology(store::identity_store& ids, directory* dir,
+                               std::string_view gateway_pk, std::string_view gateway_dn,
+                               thing::topic_kind kind, const boost::json::value& params);
 
 } // namespace thingport::platform

@@ -270,6 +270,7 @@ void alink_request(context& c) {
   case topic_kind::topo_add:
   case topic_kind::topo_delete:
   case topic_kind::topo_get:
+  case topic_kind::sub_register:
     c.out.actions.emplace_back(topology_action{c.topic.kind, req, reply_topic(c.msg.topic)});
     return;
   default:

@@ -102,8 +102,9 @@ struct store_events_action {
   std::vector<stored_event> items{};
 };
 
-// thing.topo.add / delete / get from a gateway: the platform does them (it holds the topology
-// and the sub-devices' secrets) and answers `req` on `reply_topic` when req.ack.
+// thing.topo.add / delete / get and thing.sub.register from a gateway: the platform does them
+// (it holds the topology, the devices and their secrets) and answers `req` on `reply_topic` when
+// req.ack.
 struct topology_action {
   topic_kind kind = topic_kind::topo_get;
   request req{};

@@ -51,7 +51,7 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
     std::string_view rest;
     topic_kind kind;
   };
-  static constexpr std::array<fixed, 12> table{{
+  static constexpr std::array<fixed, 13> table{{
       {"thing/event/property/post", topic_kind::property_post},
       {"thing/event/property/batch/post", topic_kind::property_batch_post},
       {"thing/event/property/history/post", topic_kind::property_history_post},
@@ -63,6 +63,7 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
       {"thing/topo/add", topic_kind::topo_add},
       {"thing/topo/delete", topic_kind::topo_delete},
       {"thing/topo/get", topic_kind::topo_get},
+      {"thing/sub/register", topic_kind::sub_register},
       {"thing/service/property/set_reply", topic_kind::property_set_reply},
   }};
   for (const fixed& f : table) {
@@ -134,6 +135,8 @@ std::string_view to_string(topic_kind k) noexcept {
     return "topo_delete";
   case topic_kind::topo_get:
     return "topo_get";
+  case topic_kind::sub_register:
+    return "sub_register";
   case topic_kind::property_set_reply:
     return "property_set_reply";
   case topic_kind::service_reply:
@@ -209,6 +212,7 @@ std::string method_of(const topic_info& t) {
   case topic_kind::topo_add:
   case topic_kind::topo_delete:
   case topic_kind::topo_get:
+  case topic_kind::sub_register:
   case topic_kind::unknown_request:
     break;
   default:

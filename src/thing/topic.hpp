@@ -10,6 +10,7 @@
 //   /sys/{pk}/{dn}/thing/deviceinfo/update|delete       deviceinfo_update / deviceinfo_delete
 //   /sys/{pk}/{dn}/thing/dsltemplate/get                dsltemplate_get
 //   /sys/{pk}/{dn}/thing/topo/add|delete|get            topo_add / topo_delete / topo_get
+//   /sys/{pk}/{dn}/thing/sub/register                   sub_register
 //   /sys/{pk}/{dn}/thing/service/property/set_reply     property_set_reply
 //   /sys/{pk}/{dn}/thing/service/{id}_reply             service_reply
 //   /sys/{pk}/{dn}/rrpc/response/{msgId}                rrpc_response
@@ -41,6 +42,7 @@ enum class topic_kind : std::uint8_t {
   topo_add,
   topo_delete,
   topo_get,
+  sub_register,
   property_set_reply,
   service_reply,
   rrpc_response,

@@ -142,7 +142,7 @@ def topo_sign(d: dict, style: str) -> dict:
 
 
 class Gateway:
-    """A gateway device over paho, subscribed to its topo replies."""
+    """A gateway device over paho, subscribed to its topo and sub/register replies."""
 
     def __init__(self, broker, gw: dict, made: list):
         self.pk, self.dn = gw["productKey"], gw["deviceName"]
@@ -152,22 +152,24 @@ class Gateway:
         made.append(self.c)
         self.c.connect()
         self.c.subscribe([(f"/sys/{self.pk}/{self.dn}/thing/topo/{op}_reply", 1)
-                          for op in ("add", "delete", "get")])
+                          for op in ("add", "delete", "get")] +
+                         [(f"/sys/{self.pk}/{self.dn}/thing/sub/register_reply", 1)])
         self.n = 0
 
     def call(self, op: str, params, ack: bool = True) -> dict | None:
         self.n += 1
+        group = "sub" if op == "register" else "topo"
         body = {"id": str(self.n), "version": "1.0", "params": params,
-                "method": f"thing.topo.{op}"}
+                "method": f"thing.{group}.{op}"}
         if not ack:
             body["sys"] = {"ack": 0}
-        self.c.publish(f"/sys/{self.pk}/{self.dn}/thing/topo/{op}", json.dumps(body), qos=1)
+        self.c.publish(f"/sys/{self.pk}/{self.dn}/thing/{group}/{op}", json.dumps(body), qos=1)
         if not ack:
             return None
         m = self.c.get()
-        assert m.topic == f"/sys/{self.pk}/{self.dn}/thing/topo/{op}_reply", m.topic
+        assert m.topic == f"/sys/{self.pk}/{self.dn}/thing/{group}/{op}_reply", m.topic
         reply = json.loads(m.payload)
-        assert reply["id"] == str(self.n) and reply["method"] == f"thing.topo.{op}", reply
+        assert reply["id"] == str(self.n) and reply["method"] == f"thing.{group}.{op}", reply
         return reply
 
 
@@ -213,3 +215,41 @@ def test_a_gateway_manages_its_topology_over_its_own_link(broker, api, made):
     # a device that is not a gateway is refused
     plain = Gateway(broker, lamp, made)
     assert plain.call("get", {})["code"] == 400
+
+
+def test_a_gateway_registers_sub_devices(broker, api, made):
+    """thing.sub.register: a subdevice product with dynamic registration on gets its devices
+    created (or a pre-created one's secret) and the secrets answered; the new device logs in at
+    once with that secret."""
+    gw_pk = api.product("reg hubs", nodeType="gateway")["productKey"]
+    sub_pk = api.product("reg meters", nodeType="subdevice", dynamicRegistration=True)["productKey"]
+    closed_pk = api.product("closed meters", nodeType="subdevice")["productKey"]
+    plain_pk = api.product("reg lamps", dynamicRegistration=True)["productKey"]
+    gw = Gateway(broker, {**api.device(gw_pk), "productKey": gw_pk}, made)
+    pre = api.device(sub_pk, "pre-made-1")
+
+    r = gw.call("register", [{"productKey": sub_pk, "deviceName": "fresh-1"},
+                             {"productKey": sub_pk, "deviceName": "pre-made-1"}])
+    assert r["code"] == 200, r
+    got = {d["deviceName"]: d for d in r["data"]}
+    assert set(got) == {"fresh-1", "pre-made-1"}
+    assert got["pre-made-1"]["deviceSecret"] == pre["deviceSecret"]
+    assert all(len(d["iotId"]) > 0 and d["productKey"] == sub_pk for d in r["data"])
+    shown = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/fresh-1")
+    assert shown["deviceSecret"] == got["fresh-1"]["deviceSecret"]
+    # the new secret logs in at once (the directory knows the device)
+    cred = aliyun.device_credentials(sub_pk, "fresh-1", got["fresh-1"]["deviceSecret"])
+    c = MqttClient(broker, client_id=cred["client_id"], username=cred["username"],
+                   password=cred["password"])
+    made.append(c)
+    c.connect()
+    poll_until(lambda: api.ok("GET", f"/api/v1/products/{sub_pk}/devices/fresh-1")["status"],
+               lambda s: s == "ONLINE")
+
+    one = [{"productKey": sub_pk, "deviceName": "fresh-1"}]
+    assert gw.call("register", one)["code"] == 6289  # logged in already
+    assert gw.call("register", [{"productKey": closed_pk, "deviceName": "x-1234"}])["code"] == 6288
+    assert gw.call("register", [{"productKey": plain_pk, "deviceName": "x-1234"}])["code"] == 400
+    assert gw.call("register", [{"productKey": "NoSuchPk001", "deviceName": "x-1234"}])["code"] \
+        == 6250
+    assert gw.call("register", [])["code"] == 460

@@ -34,6 +34,7 @@ TEST(Topic, SysTopics) {
       {"/sys/pk/dn/thing/topo/add", topic_kind::topo_add, "", "thing.topo.add"},
       {"/sys/pk/dn/thing/topo/delete", topic_kind::topo_delete, "", "thing.topo.delete"},
       {"/sys/pk/dn/thing/topo/get", topic_kind::topo_get, "", "thing.topo.get"},
+      {"/sys/pk/dn/thing/sub/register", topic_kind::sub_register, "", "thing.sub.register"},
       {"/sys/pk/dn/thing/service/property/set_reply", topic_kind::property_set_reply, "", ""},
       {"/sys/pk/dn/thing/service/Reboot_reply", topic_kind::service_reply, "Reboot", ""},
       {"/sys/pk/dn/rrpc/response/1067456658214756352", topic_kind::rrpc_response,
