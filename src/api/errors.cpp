@@ -31,6 +31,7 @@ constexpr answer answers[] = {
      "too many entries: at most 50000 devices per batch, 1000 products per app"},
     {store::errc::not_found, http::status::not_found, "not found"},
     {store::errc::already_exists, http::status::conflict, "already exists"},
+    {store::errc::limit_reached, http::status::conflict, "over the limit"},
     {store::errc::storage_failure, http::status::service_unavailable, "the store is unavailable"},
     {store::errc::corrupt, http::status::internal_server_error, "the store is damaged"},
 };

@@ -210,9 +210,10 @@ public:
 
   // Gateway topology: the sub-devices a gateway device holds; a sub-device has one gateway at
   // most. add_sub_devices is all or nothing: not_found when the gateway or a sub-device does not
-  // exist; a sub-device of another gateway moves to this one (as the cloud does), one already
-  // here stays. remove_sub_devices: not_found when one is not under this gateway, and nothing is
-  // removed. Deleting a device removes its rows either way. Ordered by key.
+  // exist, limit_reached when the gateway would hold more than max_sub_devices; a sub-device of
+  // another gateway moves to this one (as the cloud does), one already here stays.
+  // remove_sub_devices: not_found when one is not under this gateway, and nothing is removed.
+  // Deleting a device removes its rows either way. Ordered by key.
   virtual result<void> add_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,
                                        std::span<const device_ref> subs) = 0;
   virtual result<void> remove_sub_devices(std::string_view gateway_pk, std::string_view gateway_dn,

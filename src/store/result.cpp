@@ -35,6 +35,8 @@ public:
       return "not found";
     case errc::already_exists:
       return "already exists";
+    case errc::limit_reached:
+      return "over the limit";
     case errc::storage_failure:
       return "the database failed";
     case errc::corrupt:
@@ -77,6 +79,8 @@ std::string_view to_string(errc e) noexcept {
     return "not_found";
   case errc::already_exists:
     return "already_exists";
+  case errc::limit_reached:
+    return "limit_reached";
   case errc::storage_failure:
     return "storage_failure";
   case errc::corrupt:

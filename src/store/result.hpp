@@ -27,6 +27,7 @@ enum class errc {
   // state (HTTP 404 / 409)
   not_found,      // no such product / device / application (or a product an app names)
   already_exists, // same key, or same (productKey, deviceName), or same topic class
+  limit_reached,  // the change would pass a bound on how many there may be (sub-devices)
   // the database (HTTP 500 / 503)
   storage_failure, // I/O error, disk full, lock wait timed out
   corrupt,         // the database file is damaged

@@ -170,4 +170,21 @@ template <typename OnRow> std::error_code for_each_row(statement& s, OnRow&& on_
   }
 }
 
+// Runs an UPDATE or DELETE that must touch one row: not_found when it touched none.
+template <typename Bind>
+result<void> change_one(sqlite::connection& db, const char* sql, Bind&& bind) {
+  auto s = db.prepare(sql);
+  if (!s) {
+    return s.error();
+  }
+  bind(*s);
+  if (auto ec = s->run()) {
+    return ec;
+  }
+  if (db.changes() == 0) {
+    return make_error_code(errc::not_found);
+  }
+  return {};
+}
+
 } // namespace thingport::store::sqlite

@@ -84,6 +84,9 @@ private:
   // Empty when the product exists, not_found when not, or the database's error.
   std::error_code require_product(std::string_view product_key) const;
   result<std::vector<std::string>> app_products(std::string_view app_key) const;
+  // The (product_key, device_name) rows `sql` selects with ?1 = a, ?2 = b; under the mutex.
+  result<std::vector<device_ref>> refs_where(const char* sql, std::string_view a,
+                                             std::string_view b) const;
   // One UPDATE/DELETE of a device row: not_found when no row changed.
   template <typename Bind>
   result<void> update_device(const char* sql, std::string_view product_key,

@@ -395,4 +395,25 @@ TEST_P(IdentityStoreContract, GatewayTopologyOneGatewayPerSubDevice) {
   EXPECT_FALSE(store().gateway_of("subp", "meter-1")->has_value());
 }
 
+TEST_P(IdentityStoreContract, AGatewayHoldsAtMostMaxSubDevicesAndAnAddOverItChangesNothing) {
+  make_product(store(), "gwp");
+  make_product(store(), "subp");
+  ASSERT_TRUE(store().create_device("gwp", {"hub-1", {}}));
+  std::vector<new_device> specs;
+  std::vector<device_ref> refs;
+  for (std::size_t i = 0; i <= max_sub_devices; ++i) {
+    specs.push_back({"sub-" + std::to_string(1000 + i), {}});
+    refs.push_back({"subp", "sub-" + std::to_string(1000 + i)});
+  }
+  ASSERT_TRUE(store().create_devices("subp", specs));
+  const std::vector<device_ref> all_but_last(refs.begin(), refs.end() - 1);
+  TP_ASSERT_OK(store().add_sub_devices("gwp", "hub-1", all_but_last));
+  TP_EXPECT_ERR(store().add_sub_devices("gwp", "hub-1", std::vector<device_ref>{refs.back()}),
+                errc::limit_reached);
+  EXPECT_EQ(store().sub_devices("gwp", "hub-1")->size(), max_sub_devices);
+  EXPECT_FALSE(store().gateway_of("subp", refs.back().device_name)->has_value());
+  // One already held counts once: adding it again is not over the bound.
+  TP_ASSERT_OK(store().add_sub_devices("gwp", "hub-1", std::vector<device_ref>{refs.front()}));
+}
+
 } // namespace thingport::store::test
