@@ -118,7 +118,6 @@ response add_topo(context& ctx, const call& c) {
     return error_response(*p);
   const auto& subs = std::get<std::vector<store::device_ref>>(parsed);
   auto& st = ctx.dir.store();
-  std::size_t added = 0;
   for (const auto& s : subs) {
     auto d = st.get_device(s.product_key, s.device_name);
     if (!d)
@@ -132,21 +131,15 @@ response add_topo(context& ctx, const call& c) {
                                 " is not a sub-device (its product's nodeType is " +
                                 std::string(store::to_string(std::get<store::node_type>(node))) +
                                 ")");
-    auto g = st.gateway_of(s.product_key, s.device_name);
-    if (!g)
-      return error_response(store_problem(g.error(), device_subject(s.product_key, s.device_name)));
-    if (!g->has_value() || (*g)->product_key != pk || (*g)->device_name != dn)
-      ++added; // new here, or moving from another gateway (as the cloud does)
   }
-  auto now = st.sub_devices(pk, dn);
-  if (!now)
-    return error_response(store_problem(now.error(), device_subject(pk, dn)));
-  if (now->size() + added > max_sub_devices)
-    return error_response(http::status::conflict,
-                          device_subject(pk, dn) + " would hold more than " +
-                              std::to_string(max_sub_devices) + " sub-devices");
-  if (auto r = st.add_sub_devices(pk, dn, subs); !r)
+  // One held by another gateway moves here (as the cloud does); the store holds the bound.
+  if (auto r = st.add_sub_devices(pk, dn, subs); !r) {
+    if (r.error() == store::errc::limit_reached)
+      return error_response(http::status::conflict,
+                            device_subject(pk, dn) + " would hold more than " +
+                                std::to_string(max_sub_devices) + " sub-devices");
     return error_response(store_problem(r.error(), device_subject(pk, dn)));
+  }
   return topology(ctx, pk, dn);
 }
 

@@ -39,17 +39,12 @@
 
 namespace thingport::platform {
 
-class directory;
-
 struct thing_service_options {
   std::size_t max_queue = 100'000;
   thing::handler_options handler{};
   // How often the thing thread applies the retention's age limits (thing_store::prune);
   // zero: never (the store still trims each property and event as it is written).
   std::chrono::milliseconds prune_interval{0};
-  // Creates the sub-devices a gateway registers (thing.sub.register), so logins see them; null:
-  // such requests are answered 500.
-  directory* dir = nullptr;
 };
 
 // A device's answer to a downlink (thing/service/{id}_reply, property/set_reply, RRPC).

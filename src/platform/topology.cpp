@@ -1,6 +1,5 @@
 #include "platform/topology.hpp"
 
-#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -9,7 +8,6 @@
 #include "auth/identity.hpp"
 #include "auth/registration.hpp"
 #include "auth/sign.hpp"
-#include "platform/directory.hpp"
 #include "thing/code.hpp"
 
 namespace thingport::platform {
@@ -44,6 +42,9 @@ topology_answer store_failure(const std::error_code& ec) {
     return refuse(code::device_not_found);
   if (ec == store::errc::bad_product_key || ec == store::errc::bad_device_name)
     return refuse(code::bad_params);
+  if (ec == store::errc::limit_reached)
+    return refuse(code::bad_params, "a gateway holds at most " +
+                                        std::to_string(store::max_sub_devices) + " sub-devices");
   return refuse(code::server_error);
 }
 
@@ -127,16 +128,8 @@ topology_answer add(store::identity_store& ids, std::string_view pk, std::string
       return *refused;
     refs.push_back(ref_of(*o));
   }
-  auto now = ids.sub_devices(pk, dn);
-  if (!now)
-    return store_failure(now.error());
-  std::size_t added = 0;
-  for (const auto& r : refs)
-    added += std::find(now->begin(), now->end(), r) == now->end() ? 1 : 0;
-  if (now->size() + added > store::max_sub_devices)
-    return refuse(code::bad_params, "a gateway holds at most 1500 sub-devices");
   if (auto r = ids.add_sub_devices(pk, dn, refs); !r)
-    return store_failure(r.error());
+    return store_failure(r.error()); // past the bound: limit_reached, nothing added
   return {{}, refs_json(refs), {}};
 }
 
@@ -154,11 +147,10 @@ topology_answer remove(store::identity_store& ids, std::string_view pk, std::str
 }
 
 // thing.sub.register: [{"productKey","deviceName"}] of a subdevice product with dynamic
-// registration on; a device not there yet is created, one never activated gets its secret,
-// others are refused (the codes of dynamic registration). All or nothing is not possible across
-// creations: each one made stays made, and the answer lists what was registered before a refusal.
-topology_answer register_subs(store::identity_store& ids, directory* dir,
-                              const json::value& params) {
+// registration on, each pre-created by an operator (as direct dynamic registration needs: a
+// gateway cannot grow the registry); one never activated gets its secret, others are refused
+// (the codes of dynamic registration). It writes nothing, so a refusal leaves nothing behind.
+topology_answer register_subs(store::identity_store& ids, const json::value& params) {
   namespace rc = auth::registration_code;
   const auto refuse_rc = [](int c, std::string why) {
     return topology_answer{std::error_code(c, thing::error_category()), json::array{},
@@ -167,8 +159,6 @@ topology_answer register_subs(store::identity_store& ids, directory* dir,
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
-  if (dir == nullptr)
-    return refuse(code::server_error);
   json::array out;
   for (const auto* o : *items) {
     const auto ref = ref_of(*o);
@@ -185,7 +175,7 @@ topology_answer register_subs(store::identity_store& ids, directory* dir,
                        "dynamic registration is off for product " + ref.product_key);
     auto d = ids.get_device(ref.product_key, ref.device_name);
     if (!d && d.error() == store::errc::not_found)
-      d = dir->create_device(ref.product_key, {ref.device_name, {}});
+      return refuse_rc(rc::device_not_found, "device " + ref.device_name + " not found");
     if (!d)
       return store_failure(d.error());
     if (!d->enabled)
@@ -207,9 +197,9 @@ topology_answer register_subs(store::identity_store& ids, directory* dir,
 
 } // namespace
 
-topology_answer serve_topology(store::identity_store& ids, directory* dir,
-                               std::string_view gateway_pk, std::string_view gateway_dn,
-                               thing::topic_kind kind, const boost::json::value& params) {
+topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
+                               std::string_view gateway_dn, thing::topic_kind kind,
+                               const boost::json::value& params) {
   if (node_of(ids, gateway_pk) != store::node_type::gateway)
     return refuse(code::bad_request, "this device is not a gateway");
   switch (kind) {
@@ -218,7 +208,7 @@ topology_answer serve_topology(store::identity_store& ids, directory* dir,
   case thing::topic_kind::topo_delete:
     return remove(ids, gateway_pk, gateway_dn, params);
   case thing::topic_kind::sub_register:
-    return register_subs(ids, dir, params);
+    return register_subs(ids, params);
   default: {
     auto subs = ids.sub_devices(gateway_pk, gateway_dn);
     if (!subs)

@@ -23,12 +23,8 @@ struct topology_answer {
   std::string message{};     // empty: the code's own
 };
 
-class directory;
-
-// `dir` creates the devices thing.sub.register registers (so logins see them at once); null:
-// that request is answered 500.
-topology_answer serve_topology(store::identity_store& ids, directory* dir,
-                               std::string_view gateway_pk, std::string_view gateway_dn,
-                               thing::topic_kind kind, const boost::json::value& params);
+topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
+                               std::string_view gateway_dn, thing::topic_kind kind,
+                               const boost::json::value& params);
 
 } // namespace thingport::platform

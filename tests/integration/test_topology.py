@@ -218,15 +218,19 @@ def test_a_gateway_manages_its_topology_over_its_own_link(broker, api, made):
 
 
 def test_a_gateway_registers_sub_devices(broker, api, made):
-    """thing.sub.register: a subdevice product with dynamic registration on gets its devices
-    created (or a pre-created one's secret) and the secrets answered; the new device logs in at
-    once with that secret."""
+    """thing.sub.register: a subdevice product with dynamic registration on gets its pre-created
+    devices' secrets answered, and the device logs in with that secret. A gateway cannot grow
+    the registry: a device nobody created is 6100 and stays uncreated."""
     gw_pk = api.product("reg hubs", nodeType="gateway")["productKey"]
     sub_pk = api.product("reg meters", nodeType="subdevice", dynamicRegistration=True)["productKey"]
     closed_pk = api.product("closed meters", nodeType="subdevice")["productKey"]
     plain_pk = api.product("reg lamps", dynamicRegistration=True)["productKey"]
     gw = Gateway(broker, {**api.device(gw_pk), "productKey": gw_pk}, made)
     pre = api.device(sub_pk, "pre-made-1")
+    unknown = gw.call("register", [{"productKey": sub_pk, "deviceName": "fresh-1"}])
+    assert unknown["code"] == 6100, unknown
+    assert api.call("GET", f"/api/v1/products/{sub_pk}/devices/fresh-1").status == 404
+    api.device(sub_pk, "fresh-1")
 
     r = gw.call("register", [{"productKey": sub_pk, "deviceName": "fresh-1"},
                              {"productKey": sub_pk, "deviceName": "pre-made-1"}])
