@@ -246,7 +246,11 @@ def test_the_deploy_example_runs_as_written(broker, api):
                 assert view["transport"] == ("tls" if ca else "tcp")
             finally:
                 dev.close()
-        time.sleep(2.5)  # HAProxy's first health checks (inter 2s) have run against every server
+        # HAProxy's health checks (a LOCAL header, then a close) reach both listeners of every
+        # server line: wait until at least one round of six has been accepted and closed.
+        checks = 'thingport_closes_total{reason="peer_closed"}'
+        seen = api.metric(checks)
+        poll_until(lambda: api.metric(checks), lambda v: v >= seen + 6, timeout=10)
     finally:
         h.stop()
     assert api.metric(refused) == before
