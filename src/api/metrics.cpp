@@ -8,6 +8,24 @@
 
 namespace thingport::api {
 
+namespace {
+
+// Accepted minus closed, read apart from each other: a close may land between the two reads.
+std::uint64_t open_of(std::uint64_t accepted, std::uint64_t closed) {
+  return accepted > closed ? accepted - closed : 0;
+}
+
+} // namespace
+
+std::uint64_t open_connections(context& ctx) {
+  const auto& b = ctx.platform.core();
+  const auto accepted = b.total(&broker::counters::connections);
+  std::uint64_t closed = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(broker::close_reason::count_); ++i)
+    closed += b.total_closes(static_cast<broker::close_reason>(i));
+  return open_of(accepted, closed);
+}
+
 metrics_snapshot take_snapshot(context& ctx) {
   const auto& b = ctx.platform.core();
   using broker::counters;
@@ -18,8 +36,7 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.closes[i] = b.total_closes(static_cast<broker::close_reason>(i));
     closed += s.closes[i];
   }
-  // Read apart from each other: a close may land between the two reads.
-  s.connections = s.accepted > closed ? s.accepted - closed : 0;
+  s.connections = open_of(s.accepted, closed);
   s.devices_online = ctx.dir.online_count();
   s.devices = ctx.dir.device_count();
   s.messages_in = b.total(&counters::publish_in);

@@ -56,6 +56,8 @@ struct metrics_snapshot {
 };
 
 metrics_snapshot take_snapshot(context& ctx);
+// Open connections alone (accepted minus closed), without the rest of the snapshot.
+std::uint64_t open_connections(context& ctx);
 std::string render_metrics(const metrics_snapshot& s);
 
 } // namespace thingport::api
