@@ -54,6 +54,7 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.retain_denied = b.total(&counters::retain_denied);
   s.subscribe_denied = b.total(&counters::subscribe_denied);
   s.handoffs = b.total(&counters::handoffs);
+  s.held = b.total(&counters::held);
   s.retained = b.retained().size();
   s.retained_bytes = b.retained().bytes();
   s.retained_refused = b.retained().refused();
@@ -164,6 +165,10 @@ std::string render_metrics(const metrics_snapshot& s) {
          "Deliveries passed from the worker that routed a message to the worker holding the "
          "subscriber's session.",
          s.handoffs);
+  metric(out, "thingport_messages_held_total", "counter",
+         "QoS 1/2 messages queued past a connected subscriber's bound instead of dropped, their "
+         "publishers' acknowledgements held until sent ([limits] overload).",
+         s.held);
   metric(out, "thingport_retained_messages", "gauge", "Retained messages kept.", s.retained);
   metric(out, "thingport_retained_bytes", "gauge",
          "Topic and payload bytes of the retained messages ([limits] max_retained_bytes).",

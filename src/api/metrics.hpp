@@ -43,6 +43,7 @@ struct metrics_snapshot {
   std::uint64_t retain_denied = 0;
   std::uint64_t subscribe_denied = 0;
   std::uint64_t handoffs = 0;
+  std::uint64_t held = 0;
   std::uint64_t retained = 0;
   std::uint64_t retained_bytes = 0;
   std::uint64_t retained_refused = 0;

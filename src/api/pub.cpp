@@ -72,20 +72,22 @@ response publish(context& ctx, const call& c) {
     return json_response(http::status::ok, boost::json::object{{"messageId", id}});
   }
   // QoS 1: 200 means stored (docs/http-api.md): answered once every persistent session that took
-  // the message has it on disk (durability = "sync"), 503 when the store could not keep it.
+  // the message has it on disk (durability = "sync") and every subscriber queue that took it
+  // past its bound has sent it ([limits] overload), 503 when it could not be kept.
   c.later->defer(std::chrono::seconds(10),
                  [] {
                    return std::optional<response>(
                        error_response(http::status::service_unavailable,
-                                      "the session store did not confirm in time"));
+                                      "not confirmed in time (the session store, or a "
+                                      "subscriber's full queue); it may still be delivered"));
                  },
                  {});
   send(std::move(m), [answer = c.later->answerer(), id](bool stored) {
     answer(stored ? json_response(http::status::ok, boost::json::object{{"messageId", id}})
                   : error_response(http::status::service_unavailable,
-                                   "the session store could not keep the message for the "
-                                   "persistent sessions subscribed to it (disk full or "
-                                   "read-only?)"));
+                                   "the message could not be kept for every session "
+                                   "subscribed to it (session store disk full or read-only, "
+                                   "or queues at offline_total_bytes)"));
   });
   return error_response(http::status::internal_server_error, "deferred"); // ignored
 }

@@ -211,7 +211,7 @@ config load_config(const std::string& path) {
                 "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
                 "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in",
                 "login_failures", "max_app_sessions", "max_anonymous_sessions",
-                "offline_total_bytes"});
+                "offline_total_bytes", "overload", "slow_consumer"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -240,6 +240,15 @@ config load_config(const std::string& path) {
     read(*t, "offline_ttl", ttl, path, "limits");
     if (!ttl.empty())
       c.limits.offline_ttl = parse_duration(ttl);
+    read(*t, "overload", c.limits.overload, path, "limits");
+    if (c.limits.overload != "backpressure" && c.limits.overload != "drop")
+      fail(path, "limits.overload", "must be \"backpressure\" or \"drop\"");
+    std::string slow;
+    read(*t, "slow_consumer", slow, path, "limits");
+    if (!slow.empty())
+      c.limits.slow_consumer = parse_duration(slow);
+    if (c.limits.slow_consumer.count() == 0)
+      fail(path, "limits.slow_consumer", "must be at least 1s");
     if (c.limits.max_payload == 0 || c.limits.max_payload > 268435455 - 65540)
       fail(path, "limits.max_payload", "must be 1..268369915");
     if (c.limits.keepalive_min > c.limits.keepalive_max)

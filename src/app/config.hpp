@@ -56,6 +56,8 @@ struct config {
     std::uint16_t max_inflight_in = 100;             // inbound QoS 1 awaiting PUBACK per client
     std::uint64_t max_app_sessions = 100;            // persistent sessions per app credential
     std::uint64_t max_anonymous_sessions = 10'000;   // persistent sessions of generic clients
+    std::string overload = "backpressure";           // or "drop" (broker::overload_mode)
+    std::chrono::seconds slow_consumer{30}; // past its queue bound, acknowledging nothing: closed
   } limits;
   struct {
     std::string backend = "sqlite";

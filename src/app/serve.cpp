@@ -149,6 +149,9 @@ int serve(const config& c) {
   o.max_retained = static_cast<std::size_t>(c.limits.max_retained);
   o.max_retained_bytes = static_cast<std::size_t>(c.limits.max_retained_bytes);
   o.max_inbound_qos1 = c.limits.max_inflight_in;
+  o.overload = c.limits.overload == "drop" ? broker::overload_mode::drop
+                                           : broker::overload_mode::backpressure;
+  o.slow_consumer = c.limits.slow_consumer;
   store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
   platform::directory dir(identities);
   dir.load();

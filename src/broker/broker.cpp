@@ -155,11 +155,12 @@ void broker::publish_on(worker& w, message_ptr m, std::function<void(bool)> done
     if (m->retain)
       w.owner().retained().set(m);
     const auto routed = m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m;
-    if (routed->qos == 0 || !w.owner().ack_after_commit()) {
+    const bool commit = w.owner().ack_after_commit();
+    if (routed->qos == 0 || (!commit && w.owner().opts().overload != overload_mode::backpressure)) {
       w.route(routed);
       return done(true);
     }
-    publish_ack wait{0, 0, nullptr};
+    publish_ack wait{0, 0, nullptr, commit};
     w.route(routed, &wait);
     // The token has not left this thread yet: its deliveries and store writes are posted.
     if (wait.token)

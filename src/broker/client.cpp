@@ -360,11 +360,13 @@ void client::handle(const mqtt::publish_packet& p) {
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id(), kind);
     if (kind != 0)
       consumer->consume(identity_, m); // e.g. the thing service, beside the routing below
-    if (p.qos > 0 && b.ack_after_commit()) {
-      publish_ack wait{serial_, ack_seq_ + 1, nullptr};
+    const bool commit = b.ack_after_commit();
+    if (p.qos > 0 && (commit || b.opts().overload == overload_mode::backpressure)) {
+      publish_ack wait{serial_, ack_seq_ + 1, nullptr, commit};
       worker_.route(m, &wait);
       if (wait.token) {
-        // Acknowledged when the commits holding it are done (ack_ready).
+        // Acknowledged when the commits holding it are done and every subscriber queue that
+        // held it past its bound has sent it (ack_ready).
         acks_.push_back({++ack_seq_, p.packet_id, p.qos, false});
         return;
       }
@@ -403,8 +405,8 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
   if (state_ == state::closed)
     return;
   if (!ok) {
-    spdlog::warn("client {}: the session store could not keep a message it published: closing "
-                 "without acknowledging it",
+    spdlog::warn("client {}: a message it published could not be kept (the session store "
+                 "failed, or queues are at offline_total_bytes): closing without acknowledging it",
                  log_id(client_id_));
     return close(close_reason::store_failure);
   }
@@ -439,6 +441,7 @@ void client::handle(const mqtt::puback_packet& p) {
     return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
+  session_->progress = last_rx_; // not a slow consumer (worker::sweep_congested)
   worker_.drain(*session_);
 }
 
@@ -464,6 +467,7 @@ void client::handle(const mqtt::pubcomp_packet& p) {
     return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
+  session_->progress = last_rx_; // not a slow consumer (worker::sweep_congested)
   worker_.drain(*session_);
 }
 

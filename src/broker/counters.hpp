@@ -28,6 +28,9 @@ struct counters {
   // Deliveries posted from this worker to another (the subscriber's session lives there): the
   // trips between threads a message takes after the worker that routed it.
   std::atomic<std::uint64_t> handoffs{0};
+  // QoS 1/2 messages queued past a connected subscriber's bound instead of dropped, their
+  // publisher's acknowledgement held until sent ([limits] overload = "backpressure").
+  std::atomic<std::uint64_t> held{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
 };
 

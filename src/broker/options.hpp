@@ -7,6 +7,13 @@
 
 namespace thingport::broker {
 
+// What happens to a QoS 1/2 message for an online session whose queue is at its bound
+// ([limits] overload, docs/performance.md "Overload").
+enum class overload_mode : std::uint8_t {
+  backpressure, // queued past the bound; its publisher's acknowledgement waits until it is sent
+  drop,         // dropped and counted (dropped_queue_full)
+};
+
 struct options {
   unsigned workers = 0;                             // 0 = one per core
   std::size_t max_payload = 262144;                 // bytes ([limits] max_payload)
@@ -31,7 +38,11 @@ struct options {
                                                // ([limits] max_retained_bytes)
   std::uint64_t async_backlog = 100'000;       // durability = async: store operations pending
                                                // before acknowledgements wait for the commit
-  std::uint64_t disk_budget = 0;               // session store bytes; over it, messages for stored
+  overload_mode overload = overload_mode::backpressure; // [limits] overload
+  // A subscriber whose queue stays past its bound without acknowledging anything this long is
+  // closed as slow_consumer ([limits] slow_consumer), so that it cannot hold publishers forever.
+  std::chrono::milliseconds slow_consumer{30000};
+  std::uint64_t disk_budget = 0; // session store bytes; over it, messages for stored
                                  // sessions are dropped ([store] disk_budget; 0: none)
 };
 

@@ -3,6 +3,7 @@
 // only on that worker's thread; moved to another worker on takeover (docs/threads.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 namespace thingport::broker {
 
 class client;
+struct ack_token;
 
 struct queued_message {
   message_ptr msg;
@@ -25,6 +27,9 @@ struct queued_message {
   bool retain = false;         // delivered as a retained message (on SUBSCRIBE)
   std::uint64_t seq = 0;       // its entry in the session store; 0: not stored
   std::int64_t expires_ms = 0; // Unix ms after which it is dropped; 0: never
+  // Queued past the session's bound ([limits] overload = "backpressure"): the publisher's
+  // acknowledgement waits until this is let go (sent, or the session went offline or away).
+  std::shared_ptr<ack_token> hold;
 };
 
 struct inflight_message {
@@ -66,6 +71,10 @@ public:
   std::vector<std::uint16_t> inbound_qos2; // PUBREC sent, PUBREL not yet received
   client* conn = nullptr;                  // attached connection, on this worker
   std::uint64_t dropped = 0;               // messages dropped by a bound since last logged
+  // Its queue passed its bound while online: watched as a possible slow consumer; `progress` is
+  // when it last acknowledged a delivery (or was first watched).
+  bool congested = false;
+  std::chrono::steady_clock::time_point progress{};
 
 private:
   subscriber_id id_;

@@ -44,7 +44,7 @@ public:
     s.next_seq = std::max(s.next_seq, e.seq + 1);
     ++entries_;
     if (e.state == store::entry_state::queued) {
-      s.queue.push_back({m->second, e.qos, e.retain, e.seq, expires_[e.message_id]});
+      s.queue.push_back({m->second, e.qos, e.retain, e.seq, expires_[e.message_id], nullptr});
       s.queued_bytes += m->second->topic.size() + m->second->payload.size();
       b_.reserve_queued(m->second->topic.size() + m->second->payload.size(), true);
       return;

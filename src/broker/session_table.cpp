@@ -1,5 +1,6 @@
 #include "broker/session_table.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace thingport::broker {
@@ -16,7 +17,50 @@ session_table::~session_table() {
 
 std::atomic<std::uint64_t>* session_table::entry(std::uint32_t slot) const noexcept {
   chunk* c = chunks_[slot >> chunk_bits].load(std::memory_order_acquire);
-  return c == nullptr ? nullptr : &(*c)[slot & (chunk_size - 1)];
+  return c == nullptr ? nullptr : &c->entries[slot & (chunk_size - 1)];
+}
+
+session_table::slot_ref session_table::live_slot(subscriber_id id) const noexcept {
+  const auto slot = static_cast<std::uint32_t>(id);
+  chunk* c = chunks_[slot >> chunk_bits].load(std::memory_order_acquire);
+  if (c == nullptr)
+    return {nullptr, 0};
+  const std::size_t i = slot & (chunk_size - 1);
+  const std::uint64_t v = c->entries[i].load(std::memory_order_acquire);
+  if ((v >> 32) != (id >> 32) || static_cast<std::uint32_t>(v) == free_home)
+    return {nullptr, 0};
+  return {c, i};
+}
+
+std::uint32_t session_table::add_transit(subscriber_id id) noexcept {
+  const auto r = live_slot(id);
+  if (r.c == nullptr)
+    return 0;
+  const auto before = r.c->transit[r.i].fetch_add(1, std::memory_order_relaxed);
+  return before + r.c->queued[r.i].load(std::memory_order_relaxed);
+}
+
+std::uint32_t session_table::queued(subscriber_id id) const noexcept {
+  const auto r = live_slot(id);
+  return r.c == nullptr ? 0 : r.c->queued[r.i].load(std::memory_order_relaxed);
+}
+
+void session_table::transit_done(subscriber_id id) noexcept {
+  const auto r = live_slot(id);
+  if (r.c == nullptr)
+    return;
+  // Never below zero: allocate() may have reset a count a stale delivery still held.
+  auto cur = r.c->transit[r.i].load(std::memory_order_relaxed);
+  while (cur != 0 &&
+         !r.c->transit[r.i].compare_exchange_weak(cur, cur - 1, std::memory_order_relaxed)) {
+  }
+}
+
+void session_table::set_queued(subscriber_id id, std::size_t n) noexcept {
+  const auto r = live_slot(id);
+  if (r.c != nullptr)
+    r.c->queued[r.i].store(static_cast<std::uint32_t>(std::min<std::size_t>(n, 0xffffffffu)),
+                           std::memory_order_relaxed);
 }
 
 subscriber_id session_table::allocate(unsigned home, bool persistent) {
@@ -34,13 +78,19 @@ subscriber_id session_table::allocate(unsigned home, bool persistent) {
     auto& c = chunks_[slot >> chunk_bits];
     if (c.load(std::memory_order_relaxed) == nullptr) {
       auto* fresh = new chunk;
-      for (auto& e : *fresh)
-        e.store(std::uint64_t{free_home}, std::memory_order_relaxed);
+      for (std::size_t i = 0; i < chunk_size; ++i) {
+        fresh->entries[i].store(std::uint64_t{free_home}, std::memory_order_relaxed);
+        fresh->queued[i].store(0, std::memory_order_relaxed);
+        fresh->transit[i].store(0, std::memory_order_relaxed);
+      }
       c.store(fresh, std::memory_order_release);
     }
   }
   auto* e = entry(slot);
   const std::uint64_t gen = (e->load(std::memory_order_relaxed) >> 32) + 1;
+  chunk* c = chunks_[slot >> chunk_bits].load(std::memory_order_relaxed);
+  c->queued[slot & (chunk_size - 1)].store(0, std::memory_order_relaxed);
+  c->transit[slot & (chunk_size - 1)].store(0, std::memory_order_relaxed);
   e->store(gen << 32 | home, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
   return gen << 32 | slot;

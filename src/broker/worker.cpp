@@ -126,11 +126,19 @@ void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
     return;
   }
   c->attach(ref, true);
+  if (ref.congested) { // watched on the worker it left
+    ref.congested = false;
+    watch_congested(ref);
+  }
 }
 
 void worker::detach_session(client& c, session& s) {
   if (s.conn == &c)
     s.conn = nullptr;
+  // Publishers held by this session's queue go on: a persistent session keeps what it queued
+  // (that is its promise), a clean one is destroyed below.
+  for (auto& q : s.queue)
+    q.hold.reset();
   if (!s.persistent)
     destroy_session(s);
 }
@@ -172,30 +180,52 @@ void worker::disconnect_session(subscriber_id id, close_reason r, bool discard, 
 
 void worker::route(const message_ptr& m, publish_ack* ack) {
   // The publisher's token, made when the first stored session takes the message.
-  const auto token_for = [&](bool stored,
-                             std::uint8_t granted) -> const std::shared_ptr<ack_token>& {
-    if (!stored || ack == nullptr || granted == 0 || m->qos == 0)
-      return no_ack;
+  const auto token = [&]() -> const std::shared_ptr<ack_token>& {
     if (!ack->token)
       ack->token = std::make_shared<ack_token>(*this, ack->client_serial, ack->ack_seq);
     return ack->token;
   };
+  const auto token_for = [&](bool stored,
+                             std::uint8_t granted) -> const std::shared_ptr<ack_token>& {
+    if (!stored || ack == nullptr || !ack->commit || granted == 0 || m->qos == 0)
+      return no_ack;
+    return token();
+  };
+  // A session whose backlog is at its bound takes the message only with the publisher held.
+  const bool pressure = broker_.opts().overload == overload_mode::backpressure;
+  const bool may_hold = pressure && ack != nullptr && m->qos != 0;
+  const std::size_t bound = broker_.opts().max_queued;
   std::vector<subscriber_match> matches;
   matches.swap(matches_); // route() may run again from inside a delivery (a will)
   matches.clear();
   broker_.index().match(m->topic, matches);
   for (const auto& mt : matches) {
+    // QoS 1/2 under backpressure: queued, not dropped, when the subscriber is busy.
+    const bool counts = pressure && m->qos != 0 && mt.qos != 0;
     auto it = sessions_.find(mt.id);
     if (it != sessions_.end()) {
-      deliver(*it->second, m, mt.qos, false, token_for(it->second->stored, mt.qos));
+      session& s = *it->second;
+      // Never the publisher's own subscription: it would wait for acknowledgements it cannot
+      // read while it is held (that one is dropped at the bound and counted, as before).
+      const bool full =
+          may_hold && counts && s.conn != nullptr && s.queue.size() >= bound && mt.id != m->origin;
+      deliver(s, m, mt.qos, false, token_for(s.stored, mt.qos), full ? token() : no_ack);
       continue;
     }
     const auto where = broker_.sessions().lookup(mt.id);
     if (!where)
       continue; // the session ended
+    // Counted before this publisher can be acknowledged: the other worker's queue may not have
+    // grown yet, but every delivery on its way there is in its backlog. Only once it has a
+    // queue at all: a subscriber that keeps up costs a read, not a shared write per message
+    // (what one router sends before the first queued message shows is let in past the bound).
+    const bool counted = counts && broker_.sessions().queued(mt.id) != 0;
+    const bool full = counted && broker_.sessions().add_transit(mt.id) >= bound;
     if (outbox_.empty())
       outbox_.resize(broker_.worker_count());
-    outbox_[where->home].push_back({mt.id, mt.qos, 0, m, token_for(where->persistent, mt.qos)});
+    outbox_[where->home].push_back({mt.id, mt.qos, 0, counts, counted, m,
+                                    token_for(where->persistent, mt.qos),
+                                    full && may_hold ? token() : no_ack});
   }
   matches.swap(matches_);
   if (!flush_posted_ && !outbox_.empty()) {
@@ -225,14 +255,21 @@ void worker::deliver_batch(std::vector<delivery>& batch) {
 
 void worker::deliver_one(delivery& d) {
   auto it = sessions_.find(d.id);
-  if (it != sessions_.end())
-    return deliver(*it->second, d.msg, d.qos, false, d.ack);
+  if (it != sessions_.end()) {
+    deliver(*it->second, d.msg, d.qos, false, d.ack, d.hold, d.admitted);
+    if (d.counted) // after the queue it joined was published (set_queued)
+      broker_.sessions().transit_done(d.id);
+    return;
+  }
   const auto home = broker_.sessions().home(d.id);
   if (!home)
     return;
   // In transit: forward (to the new owner, or to ourselves behind a pending adopt).
-  if (++d.hops > max_hops)
+  if (++d.hops > max_hops) {
+    if (d.counted)
+      broker_.sessions().transit_done(d.id);
     return;
+  }
   if (outbox_.empty())
     outbox_.resize(broker_.worker_count());
   outbox_[*home].push_back(std::move(d));
@@ -243,7 +280,8 @@ void worker::deliver_one(delivery& d) {
 }
 
 void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, bool retain,
-                     const std::shared_ptr<ack_token>& ack) {
+                     const std::shared_ptr<ack_token>& ack, const std::shared_ptr<ack_token>& hold,
+                     bool admitted) {
   const std::uint8_t qos = std::min(m->qos, granted);
   if (s.identity && s.identity->check_delivery &&
       !broker_.policy().may_receive(*s.identity, *m, m->origin == s.id()))
@@ -268,34 +306,99 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
     stats_.dropped_offline_qos0.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  const auto& o = broker_.opts();
   const std::size_t bytes = m->topic.size() + m->payload.size();
-  if (s.queue.size() >= broker_.opts().max_queued ||
-      s.queued_bytes + bytes > broker_.opts().max_queued_bytes)
+  const bool over = s.queue.size() >= o.max_queued || s.queued_bytes + bytes > o.max_queued_bytes;
+  // Past the bound only for a connected subscriber, and only when its publisher is held (or a
+  // router on another worker counted it in and acknowledged on that basis).
+  const bool keep = s.conn != nullptr && o.overload == overload_mode::backpressure &&
+                    (hold != nullptr || admitted);
+  if (over && !keep)
     return drop_full(s);
-  if (!s.stored) {
-    if (!broker_.reserve_queued(bytes))
-      return drop_full(s);
-    s.queued_bytes += bytes;
-    s.queue.push_back({m, qos, retain, 0, 0});
+  if (s.stored && drop_over_budget(s))
     return;
+  if (!broker_.reserve_queued(bytes)) {
+    if (hold != nullptr) // memory for all queues is at its bound: refuse, never acknowledge
+      hold->failed.store(true, std::memory_order_relaxed);
+    return drop_full(s);
   }
-  if (drop_over_budget(s))
-    return;
-  if (!broker_.reserve_queued(bytes))
-    return drop_full(s);
   s.queued_bytes += bytes;
-  const auto expires =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          (std::chrono::system_clock::now() + broker_.opts().offline_ttl).time_since_epoch())
-          .count();
-  auto mm = with_id(m);
-  const auto seq = store_entry(s, mm, qos, retain, store::entry_state::queued, 0, expires, ack);
-  s.queue.push_back({std::move(mm), qos, retain, seq, expires});
+  queued_message q{m, qos, retain, 0, 0, over ? hold : no_ack};
+  if (s.stored) {
+    q.expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       (std::chrono::system_clock::now() + o.offline_ttl).time_since_epoch())
+                       .count();
+    q.msg = with_id(m);
+    q.seq = store_entry(s, q.msg, qos, retain, store::entry_state::queued, 0, q.expires_ms, ack);
+  }
+  s.queue.push_back(std::move(q));
+  broker_.sessions().set_queued(s.id(), s.queue.size());
+  if (over) {
+    stats_.held.fetch_add(1, std::memory_order_relaxed);
+    watch_congested(s);
+  }
+}
+
+void worker::watch_congested(session& s) {
+  if (s.congested || s.conn == nullptr)
+    return;
+  s.congested = true;
+  s.progress = std::chrono::steady_clock::now();
+  congested_.push_back(s.id());
+  arm_sweep();
+}
+
+void worker::arm_sweep() {
+  if (sweep_armed_)
+    return;
+  sweep_armed_ = true;
+  congestion_timer_.expires_after(std::chrono::seconds(1));
+  congestion_timer_.async_wait([this](boost::system::error_code ec) {
+    sweep_armed_ = false;
+    if (!ec && !stopping_)
+      sweep_congested();
+  });
+}
+
+void worker::sweep_congested() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<subscriber_id> watched;
+  watched.swap(congested_); // closing below may route a will that watches another session
+  std::vector<subscriber_id> keep;
+  for (const auto id : watched) {
+    auto it = sessions_.find(id);
+    if (it == sessions_.end())
+      continue; // gone, or moved (its new worker watches it)
+    session& s = *it->second;
+    if (s.conn == nullptr || s.queue.size() < broker_.opts().max_queued) {
+      s.congested = false;
+      continue;
+    }
+    if (now - s.progress < broker_.opts().slow_consumer) {
+      keep.push_back(id);
+      continue;
+    }
+    s.congested = false;
+    spdlog::warn(
+        "session {}: {} messages queued past its bound and nothing acknowledged for "
+        "{} s: closing it as a slow consumer ([limits] slow_consumer)",
+        s.key(), s.queue.size(),
+        std::chrono::duration_cast<std::chrono::seconds>(broker_.opts().slow_consumer).count());
+    s.conn->close(close_reason::slow_consumer); // may destroy `s`
+  }
+  for (const auto id : keep) {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end() && it->second->congested)
+      congested_.push_back(id);
+  }
+  if (!congested_.empty())
+    arm_sweep();
 }
 
 void worker::drain(session& s) {
   std::int64_t now_ms = 0; // read once, when a message carries an expiry
   std::uint64_t expired = 0;
+  const std::size_t queued_before = s.queue.size();
   while (s.conn != nullptr && !s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
     queued_message q = std::move(s.queue.front());
     s.queue.pop_front();
@@ -319,6 +422,8 @@ void worker::drain(session& s) {
     s.inflight.push_back({q.msg, pid, q.qos, q.retain, false, q.seq});
     s.conn->send_publish(*q.msg, q.qos, q.retain, false, pid);
   }
+  if (s.queue.size() != queued_before)
+    broker_.sessions().set_queued(s.id(), s.queue.size());
   if (expired != 0) {
     stats_.dropped_expired.fetch_add(expired, std::memory_order_relaxed);
     spdlog::info("session {}: {} queued messages expired (offline_ttl), not delivered", s.key(),
@@ -347,7 +452,7 @@ void worker::deliver_retained(session& s, const std::string& filter, std::uint8_
   std::vector<message_ptr> found;
   broker_.retained().match(filter, found);
   for (const auto& m : found)
-    deliver(s, m, granted, true, no_ack);
+    deliver(s, m, granted, true, no_ack, no_ack);
 }
 
 void worker::close_client(std::uint64_t serial, close_reason r) {
@@ -357,6 +462,7 @@ void worker::close_client(std::uint64_t serial, close_reason r) {
 
 void worker::shutdown() {
   stopping_ = true;
+  congestion_timer_.cancel();
   std::vector<client*> all;
   all.reserve(clients_.size());
   for (auto& [serial, c] : clients_)

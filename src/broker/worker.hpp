@@ -46,20 +46,28 @@ struct ack_token {
   std::function<void(bool)> done;
 };
 
-// What route() needs to make a publisher's acknowledgement wait for the store: the token is
-// made on the first delivery to a stored session, and stays empty otherwise.
+// What route() needs to make a publisher's acknowledgement wait: for the store (`commit`: the
+// token is made on the first delivery to a stored session) or for a subscriber queue past its
+// bound to send the message ([limits] overload = "backpressure"). Empty when nothing waits.
 struct publish_ack {
   std::uint64_t client_serial = 0;
   std::uint64_t ack_seq = 0;
   std::shared_ptr<ack_token> token;
+  bool commit = true;
 };
 
 struct delivery {
   subscriber_id id = 0;
   std::uint8_t qos = 0;
   std::uint8_t hops = 0;
+  // Let in under the session's bound by its router: kept even if the queue has filled
+  // meanwhile. `counted`: in the session's transit backlog (session_table::add_transit), which
+  // routers take once it has a queue at all; before that a plain read suffices.
+  bool admitted = false;
+  bool counted = false;
   message_ptr msg;
-  std::shared_ptr<ack_token> ack; // set when the session is stored and a publisher waits
+  std::shared_ptr<ack_token> ack;  // set when the session is stored and a publisher waits
+  std::shared_ptr<ack_token> hold; // set when the router found the session's backlog full
 };
 
 class worker {
@@ -86,8 +94,11 @@ public:
 
   // `ack`: the publisher's acknowledgement may wait for the store (null: it does not).
   void route(const message_ptr& m, publish_ack* ack = nullptr);
+  // `hold`: the publisher waits until this message is sent (past the queue's bound);
+  // `admitted`: a router already let it in (delivery::admitted).
   void deliver(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
-               const std::shared_ptr<ack_token>& ack);
+               const std::shared_ptr<ack_token>& ack, const std::shared_ptr<ack_token>& hold,
+               bool admitted = false);
   void drain(session& s); // fills the in-flight window from the queue
   // Returns true when the filter is new to the session.
   bool subscribe(session& s, const std::string& filter, std::uint8_t qos);
@@ -128,6 +139,13 @@ private:
                             std::int64_t expires_ms, const std::shared_ptr<ack_token>& ack);
   message_ptr with_id(const message_ptr& m);
   void drop_full(session& s);
+  // Queues for an online session (past its bound when `hold` or `admitted` allow it).
+  void enqueue(session& s, queued_message q, std::size_t bytes);
+  // A session past its bound: closed as slow_consumer once it acknowledges nothing for
+  // options::slow_consumer (checked every second while any is watched).
+  void watch_congested(session& s);
+  void sweep_congested();
+  void arm_sweep();
   // True (and the drop counted and logged) when the store is over its disk budget.
   bool drop_over_budget(session& s);
 
@@ -144,6 +162,9 @@ private:
   unsigned index_;
   boost::asio::io_context io_{1};
   boost::asio::steady_timer stop_timer_{io_};
+  boost::asio::steady_timer congestion_timer_{io_};
+  std::vector<subscriber_id> congested_; // sessions here past their bound (watch_congested)
+  bool sweep_armed_ = false;
   std::unordered_map<subscriber_id, std::unique_ptr<session>> sessions_;
   std::unordered_map<std::uint64_t, client*> clients_; // by serial
   std::vector<std::vector<delivery>> outbox_;          // per destination worker
