@@ -190,6 +190,7 @@ int serve(const config& c) {
   store::sqlite_thing_store thing_db(std::filesystem::path(c.data_dir) / "identity.db", to);
   platform::thing_service_options tso;
   tso.prune_interval = c.thing.prune_interval;
+  tso.subs = policy.get();
   platform::thing_service things(b, identities, thing_db, tso);
   b.attach_consumer(things);
   platform::services services(b, dir, &things);

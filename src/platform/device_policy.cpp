@@ -160,7 +160,10 @@ std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std:
   const auto* a = as_aliyun(who);
   if (a == nullptr)
     return generic_.authorize_subscribe(who, filter, requested);
-  return a->permissions.can_subscribe(filter) ? requested : mqtt::suback_failure;
+  if (a->permissions.can_subscribe(filter) ||
+      (is_device(a->login) && sub_may(a->login, filter, true)))
+    return requested;
+  return mqtt::suback_failure;
 }
 
 publish_verdict device_policy::authorize_publish(const client_identity& who, std::string_view topic,
@@ -168,7 +171,9 @@ publish_verdict device_policy::authorize_publish(const client_identity& who, std
   const auto* a = as_aliyun(who);
   if (a == nullptr)
     return generic_.authorize_publish(who, topic, qos);
-  return a->permissions.can_publish(topic) ? publish_verdict::allow : publish_verdict::drop;
+  if (a->permissions.can_publish(topic) || (is_device(a->login) && sub_may(a->login, topic, false)))
+    return publish_verdict::allow;
+  return publish_verdict::drop;
 }
 
 std::string device_policy::budget_of(std::string_view key) {
@@ -206,7 +211,8 @@ bool device_policy::may_receive(const client_identity& who, const message& m, bo
   // device publishes on a topic ending in "_reply" is not delivered back to it.
   if (own && is_device(a->login) && m.topic.ends_with("_reply"))
     return false;
-  return a->permissions.can_receive(m.topic);
+  return a->permissions.can_receive(m.topic) ||
+         (is_device(a->login) && sub_may(a->login, m.topic, true));
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
@@ -236,25 +242,106 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
   enqueue({li.product_key, li.device_name, false, store::now(), {}});
   publish_status(li, false, {});
+  // Its sub-devices were online through this link only.
+  for (const auto& key : dir_.subs_via(li.product_key, li.device_name)) {
+    const auto slash = key.find('/');
+    sub_offline({key.substr(0, slash), key.substr(slash + 1)}, li.product_key, li.device_name);
+  }
+}
+
+bool device_policy::sub_online(const store::device_ref& sub, std::string_view iot_id,
+                               std::string_view gpk, std::string_view gdn,
+                               std::string_view client_id) {
+  const auto gateway = dir_.online(gpk, gdn);
+  if (!gateway)
+    return false;
+  const auto now = store::now();
+  online_info info{gateway->serial,
+                   std::string(client_id),
+                   gateway->ip,
+                   gateway->transport,
+                   now,
+                   false,
+                   std::string(gpk) + "/" + std::string(gdn)};
+  dir_.mark_online(sub.product_key, sub.device_name, std::move(info));
+  dir_.mark_activated(sub.product_key, sub.device_name);
+  // The gateway may have gone offline meanwhile: then so does the sub-device, at once.
+  if (!dir_.online(gpk, gdn)) {
+    dir_.mark_offline(sub.product_key, sub.device_name, gateway->serial);
+    return false;
+  }
+  std::string ip(broker::host_of(gateway->ip));
+  enqueue({sub.product_key, sub.device_name, true, now, ip});
+  publish_status(sub.product_key, sub.device_name, iot_id, true, ip);
+  return true;
+}
+
+bool device_policy::sub_offline(const store::device_ref& sub, std::string_view gpk,
+                                std::string_view gdn) {
+  const auto now_online = dir_.online(sub.product_key, sub.device_name);
+  if (!now_online || now_online->via != std::string(gpk) + "/" + std::string(gdn) ||
+      !dir_.mark_offline(sub.product_key, sub.device_name, now_online->serial))
+    return false;
+  enqueue({sub.product_key, sub.device_name, false, store::now(), {}});
+  auth::device_record rec;
+  std::string iot_id;
+  if (dir_.find_device(sub.product_key, sub.device_name, rec) == auth::lookup_status::found)
+    iot_id = rec.iot_id;
+  publish_status(sub.product_key, sub.device_name, iot_id, false, {});
+  return true;
+}
+
+bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,
+                            bool subscribe) const {
+  // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
+  // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
+  std::vector<std::string_view> levels;
+  for (std::size_t at = 1; at <= topic.size() && levels.size() < 6;) {
+    const auto end = std::min(topic.find('/', at), topic.size());
+    levels.push_back(topic.substr(at, end - at));
+    at = end + 1;
+  }
+  if (topic.empty() || topic[0] != '/' || levels.size() < 2)
+    return false;
+  std::size_t first = 0;
+  if (levels[0] == "sys" || levels[0] == "shadow" || levels[0] == "ext")
+    first = levels[0] == "sys" ? 1 : 2;
+  else if (levels[0] == "ota")
+    first = 3;
+  if (levels.size() < first + 2)
+    return false;
+  const auto pk = levels[first], dn = levels[first + 1];
+  if ((pk == li.product_key && dn == li.device_name) ||
+      !dir_.online_via(pk, dn, li.product_key, li.device_name))
+    return false;
+  const auto perms = dir_.permissions(pk);
+  if (!perms)
+    return false;
+  return subscribe ? perms->device_can_subscribe(dn, topic) : perms->device_can_publish(dn, topic);
 }
 
 void device_policy::publish_status(const auth::login_identity& li, bool online,
                                    const std::string& ip) {
+  publish_status(li.product_key, li.device_name, li.iot_id, online, ip);
+}
+
+void device_policy::publish_status(std::string_view pk, std::string_view dn,
+                                   std::string_view iot_id, bool online, const std::string& ip) {
   if (broker_ == nullptr)
     return;
   const auto now = store::now();
   // The cloud's status message: local times as "2018-08-31 15:32:28.205" (here UTC), the UTC
   // ones as ISO 8601; lastTime is when this status change happened.
   boost::json::object o{{"status", online ? "online" : "offline"},
-                        {"iotId", li.iot_id},
-                        {"productKey", li.product_key},
-                        {"deviceName", li.device_name},
+                        {"iotId", iot_id},
+                        {"productKey", pk},
+                        {"deviceName", dn},
                         {"time", format_time(now)},
                         {"utcTime", format_utc(now)},
                         {"lastTime", format_time(now)},
                         {"utcLastTime", format_utc(now)},
                         {"clientIp", ip}};
-  auto topic = fmt::format("/as/mqtt/status/{}/{}", li.product_key, li.device_name);
+  auto topic = fmt::format("/as/mqtt/status/{}/{}", pk, dn);
   broker_->publish(
       make_message(topic, boost::json::serialize(o), 1, false, broker_->next_message_id()));
 }

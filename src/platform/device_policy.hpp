@@ -26,6 +26,7 @@
 #include "auth/rate_limiter.hpp"
 #include "platform/core.hpp"
 #include "platform/directory.hpp"
+#include "platform/topology.hpp"
 
 namespace thingport::platform {
 
@@ -53,7 +54,7 @@ struct aliyun_identity final : client_identity {
 // clients. Any thread.
 const auth::login_identity* device_login(const client_identity& who) noexcept;
 
-class device_policy final : public client_policy {
+class device_policy final : public client_policy, public sub_sessions {
 public:
   device_policy(directory& dir, device_policy_options opts);
   ~device_policy() override;
@@ -75,6 +76,16 @@ public:
   void on_online(const client_identity& who, const connection_facts& c) override;
   void on_offline(const client_identity& who, std::uint64_t serial, close_reason r) override;
 
+  // sub_sessions: sub-devices online through a gateway's link. They go offline with it.
+  bool sub_online(const store::device_ref& sub, std::string_view iot_id, std::string_view gpk,
+                  std::string_view gdn, std::string_view client_id) override;
+  bool sub_offline(const store::device_ref& sub, std::string_view gpk,
+                   std::string_view gdn) override;
+  bool is_online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
+                     std::string_view gdn) const override {
+    return dir_.online_via(pk, dn, gpk, gdn);
+  }
+
   // Store writes queued and not yet done (for tests and shutdown).
   std::size_t pending_writes() const;
   // Waits until every queued store write is done.
@@ -91,6 +102,11 @@ private:
   };
   connect_decision accept_registration(const auth::login_identity& li);
   void publish_status(const auth::login_identity& li, bool online, const std::string& ip);
+  void publish_status(std::string_view pk, std::string_view dn, std::string_view iot_id,
+                      bool online, const std::string& ip);
+  // Whether gateway `li` may use `topic` (a filter when `subscribe`) as a sub-device logged in
+  // through it: the topic names that sub-device, and its own product's permissions allow it.
+  bool sub_may(const auth::login_identity& li, std::string_view topic, bool subscribe) const;
   void enqueue(status_write w);
   void writer_loop();
 

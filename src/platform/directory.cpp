@@ -246,9 +246,26 @@ std::shared_ptr<const auth::product_permissions> directory::permissions(std::str
 
 // --- online ---
 
+namespace {
+
+template <class Map> void drop_via(Map& via, const std::string& gateway, const std::string& key) {
+  auto it = via.find(gateway);
+  if (it == via.end())
+    return;
+  std::erase(it->second, key);
+  if (it->second.empty())
+    via.erase(it);
+}
+
+} // namespace
+
 void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
   auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
+  if (auto it = online_.find(key); it != online_.end() && !it->second.via.empty())
+    drop_via(via_, it->second.via, key);
+  if (!info.via.empty())
+    via_[info.via].push_back(key);
   online_.insert_or_assign(std::move(key), std::move(info));
 }
 
@@ -258,8 +275,26 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
   auto it = online_.find(key);
   if (it == online_.end() || it->second.serial != serial)
     return false;
+  if (!it->second.via.empty())
+    drop_via(via_, it->second.via, key);
   online_.erase(it);
   return true;
+}
+
+bool directory::online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
+                           std::string_view gdn) const {
+  const auto key = online_key(pk, dn);
+  const auto gateway = online_key(gpk, gdn);
+  std::shared_lock lock(mu_);
+  auto it = online_.find(key);
+  return it != online_.end() && it->second.via == gateway;
+}
+
+std::vector<std::string> directory::subs_via(std::string_view gpk, std::string_view gdn) const {
+  const auto gateway = online_key(gpk, gdn);
+  std::shared_lock lock(mu_);
+  auto it = via_.find(gateway);
+  return it == via_.end() ? std::vector<std::string>{} : it->second;
 }
 
 void directory::record_close(std::string_view pk, std::string_view dn, std::string_view reason) {

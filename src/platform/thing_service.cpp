@@ -206,9 +206,17 @@ void thing_service::handle(const item& it, group& g) {
   const auth::login_identity* li = device_login(*it.who);
   if (li == nullptr)
     return;
-  const std::string_view pk = li->product_key, dn = li->device_name;
-  // What handle() reads of the device must include the writes before it.
+  std::string_view pk = li->product_key, dn = li->device_name;
   const auto kind = static_cast<thing::topic_kind>(it.msg->kind); // classify() on the worker
+  // A gateway speaking for a sub-device logged in through it (the router let it publish there).
+  if (const auto t = thing::classify_topic(it.msg->topic);
+      opts_.subs != nullptr && !t.product_key.empty() &&
+      (t.product_key != pk || t.device_name != dn) &&
+      opts_.subs->is_online_via(t.product_key, t.device_name, pk, dn)) {
+    pk = t.product_key;
+    dn = t.device_name;
+  }
+  // What handle() reads of the device must include the writes before it.
   if (kind == thing::topic_kind::desired_get || kind == thing::topic_kind::shadow_update ||
       g.items.size() >= max_group)
     commit(g);
@@ -336,7 +344,8 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
             return true; // a reply is never answered: nothing to fail
           },
           [&](const thing::topology_action& t) {
-            const auto answer = serve_topology(identities_, pk, dn, t.kind, t.req.params);
+            const auto answer =
+                serve_topology(identities_, opts_.subs, pk, dn, t.kind, t.req.params);
             if (t.req.ack)
               send(pk, dn, t.reply_topic,
                    thing::make_reply(t.req, answer.code, answer.data, answer.message), qos);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "platform/core.hpp"
+#include "platform/topology.hpp"
 #include "store/identity_store.hpp"
 #include "store/thing_store.hpp"
 #include "thing/handler.hpp"
@@ -45,6 +46,9 @@ struct thing_service_options {
   // How often the thing thread applies the retention's age limits (thing_store::prune);
   // zero: never (the store still trims each property and event as it is written).
   std::chrono::milliseconds prune_interval{0};
+  // Sub-device sessions through gateways (combine/login): a gateway's messages on the topics of
+  // a sub-device logged in through it are that sub-device's. Null: combine requests answer 500.
+  sub_sessions* subs = nullptr;
 };
 
 // A device's answer to a downlink (thing/service/{id}_reply, property/set_reply, RRPC).

@@ -1,6 +1,7 @@
 #include "platform/topology.hpp"
 
 #include <optional>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -88,21 +89,47 @@ store::device_ref ref_of(const json::object& o) {
   return {std::string(*text(o, "productKey")), std::string(*text(o, "deviceName"))};
 }
 
-// One sub-device of thing.topo.add: it exists, is of a subdevice product, and its sign checks
-// (HMAC keyed by its secret over clientId, deviceName, productKey, timestamp).
-std::optional<topology_answer> check_sub(store::identity_store& ids, const json::object& o) {
-  const auto ref = ref_of(o);
+// The sign fields of `o`: clientId, timestamp, sign and signmethod (the C SDK's spelling) or
+// signMethod (the Node SDK's); a refusal when one is missing or the method is unknown.
+struct sign_fields {
+  std::string_view client_id, sign;
+  std::string timestamp;
+  auth::sign_method method;
+};
+std::variant<sign_fields, topology_answer> sign_fields_of(const json::object& o) {
   const auto client_id = text(o, "clientId");
   const auto timestamp = timestamp_of(o);
   const auto sign = text(o, "sign");
-  auto method_text = text(o, "signmethod"); // the C SDK's spelling
+  auto method_text = text(o, "signmethod");
   if (!method_text)
-    method_text = text(o, "signMethod"); // the Node SDK's
+    method_text = text(o, "signMethod");
   if (!client_id || !timestamp || !sign || !method_text)
     return refuse(code::bad_params, "clientId, timestamp, sign and signmethod are required");
   const auto method = auth::parse_sign_method(*method_text);
   if (!method)
     return refuse(code::bad_params, "signmethod must be hmacmd5, hmacsha1 or hmacsha256");
+  return sign_fields{*client_id, *sign, *timestamp, *method};
+}
+
+// The sub-device's sign: HMAC keyed by its secret over clientId, deviceName, productKey and
+// timestamp, as the C and Node SDKs sign (one that also covers cleanSession, sorted first, as
+// some gateways send it, is accepted too).
+bool sign_checks(const sign_fields& f, const json::object& o, const store::device& d) {
+  const auto content =
+      auth::device_sign_content({f.client_id, d.device_name, d.product_key, f.timestamp});
+  if (auth::verify_hex_hmac(f.method, d.device_secret, content, f.sign))
+    return true;
+  const auto clean = text(o, "cleanSession");
+  return clean && auth::verify_hex_hmac(f.method, d.device_secret,
+                                        "cleanSession" + std::string(*clean) + content, f.sign);
+}
+
+// One sub-device of thing.topo.add: it exists, is of a subdevice product, and its sign checks.
+std::optional<topology_answer> check_sub(store::identity_store& ids, const json::object& o) {
+  const auto ref = ref_of(o);
+  const auto fields = sign_fields_of(o);
+  if (const auto* refused = std::get_if<topology_answer>(&fields))
+    return *refused;
   auto d = ids.get_device(ref.product_key, ref.device_name);
   if (!d)
     return store_failure(d.error());
@@ -110,9 +137,7 @@ std::optional<topology_answer> check_sub(store::identity_store& ids, const json:
   if (node != store::node_type::subdevice)
     return refuse(code::bad_request,
                   "device " + ref.product_key + "/" + ref.device_name + " is not a sub-device");
-  const auto content =
-      auth::device_sign_content({*client_id, ref.device_name, ref.product_key, *timestamp});
-  if (!auth::verify_hex_hmac(*method, d->device_secret, content, *sign))
+  if (!sign_checks(std::get<sign_fields>(fields), o, *d))
     return refuse(code::unauthorized);
   return std::nullopt;
 }
@@ -146,16 +171,16 @@ topology_answer remove(store::identity_store& ids, std::string_view pk, std::str
   return {{}, refs_json(refs), {}};
 }
 
+topology_answer refuse_code(int c, std::string why) {
+  return {std::error_code(c, thing::error_category()), json::array{}, std::move(why)};
+}
+
 // thing.sub.register: [{"productKey","deviceName"}] of a subdevice product with dynamic
 // registration on, each pre-created by an operator (as direct dynamic registration needs: a
 // gateway cannot grow the registry); one never activated gets its secret, others are refused
 // (the codes of dynamic registration). It writes nothing, so a refusal leaves nothing behind.
 topology_answer register_subs(store::identity_store& ids, const json::value& params) {
   namespace rc = auth::registration_code;
-  const auto refuse_rc = [](int c, std::string why) {
-    return topology_answer{std::error_code(c, thing::error_category()), json::array{},
-                           std::move(why)};
-  };
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
@@ -165,24 +190,24 @@ topology_answer register_subs(store::identity_store& ids, const json::value& par
     auto p = ids.get_product(ref.product_key);
     if (!p)
       return p.error() == store::errc::not_found
-                 ? refuse_rc(rc::product_not_found, "product " + ref.product_key + " not found")
+                 ? refuse_code(rc::product_not_found, "product " + ref.product_key + " not found")
                  : store_failure(p.error());
     if (p->node != store::node_type::subdevice)
       return refuse(code::bad_request,
                     "product " + ref.product_key + " is not a sub-device product");
     if (!p->dynamic_registration)
-      return refuse_rc(rc::registration_disabled,
-                       "dynamic registration is off for product " + ref.product_key);
+      return refuse_code(rc::registration_disabled,
+                         "dynamic registration is off for product " + ref.product_key);
     auto d = ids.get_device(ref.product_key, ref.device_name);
     if (!d && d.error() == store::errc::not_found)
-      return refuse_rc(rc::device_not_found, "device " + ref.device_name + " not found");
+      return refuse_code(rc::device_not_found, "device " + ref.device_name + " not found");
     if (!d)
       return store_failure(d.error());
     if (!d->enabled)
-      return refuse_rc(rc::device_disabled, "device " + ref.device_name + " is disabled");
+      return refuse_code(rc::device_disabled, "device " + ref.device_name + " is disabled");
     if (d->activated())
-      return refuse_rc(rc::device_already_active,
-                       "device " + ref.device_name + " has logged in already");
+      return refuse_code(rc::device_already_active,
+                         "device " + ref.device_name + " has logged in already");
     out.push_back(
         json::object{{"iotId", auth::iot_id(d->product_key, d->device_name,
                                             std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -195,11 +220,58 @@ topology_answer register_subs(store::identity_store& ids, const json::value& par
   return {{}, std::move(out), {}};
 }
 
+constexpr int no_topology = 6401; // the sub-device is not in this gateway's topology
+constexpr int sub_disabled = 6204;
+
+// combine/login: {"productKey","deviceName","clientId","timestamp","signMethod","sign",
+// "cleanSession"?}: a sub-device in this gateway's topology, enabled, with a sign that checks,
+// goes online through the gateway's link. Answers {"productKey","deviceName"}.
+topology_answer login(store::identity_store& ids, sub_sessions& subs, std::string_view gpk,
+                      std::string_view gdn, const json::value& params) {
+  const auto* o = params.if_object();
+  if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
+    return refuse(code::bad_params, "params must be {\"productKey\",\"deviceName\",...}");
+  const auto fields = sign_fields_of(*o);
+  if (const auto* refused = std::get_if<topology_answer>(&fields))
+    return *refused;
+  const auto ref = ref_of(*o);
+  auto d = ids.get_device(ref.product_key, ref.device_name);
+  if (!d)
+    return store_failure(d.error());
+  auto g = ids.gateway_of(ref.product_key, ref.device_name);
+  if (!g)
+    return store_failure(g.error());
+  if (!g->has_value() || (*g)->product_key != gpk || (*g)->device_name != gdn)
+    return refuse_code(no_topology, "device " + ref.product_key + "/" + ref.device_name +
+                                        " is not a sub-device of this gateway (thing.topo.add)");
+  if (!d->enabled)
+    return refuse_code(sub_disabled, "device " + ref.device_name + " is disabled");
+  if (!sign_checks(std::get<sign_fields>(fields), *o, *d))
+    return refuse(code::unauthorized);
+  const auto iot_id = auth::iot_id(
+      d->product_key, d->device_name,
+      std::chrono::duration_cast<std::chrono::milliseconds>(d->created.time_since_epoch()).count());
+  if (!subs.sub_online(ref, iot_id, gpk, gdn, std::get<sign_fields>(fields).client_id))
+    return refuse(code::server_error, "the gateway is not online");
+  return {{}, json::object{{"productKey", ref.product_key}, {"deviceName", ref.device_name}}, {}};
+}
+
+// combine/logout: {"productKey","deviceName"}; answered 200 also for one not online.
+topology_answer logout(sub_sessions& subs, std::string_view gpk, std::string_view gdn,
+                       const json::value& params) {
+  const auto* o = params.if_object();
+  if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
+    return refuse(code::bad_params, "params must be {\"productKey\",\"deviceName\"}");
+  const auto ref = ref_of(*o);
+  subs.sub_offline(ref, gpk, gdn);
+  return {{}, json::object{{"productKey", ref.product_key}, {"deviceName", ref.device_name}}, {}};
+}
+
 } // namespace
 
-topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
-                               std::string_view gateway_dn, thing::topic_kind kind,
-                               const boost::json::value& params) {
+topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
+                               std::string_view gateway_pk, std::string_view gateway_dn,
+                               thing::topic_kind kind, const boost::json::value& params) {
   if (node_of(ids, gateway_pk) != store::node_type::gateway)
     return refuse(code::bad_request, "this device is not a gateway");
   switch (kind) {
@@ -209,11 +281,17 @@ topology_answer serve_topology(store::identity_store& ids, std::string_view gate
     return remove(ids, gateway_pk, gateway_dn, params);
   case thing::topic_kind::sub_register:
     return register_subs(ids, params);
+  case thing::topic_kind::combine_login:
+    return subs != nullptr ? login(ids, *subs, gateway_pk, gateway_dn, params)
+                           : refuse(code::server_error);
+  case thing::topic_kind::combine_logout:
+    return subs != nullptr ? logout(*subs, gateway_pk, gateway_dn, params)
+                           : refuse(code::server_error);
   default: {
-    auto subs = ids.sub_devices(gateway_pk, gateway_dn);
-    if (!subs)
-      return store_failure(subs.error());
-    return {{}, refs_json(*subs), {}};
+    auto held = ids.sub_devices(gateway_pk, gateway_dn);
+    if (!held)
+      return store_failure(held.error());
+    return {{}, refs_json(*held), {}};
   }
   }
 }

@@ -1,4 +1,4 @@
-// thing.topo.add / delete / get and thing.sub.register from a gateway's own link
+// thing.topo.add / delete / get, thing.sub.register and combine/login|logout from a gateway's link
 // (docs/protocol.md "Gateways"): the checks (a gateway product's device; sub-devices of subdevice
 // products, each with its sign), the identity store, and what to answer. On the thing thread;
 // blocks on the store.
@@ -23,8 +23,27 @@ struct topology_answer {
   std::string message{};     // empty: the code's own
 };
 
-topology_answer serve_topology(store::identity_store& ids, std::string_view gateway_pk,
-                               std::string_view gateway_dn, thing::topic_kind kind,
-                               const boost::json::value& params);
+// Sub-device sessions over a gateway's link (combine/login, combine/logout): who is online
+// through which gateway. Implemented by device_policy (status, the directory, permissions).
+class sub_sessions {
+public:
+  // `sub` is online through gateway gpk/gdn (which must be online itself: false otherwise).
+  virtual bool sub_online(const store::device_ref& sub, std::string_view iot_id,
+                          std::string_view gpk, std::string_view gdn,
+                          std::string_view client_id) = 0;
+  // `sub` goes offline if it is online through gpk/gdn; returns whether it was.
+  virtual bool sub_offline(const store::device_ref& sub, std::string_view gpk,
+                           std::string_view gdn) = 0;
+  virtual bool is_online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
+                             std::string_view gdn) const = 0;
+
+protected:
+  ~sub_sessions() = default;
+};
+
+// `subs`: null answers combine/login and logout 500.
+topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
+                               std::string_view gateway_pk, std::string_view gateway_dn,
+                               thing::topic_kind kind, const boost::json::value& params);
 
 } // namespace thingport::platform

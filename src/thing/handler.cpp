@@ -271,6 +271,8 @@ void alink_request(context& c) {
   case topic_kind::topo_delete:
   case topic_kind::topo_get:
   case topic_kind::sub_register:
+  case topic_kind::combine_login:
+  case topic_kind::combine_logout:
     c.out.actions.emplace_back(topology_action{c.topic.kind, req, reply_topic(c.msg.topic)});
     return;
   default:

@@ -151,6 +151,10 @@ std::string_view to_string(topic_kind k) noexcept {
     return "shadow_update";
   case topic_kind::ota_inform:
     return "ota_inform";
+  case topic_kind::combine_login:
+    return "combine_login";
+  case topic_kind::combine_logout:
+    return "combine_logout";
   case topic_kind::unknown_request:
     return "unknown_request";
   case topic_kind::unknown_reply:
@@ -177,6 +181,13 @@ topic_info classify_topic(std::string_view topic) noexcept {
   if (exact_identity(topic, "/shadow/update/", out)) {
     out.kind = topic_kind::shadow_update;
     return out;
+  }
+  if (identity_levels(topic, "/ext/session/", out, rest)) {
+    out.kind = rest == "combine/login"    ? topic_kind::combine_login
+               : rest == "combine/logout" ? topic_kind::combine_logout
+                                          : topic_kind::not_thing;
+    out.rest = rest;
+    return out.kind == topic_kind::not_thing ? topic_info{} : out;
   }
   if (exact_identity(topic, "/ota/device/inform/", out)) {
     out.kind = topic_kind::ota_inform;
@@ -213,6 +224,8 @@ std::string method_of(const topic_info& t) {
   case topic_kind::topo_delete:
   case topic_kind::topo_get:
   case topic_kind::sub_register:
+  case topic_kind::combine_login:
+  case topic_kind::combine_logout:
   case topic_kind::unknown_request:
     break;
   default:

@@ -18,6 +18,7 @@
 //   /ext/ntp/{pk}/{dn}/request                          ntp_request
 //   /shadow/update/{pk}/{dn}                            shadow_update
 //   /ota/device/inform/{pk}/{dn}                        ota_inform
+//   /ext/session/{pk}/{dn}/combine/login|logout          combine_login / combine_logout
 // Any other /sys/{pk}/{dn}/... topic is unknown_request, or unknown_reply when it ends in
 // "_reply" (never answered: a reply to a reply could loop).
 #pragma once
@@ -50,6 +51,8 @@ enum class topic_kind : std::uint8_t {
   ntp_request,
   shadow_update,
   ota_inform,
+  combine_login,
+  combine_logout,
   unknown_request,
   unknown_reply,
 };

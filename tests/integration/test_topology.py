@@ -3,7 +3,7 @@
 unknown devices, names repeated or malformed, over 1500 (a sub-device another gateway holds
 moves, as the cloud does); a
 sub-device's status follows its own link; topology survives a restart and goes with a deleted
-device. (The gateway's own MQTT topo and sub-device login messages are not built yet.)"""
+device. Sub-device logins are test_sub_sessions.py's."""
 
 from __future__ import annotations
 

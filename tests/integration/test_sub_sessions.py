@@ -1,0 +1,128 @@
+"""Sub-device sessions over a gateway's link (docs/protocol.md "Gateways"): combine/login and
+combine/logout on /ext/session/{pk}/{dn}/combine/..., with every refusal; a logged-in
+sub-device's messages go through the gateway (its posts stored as the sub-device's, the replies
+and downlinks delivered to the gateway); it is ONLINE while logged in and goes OFFLINE on
+logout or with the gateway's link. (The official Node SDK's gateway.login, postProps and logout
+were run by hand against the same code; see the closing note of issue 19.)"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import aliyun
+from harness import poll_until
+from mqtt_clients import MqttClient
+from test_topology import Gateway, topo_sign
+
+pytestmark = pytest.mark.thingport_only(reason="Aliyun gateways")
+
+
+class SessionGateway(Gateway):
+    """A Gateway that also logs sub-devices in and out."""
+
+    def __init__(self, broker, gw: dict, made: list):
+        super().__init__(broker, gw, made)
+        self.c.subscribe([(f"/ext/session/{self.pk}/{self.dn}/combine/{op}_reply", 1)
+                          for op in ("login", "logout")])
+
+    def session(self, op: str, params) -> dict:
+        self.n += 1
+        body = {"id": str(self.n), "version": "1.0", "params": params}
+        topic = f"/ext/session/{self.pk}/{self.dn}/combine/{op}"
+        self.c.publish(topic, json.dumps(body), qos=1)
+        m = self.c.get()
+        assert m.topic == topic + "_reply", m.topic
+        reply = json.loads(m.payload)
+        assert reply["id"] == str(self.n), reply
+        return reply
+
+
+def status(api, pk: str, dn: str) -> str:
+    return api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}")["status"]
+
+
+@pytest.fixture
+def fleet(broker, api, made):
+    gw_pk = api.product("session hubs", nodeType="gateway")["productKey"]
+    sub_pk = api.product("session meters", nodeType="subdevice")["productKey"]
+    gw = SessionGateway(broker, {**api.device(gw_pk), "productKey": gw_pk}, made)
+    meters = [{**api.device(sub_pk), "productKey": sub_pk} for _ in range(3)]
+    assert gw.call("add", [topo_sign(meters[0], "node"), topo_sign(meters[1], "c")])["code"] == 200
+    return {"gw": gw, "sub_pk": sub_pk, "meters": meters}
+
+
+def test_login_refusals(api, fleet):
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    assert gw.session("login", topo_sign(meters[2], "node"))["code"] == 6401  # not in its topo
+    bad = topo_sign(meters[0], "c")
+    bad["sign"] = "0" * 40
+    assert gw.session("login", bad)["code"] == 401
+    assert gw.session("login", dict(topo_sign(meters[0], "c"), deviceName="ghost-1"))["code"] \
+        == 6100
+    assert gw.session("login", {"productKey": sub_pk, "deviceName": meters[0]["deviceName"]}
+                      )["code"] == 460
+    assert gw.session("login", [topo_sign(meters[0], "c")])["code"] == 460
+    api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{meters[1]['deviceName']}/disable")
+    assert gw.session("login", topo_sign(meters[1], "c"))["code"] == 6204
+    assert status(api, sub_pk, meters[0]["deviceName"]) == "UNACTIVE"
+
+
+def test_a_logged_in_sub_device_speaks_through_its_gateway(broker, api, fleet, made):
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    dn = meters[0]["deviceName"]
+    post = f"/sys/{sub_pk}/{dn}/thing/event/property/post"
+    body = json.dumps({"id": "7", "version": "1.0", "params": {"Temperature": 21.5},
+                       "method": "thing.event.property.post"})
+    # Before login the gateway may not use the sub-device's topics: refused, nothing stored.
+    assert gw.c.subscribe([(post + "_reply", 1)]) == [128]
+    gw.c.publish(post, body, qos=1)
+    r = gw.session("login", topo_sign(meters[0], "node"))
+    assert r["code"] == 200 and r["data"] == {"productKey": sub_pk, "deviceName": dn}, r
+    assert api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{dn}/properties")["properties"] == []
+    view = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{dn}")
+    assert view["status"] == "ONLINE" and view["ip"] == "127.0.0.1"
+
+    # Its post, through the gateway, is stored as its own and answered to the gateway.
+    assert gw.c.subscribe([(post + "_reply", 1),
+                           (f"/sys/{sub_pk}/{dn}/thing/service/property/set", 1)]) == [1, 1]
+    gw.c.publish(post, body, qos=1)
+    m = gw.c.get()
+    assert m.topic == post + "_reply" and json.loads(m.payload)["code"] == 200
+    props = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{dn}/properties")["properties"]
+    assert [(p["identifier"], p["value"]) for p in props] == [("Temperature", 21.5)]
+    # A downlink to it reaches the gateway.
+    api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{dn}/properties",
+           {"items": {"Temperature": 30}})
+    m = gw.c.get()
+    assert m.topic == f"/sys/{sub_pk}/{dn}/thing/service/property/set"
+    assert json.loads(m.payload)["params"] == {"Temperature": 30}
+
+    # Another device (the sub-device's own product, its own link) cannot speak for it.
+    other = meters[2]
+    cred = aliyun.device_credentials(sub_pk, other["deviceName"], other["deviceSecret"])
+    c = MqttClient(broker, client_id=cred["client_id"], username=cred["username"],
+                   password=cred["password"])
+    made.append(c)
+    c.connect()
+    assert c.subscribe([(post + "_reply", 1)]) == [128]
+
+    # Logout: OFFLINE, and its topics are the gateway's no more.
+    r = gw.session("logout", {"productKey": sub_pk, "deviceName": dn})
+    assert r["code"] == 200
+    assert status(api, sub_pk, dn) == "OFFLINE"
+    gw.c.publish(post, body.replace("21.5", "99"), qos=1)
+    assert gw.session("logout", {"productKey": sub_pk, "deviceName": dn})["code"] == 200
+    props = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{dn}/properties")["properties"]
+    assert [p["value"] for p in props] == [21.5]
+
+
+def test_sub_devices_go_offline_with_their_gateways_link(api, fleet):
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    for d, style in ((meters[0], "node"), (meters[1], "c")):
+        assert gw.session("login", topo_sign(d, style))["code"] == 200
+    assert [status(api, sub_pk, d["deviceName"]) for d in meters[:2]] == ["ONLINE", "ONLINE"]
+    gw.c.close()
+    poll_until(lambda: [status(api, sub_pk, d["deviceName"]) for d in meters[:2]],
+               lambda v: v == ["OFFLINE", "OFFLINE"])
