@@ -140,6 +140,8 @@ response add_topo(context& ctx, const call& c) {
                                 std::to_string(max_sub_devices) + " sub-devices");
     return error_response(store_problem(r.error(), device_subject(pk, dn)));
   }
+  for (const auto& s : subs) // moved here: logged out of the gateway it was logged in through
+    ctx.platform.end_sub_session(s.product_key, s.device_name, pk, dn);
   return topology(ctx, pk, dn);
 }
 
@@ -161,6 +163,8 @@ response remove_topo(context& ctx, const call& c) {
   }
   if (auto r = st.remove_sub_devices(pk, dn, subs); !r)
     return error_response(store_problem(r.error(), device_subject(pk, dn)));
+  for (const auto& s : subs) // out of the topology: logged out
+    ctx.platform.end_sub_session(s.product_key, s.device_name);
   return topology(ctx, pk, dn);
 }
 

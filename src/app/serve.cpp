@@ -194,6 +194,7 @@ int serve(const config& c) {
   platform::thing_service things(b, identities, thing_db, tso);
   b.attach_consumer(things);
   platform::services services(b, dir, &things);
+  services.set_sub_sessions(policy.get());
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())

@@ -291,6 +291,17 @@ bool device_policy::sub_offline(const store::device_ref& sub, std::string_view g
   return true;
 }
 
+bool device_policy::end_sub_session(const store::device_ref& sub, std::string_view gpk,
+                                    std::string_view gdn) {
+  const auto now_online = dir_.online(sub.product_key, sub.device_name);
+  if (!now_online || now_online->via.empty() ||
+      (!gpk.empty() && now_online->via == std::string(gpk) + "/" + std::string(gdn)))
+    return false;
+  const auto slash = now_online->via.find('/');
+  return sub_offline(sub, std::string_view(now_online->via).substr(0, slash),
+                     std::string_view(now_online->via).substr(slash + 1));
+}
+
 bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,
                             bool subscribe) const {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
@@ -313,6 +324,9 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
   const auto pk = levels[first], dn = levels[first + 1];
   if ((pk == li.product_key && dn == li.device_name) ||
       !dir_.online_via(pk, dn, li.product_key, li.device_name))
+    return false;
+  auth::device_record rec;
+  if (dir_.find_device(pk, dn, rec) != auth::lookup_status::found || !rec.enabled)
     return false;
   const auto perms = dir_.permissions(pk);
   if (!perms)

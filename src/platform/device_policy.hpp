@@ -85,6 +85,8 @@ public:
                      std::string_view gdn) const override {
     return dir_.online_via(pk, dn, gpk, gdn);
   }
+  bool end_sub_session(const store::device_ref& sub, std::string_view gpk,
+                       std::string_view gdn) override;
 
   // Store writes queued and not yet done (for tests and shutdown).
   std::size_t pending_writes() const;

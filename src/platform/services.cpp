@@ -4,6 +4,7 @@
 
 #include "auth/login.hpp"
 #include "broker/broker.hpp"
+#include "platform/topology.hpp"
 
 namespace thingport::platform {
 
@@ -27,6 +28,13 @@ void services::publish_to_device(std::string_view pk, std::string_view dn, messa
 void services::disconnect_device(std::string_view pk, std::string_view dn, close_reason r,
                                  bool discard) {
   core_.disconnect(auth::device_session_key(pk, dn), r, discard);
+  end_sub_session(pk, dn); // one logged in through a gateway goes too
+}
+
+void services::end_sub_session(std::string_view pk, std::string_view dn, std::string_view gpk,
+                               std::string_view gdn) {
+  if (subs_ != nullptr)
+    subs_->end_sub_session({std::string(pk), std::string(dn)}, gpk, gdn);
 }
 
 } // namespace thingport::platform

@@ -16,6 +16,7 @@
 namespace thingport::platform {
 
 class thing_service;
+class sub_sessions;
 
 class services {
 public:
@@ -41,11 +42,17 @@ public:
   // Closes device pk/dn's connection with `r` (disabled, deleted: `discard` also deletes its
   // session and queued messages). Asynchronous.
   void disconnect_device(std::string_view pk, std::string_view dn, close_reason r, bool discard);
+  // Sub-device sessions through gateways (combine/login); null until set.
+  void set_sub_sessions(sub_sessions* s) noexcept { subs_ = s; }
+  // Logs sub-device pk/dn out of any gateway but gpk/gdn (empty: any), after a topology change.
+  void end_sub_session(std::string_view pk, std::string_view dn, std::string_view gpk = {},
+                       std::string_view gdn = {});
 
 private:
   broker::broker& core_;
   directory& dir_;
   thing_service* thing_;
+  sub_sessions* subs_ = nullptr;
 };
 
 } // namespace thingport::platform

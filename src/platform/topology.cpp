@@ -142,8 +142,8 @@ std::optional<topology_answer> check_sub(store::identity_store& ids, const json:
   return std::nullopt;
 }
 
-topology_answer add(store::identity_store& ids, std::string_view pk, std::string_view dn,
-                    const json::value& params) {
+topology_answer add(store::identity_store& ids, sub_sessions* subs, std::string_view pk,
+                    std::string_view dn, const json::value& params) {
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
@@ -155,11 +155,14 @@ topology_answer add(store::identity_store& ids, std::string_view pk, std::string
   }
   if (auto r = ids.add_sub_devices(pk, dn, refs); !r)
     return store_failure(r.error()); // past the bound: limit_reached, nothing added
+  if (subs != nullptr)
+    for (const auto& r : refs)
+      subs->end_sub_session(r, pk, dn); // moved here from a gateway it was logged in through
   return {{}, refs_json(refs), {}};
 }
 
-topology_answer remove(store::identity_store& ids, std::string_view pk, std::string_view dn,
-                       const json::value& params) {
+topology_answer remove(store::identity_store& ids, sub_sessions* subs, std::string_view pk,
+                       std::string_view dn, const json::value& params) {
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
@@ -168,6 +171,9 @@ topology_answer remove(store::identity_store& ids, std::string_view pk, std::str
     refs.push_back(ref_of(*o));
   if (auto r = ids.remove_sub_devices(pk, dn, refs); !r)
     return store_failure(r.error()); // one not under this gateway: 6100
+  if (subs != nullptr)
+    for (const auto& r : refs)
+      subs->end_sub_session(r); // out of its topology: logged out
   return {{}, refs_json(refs), {}};
 }
 
@@ -276,9 +282,9 @@ topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
     return refuse(code::bad_request, "this device is not a gateway");
   switch (kind) {
   case thing::topic_kind::topo_add:
-    return add(ids, gateway_pk, gateway_dn, params);
+    return add(ids, subs, gateway_pk, gateway_dn, params);
   case thing::topic_kind::topo_delete:
-    return remove(ids, gateway_pk, gateway_dn, params);
+    return remove(ids, subs, gateway_pk, gateway_dn, params);
   case thing::topic_kind::sub_register:
     return register_subs(ids, params);
   case thing::topic_kind::combine_login:

@@ -36,6 +36,10 @@ public:
                            std::string_view gdn) = 0;
   virtual bool is_online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
                              std::string_view gdn) const = 0;
+  // `sub` goes offline if it is online through any gateway other than gpk/gdn (empty: any):
+  // it was disabled, deleted, or left that gateway's topology.
+  virtual bool end_sub_session(const store::device_ref& sub, std::string_view gpk = {},
+                               std::string_view gdn = {}) = 0;
 
 protected:
   ~sub_sessions() = default;

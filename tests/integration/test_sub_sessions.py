@@ -126,3 +126,27 @@ def test_sub_devices_go_offline_with_their_gateways_link(api, fleet):
     gw.c.close()
     poll_until(lambda: [status(api, sub_pk, d["deviceName"]) for d in meters[:2]],
                lambda v: v == ["OFFLINE", "OFFLINE"])
+
+
+def test_leaving_the_topology_or_being_disabled_ends_the_session(api, fleet):
+    """A sub-device deleted from its gateway's topology (over the link or the API), or
+    disabled, is logged out at once: OFFLINE, and the gateway may not use its topics."""
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    a, b = meters[0]["deviceName"], meters[1]["deviceName"]
+    for d, style in ((meters[0], "node"), (meters[1], "c")):
+        assert gw.session("login", topo_sign(d, style))["code"] == 200
+    assert gw.call("delete", [{"productKey": sub_pk, "deviceName": a}])["code"] == 200
+    assert status(api, sub_pk, a) == "OFFLINE"
+    assert gw.c.subscribe([(f"/sys/{sub_pk}/{a}/thing/service/property/set", 1)]) == [128]
+    assert status(api, sub_pk, b) == "ONLINE"
+    api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{b}/disable")
+    poll_until(lambda: status(api, sub_pk, b), lambda s: s == "DISABLE")
+    assert gw.c.subscribe([(f"/sys/{sub_pk}/{b}/thing/service/property/set", 1)]) == [128]
+    api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{b}/enable")
+    assert status(api, sub_pk, b) == "OFFLINE", "logged out, not just hidden"
+
+    assert gw.call("add", [topo_sign(meters[0], "c")])["code"] == 200
+    assert gw.session("login", topo_sign(meters[0], "c"))["code"] == 200
+    api.ok("DELETE", f"/api/v1/products/{fleet['gw'].pk}/devices/{gw.dn}/topo",
+           {"subDevices": [{"productKey": sub_pk, "deviceName": a}]})
+    assert status(api, sub_pk, a) == "OFFLINE"
