@@ -2,12 +2,13 @@
 combine/logout on /ext/session/{pk}/{dn}/combine/..., with every refusal; a logged-in
 sub-device's messages go through the gateway (its posts stored as the sub-device's, the replies
 and downlinks delivered to the gateway); it is ONLINE while logged in and goes OFFLINE on
-logout or with the gateway's link. (The official Node SDK's gateway.login, postProps and logout
-were run by hand against the same code; see the closing note of issue 19.)"""
+logout or with the gateway's link; the official Node SDK's gateway does all of it."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,8 @@ from mqtt_clients import MqttClient
 from test_topology import Gateway, topo_sign
 
 pytestmark = pytest.mark.thingport_only(reason="Aliyun gateways")
+
+JS = Path(__file__).resolve().parents[1] / "js"
 
 
 class SessionGateway(Gateway):
@@ -150,3 +153,37 @@ def test_leaving_the_topology_or_being_disabled_ends_the_session(api, fleet):
     api.ok("DELETE", f"/api/v1/products/{fleet['gw'].pk}/devices/{gw.dn}/topo",
            {"subDevices": [{"productKey": sub_pk, "deviceName": a}]})
     assert status(api, sub_pk, a) == "OFFLINE"
+
+
+def test_the_official_node_sdk_gateway_logs_a_sub_device_in(broker, api):
+    """tests/js/aliyun_gateway.js: the official Node SDK's gateway.addTopo, gateway.login,
+    subDevice.postProps and gateway.logout, each answered 200; the post is stored as the
+    sub-device's, which is ONLINE in between and OFFLINE after."""
+    gw_pk = api.product("node hubs", nodeType="gateway")["productKey"]
+    sub_pk = api.product("node meters", nodeType="subdevice")["productKey"]
+    g = {**api.device(gw_pk), "productKey": gw_pk}
+    s = {**api.device(sub_pk), "productKey": sub_pk}
+    keep = ("productKey", "deviceName", "deviceSecret")
+    proc = subprocess.Popen(["node", str(JS / "aliyun_gateway.js"), broker.host, str(broker.port),
+                             json.dumps({k: g[k] for k in keep}),
+                             json.dumps({k: s[k] for k in keep})],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        steps = {}
+        for line in proc.stdout:
+            event = json.loads(line)
+            steps[event["step"]] = event
+            if event["step"] == "postProps":
+                assert status(api, sub_pk, s["deviceName"]) == "ONLINE"
+            if event["step"] in ("logout", "timeout", "error"):
+                break
+        assert proc.wait(20) == 0, (steps, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert [steps[k]["code"] for k in ("addTopo", "login", "postProps", "logout")] == [200] * 4
+    assert steps["login"]["data"] == {"productKey": sub_pk, "deviceName": s["deviceName"]}
+    props = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{s['deviceName']}/properties")
+    assert [(p["identifier"], p["value"]) for p in props["properties"]] == [("Temperature", 21.5)]
+    assert status(api, sub_pk, s["deviceName"]) == "OFFLINE"
