@@ -22,11 +22,15 @@ topology_answer refuse(code c, std::string message = {}) {
   return {make_error_code(c), json::array{}, std::move(message)};
 }
 
+json::object ref_json(const store::device_ref& r) {
+  return json::object{{"productKey", r.product_key}, {"deviceName", r.device_name}};
+}
+
 json::array refs_json(const std::vector<store::device_ref>& refs) {
   json::array out;
   out.reserve(refs.size());
   for (const auto& r : refs)
-    out.push_back(json::object{{"productKey", r.product_key}, {"deviceName", r.device_name}});
+    out.push_back(ref_json(r));
   return out;
 }
 
@@ -229,18 +233,28 @@ topology_answer register_subs(store::identity_store& ids, const json::value& par
 constexpr int no_topology = 6401; // the sub-device is not in this gateway's topology
 constexpr int sub_disabled = 6204;
 
-// combine/login: {"productKey","deviceName","clientId","timestamp","signMethod","sign",
-// "cleanSession"?}: a sub-device in this gateway's topology, enabled, with a sign that checks,
-// goes online through the gateway's link. Answers {"productKey","deviceName"}.
-topology_answer login(store::identity_store& ids, sub_sessions& subs, std::string_view gpk,
-                      std::string_view gdn, const json::value& params) {
-  const auto* o = params.if_object();
+constexpr std::size_t max_batch_sessions = 50; // sub-devices in one batch_login/batch_logout
+
+// A sub-device that may log in through gpk/gdn.
+struct login_ok {
+  store::device_ref ref;
+  std::string iot_id;
+  std::string client_id;
+};
+
+// One login entry {"productKey","deviceName","clientId","timestamp","signMethod","sign",
+// "cleanSession"?}: in this gateway's topology (6401), existing (6100), enabled (6204), with a
+// sign that checks (401).
+std::variant<login_ok, topology_answer> check_login(store::identity_store& ids,
+                                                    std::string_view gpk, std::string_view gdn,
+                                                    const json::value& entry) {
+  const auto* o = entry.if_object();
   if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
-    return refuse(code::bad_params, "params must be {\"productKey\",\"deviceName\",...}");
+    return refuse(code::bad_params, "a login must be {\"productKey\",\"deviceName\",...}");
   const auto fields = sign_fields_of(*o);
   if (const auto* refused = std::get_if<topology_answer>(&fields))
     return *refused;
-  const auto ref = ref_of(*o);
+  auto ref = ref_of(*o);
   auto d = ids.get_device(ref.product_key, ref.device_name);
   if (!d)
     return store_failure(d.error());
@@ -254,23 +268,83 @@ topology_answer login(store::identity_store& ids, sub_sessions& subs, std::strin
     return refuse_code(sub_disabled, "device " + ref.device_name + " is disabled");
   if (!sign_checks(std::get<sign_fields>(fields), *o, *d))
     return refuse(code::unauthorized);
-  const auto iot_id = auth::iot_id(
+  auto iot_id = auth::iot_id(
       d->product_key, d->device_name,
       std::chrono::duration_cast<std::chrono::milliseconds>(d->created.time_since_epoch()).count());
-  if (!subs.sub_online(ref, iot_id, gpk, gdn, std::get<sign_fields>(fields).client_id))
-    return refuse(code::server_error, "the gateway is not online");
-  return {{}, json::object{{"productKey", ref.product_key}, {"deviceName", ref.device_name}}, {}};
+  return login_ok{std::move(ref), std::move(iot_id),
+                  std::string(std::get<sign_fields>(fields).client_id)};
 }
 
-// combine/logout: {"productKey","deviceName"}; answered 200 also for one not online.
+// combine/login (one entry, answered with it) and combine/batch_login ({"deviceList":[1..50
+// entries]}, answered with the list): all checked before any goes online; a refusal names the
+// sub-device it is about in its data.
+topology_answer login(store::identity_store& ids, sub_sessions& subs, std::string_view gpk,
+                      std::string_view gdn, const json::value& params, bool batch) {
+  std::vector<const json::value*> entries;
+  if (!batch) {
+    entries.push_back(&params);
+  } else {
+    const auto* o = params.if_object();
+    const auto* list = o != nullptr ? o->if_contains("deviceList") : nullptr;
+    if (list == nullptr || !list->is_array() || list->get_array().empty() ||
+        list->get_array().size() > max_batch_sessions)
+      return refuse(code::bad_params, "params must be {\"deviceList\":[1 to 50 logins]}");
+    for (const auto& e : list->get_array())
+      entries.push_back(&e);
+  }
+  std::vector<login_ok> ok;
+  for (const auto* e : entries) {
+    auto checked = check_login(ids, gpk, gdn, *e);
+    if (auto* refused = std::get_if<topology_answer>(&checked)) {
+      if (const auto* o = e->if_object(); o && text(*o, "productKey") && text(*o, "deviceName"))
+        refused->data = batch ? json::value(json::array{ref_json(ref_of(*o))})
+                              : json::value(ref_json(ref_of(*o)));
+      return *refused;
+    }
+    ok.push_back(std::move(std::get<login_ok>(checked)));
+  }
+  json::array out;
+  for (const auto& l : ok) {
+    if (!subs.sub_online(l.ref, l.iot_id, gpk, gdn, l.client_id))
+      return refuse(code::server_error, "the gateway is not online");
+    out.push_back(ref_json(l.ref));
+  }
+  if (!batch)
+    return {{}, out.front(), {}};
+  return {{}, std::move(out), {}};
+}
+
+// combine/logout ({"productKey","deviceName"}) and combine/batch_logout (1 to 50 of them, or
+// {"deviceList":[...]}); answered 200 also for one not online.
 topology_answer logout(sub_sessions& subs, std::string_view gpk, std::string_view gdn,
-                       const json::value& params) {
-  const auto* o = params.if_object();
-  if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
-    return refuse(code::bad_params, "params must be {\"productKey\",\"deviceName\"}");
-  const auto ref = ref_of(*o);
-  subs.sub_offline(ref, gpk, gdn);
-  return {{}, json::object{{"productKey", ref.product_key}, {"deviceName", ref.device_name}}, {}};
+                       const json::value& params, bool batch) {
+  std::vector<const json::value*> entries;
+  const json::array* list = params.if_array();
+  if (const auto* o = params.if_object(); batch && list == nullptr && o != nullptr)
+    if (const auto* l = o->if_contains("deviceList"))
+      list = l->if_array();
+  if (!batch)
+    entries.push_back(&params);
+  else if (list != nullptr && !list->empty() && list->size() <= max_batch_sessions)
+    for (const auto& e : *list)
+      entries.push_back(&e);
+  else
+    return refuse(code::bad_params, "params must be 1 to 50 {\"productKey\",\"deviceName\"}");
+  std::vector<store::device_ref> refs;
+  for (const auto* e : entries) {
+    const auto* o = e->if_object();
+    if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
+      return refuse(code::bad_params, "a logout must be {\"productKey\",\"deviceName\"}");
+    refs.push_back(ref_of(*o));
+  }
+  json::array out;
+  for (const auto& r : refs) {
+    subs.sub_offline(r, gpk, gdn);
+    out.push_back(ref_json(r));
+  }
+  if (!batch)
+    return {{}, out.front(), {}};
+  return {{}, std::move(out), {}};
 }
 
 } // namespace
@@ -288,11 +362,17 @@ topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
   case thing::topic_kind::sub_register:
     return register_subs(ids, params);
   case thing::topic_kind::combine_login:
-    return subs != nullptr ? login(ids, *subs, gateway_pk, gateway_dn, params)
-                           : refuse(code::server_error);
+  case thing::topic_kind::combine_batch_login:
+    if (subs == nullptr)
+      return refuse(code::server_error);
+    return login(ids, *subs, gateway_pk, gateway_dn, params,
+                 kind == thing::topic_kind::combine_batch_login);
   case thing::topic_kind::combine_logout:
-    return subs != nullptr ? logout(*subs, gateway_pk, gateway_dn, params)
-                           : refuse(code::server_error);
+  case thing::topic_kind::combine_batch_logout:
+    if (subs == nullptr)
+      return refuse(code::server_error);
+    return logout(*subs, gateway_pk, gateway_dn, params,
+                  kind == thing::topic_kind::combine_batch_logout);
   default: {
     auto held = ids.sub_devices(gateway_pk, gateway_dn);
     if (!held)

@@ -273,6 +273,8 @@ void alink_request(context& c) {
   case topic_kind::sub_register:
   case topic_kind::combine_login:
   case topic_kind::combine_logout:
+  case topic_kind::combine_batch_login:
+  case topic_kind::combine_batch_logout:
     c.out.actions.emplace_back(topology_action{c.topic.kind, req, reply_topic(c.msg.topic)});
     return;
   default:

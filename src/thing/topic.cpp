@@ -155,6 +155,10 @@ std::string_view to_string(topic_kind k) noexcept {
     return "combine_login";
   case topic_kind::combine_logout:
     return "combine_logout";
+  case topic_kind::combine_batch_login:
+    return "combine_batch_login";
+  case topic_kind::combine_batch_logout:
+    return "combine_batch_logout";
   case topic_kind::unknown_request:
     return "unknown_request";
   case topic_kind::unknown_reply:
@@ -183,9 +187,11 @@ topic_info classify_topic(std::string_view topic) noexcept {
     return out;
   }
   if (identity_levels(topic, "/ext/session/", out, rest)) {
-    out.kind = rest == "combine/login"    ? topic_kind::combine_login
-               : rest == "combine/logout" ? topic_kind::combine_logout
-                                          : topic_kind::not_thing;
+    out.kind = rest == "combine/login"          ? topic_kind::combine_login
+               : rest == "combine/logout"       ? topic_kind::combine_logout
+               : rest == "combine/batch_login"  ? topic_kind::combine_batch_login
+               : rest == "combine/batch_logout" ? topic_kind::combine_batch_logout
+                                                : topic_kind::not_thing;
     out.rest = rest;
     return out.kind == topic_kind::not_thing ? topic_info{} : out;
   }
@@ -226,6 +232,8 @@ std::string method_of(const topic_info& t) {
   case topic_kind::sub_register:
   case topic_kind::combine_login:
   case topic_kind::combine_logout:
+  case topic_kind::combine_batch_login:
+  case topic_kind::combine_batch_logout:
   case topic_kind::unknown_request:
     break;
   default:

@@ -19,6 +19,7 @@
 //   /shadow/update/{pk}/{dn}                            shadow_update
 //   /ota/device/inform/{pk}/{dn}                        ota_inform
 //   /ext/session/{pk}/{dn}/combine/login|logout          combine_login / combine_logout
+//   /ext/session/{pk}/{dn}/combine/batch_login|batch_logout  combine_batch_login / _logout
 // Any other /sys/{pk}/{dn}/... topic is unknown_request, or unknown_reply when it ends in
 // "_reply" (never answered: a reply to a reply could loop).
 #pragma once
@@ -53,6 +54,8 @@ enum class topic_kind : std::uint8_t {
   ota_inform,
   combine_login,
   combine_logout,
+  combine_batch_login,
+  combine_batch_logout,
   unknown_request,
   unknown_reply,
 };

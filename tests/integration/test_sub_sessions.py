@@ -28,7 +28,7 @@ class SessionGateway(Gateway):
     def __init__(self, broker, gw: dict, made: list):
         super().__init__(broker, gw, made)
         self.c.subscribe([(f"/ext/session/{self.pk}/{self.dn}/combine/{op}_reply", 1)
-                          for op in ("login", "logout")])
+                          for op in ("login", "logout", "batch_login", "batch_logout")])
 
     def session(self, op: str, params) -> dict:
         self.n += 1
@@ -129,6 +129,28 @@ def test_sub_devices_go_offline_with_their_gateways_link(api, fleet):
     gw.c.close()
     poll_until(lambda: [status(api, sub_pk, d["deviceName"]) for d in meters[:2]],
                lambda v: v == ["OFFLINE", "OFFLINE"])
+
+
+def test_batch_login_is_all_or_nothing(api, fleet):
+    """combine/batch_login {"deviceList":[...]} (1 to 50): one refusal logs none in and names
+    the sub-device; combine/batch_logout takes the same devices out."""
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    names = [d["deviceName"] for d in meters]
+    r = gw.session("batch_login", {"deviceList": [topo_sign(meters[0], "node"),
+                                                  topo_sign(meters[2], "c")]})
+    assert r["code"] == 6401 and r["data"] == [{"productKey": sub_pk, "deviceName": names[2]}]
+    assert status(api, sub_pk, names[0]) == "UNACTIVE"
+    assert gw.session("batch_login", {"deviceList": []})["code"] == 460
+    assert gw.session("batch_login", {"deviceList": [topo_sign(meters[0], "c")] * 51}
+                      )["code"] == 460
+    r = gw.session("batch_login", {"deviceList": [topo_sign(meters[0], "node"),
+                                                  topo_sign(meters[1], "c")]})
+    assert r["code"] == 200 and sorted(d["deviceName"] for d in r["data"]) == sorted(names[:2])
+    assert [status(api, sub_pk, n) for n in names[:2]] == ["ONLINE", "ONLINE"]
+    r = gw.session("batch_logout", [{"productKey": sub_pk, "deviceName": n} for n in names[:2]])
+    assert r["code"] == 200 and len(r["data"]) == 2
+    assert [status(api, sub_pk, n) for n in names[:2]] == ["OFFLINE", "OFFLINE"]
+    assert gw.session("batch_logout", [])["code"] == 460
 
 
 def test_leaving_the_topology_or_being_disabled_ends_the_session(api, fleet):

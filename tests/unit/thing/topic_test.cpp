@@ -71,7 +71,11 @@ TEST(Topic, OtherTopics) {
   EXPECT_EQ(method_of(t), "combine.login");
   EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/logout").kind, topic_kind::combine_logout);
   EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/login_reply").kind, topic_kind::not_thing);
-  EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/batch_login").kind, topic_kind::not_thing);
+  EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/batch_login").kind,
+            topic_kind::combine_batch_login);
+  EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/batch_logout").kind,
+            topic_kind::combine_batch_logout);
+  EXPECT_EQ(classify_topic("/ext/session/gpk/gdn/combine/other").kind, topic_kind::not_thing);
   t = classify_topic("/ext/rrpc/99/pk/dn/user/get");
   EXPECT_EQ(t.kind, topic_kind::ext_rrpc_response);
   EXPECT_EQ(t.identifier, "99");
