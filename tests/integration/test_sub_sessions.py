@@ -6,8 +6,10 @@ logout or with the gateway's link; the official Node SDK's gateway does all of i
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -209,3 +211,34 @@ def test_the_official_node_sdk_gateway_logs_a_sub_device_in(broker, api):
     props = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{s['deviceName']}/properties")
     assert [(p["identifier"], p["value"]) for p in props["properties"]] == [("Temperature", 21.5)]
     assert status(api, sub_pk, s["deviceName"]) == "OFFLINE"
+
+
+def test_a_synchronous_call_to_a_sub_device_is_answered_through_its_gateway(api, fleet):
+    """POST .../properties/get (thing.service.property.get over RRPC) for a logged-in
+    sub-device reaches the gateway on the sub-device's rrpc/request topic; the gateway's
+    rrpc/response is the API's answer. An API pub to the sub-device reaches the gateway too."""
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    dn = meters[0]["deviceName"]
+    sys = f"/sys/{sub_pk}/{dn}"
+    assert gw.session("login", topo_sign(meters[0], "node"))["code"] == 200
+    assert gw.c.subscribe([(f"{sys}/rrpc/request/+", 0), (f"/{sub_pk}/{dn}/user/get", 1)]) \
+        == [0, 1]
+    answer: dict = {}
+    caller = threading.Thread(target=lambda: answer.update(r=api.call(
+        "POST", f"/api/v1/products/{sub_pk}/devices/{dn}/properties/get",
+        {"identifiers": ["Temperature"], "timeoutMs": 8000})))
+    caller.start()
+    req = gw.c.get_where(lambda m: m.topic.startswith(f"{sys}/rrpc/request/"))
+    rid = req.topic.rsplit("/", 1)[1]
+    assert json.loads(req.payload)["method"] == "thing.service.property.get"
+    gw.c.publish(f"{sys}/rrpc/response/{rid}",
+                 json.dumps({"id": rid, "code": 200, "data": {"Temperature": 20.5}}), qos=0)
+    caller.join(10)
+    r = answer["r"]
+    assert r.status == 200 and r.json["data"] == {"Temperature": 20.5}, r
+
+    api.ok("POST", "/api/v1/pub", {"productKey": sub_pk, "deviceName": dn,
+                                   "topic": f"/{sub_pk}/{dn}/user/get",
+                                   "payload": base64.b64encode(b"hello").decode(), "qos": 1})
+    m = gw.c.get_where(lambda m: m.topic == f"/{sub_pk}/{dn}/user/get")
+    assert m.payload == b"hello"
