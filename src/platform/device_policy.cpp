@@ -161,7 +161,7 @@ std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std:
   if (a == nullptr)
     return generic_.authorize_subscribe(who, filter, requested);
   if (a->permissions.can_subscribe(filter) ||
-      (is_device(a->login) && sub_may(a->login, filter, true)))
+      (is_device(a->login) && sub_may(a->login, filter, sub_use::subscribe)))
     return requested;
   return mqtt::suback_failure;
 }
@@ -171,7 +171,8 @@ publish_verdict device_policy::authorize_publish(const client_identity& who, std
   const auto* a = as_aliyun(who);
   if (a == nullptr)
     return generic_.authorize_publish(who, topic, qos);
-  if (a->permissions.can_publish(topic) || (is_device(a->login) && sub_may(a->login, topic, false)))
+  if (a->permissions.can_publish(topic) ||
+      (is_device(a->login) && sub_may(a->login, topic, sub_use::publish)))
     return publish_verdict::allow;
   return publish_verdict::drop;
 }
@@ -212,7 +213,7 @@ bool device_policy::may_receive(const client_identity& who, const message& m, bo
   if (own && is_device(a->login) && m.topic.ends_with("_reply"))
     return false;
   return a->permissions.can_receive(m.topic) ||
-         (is_device(a->login) && sub_may(a->login, m.topic, true));
+         (is_device(a->login) && sub_may(a->login, m.topic, sub_use::receive));
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
@@ -302,8 +303,17 @@ bool device_policy::end_sub_session(const store::device_ref& sub, std::string_vi
                      std::string_view(now_online->via).substr(slash + 1));
 }
 
+std::optional<store::device_ref> device_policy::gateway_online(std::string_view pk,
+                                                               std::string_view dn) const {
+  const auto now_online = dir_.online(pk, dn);
+  if (!now_online || now_online->via.empty())
+    return std::nullopt;
+  const auto slash = now_online->via.find('/');
+  return store::device_ref{now_online->via.substr(0, slash), now_online->via.substr(slash + 1)};
+}
+
 bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,
-                            bool subscribe) const {
+                            sub_use use) const {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
   // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
   std::vector<std::string_view> levels;
@@ -326,12 +336,14 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
       !dir_.online_via(pk, dn, li.product_key, li.device_name))
     return false;
   auth::device_record rec;
-  if (dir_.find_device(pk, dn, rec) != auth::lookup_status::found || !rec.enabled)
+  if (use != sub_use::receive &&
+      (dir_.find_device(pk, dn, rec) != auth::lookup_status::found || !rec.enabled))
     return false;
   const auto perms = dir_.permissions(pk);
   if (!perms)
     return false;
-  return subscribe ? perms->device_can_subscribe(dn, topic) : perms->device_can_publish(dn, topic);
+  return use == sub_use::publish ? perms->device_can_publish(dn, topic)
+                                 : perms->device_can_subscribe(dn, topic);
 }
 
 void device_policy::publish_status(const auth::login_identity& li, bool online,

@@ -87,6 +87,8 @@ public:
   }
   bool end_sub_session(const store::device_ref& sub, std::string_view gpk,
                        std::string_view gdn) override;
+  std::optional<store::device_ref> gateway_online(std::string_view pk,
+                                                  std::string_view dn) const override;
 
   // Store writes queued and not yet done (for tests and shutdown).
   std::size_t pending_writes() const;
@@ -106,9 +108,11 @@ private:
   void publish_status(const auth::login_identity& li, bool online, const std::string& ip);
   void publish_status(std::string_view pk, std::string_view dn, std::string_view iot_id,
                       bool online, const std::string& ip);
-  // Whether gateway `li` may use `topic` (a filter when `subscribe`) as a sub-device logged in
-  // through it: the topic names that sub-device, and its own product's permissions allow it.
-  bool sub_may(const auth::login_identity& li, std::string_view topic, bool subscribe) const;
+  // Whether gateway `li` may use `topic` (a filter when subscribing) as a sub-device logged in
+  // through it: the topic names that sub-device, enabled (but for receiving: a disabled one's
+  // last notice, thing/disable, still reaches its gateway), whose own product permits it.
+  enum class sub_use : std::uint8_t { publish, subscribe, receive };
+  bool sub_may(const auth::login_identity& li, std::string_view topic, sub_use use) const;
   void enqueue(status_write w);
   void writer_loop();
 

@@ -4,7 +4,10 @@
 
 #include "auth/login.hpp"
 #include "broker/broker.hpp"
+#include <boost/json.hpp>
+
 #include "platform/topology.hpp"
+#include "thing/topic.hpp"
 
 namespace thingport::platform {
 
@@ -28,7 +31,23 @@ void services::publish_to_device(std::string_view pk, std::string_view dn, messa
 void services::disconnect_device(std::string_view pk, std::string_view dn, close_reason r,
                                  bool discard) {
   core_.disconnect(auth::device_session_key(pk, dn), r, discard);
-  end_sub_session(pk, dn); // one logged in through a gateway goes too
+  // One logged in through a gateway: the gateway hears thing/disable (thing/delete), as the
+  // SDKs' gateways expect, then the session ends (once that notice was routed).
+  const auto gateway = subs_ != nullptr ? subs_->gateway_online(pk, dn) : std::nullopt;
+  if (!gateway)
+    return;
+  const std::string_view what = discard ? "delete" : "disable";
+  const auto id = core_.next_message_id();
+  boost::json::object body{{"id", std::to_string(id)},
+                           {"version", "1.0"},
+                           {"params", boost::json::object{}},
+                           {"method", "thing." + std::string(what)}};
+  core_.publish_to(auth::device_session_key(gateway->product_key, gateway->device_name),
+                   make_message(thing::sys_topic(pk, dn, "thing/" + std::string(what)),
+                                boost::json::serialize(body), 1, false, id),
+                   [s = subs_, sub = store::device_ref{std::string(pk), std::string(dn)}](bool) {
+                     s->end_sub_session(sub);
+                   });
 }
 
 void services::end_sub_session(std::string_view pk, std::string_view dn, std::string_view gpk,

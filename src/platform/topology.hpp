@@ -4,6 +4,7 @@
 // blocks on the store.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,6 +41,9 @@ public:
   // it was disabled, deleted, or left that gateway's topology.
   virtual bool end_sub_session(const store::device_ref& sub, std::string_view gpk = {},
                                std::string_view gdn = {}) = 0;
+  // The gateway pk/dn is logged in through; nullopt when it is not a logged-in sub-device.
+  virtual std::optional<store::device_ref> gateway_online(std::string_view pk,
+                                                          std::string_view dn) const = 0;
 
 protected:
   ~sub_sessions() = default;

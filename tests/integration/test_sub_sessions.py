@@ -166,7 +166,12 @@ def test_leaving_the_topology_or_being_disabled_ends_the_session(api, fleet):
     assert status(api, sub_pk, a) == "OFFLINE"
     assert gw.c.subscribe([(f"/sys/{sub_pk}/{a}/thing/service/property/set", 1)]) == [128]
     assert status(api, sub_pk, b) == "ONLINE"
+    # Disabled: the gateway hears thing/disable on the sub-device's topic (as the C SDK's
+    # gateway handles it), then the session ends.
+    assert gw.c.subscribe([(f"/sys/{sub_pk}/{b}/thing/disable", 1)]) == [1]
     api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{b}/disable")
+    notice = gw.c.get_where(lambda m: m.topic == f"/sys/{sub_pk}/{b}/thing/disable")
+    assert json.loads(notice.payload)["method"] == "thing.disable"
     poll_until(lambda: status(api, sub_pk, b), lambda s: s == "DISABLE")
     assert gw.c.subscribe([(f"/sys/{sub_pk}/{b}/thing/service/property/set", 1)]) == [128]
     api.ok("POST", f"/api/v1/products/{sub_pk}/devices/{b}/enable")
@@ -242,3 +247,18 @@ def test_a_synchronous_call_to_a_sub_device_is_answered_through_its_gateway(api,
                                    "payload": base64.b64encode(b"hello").decode(), "qos": 1})
     m = gw.c.get_where(lambda m: m.topic == f"/{sub_pk}/{dn}/user/get")
     assert m.payload == b"hello"
+
+
+def test_a_deleted_sub_device_is_announced_to_its_gateway(api, fleet):
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    dn = meters[2]["deviceName"]
+    assert gw.call("add", [topo_sign(meters[2], "c")])["code"] == 200
+    assert gw.session("login", topo_sign(meters[2], "c"))["code"] == 200
+    assert gw.c.subscribe([(f"/sys/{sub_pk}/{dn}/thing/delete", 1)]) == [1]
+    api.ok("DELETE", f"/api/v1/products/{sub_pk}/devices/{dn}")
+    notice = gw.c.get_where(lambda m: m.topic == f"/sys/{sub_pk}/{dn}/thing/delete")
+    assert json.loads(notice.payload)["method"] == "thing.delete"
+    poll_until(lambda: gw.c.subscribe([(f"/sys/{sub_pk}/{dn}/thing/delete", 1)]),
+               lambda codes: codes == [128])
+    assert [s["deviceName"] for s in api.ok("GET", f"/api/v1/products/{gw.pk}/devices/{gw.dn}/topo")
+            ["subDevices"]] == sorted(d["deviceName"] for d in meters[:2])
