@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "auth/login.hpp"
@@ -216,6 +217,10 @@ void thing_service::handle(const item& it, group& g) {
     pk = t.product_key;
     dn = t.device_name;
   }
+  if (kind == thing::topic_kind::property_pack_post) {
+    commit(g); // the replies go out in the order the messages came
+    return handle_pack(it, pk, dn);
+  }
   // What handle() reads of the device must include the writes before it.
   if (kind == thing::topic_kind::desired_get || kind == thing::topic_kind::shadow_update ||
       g.items.size() >= max_group)
@@ -245,6 +250,102 @@ void thing_service::handle(const item& it, group& g) {
       send(pk, dn, r.failure_reply->topic, r.failure_reply->payload, it.msg->qos);
     break;
   }
+}
+
+void thing_service::handle_pack(const item& it, std::string_view gpk, std::string_view gdn) {
+  namespace json = boost::json;
+  constexpr std::size_t max_pack_devices = 50; // sub-devices in one pack
+  handled_.fetch_add(1, std::memory_order_relaxed);
+  const auto parsed =
+      thing::parse_request(it.msg->payload, "thing.event.property.pack.post", opts_.handler.json);
+  const thing::request& req = parsed.value;
+  const std::string reply_topic = thing::reply_topic(it.msg->topic);
+  const auto answer = [&](std::error_code ec, std::string_view why = {}) {
+    if (req.ack)
+      send(gpk, gdn, reply_topic, thing::make_reply(req, ec, json::object{}, why), it.msg->qos);
+  };
+  if (parsed.ec)
+    return answer(parsed.ec);
+  // The parts: the gateway's own {"properties","events"}, then each of "subDevices" with its
+  // "identity"; each becomes a batch post of that device (values as single items).
+  struct part {
+    std::string pk, dn;
+    json::object params;
+  };
+  const auto as_batch = [](const json::object& o) {
+    json::object out;
+    for (const char* key : {"properties", "events"}) {
+      const auto* v = o.if_contains(key);
+      if (v == nullptr || !v->is_object())
+        continue;
+      json::object items;
+      for (const auto& kv : v->get_object()) {
+        const auto* entry = kv.value().if_object();
+        json::value one = entry != nullptr && entry->contains("value")
+                              ? kv.value()
+                              : json::value(json::object{{"value", kv.value()}});
+        items[kv.key()] = json::array{std::move(one)};
+      }
+      out[key] = std::move(items);
+    }
+    return out;
+  };
+  const auto* params = req.params.if_object();
+  const auto* subs = params != nullptr ? params->if_contains("subDevices") : nullptr;
+  if (params == nullptr || (subs != nullptr && !subs->is_array()) ||
+      (subs != nullptr && subs->get_array().size() > max_pack_devices))
+    return answer(make_error_code(thing::code::bad_params),
+                  "params must be {\"properties\",\"events\",\"subDevices\":[at most 50]}");
+  std::vector<part> parts;
+  if (auto own = as_batch(*params); !own.empty())
+    parts.push_back({std::string(gpk), std::string(gdn), std::move(own)});
+  if (subs != nullptr) {
+    for (const auto& s : subs->get_array()) {
+      const auto* o = s.if_object();
+      const auto* id = o != nullptr ? o->if_contains("identity") : nullptr;
+      const auto* spk =
+          id != nullptr && id->is_object() ? id->get_object().if_contains("productKey") : nullptr;
+      const auto* sdn =
+          id != nullptr && id->is_object() ? id->get_object().if_contains("deviceName") : nullptr;
+      if (spk == nullptr || sdn == nullptr || !spk->is_string() || !sdn->is_string())
+        return answer(make_error_code(thing::code::bad_params),
+                      "each of subDevices needs identity {productKey, deviceName}");
+      const std::string_view p = spk->get_string(), d = sdn->get_string();
+      if (opts_.subs == nullptr || !opts_.subs->is_online_via(p, d, gpk, gdn))
+        return answer(std::error_code(6401, thing::error_category()),
+                      "sub-device " + std::string(p) + "/" + std::string(d) +
+                          " is not logged in through this gateway");
+      parts.push_back({std::string(p), std::string(d), as_batch(*o)});
+    }
+  }
+  if (parts.empty())
+    return answer(make_error_code(thing::code::bad_params), "nothing to store");
+  // Every part checked (against its own product's thing model) before anything is stored.
+  const auto now = store::now();
+  std::vector<thing::handler_result> results;
+  for (const auto& p : parts) {
+    const json::object body{{"id", "0"},
+                            {"version", "1.0"},
+                            {"params", p.params},
+                            {"sys", json::object{{"ack", 0}}},
+                            {"method", "thing.event.property.batch.post"}};
+    const auto topic = thing::sys_topic(p.pk, p.dn, "thing/event/property/batch/post");
+    const auto payload = json::serialize(body);
+    const auto m = model(p.pk);
+    store_state state(things_, p.pk, p.dn);
+    auto r = thing::handle({.topic = topic, .payload = payload, .device = {p.pk, p.dn}, .now = now},
+                           m.get(), state, opts_.handler);
+    if (r.ec)
+      return answer(r.ec, p.pk + "/" + p.dn);
+    results.push_back(std::move(r));
+  }
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    for (const auto& a : results[i].actions)
+      if (!carry_out(parts[i].pk, parts[i].dn, it.msg->qos, a, now)) {
+        store_failures_.fetch_add(1, std::memory_order_relaxed);
+        return answer(make_error_code(thing::code::server_error));
+      }
+  answer({});
 }
 
 void thing_service::commit(group& g) {

@@ -121,6 +121,8 @@ private:
 
   void run();
   void handle(const item& it, group& g);
+  // thing.event.property.pack.post: a gateway's own values and its logged-in sub-devices'.
+  void handle_pack(const item& it, std::string_view gpk, std::string_view gdn);
   void commit(group& g);
   // Carries out one action; false when a store write failed (the failure reply applies).
   bool carry_out(std::string_view pk, std::string_view dn, std::uint8_t qos, const thing::action& a,

@@ -51,10 +51,11 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
     std::string_view rest;
     topic_kind kind;
   };
-  static constexpr std::array<fixed, 13> table{{
+  static constexpr std::array<fixed, 14> table{{
       {"thing/event/property/post", topic_kind::property_post},
       {"thing/event/property/batch/post", topic_kind::property_batch_post},
       {"thing/event/property/history/post", topic_kind::property_history_post},
+      {"thing/event/property/pack/post", topic_kind::property_pack_post},
       {"thing/property/desired/get", topic_kind::desired_get},
       {"thing/property/desired/delete", topic_kind::desired_delete},
       {"thing/deviceinfo/update", topic_kind::deviceinfo_update},
@@ -117,6 +118,8 @@ std::string_view to_string(topic_kind k) noexcept {
     return "property_batch_post";
   case topic_kind::property_history_post:
     return "property_history_post";
+  case topic_kind::property_pack_post:
+    return "property_pack_post";
   case topic_kind::event_post:
     return "event_post";
   case topic_kind::desired_get:
@@ -220,6 +223,7 @@ std::string method_of(const topic_info& t) {
   case topic_kind::property_post:
   case topic_kind::property_batch_post:
   case topic_kind::property_history_post:
+  case topic_kind::property_pack_post:
   case topic_kind::event_post:
   case topic_kind::desired_get:
   case topic_kind::desired_delete:

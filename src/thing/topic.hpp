@@ -5,6 +5,7 @@
 //   /sys/{pk}/{dn}/thing/event/property/post            property_post
 //   /sys/{pk}/{dn}/thing/event/property/batch/post      property_batch_post
 //   /sys/{pk}/{dn}/thing/event/property/history/post    property_history_post
+//   /sys/{pk}/{dn}/thing/event/property/pack/post       property_pack_post (a gateway's)
 //   /sys/{pk}/{dn}/thing/event/{id}/post                event_post
 //   /sys/{pk}/{dn}/thing/property/desired/get|delete    desired_get / desired_delete
 //   /sys/{pk}/{dn}/thing/deviceinfo/update|delete       deviceinfo_update / deviceinfo_delete
@@ -35,6 +36,7 @@ enum class topic_kind : std::uint8_t {
   property_post,
   property_batch_post,
   property_history_post,
+  property_pack_post,
   event_post,
   desired_get,
   desired_delete,

@@ -262,3 +262,41 @@ def test_a_deleted_sub_device_is_announced_to_its_gateway(api, fleet):
                lambda codes: codes == [128])
     assert [s["deviceName"] for s in api.ok("GET", f"/api/v1/products/{gw.pk}/devices/{gw.dn}/topo")
             ["subDevices"]] == sorted(d["deviceName"] for d in meters[:2])
+
+
+def test_a_pack_post_stores_the_gateways_and_its_sub_devices_values(api, fleet):
+    """thing.event.property.pack.post: the gateway's own properties and events and each
+    logged-in sub-device's, stored as each device's, answered once; a sub-device not logged
+    in through this gateway refuses the whole pack (6401) and nothing is stored."""
+    gw, meters, sub_pk = fleet["gw"], fleet["meters"], fleet["sub_pk"]
+    a, b = meters[0]["deviceName"], meters[1]["deviceName"]
+    topic = f"/sys/{gw.pk}/{gw.dn}/thing/event/property/pack/post"
+    assert gw.c.subscribe([(topic + "_reply", 1)]) == [1]
+    assert gw.session("login", topo_sign(meters[0], "node"))["code"] == 200
+
+    def pack(n: int, subs: list) -> dict:
+        body = {"id": str(n), "version": "1.0", "method": "thing.event.property.pack.post",
+                "params": {"properties": {"Uptime": {"value": n, "time": 1700000000000}},
+                           "subDevices": subs}}
+        gw.c.publish(topic, json.dumps(body), qos=1)
+        m = gw.c.get_where(lambda m: m.topic == topic + "_reply")
+        return json.loads(m.payload)
+
+    def values(pk: str, dn: str) -> dict:
+        props = api.ok("GET", f"/api/v1/products/{pk}/devices/{dn}/properties")["properties"]
+        return {p["identifier"]: p["value"] for p in props}
+
+    refused = pack(1, [{"identity": {"productKey": sub_pk, "deviceName": a},
+                        "properties": {"Temperature": 20}},
+                       {"identity": {"productKey": sub_pk, "deviceName": b},
+                        "properties": {"Temperature": 21}}])
+    assert refused["code"] == 6401 and refused["id"] == "1", refused
+    assert values(gw.pk, gw.dn) == {} and values(sub_pk, a) == {}
+
+    ok = pack(2, [{"identity": {"productKey": sub_pk, "deviceName": a},
+                   "properties": {"Temperature": {"value": 22.5, "time": 1700000000000},
+                                  "Humidity": 40}}])
+    assert ok["code"] == 200 and ok["id"] == "2", ok
+    assert values(gw.pk, gw.dn) == {"Uptime": 2}
+    assert values(sub_pk, a) == {"Temperature": 22.5, "Humidity": 40}
+    assert pack(3, "not a list")["code"] == 460

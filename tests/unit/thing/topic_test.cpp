@@ -64,6 +64,8 @@ TEST(Topic, OtherTopics) {
   EXPECT_EQ(t.product_key, "pk");
   t = classify_topic("/ota/device/inform/pk/dn");
   EXPECT_EQ(t.kind, topic_kind::ota_inform);
+  EXPECT_EQ(classify_topic("/sys/pk/dn/thing/event/property/pack/post").kind,
+            topic_kind::property_pack_post);
   t = classify_topic("/ext/session/gpk/gdn/combine/login");
   EXPECT_EQ(t.kind, topic_kind::combine_login);
   EXPECT_EQ(t.product_key, "gpk");
