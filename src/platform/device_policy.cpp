@@ -244,10 +244,8 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   enqueue({li.product_key, li.device_name, false, store::now(), {}});
   publish_status(li, false, {});
   // Its sub-devices were online through this link only.
-  for (const auto& key : dir_.subs_via(li.product_key, li.device_name)) {
-    const auto slash = key.find('/');
-    sub_offline({key.substr(0, slash), key.substr(slash + 1)}, li.product_key, li.device_name);
-  }
+  for (const auto& sub : dir_.subs_via(li.product_key, li.device_name))
+    sub_offline(sub, li.product_key, li.device_name);
 }
 
 bool device_policy::sub_online(const store::device_ref& sub, std::string_view iot_id,
@@ -263,7 +261,7 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
                    gateway->transport,
                    now,
                    false,
-                   std::string(gpk) + "/" + std::string(gdn)};
+                   store::device_ref{std::string(gpk), std::string(gdn)}};
   dir_.mark_online(sub.product_key, sub.device_name, std::move(info));
   dir_.mark_activated(sub.product_key, sub.device_name);
   // The gateway may have gone offline meanwhile: then so does the sub-device, at once.
@@ -280,7 +278,8 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
 bool device_policy::sub_offline(const store::device_ref& sub, std::string_view gpk,
                                 std::string_view gdn) {
   const auto now_online = dir_.online(sub.product_key, sub.device_name);
-  if (!now_online || now_online->via != std::string(gpk) + "/" + std::string(gdn) ||
+  if (!now_online || !now_online->via || now_online->via->product_key != gpk ||
+      now_online->via->device_name != gdn ||
       !dir_.mark_offline(sub.product_key, sub.device_name, now_online->serial))
     return false;
   enqueue({sub.product_key, sub.device_name, false, store::now(), {}});
@@ -294,22 +293,16 @@ bool device_policy::sub_offline(const store::device_ref& sub, std::string_view g
 
 bool device_policy::end_sub_session(const store::device_ref& sub, std::string_view gpk,
                                     std::string_view gdn) {
-  const auto now_online = dir_.online(sub.product_key, sub.device_name);
-  if (!now_online || now_online->via.empty() ||
-      (!gpk.empty() && now_online->via == std::string(gpk) + "/" + std::string(gdn)))
+  const auto gateway = gateway_online(sub.product_key, sub.device_name);
+  if (!gateway || (gateway->product_key == gpk && gateway->device_name == gdn))
     return false;
-  const auto slash = now_online->via.find('/');
-  return sub_offline(sub, std::string_view(now_online->via).substr(0, slash),
-                     std::string_view(now_online->via).substr(slash + 1));
+  return sub_offline(sub, gateway->product_key, gateway->device_name);
 }
 
 std::optional<store::device_ref> device_policy::gateway_online(std::string_view pk,
                                                                std::string_view dn) const {
   const auto now_online = dir_.online(pk, dn);
-  if (!now_online || now_online->via.empty())
-    return std::nullopt;
-  const auto slash = now_online->via.find('/');
-  return store::device_ref{now_online->via.substr(0, slash), now_online->via.substr(slash + 1)};
+  return now_online ? now_online->via : std::nullopt;
 }
 
 bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,

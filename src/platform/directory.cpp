@@ -248,11 +248,15 @@ std::shared_ptr<const auth::product_permissions> directory::permissions(std::str
 
 namespace {
 
-template <class Map> void drop_via(Map& via, const std::string& gateway, const std::string& key) {
-  auto it = via.find(gateway);
+template <class Map>
+void drop_via(Map& via, const store::device_ref& gateway, std::string_view pk,
+              std::string_view dn) {
+  auto it = via.find(online_key(gateway.product_key, gateway.device_name));
   if (it == via.end())
     return;
-  std::erase(it->second, key);
+  std::erase_if(it->second, [&](const store::device_ref& s) {
+    return s.product_key == pk && s.device_name == dn;
+  });
   if (it->second.empty())
     via.erase(it);
 }
@@ -262,10 +266,11 @@ template <class Map> void drop_via(Map& via, const std::string& gateway, const s
 void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
   auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
-  if (auto it = online_.find(key); it != online_.end() && !it->second.via.empty())
-    drop_via(via_, it->second.via, key);
-  if (!info.via.empty())
-    via_[info.via].push_back(key);
+  if (auto it = online_.find(key); it != online_.end() && it->second.via)
+    drop_via(via_, *it->second.via, pk, dn);
+  if (info.via)
+    via_[online_key(info.via->product_key, info.via->device_name)].push_back(
+        {std::string(pk), std::string(dn)});
   online_.insert_or_assign(std::move(key), std::move(info));
 }
 
@@ -275,8 +280,8 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
   auto it = online_.find(key);
   if (it == online_.end() || it->second.serial != serial)
     return false;
-  if (!it->second.via.empty())
-    drop_via(via_, it->second.via, key);
+  if (it->second.via)
+    drop_via(via_, *it->second.via, pk, dn);
   online_.erase(it);
   return true;
 }
@@ -284,17 +289,18 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
 bool directory::online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
                            std::string_view gdn) const {
   const auto key = online_key(pk, dn);
-  const auto gateway = online_key(gpk, gdn);
   std::shared_lock lock(mu_);
   auto it = online_.find(key);
-  return it != online_.end() && it->second.via == gateway;
+  return it != online_.end() && it->second.via && it->second.via->product_key == gpk &&
+         it->second.via->device_name == gdn;
 }
 
-std::vector<std::string> directory::subs_via(std::string_view gpk, std::string_view gdn) const {
+std::vector<store::device_ref> directory::subs_via(std::string_view gpk,
+                                                   std::string_view gdn) const {
   const auto gateway = online_key(gpk, gdn);
   std::shared_lock lock(mu_);
   auto it = via_.find(gateway);
-  return it == via_.end() ? std::vector<std::string>{} : it->second;
+  return it == via_.end() ? std::vector<store::device_ref>{} : it->second;
 }
 
 void directory::record_close(std::string_view pk, std::string_view dn, std::string_view reason) {

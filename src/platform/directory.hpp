@@ -34,7 +34,8 @@ struct online_info {
   transport_kind transport = transport_kind::tcp;
   store::timestamp since{};
   bool ext_rrpc = false; // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
-  std::string via{};     // a sub-device logged in through a gateway: "gpk/gdn" (its serial)
+  std::optional<store::device_ref> via{}; // a sub-device logged in through this gateway
+                                          // (serial, ip and transport are the gateway's)
 };
 
 class directory final : public auth::device_lookup {
@@ -86,8 +87,8 @@ public:
   // Whether pk/dn is online as a sub-device logged in through gateway gpk/gdn.
   bool online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
                   std::string_view gdn) const;
-  // The sub-devices ("pk/dn") online through gateway gpk/gdn.
-  std::vector<std::string> subs_via(std::string_view gpk, std::string_view gdn) const;
+  // The sub-devices online through gateway gpk/gdn.
+  std::vector<store::device_ref> subs_via(std::string_view gpk, std::string_view gdn) const;
   // Why pk/dn's last connection closed ("keepalive_timeout", "taken_over", ...), recorded on
   // every close of a logged-in device since the server started; nullopt before the first.
   void record_close(std::string_view pk, std::string_view dn, std::string_view reason);
@@ -112,9 +113,9 @@ private:
   mutable std::shared_mutex mu_;
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;
-  string_map<online_info> online_;           // key "pk/dn"
-  string_map<std::vector<std::string>> via_; // gateway "pk/dn" -> its online sub-devices' keys
-  string_map<std::string> last_close_;       // key "pk/dn": a close_reason name
+  string_map<online_info> online_;                 // key "pk/dn"
+  string_map<std::vector<store::device_ref>> via_; // gateway "pk/dn" -> its online sub-devices
+  string_map<std::string> last_close_;             // key "pk/dn": a close_reason name
   std::size_t devices_ = 0;
 };
 
