@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "platform/topology.hpp"
+#include "thing/alink.hpp"
 #include "thing/topic.hpp"
 
 namespace thingport::platform {
@@ -38,16 +39,14 @@ void services::disconnect_device(std::string_view pk, std::string_view dn, close
     return;
   const std::string_view what = discard ? "delete" : "disable";
   const auto id = core_.next_message_id();
-  boost::json::object body{{"id", std::to_string(id)},
-                           {"version", "1.0"},
-                           {"params", boost::json::object{}},
-                           {"method", "thing." + std::string(what)}};
-  core_.publish_to(auth::device_session_key(gateway->product_key, gateway->device_name),
-                   make_message(thing::sys_topic(pk, dn, "thing/" + std::string(what)),
-                                boost::json::serialize(body), 1, false, id),
-                   [s = subs_, sub = store::device_ref{std::string(pk), std::string(dn)}](bool) {
-                     s->end_sub_session(sub);
-                   });
+  const auto body =
+      thing::make_request(std::to_string(id), "thing." + std::string(what), boost::json::object{});
+  core_.publish_to(
+      auth::device_session_key(gateway->product_key, gateway->device_name),
+      make_message(thing::sys_topic(pk, dn, "thing/" + std::string(what)), body, 1, false, id),
+      [s = subs_, sub = store::device_ref{std::string(pk), std::string(dn)}](bool) {
+        s->end_sub_session(sub);
+      });
 }
 
 void services::end_sub_session(std::string_view pk, std::string_view dn, std::string_view gpk,
