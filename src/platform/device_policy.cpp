@@ -1,6 +1,7 @@
 #include "platform/device_policy.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <iterator>
 #include <vector>
@@ -309,28 +310,25 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
                             sub_use use) const {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
   // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
-  std::vector<std::string_view> levels;
-  for (std::size_t at = 1; at <= topic.size() && levels.size() < 6;) {
+  std::array<std::string_view, 5> levels{}; // no allocation: this is on the per-message path
+  std::size_t n = 0;
+  for (std::size_t at = 1; at <= topic.size() && n < levels.size();) {
     const auto end = std::min(topic.find('/', at), topic.size());
-    levels.push_back(topic.substr(at, end - at));
+    levels[n++] = topic.substr(at, end - at);
     at = end + 1;
   }
-  if (topic.empty() || topic[0] != '/' || levels.size() < 2)
+  if (topic.empty() || topic[0] != '/' || n < 2)
     return false;
   std::size_t first = 0;
   if (levels[0] == "sys" || levels[0] == "shadow" || levels[0] == "ext")
     first = levels[0] == "sys" ? 1 : 2;
   else if (levels[0] == "ota")
     first = 3;
-  if (levels.size() < first + 2)
+  if (n < first + 2)
     return false;
   const auto pk = levels[first], dn = levels[first + 1];
   if ((pk == li.product_key && dn == li.device_name) ||
-      !dir_.online_via(pk, dn, li.product_key, li.device_name))
-    return false;
-  auth::device_record rec;
-  if (use != sub_use::receive &&
-      (dir_.find_device(pk, dn, rec) != auth::lookup_status::found || !rec.enabled))
+      !dir_.online_via(pk, dn, li.product_key, li.device_name, use != sub_use::receive))
     return false;
   const auto perms = dir_.permissions(pk);
   if (!perms)

@@ -287,12 +287,20 @@ bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint
 }
 
 bool directory::online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
-                           std::string_view gdn) const {
+                           std::string_view gdn, bool enabled) const {
   const auto key = online_key(pk, dn);
   std::shared_lock lock(mu_);
   auto it = online_.find(key);
-  return it != online_.end() && it->second.via && it->second.via->product_key == gpk &&
-         it->second.via->device_name == gdn;
+  if (it == online_.end() || !it->second.via || it->second.via->product_key != gpk ||
+      it->second.via->device_name != gdn)
+    return false;
+  if (!enabled)
+    return true;
+  auto p = products_.find(pk);
+  if (p == products_.end())
+    return false;
+  auto d = p->second->devices.find(dn);
+  return d != p->second->devices.end() && d->second.enabled;
 }
 
 std::vector<store::device_ref> directory::subs_via(std::string_view gpk,

@@ -84,9 +84,10 @@ public:
   // Forgets pk/dn's live connection if it is still `serial`; returns whether it was.
   bool mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial);
   std::optional<online_info> online(std::string_view pk, std::string_view dn) const;
-  // Whether pk/dn is online as a sub-device logged in through gateway gpk/gdn.
+  // Whether pk/dn is online as a sub-device logged in through gateway gpk/gdn (and, with
+  // `enabled`, not disabled meanwhile): one lookup under one lock, on the per-message path.
   bool online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
-                  std::string_view gdn) const;
+                  std::string_view gdn, bool enabled = false) const;
   // The sub-devices online through gateway gpk/gdn.
   std::vector<store::device_ref> subs_via(std::string_view gpk, std::string_view gdn) const;
   // Why pk/dn's last connection closed ("keepalive_timeout", "taken_over", ...), recorded on
