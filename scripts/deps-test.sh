@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the test-only dependencies (on top of scripts/deps.sh): reference brokers and clients,
 # pytest, benchmark and profiling tools, a browser and Node for MQTT.js and the console test,
-# HAProxy for the load-balancer (PROXY protocol) test.
+# HAProxy for the load-balancer (PROXY protocol) test, PostgreSQL 15 for the store tests on it
+# (started by the tests themselves, as the postgres user, in temp dirs: the cluster Debian
+# creates is never touched).
 # Tests start their own brokers on free loopback ports: nothing already running is stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,7 @@ TEST_PACKAGES=(
   curl procps iproute2 util-linux gnuplot-nox valgrind clang-format
   chromium
   haproxy
+  postgresql-15
 )
 # Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already
 # installed (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).

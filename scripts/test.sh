@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds everything under ASan+UBSan, and runs every test:
-# unit and conformance (ctest), integration against the real server with real clients (pytest),
+# unit and conformance (ctest; the store contracts on SQLite and on a PostgreSQL the test starts),
+# integration against the real server with real clients (pytest; on SQLite, then on PostgreSQL),
 # and a bounded libFuzzer run of each parser (MQTT, thing models, Alink, API paths, PROXY header).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,12 @@ ctest --preset "$preset" -j "$(nproc)"
 
 echo "== integration tests"
 THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# The same suite with identity and thing data in PostgreSQL ([store] backend = "postgres"), on a
+# PostgreSQL 15 the run starts itself (tests/integration/pgserver.py).
+echo "== integration tests on PostgreSQL"
+THINGPORT_TEST_STORE=postgres THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
   /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 if [ "${THINGPORT_SKIP_FUZZ:-0}" != 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then

@@ -255,18 +255,19 @@ config load_config(const std::string& path) {
       fail(path, "limits.keepalive_min", "greater than keepalive_max");
   }
   if (const auto* t = section(root, "store", path)) {
-    check_keys(*t, path, "store", {"backend", "url", "durability", "disk_budget"});
+    check_keys(*t, path, "store", {"backend", "url", "password_file", "durability", "disk_budget"});
     read_size(*t, "disk_budget", c.store.disk_budget, path, "store");
     read(*t, "backend", c.store.backend, path, "store");
     read(*t, "url", c.store.url, path, "store");
+    read(*t, "password_file", c.store.password_file, path, "store");
     read(*t, "durability", c.store.durability, path, "store");
-    if (c.store.backend == "postgres")
-      fail(path, "store.backend",
-           "\"postgres\" is not built into this version yet; use \"sqlite\" (the default)");
-    if (c.store.backend != "sqlite")
-      fail(path, "store.backend", "must be \"sqlite\"");
-    if (!c.store.url.empty())
-      fail(path, "store.url", "only for a database server backend, which this version lacks");
+    if (c.store.backend != "sqlite" && c.store.backend != "postgres")
+      fail(path, "store.backend", "must be \"sqlite\" or \"postgres\"");
+    if (c.store.backend == "postgres" && c.store.url.empty())
+      fail(path, "store.url",
+           "required with backend \"postgres\" (postgresql://user@host:5432/database)");
+    if (c.store.backend == "sqlite" && (!c.store.url.empty() || !c.store.password_file.empty()))
+      fail(path, "store.url", "only for backend \"postgres\"; the SQLite files are in data_dir");
     if (c.store.durability != "sync" && c.store.durability != "async")
       fail(path, "store.durability", "must be \"sync\" or \"async\"");
   }

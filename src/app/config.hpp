@@ -61,7 +61,8 @@ struct config {
   } limits;
   struct {
     std::string backend = "sqlite";
-    std::string url = "";
+    std::string url = "";           // postgresql://user[:password]@host:port/db[?sslmode=...]
+    std::string password_file = ""; // the password's file, if not in the URL or PGPASSWORD
     std::string durability = "sync";
     std::uint64_t disk_budget = 10ull << 30; // bytes the session store may use; 0: no budget
   } store;

@@ -10,6 +10,7 @@
 #include "app/config.hpp"
 #include "app/serve.hpp"
 #include "app/store_check.hpp"
+#include "app/store_tools.hpp"
 
 int main(int argc, char** argv) {
   // What thingport creates (databases with device secrets, the admin token, keys) is the
@@ -35,6 +36,21 @@ int main(int argc, char** argv) {
       app.add_subcommand("store", "the data directory's databases")->require_subcommand(1);
   auto* store_check = store->add_subcommand("check", "verify the databases (integrity check)");
   store_check->add_option("--data", check_dir, "data directory (default ./data)");
+  thingport::app::store_target target;
+  std::string target_config;
+  std::string copy_from;
+  store_check->add_option("--url", target.url, "a PostgreSQL database instead of --data");
+  auto* store_migrate = store->add_subcommand(
+      "migrate", "bring the schema to this version (as a start does); PostgreSQL or --data");
+  store_migrate->add_option("--config", target_config, "take [store] and data_dir from this file");
+  store_migrate->add_option("--url", target.url, "postgresql://user@host:port/db");
+  store_migrate->add_option("--data", target.data_dir, "data directory (SQLite; default ./data)");
+  auto* store_copy = store->add_subcommand(
+      "copy", "copy a data directory's SQLite identity.db into an empty PostgreSQL database");
+  store_copy->add_option("--from", copy_from, "data directory")->required();
+  store_copy->add_option("--to", target.url, "postgresql://user@host:port/db")->required();
+  for (auto* sub : {store_check, store_migrate, store_copy})
+    sub->add_option("--password-file", target.password_file, "PostgreSQL password file");
 
   app.set_version_flag("--version", std::string("thingport ") + THINGPORT_VERSION + " (" +
                                         THINGPORT_COMMIT + ")");
@@ -65,7 +81,21 @@ int main(int argc, char** argv) {
     if (cert_dev->parsed())
       return thingport::app::cert_dev_command(dev_cert);
     if (store_check->parsed())
-      return thingport::app::store_check_command(check_dir);
+      return target.url.empty() ? thingport::app::store_check_command(check_dir)
+                                : thingport::app::store_check_pg_command(target);
+    if (store_migrate->parsed()) {
+      if (!target_config.empty()) {
+        const auto c = thingport::app::load_config(target_config);
+        if (target.url.empty() && c.store.backend == "postgres") {
+          target.url = c.store.url;
+          target.password_file = c.store.password_file;
+        }
+        target.data_dir = c.data_dir;
+      }
+      return thingport::app::store_migrate_command(target);
+    }
+    if (store_copy->parsed())
+      return thingport::app::store_copy_command(copy_from, target);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "thingport: %s\n", e.what());
     return 1;

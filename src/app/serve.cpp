@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include <chrono>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -28,6 +30,7 @@
 #include "platform/directory.hpp"
 #include "platform/services.hpp"
 #include "platform/thing_service.hpp"
+#include "store/pg_store.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 #include "store/sqlite_connection.hpp"
@@ -120,6 +123,53 @@ static void secure_data_dir(const std::string& dir) {
       tighten(e.path(), fs::perms::owner_read | fs::perms::owner_write);
 }
 
+// The identity and thing stores of [store] backend.
+struct stores {
+  std::unique_ptr<store::identity_store> identities;
+  std::unique_ptr<store::thing_store> things;
+};
+
+// SQLite: both in data/identity.db. PostgreSQL: the server may come up after us (a machine
+// booting both), so an unreachable one is retried with backoff (1 s doubling to 30 s) for up to
+// five minutes, saying so each time; a SIGINT/SIGTERM meanwhile ends the wait (nullopt).
+std::optional<stores> open_stores(const config& c, const store::retention& keep,
+                                  boost::asio::io_context& io, boost::asio::signal_set& signals) {
+  if (c.store.backend != "postgres") {
+    const auto file = std::filesystem::path(c.data_dir) / "identity.db";
+    auto ids = std::make_unique<store::sqlite_identity_store>(file);
+    auto things = std::make_unique<store::sqlite_thing_store>(
+        file, store::sqlite_thing_options{.keep = keep});
+    return stores{std::move(ids), std::move(things)};
+  }
+  const store::pg::options po{.url = c.store.url, .password_file = c.store.password_file};
+  auto delay = std::chrono::seconds(1);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  bool stopped = false;
+  signals.async_wait([&](boost::system::error_code ec, int) { stopped = !ec; });
+  for (;;) {
+    try {
+      auto ids = std::make_unique<store::pg_identity_store>(po);
+      auto things = std::make_unique<store::pg_thing_store>(po, keep);
+      spdlog::info("store: PostgreSQL at {}", store::pg::redact(c.store.url));
+      signals.cancel(); // the wait above ends (operation_aborted); serve() waits anew
+      io.poll();
+      io.restart();
+      if (stopped)
+        return std::nullopt;
+      return stores{std::move(ids), std::move(things)};
+    } catch (const store::pg::unreachable& e) {
+      if (std::chrono::steady_clock::now() + delay > give_up)
+        throw;
+      spdlog::warn("{}; retrying in {} s", e.what(), delay.count());
+    }
+    io.run_for(delay);
+    io.restart();
+    if (stopped)
+      return std::nullopt;
+    delay = std::min(delay * 2, std::chrono::seconds(30));
+  }
+}
+
 int serve(const config& c) {
   // Caught from here on (queued until main_io runs): a SIGTERM right after the "listening"
   // lines, which tests wait for, must still shut down cleanly.
@@ -152,7 +202,15 @@ int serve(const config& c) {
   o.overload = c.limits.overload == "drop" ? broker::overload_mode::drop
                                            : broker::overload_mode::backpressure;
   o.slow_consumer = c.limits.slow_consumer;
-  store::sqlite_identity_store identities(std::filesystem::path(c.data_dir) / "identity.db");
+  store::retention keep;
+  keep.max_values = keep.max_events = c.thing.keep_values;
+  keep.max_age = c.thing.keep_age;
+  keep.max_properties = c.thing.max_properties;
+  auto opened = open_stores(c, keep, main_io, signals);
+  if (!opened)
+    return 0; // told to stop while waiting for PostgreSQL
+  store::identity_store& identities = *opened->identities;
+  store::thing_store& thing_db = *opened->things;
   platform::directory dir(identities);
   dir.load();
   if (auto demo = ensure_demo_device(dir))
@@ -182,12 +240,7 @@ int serve(const config& c) {
                             ": cannot load: " + n.error().message());
   b.attach_store(session_writer, sync);
   session_writer.start();
-  // The thing layer (issue 4): its tables live in identity.db beside the devices they belong to.
-  store::sqlite_thing_options to;
-  to.keep.max_values = to.keep.max_events = c.thing.keep_values;
-  to.keep.max_age = c.thing.keep_age;
-  to.keep.max_properties = c.thing.max_properties;
-  store::sqlite_thing_store thing_db(std::filesystem::path(c.data_dir) / "identity.db", to);
+  // The thing layer (issue 4): its tables live beside the devices they belong to.
   platform::thing_service_options tso;
   tso.prune_interval = c.thing.prune_interval;
   tso.subs = policy.get();

@@ -105,15 +105,7 @@ std::int64_t i64(std::uint64_t v) noexcept {
   return static_cast<std::int64_t>(v);
 }
 
-// Runs one statement with its parameters bound by `bind`.
-template <typename Bind>
-std::error_code run(sqlite::connection& db, const char* text, Bind&& bind) {
-  auto s = db.prepare(text);
-  if (!s)
-    return s.error();
-  bind(*s);
-  return s->run();
-}
+using sql::run;
 
 std::error_code gc_message(sqlite::connection& db, std::uint64_t id) {
   return run(db, sql_gc_message, [&](sqlite::statement& s) { s.bind(1, i64(id)); });
@@ -133,11 +125,11 @@ struct applier {
       if (!s)
         return s.error();
       s->bind(1, op.key);
-      int rc;
-      while ((rc = s->step()) == SQLITE_ROW)
-        ids.push_back(s->int64(0));
-      if (rc != SQLITE_DONE)
-        return sqlite::to_error(rc);
+      if (auto ec = sql::for_each_row(*s, [&](const sql::statement& row) {
+            ids.push_back(row.int64(0));
+            return std::error_code{};
+          }))
+        return ec;
     }
     if (auto ec = run(db, sql_delete_session, [&](sqlite::statement& s) { s.bind(1, op.key); }))
       return ec;
@@ -192,14 +184,14 @@ struct applier {
 
 // Steps `sql` to the end, handing each row to `row`.
 template <typename Row>
-std::error_code for_rows(sqlite::connection& db, const char* sql, Row&& row) {
-  auto s = db.prepare(sql);
+std::error_code for_rows(sqlite::connection& db, const char* text, Row&& row) {
+  auto s = db.prepare(text);
   if (!s)
     return s.error();
-  int rc;
-  while ((rc = s->step()) == SQLITE_ROW)
-    row(*s);
-  return rc == SQLITE_DONE ? std::error_code{} : sqlite::to_error(rc);
+  return sql::for_each_row(*s, [&](sql::statement& r) {
+    row(r);
+    return std::error_code{};
+  });
 }
 
 // The one integer that `sql` answers.

@@ -127,109 +127,64 @@ std::error_code to_error(int rc) noexcept {
 
 // ---- statement ------------------------------------------------------------------------------
 
-statement::~statement() {
-  if (s_ != nullptr) {
+class connection::cursor final : public sql::cursor {
+public:
+  explicit cursor(sqlite3_stmt* s) noexcept : s_(s) {}
+  ~cursor() override { sqlite3_finalize(s_); }
+  cursor(const cursor&) = delete;
+  cursor& operator=(const cursor&) = delete;
+
+  void bind_text(int i, std::string_view text) noexcept override {
+    // A null data pointer would bind NULL, not the empty string.
+    const char* p = text.data() != nullptr ? text.data() : "";
+    note(sqlite3_bind_text(s_, i, p, static_cast<int>(text.size()), SQLITE_STATIC));
+  }
+  void bind_int(int i, std::int64_t v) noexcept override { note(sqlite3_bind_int64(s_, i, v)); }
+  void bind_null(int i) noexcept override { note(sqlite3_bind_null(s_, i)); }
+  void bind_blob(int i, std::string_view bytes) noexcept override {
+    // A null pointer would bind NULL, not the empty blob.
+    const char* p = bytes.data() != nullptr ? bytes.data() : "";
+    note(sqlite3_bind_blob64(s_, i, p, bytes.size(), SQLITE_STATIC));
+  }
+  result<bool> step() noexcept override {
+    const int rc = bind_rc_ != SQLITE_OK ? bind_rc_ : sqlite3_step(s_);
+    if (rc == SQLITE_ROW) {
+      return true;
+    }
+    if (rc == SQLITE_DONE) {
+      return false;
+    }
+    return result<bool>(boost::system::in_place_error, to_error(rc));
+  }
+  void rewind() noexcept override { sqlite3_reset(s_); }
+  void release() noexcept override {
     sqlite3_reset(s_);
     sqlite3_clear_bindings(s_);
+    bind_rc_ = SQLITE_OK;
   }
-}
-
-statement& statement::bind(int i, std::string_view text) noexcept {
-  // A null data pointer would bind NULL, not the empty string.
-  const char* p = text.data() != nullptr ? text.data() : "";
-  const int rc = sqlite3_bind_text(s_, i, p, static_cast<int>(text.size()), SQLITE_STATIC);
-  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
-    bind_rc_ = rc;
+  bool is_null(int col) const noexcept override {
+    return sqlite3_column_type(s_, col) == SQLITE_NULL;
   }
-  return *this;
-}
-
-statement& statement::bind(int i, std::int64_t v) noexcept {
-  const int rc = sqlite3_bind_int64(s_, i, v);
-  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
-    bind_rc_ = rc;
+  std::string_view text(int col) const noexcept override { return column_text(s_, col); }
+  std::string blob(int col) const override {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
+    if (p == nullptr) {
+      return {};
+    }
+    return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
   }
-  return *this;
-}
+  std::int64_t int64(int col) const noexcept override { return sqlite3_column_int64(s_, col); }
 
-statement& statement::bind(int i, std::optional<std::string_view> text) noexcept {
-  return text ? bind(i, *text) : bind_null(i);
-}
-
-statement& statement::bind_null(int i) noexcept {
-  const int rc = sqlite3_bind_null(s_, i);
-  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
-    bind_rc_ = rc;
+private:
+  void note(int rc) noexcept {
+    if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
+      bind_rc_ = rc;
+    }
   }
-  return *this;
-}
 
-statement& statement::bind_blob(int i, std::string_view bytes) noexcept {
-  // A null pointer would bind NULL, not the empty blob.
-  const char* p = bytes.data() != nullptr ? bytes.data() : "";
-  const int rc = sqlite3_bind_blob64(s_, i, p, bytes.size(), SQLITE_STATIC);
-  if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) {
-    bind_rc_ = rc;
-  }
-  return *this;
-}
-
-int statement::step() noexcept {
-  if (bind_rc_ != SQLITE_OK) {
-    return bind_rc_;
-  }
-  return sqlite3_step(s_);
-}
-
-std::error_code statement::run() noexcept {
-  const int rc = step();
-  if (rc == SQLITE_DONE) {
-    return {};
-  }
-  return rc == SQLITE_ROW ? make_error_code(errc::storage_failure) : to_error(rc);
-}
-
-void statement::reset() noexcept {
-  sqlite3_reset(s_);
-}
-
-bool statement::is_null(int col) const noexcept {
-  return sqlite3_column_type(s_, col) == SQLITE_NULL;
-}
-
-std::string statement::text(int col) const {
-  return std::string(column_text(s_, col));
-}
-
-std::string statement::blob(int col) const {
-  const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
-  if (p == nullptr) {
-    return {};
-  }
-  return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)));
-}
-
-std::optional<std::string> statement::optional_text(int col) const {
-  if (is_null(col)) {
-    return std::nullopt;
-  }
-  return text(col);
-}
-
-std::int64_t statement::int64(int col) const noexcept {
-  return sqlite3_column_int64(s_, col);
-}
-
-timestamp statement::time(int col) const noexcept {
-  return timestamp{std::chrono::milliseconds{int64(col)}};
-}
-
-std::optional<timestamp> statement::optional_time(int col) const noexcept {
-  if (is_null(col)) {
-    return std::nullopt;
-  }
-  return time(col);
-}
+  sqlite3_stmt* s_;
+  int bind_rc_ = SQLITE_OK;
+};
 
 // ---- connection -----------------------------------------------------------------------------
 
@@ -276,9 +231,6 @@ connection::~connection() {
 
 void connection::close() noexcept {
   // An unfinalized statement would keep the connection alive as a zombie.
-  for (auto& [sql, s] : cache_) {
-    sqlite3_finalize(s);
-  }
   cache_.clear();
   // Closing the last connection checkpoints the WAL into the database file.
   sqlite3_close_v2(db_);
@@ -300,7 +252,7 @@ void connection::configure(const std::filesystem::path& file,
   // The first statement that reads the file: garbage shows up here as "file is not a database".
   {
     auto version = prepare("PRAGMA user_version");
-    if (!version || version->step() != SQLITE_ROW) {
+    if (!version || !sql::has_row(version->step())) {
       fail(file, "not a usable SQLite database");
     }
   }
@@ -309,7 +261,7 @@ void connection::configure(const std::filesystem::path& file,
   }
   {
     auto mode = prepare("PRAGMA journal_mode = WAL");
-    if (!mode || mode->step() != SQLITE_ROW || mode->text(0) != "wal") {
+    if (!mode || !sql::has_row(mode->step()) || mode->text(0) != "wal") {
       fail(file, "cannot switch to WAL journal mode");
     }
   }
@@ -328,7 +280,7 @@ void connection::migrate(const std::filesystem::path& file) {
   }
   auto read_int = [&](const char* sql) -> std::int64_t {
     auto s = prepare(sql);
-    if (!s || s->step() != SQLITE_ROW) {
+    if (!s || !sql::has_row(s->step())) {
       fail(file, std::string("cannot read ") + sql);
     }
     return s->int64(0);
@@ -372,17 +324,24 @@ void connection::migrate(const std::filesystem::path& file) {
 }
 
 result<statement> connection::prepare(const char* sql) noexcept {
-  sqlite3_stmt*& slot = cache_[sql];
+  auto& slot = cache_[sql];
   if (slot == nullptr) {
-    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &slot, nullptr);
+    sqlite3_stmt* s = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
     if (rc != SQLITE_OK) {
-      sqlite3_finalize(slot);
-      slot = nullptr;
+      sqlite3_finalize(s);
       cache_.erase(sql);
       return to_error(rc);
     }
+    try {
+      slot = std::make_unique<cursor>(s);
+    } catch (...) {
+      sqlite3_finalize(s);
+      cache_.erase(sql);
+      return make_error_code(errc::storage_failure);
+    }
   }
-  return statement(slot);
+  return statement(slot.get());
 }
 
 std::error_code connection::exec(const char* sql) noexcept {
@@ -393,37 +352,16 @@ std::int64_t connection::changes() const noexcept {
   return sqlite3_changes64(db_);
 }
 
+std::error_code connection::begin(bool write) noexcept {
+  return exec(write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
 bool connection::in_transaction() const noexcept {
   return sqlite3_get_autocommit(db_) == 0;
 }
 
 std::string connection::last_message() const {
   return sqlite3_errmsg(db_);
-}
-
-// ---- transaction ----------------------------------------------------------------------------
-
-transaction::transaction(connection& db, kind k) noexcept : db_(db) {
-  begin_ec_ = db_.exec(k == kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
-  open_ = !begin_ec_;
-}
-
-transaction::~transaction() {
-  // A failed statement may already have rolled the transaction back (disk full, I/O error).
-  if (open_ && db_.in_transaction()) {
-    db_.exec("ROLLBACK");
-  }
-}
-
-std::error_code transaction::commit() noexcept {
-  if (!open_) {
-    return begin_ec_ ? begin_ec_ : make_error_code(errc::storage_failure);
-  }
-  auto ec = db_.exec("COMMIT");
-  if (!ec) {
-    open_ = false;
-  }
-  return ec;
 }
 
 } // namespace thingport::store::sqlite

@@ -1,33 +1,20 @@
 // The embedded thing store: SQLite, in the same file as the identity store (data/identity.db),
-// so that thing data can reference devices (foreign keys, ON DELETE CASCADE: deleting a device
-// deletes its thing data in the same statement) and the connection layer
-// (sqlite_connection.hpp) is shared. The thing tables carry their own schema version
-// (thing_meta), migrated on open like the identity schema. docs/store-format.md "thing data".
+// so that thing data can reference devices. The thing tables carry their own schema version
+// (thing_meta), migrated on open like the identity schema. The statements are sql_thing_store's.
 //
 // Durability: telemetry is written with synchronous = NORMAL on this store's own connection
 // (WAL: a commit survives a crash of the process, the last ones may not survive power loss);
 // sqlite_thing_options::durable = true makes every commit wait for the disk as identity
-// writes do.
-//
-// Threads: every member may be called from any thread. One mutex guards the connection; calls
-// run one at a time. Writes run in BEGIN IMMEDIATE transactions, one per call: a property post
-// of 200 values is one transaction, and write() groups many devices' posts into one (group
-// commit, one savepoint per post). The identity store keeps its own connection to the file;
-// the two wait for each other's write lock through the busy timeout.
+// writes do. Writes run in BEGIN IMMEDIATE transactions; the identity store keeps its own
+// connection to the file, and the two wait for each other's write lock through the busy timeout.
 #pragma once
 
 #include <chrono>
 #include <filesystem>
-#include <memory>
-#include <mutex>
 
-#include "store/thing_store.hpp"
+#include "store/thing_sql_store.hpp"
 
 namespace thingport::store {
-
-namespace sqlite {
-class connection;
-}
 
 struct sqlite_thing_options {
   std::chrono::milliseconds busy_timeout{5000};
@@ -35,91 +22,12 @@ struct sqlite_thing_options {
   bool durable = false; // synchronous = FULL instead of NORMAL
 };
 
-class sqlite_thing_store final : public thing_store {
+class sqlite_thing_store final : public sql_thing_store {
 public:
   // Opens `file` (created with the identity schema when absent; its directory must exist) and
   // migrates the thing schema. Throws store::open_error as sqlite_identity_store does, and
   // when the thing schema is newer than this build.
   explicit sqlite_thing_store(const std::filesystem::path& file, sqlite_thing_options opts = {});
-  ~sqlite_thing_store() override;
-
-  result<void> append_properties(std::string_view product_key, std::string_view device_name,
-                                 std::span<const property_value> values, timestamp now) override;
-  result<std::vector<property_value>>
-  latest_properties(std::string_view product_key, std::string_view device_name) const override;
-  result<std::vector<property_value>> property_history(std::string_view product_key,
-                                                       std::string_view device_name,
-                                                       std::string_view identifier,
-                                                       const time_query& q) const override;
-
-  result<void> append_events(std::string_view product_key, std::string_view device_name,
-                             std::span<const event_record> events, timestamp now) override;
-  result<std::vector<event_record>> events(std::string_view product_key,
-                                           std::string_view device_name,
-                                           std::string_view identifier,
-                                           const time_query& q) const override;
-
-  result<std::vector<std::error_code>> write(std::span<const thing_write> writes,
-                                             timestamp now) override;
-
-  result<std::optional<shadow_document>> get_shadow(std::string_view product_key,
-                                                    std::string_view device_name) const override;
-  result<void> put_shadow(std::string_view product_key, std::string_view device_name,
-                          const shadow_document& doc, std::int64_t expected_version) override;
-
-  result<void> set_attributes(std::string_view product_key, std::string_view device_name,
-                              std::span<const device_attribute> attributes) override;
-  result<void> delete_attributes(std::string_view product_key, std::string_view device_name,
-                                 std::span<const std::string> keys) override;
-  result<std::vector<device_attribute>> attributes(std::string_view product_key,
-                                                   std::string_view device_name) const override;
-
-  result<std::int64_t> set_desired(std::string_view product_key, std::string_view device_name,
-                                   std::string_view identifier, std::string_view value,
-                                   timestamp now) override;
-  result<std::vector<desired_property>>
-  get_desired(std::string_view product_key, std::string_view device_name,
-              std::span<const std::string> identifiers) const override;
-  result<void> delete_desired(std::string_view product_key, std::string_view device_name,
-                              std::span<const desired_removal> removals) override;
-
-  result<void> record_downlink(std::string_view product_key, std::string_view device_name,
-                               const downlink_record& record) override;
-  result<void> complete_downlink(std::string_view product_key, std::string_view device_name,
-                                 std::string_view id, downlink_outcome outcome,
-                                 std::optional<int> reply_code,
-                                 std::optional<std::string_view> reply, timestamp at) override;
-  result<downlink_record> get_downlink(std::string_view product_key, std::string_view device_name,
-                                       std::string_view id) const override;
-  result<std::vector<downlink_record>>
-  downlinks(std::string_view product_key, std::string_view device_name, page p) const override;
-
-  result<void> record_firmware(std::string_view product_key, std::string_view device_name,
-                               const firmware_version& v) override;
-  result<std::vector<firmware_version>> firmware(std::string_view product_key,
-                                                 std::string_view device_name) const override;
-  result<std::vector<version_count>> firmware_counts(std::string_view product_key) const override;
-
-  result<std::uint64_t> prune(timestamp now) override;
-  result<void> delete_device_data(std::string_view product_key,
-                                  std::string_view device_name) override;
-
-private:
-  void migrate(const std::filesystem::path& file);
-  // The bodies of the telemetry writes, inside a transaction the caller holds.
-  std::error_code put_properties(std::string_view pk, std::string_view dn,
-                                 std::span<const property_value> values, timestamp now);
-  std::error_code put_events(std::string_view pk, std::string_view dn,
-                             std::span<const event_record> events, timestamp now);
-  // Checks the device, then refuses `input` (the caller's checks of the rest), then runs
-  // `body` in one write transaction under the mutex; an error of `body` rolls it all back.
-  template <typename Body>
-  result<void> checked_write(std::string_view pk, std::string_view dn, std::error_code input,
-                             Body&& body);
-
-  sqlite_thing_options opts_;
-  mutable std::mutex mu_;
-  std::unique_ptr<sqlite::connection> db_; // guarded by mu_
 };
 
 } // namespace thingport::store

@@ -36,10 +36,16 @@ def pytest_report_header(config):
     if harness.IS_MOSQUITTO:
         return (f"broker under test: mosquitto reference ({harness.MOSQUITTO_BIN}); "
                 "thingport_only tests are skipped")
-    return f"broker under test: thingport ({harness.THINGPORT_BIN})"
+    return (f"broker under test: thingport ({harness.THINGPORT_BIN}), "
+            f"store {harness.TEST_STORE}")
 
 
 def pytest_collection_modifyitems(config, items):
+    if harness.TEST_STORE == "postgres":
+        # Tests of the SQLite files themselves; the SQLite run covers them.
+        kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept
     for item in items:
         mark = item.get_closest_marker("thingport_only")
         if mark is None:

@@ -47,6 +47,10 @@ STOP_TIMEOUT = 5.0      # s after SIGTERM before SIGKILL
 WAIT = 5.0              # default bound for "this should happen promptly"
 
 DENY_SUBSCRIBE = "test/nosubscribe"
+# THINGPORT_TEST_STORE=postgres: every thingport under test keeps its identity and thing data in
+# a fresh database of one PostgreSQL the run starts (pgserver.py); tests marked sqlite_only
+# (they look at the SQLite files themselves) are left to the SQLite run.
+TEST_STORE = os.environ.get("THINGPORT_TEST_STORE", "sqlite")
 MAX_PACKET = 262144 + 65536 + 8  # thingport's default max_payload + the largest topic + header
 
 _ids = itertools.count(1)
@@ -190,6 +194,11 @@ class BrokerProcess:
         self.demo: Dict[str, str] = {}
         self._listen_cv = threading.Condition()
         self._readers: List[threading.Thread] = []
+        # the PostgreSQL database of this broker (kept across restarts), under TEST_STORE
+        self.store_url = ""
+        if kind == "thingport" and TEST_STORE == "postgres":
+            import pgserver  # only this run needs PostgreSQL
+            self.store_url = pgserver.shared().create_database()
         self.config_path = self._write_config()
 
     # -- config --
@@ -208,8 +217,15 @@ class BrokerProcess:
                 "allow_anonymous = true\n"
                 f"deny_subscribe = [{', '.join(json.dumps(d) for d in self.deny_subscribe)}]\n"
             )
-            if self.extra_config:
-                text += "\n" + self.extra_config.strip() + "\n"
+            extra = self.extra_config.strip()
+            if self.store_url:
+                keys = f'backend = "postgres"\nurl = "{self.store_url}"\n'
+                if "[store]\n" in extra:
+                    extra = extra.replace("[store]\n", "[store]\n" + keys, 1)
+                else:
+                    extra += "\n[store]\n" + keys
+            if extra:
+                text += "\n" + extra.strip() + "\n"
             path = self.workdir / "thingport.toml"
         else:
             acl = self.workdir / "acl"

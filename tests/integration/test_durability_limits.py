@@ -265,6 +265,7 @@ def store_check(data: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
+@pytest.mark.sqlite_only
 def test_store_check_on_a_sound_a_damaged_and_an_empty_data_dir(tmp_path, clients):
     b = BrokerProcess(tmp_path / "b")
     b.start()

@@ -164,6 +164,27 @@ TEST_P(ThingStoreContract, DownlinkRecordsAndOutcomes) {
   EXPECT_EQ(to_string(downlink_outcome::offline), "OFFLINE");
 }
 
+TEST_P(ThingStoreContract, RrpcPayloadsAreAnyBytesKeptAsGiven) {
+  // An RRPC request and reply are the device's bytes: not UTF-8, NUL, a backslash, quotes.
+  const std::string request("\x01\xff\x00\\x41'\"", 8);
+  const std::string reply("pong\xff\xfe\x00\\", 8);
+  downlink_record d = dl("7", 10);
+  d.type = downlink_type::rrpc;
+  d.identifier.clear();
+  d.request = request;
+  TP_ASSERT_OK(store().record_downlink("pk", "dev1", d));
+  TP_ASSERT_OK(store().complete_downlink("pk", "dev1", "7", downlink_outcome::success, std::nullopt,
+                                         reply, at_ms(20)));
+  auto r = store().get_downlink("pk", "dev1", "7");
+  TP_ASSERT_OK(r);
+  EXPECT_EQ(r->request, request);
+  EXPECT_EQ(r->reply, reply);
+  auto list = store().downlinks("pk", "dev1", {.offset = 0, .limit = 10});
+  TP_ASSERT_OK(list);
+  ASSERT_EQ(list->size(), 1U);
+  EXPECT_EQ(list->front().request, request);
+}
+
 TEST_P(ThingStoreContract, DownlinkRetention) {
   reopen({.max_values = 0,
           .max_events = 0,

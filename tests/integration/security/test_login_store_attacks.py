@@ -70,7 +70,9 @@ def test_data_dir_and_databases_are_private(broker):
     data = broker_data_dir(broker)
     assert mode(data) == 0o700, oct(mode(data))
     files = [p for p in data.iterdir() if p.is_file()]
-    assert any(p.name == "identity.db" for p in files)
+    assert any(p.name == "sessions.db" for p in files)
+    if harness.TEST_STORE == "sqlite":
+        assert any(p.name == "identity.db" for p in files)
     for p in files:
         assert mode(p) & 0o077 == 0, f"{p.name} is {oct(mode(p))}"
 
@@ -81,11 +83,11 @@ def test_loose_modes_left_by_a_copy_are_tightened_at_start(tmp_path):
     b.stop_and_check()
     data = broker_data_dir(b)
     os.chmod(data, 0o755)
-    os.chmod(data / "identity.db", 0o644)
+    os.chmod(data / "sessions.db", 0o644)
     b.start()
     try:
         assert mode(data) == 0o700
-        assert mode(data / "identity.db") == 0o600
+        assert mode(data / "sessions.db") == 0o600
     finally:
         b.stop_and_check()
 

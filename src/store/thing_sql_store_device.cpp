@@ -1,25 +1,23 @@
-// sqlite_thing_store, part 2: device info tags, desired values and downlink records. Part 1
-// (opening, properties, events, shadow, housekeeping) is thing_sqlite.cpp.
-#include "store/thing_sqlite.hpp"
-
-#include <sqlite3.h>
+// sql_thing_store, part 2: device info tags, desired values and downlink records. Part 1
+// (properties, events, shadow, housekeeping) is thing_sql_store.cpp.
+#include "store/thing_sql_store.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <string>
 
-#include "store/sqlite_connection.hpp"
-#include "store/sqlite_identity_rows.hpp" // for_each_row, to_sql
-#include "store/thing_sqlite_rows.hpp"
-#include "store/thing_sqlite_sql.hpp"
+#include "store/sql_connection.hpp"
+#include "store/thing_sql.hpp"
+#include "store/thing_sql_rows.hpp"
 #include "store/thing_validate.hpp"
 #include "store/validate.hpp"
 
 namespace thingport::store {
 
-using sqlite::statement;
-using namespace sqlite; // the helpers of thing_sqlite_rows.hpp
-namespace sql = sqlite::thing_sql;
+using sql::statement;
+using namespace sql; // the helpers of sql_connection.hpp and thing_sql_rows.hpp
+namespace tq = thing_sql;
 
 namespace {
 
@@ -41,11 +39,11 @@ result<downlink_record> read_downlink(const statement& s) {
   downlink_record r{.id = s.text(0),
                     .type = *t,
                     .identifier = s.text(2),
-                    .request = s.text(3),
+                    .request = s.bytes(3),
                     .sent = s.time(4),
                     .outcome = *o,
                     .reply_code = std::nullopt,
-                    .reply = s.optional_text(7),
+                    .reply = s.optional_bytes(7),
                     .completed = s.optional_time(8)};
   if (!s.is_null(6)) {
     r.reply_code = static_cast<int>(s.int64(6));
@@ -58,9 +56,9 @@ result<downlink_record> read_downlink(const statement& s) {
 
 // ---- device info ----------------------------------------------------------------------------
 
-result<void> sqlite_thing_store::set_attributes(std::string_view product_key,
-                                                std::string_view device_name,
-                                                std::span<const device_attribute> attributes) {
+result<void> sql_thing_store::set_attributes(std::string_view product_key,
+                                             std::string_view device_name,
+                                             std::span<const device_attribute> attributes) {
   const std::error_code input = check_each(attributes, [](const device_attribute& a) {
     if (auto ec = check_attribute_key(a.key)) {
       return ec;
@@ -68,7 +66,7 @@ result<void> sqlite_thing_store::set_attributes(std::string_view product_key,
     return check_thing_value(a.value);
   });
   return checked_write(product_key, device_name, input, [&] {
-    return run_each(*db_, attributes, sql::set_attribute,
+    return run_each(*db_, attributes, tq::set_attribute,
                     [&](statement& s, const device_attribute& a) {
                       s.bind(1, product_key)
                           .bind(2, device_name)
@@ -79,26 +77,26 @@ result<void> sqlite_thing_store::set_attributes(std::string_view product_key,
   });
 }
 
-result<void> sqlite_thing_store::delete_attributes(std::string_view product_key,
-                                                   std::string_view device_name,
-                                                   std::span<const std::string> keys) {
+result<void> sql_thing_store::delete_attributes(std::string_view product_key,
+                                                std::string_view device_name,
+                                                std::span<const std::string> keys) {
   const std::error_code input =
       check_each(keys, [](const std::string& k) { return check_attribute_key(k); });
   return checked_write(product_key, device_name, input, [&] {
-    return run_each(*db_, keys, sql::delete_attribute, [&](statement& s, const std::string& k) {
+    return run_each(*db_, keys, tq::delete_attribute, [&](statement& s, const std::string& k) {
       s.bind(1, product_key).bind(2, device_name).bind(3, k);
     });
   });
 }
 
 result<std::vector<device_attribute>>
-sqlite_thing_store::attributes(std::string_view product_key, std::string_view device_name) const {
+sql_thing_store::attributes(std::string_view product_key, std::string_view device_name) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
   std::lock_guard lock(mu_);
   return rows<device_attribute>(
-      *db_, sql::attributes, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      *db_, tq::attributes, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
       [](const statement& s) {
         return device_attribute{.key = s.text(0), .value = s.text(1), .updated = s.time(2)};
       });
@@ -106,11 +104,11 @@ sqlite_thing_store::attributes(std::string_view product_key, std::string_view de
 
 // ---- firmware -------------------------------------------------------------------------------
 
-result<void> sqlite_thing_store::record_firmware(std::string_view product_key,
-                                                 std::string_view device_name,
-                                                 const firmware_version& v) {
+result<void> sql_thing_store::record_firmware(std::string_view product_key,
+                                              std::string_view device_name,
+                                              const firmware_version& v) {
   return checked_write(product_key, device_name, check_firmware(v.module, v.version), [&] {
-    return run(*db_, sql::record_firmware, [&](statement& s) {
+    return run(*db_, tq::record_firmware, [&](statement& s) {
       s.bind(1, product_key)
           .bind(2, device_name)
           .bind(3, v.module)
@@ -121,26 +119,26 @@ result<void> sqlite_thing_store::record_firmware(std::string_view product_key,
 }
 
 result<std::vector<firmware_version>>
-sqlite_thing_store::firmware(std::string_view product_key, std::string_view device_name) const {
+sql_thing_store::firmware(std::string_view product_key, std::string_view device_name) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
   std::lock_guard lock(mu_);
   return rows<firmware_version>(
-      *db_, sql::firmware, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      *db_, tq::firmware, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
       [](const statement& s) {
         return firmware_version{.module = s.text(0), .version = s.text(1), .reported = s.time(2)};
       });
 }
 
 result<std::vector<version_count>>
-sqlite_thing_store::firmware_counts(std::string_view product_key) const {
+sql_thing_store::firmware_counts(std::string_view product_key) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
   std::lock_guard lock(mu_);
   return rows<version_count>(
-      *db_, sql::firmware_counts, [&](statement& s) { s.bind(1, product_key); },
+      *db_, tq::firmware_counts, [&](statement& s) { s.bind(1, product_key); },
       [](const statement& s) {
         return version_count{.module = s.text(0),
                              .version = s.text(1),
@@ -150,10 +148,10 @@ sqlite_thing_store::firmware_counts(std::string_view product_key) const {
 
 // ---- desired --------------------------------------------------------------------------------
 
-result<std::int64_t> sqlite_thing_store::set_desired(std::string_view product_key,
-                                                     std::string_view device_name,
-                                                     std::string_view identifier,
-                                                     std::string_view value, timestamp now) {
+result<std::int64_t> sql_thing_store::set_desired(std::string_view product_key,
+                                                  std::string_view device_name,
+                                                  std::string_view identifier,
+                                                  std::string_view value, timestamp now) {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -164,14 +162,14 @@ result<std::int64_t> sqlite_thing_store::set_desired(std::string_view product_ke
     return ec;
   }
   std::lock_guard lock(mu_);
-  return returning(*db_, sql::set_desired, [&](statement& s) {
+  return returning(*db_, tq::set_desired, [&](statement& s) {
     s.bind(1, product_key).bind(2, device_name).bind(3, identifier).bind(4, value).bind(5, now);
   });
 }
 
 result<std::vector<desired_property>>
-sqlite_thing_store::get_desired(std::string_view product_key, std::string_view device_name,
-                                std::span<const std::string> identifiers) const {
+sql_thing_store::get_desired(std::string_view product_key, std::string_view device_name,
+                             std::span<const std::string> identifiers) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -186,7 +184,7 @@ sqlite_thing_store::get_desired(std::string_view product_key, std::string_view d
   std::lock_guard lock(mu_);
   if (identifiers.empty()) {
     return rows<desired_property>(
-        *db_, sql::desired_all, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+        *db_, tq::desired_all, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
         read);
   }
   std::vector<std::string> sorted(identifiers.begin(), identifiers.end());
@@ -195,7 +193,7 @@ sqlite_thing_store::get_desired(std::string_view product_key, std::string_view d
   std::vector<desired_property> out;
   for (const std::string& id : sorted) {
     auto one = rows<desired_property>(
-        *db_, sql::desired_one,
+        *db_, tq::desired_one,
         [&](statement& s) { s.bind(1, product_key).bind(2, device_name).bind(3, id); }, read);
     if (!one) {
       return one.error();
@@ -205,13 +203,13 @@ sqlite_thing_store::get_desired(std::string_view product_key, std::string_view d
   return out;
 }
 
-result<void> sqlite_thing_store::delete_desired(std::string_view product_key,
-                                                std::string_view device_name,
-                                                std::span<const desired_removal> removals) {
+result<void> sql_thing_store::delete_desired(std::string_view product_key,
+                                             std::string_view device_name,
+                                             std::span<const desired_removal> removals) {
   const std::error_code input = check_each(
       removals, [](const desired_removal& r) { return check_thing_identifier(r.identifier); });
   return checked_write(product_key, device_name, input, [&] {
-    return run_each(*db_, removals, sql::remove_desired,
+    return run_each(*db_, removals, tq::remove_desired,
                     [&](statement& s, const desired_removal& r) {
                       s.bind(1, product_key).bind(2, device_name).bind(3, r.identifier);
                       if (r.version) {
@@ -225,9 +223,9 @@ result<void> sqlite_thing_store::delete_desired(std::string_view product_key,
 
 // ---- downlinks ------------------------------------------------------------------------------
 
-result<void> sqlite_thing_store::record_downlink(std::string_view product_key,
-                                                 std::string_view device_name,
-                                                 const downlink_record& r) {
+result<void> sql_thing_store::record_downlink(std::string_view product_key,
+                                              std::string_view device_name,
+                                              const downlink_record& r) {
   if (auto ec = check_downlink_id(r.id)) {
     return ec;
   }
@@ -242,10 +240,10 @@ result<void> sqlite_thing_store::record_downlink(std::string_view product_key,
       product_key, device_name,
       too_large ? make_error_code(thing_errc::bad_value) : std::error_code{},
       [&]() -> std::error_code {
-        if (auto ec = run(*db_, sql::insert_downlink, [&](statement& s) {
+        if (auto ec = run(*db_, tq::insert_downlink, [&](statement& s) {
               s.bind(1, product_key).bind(2, device_name).bind(3, r.id).bind(4, to_string(r.type));
               s.bind(5, r.identifier)
-                  .bind(6, r.request)
+                  .bind_bytes(6, r.request)
                   .bind(7, r.sent)
                   .bind(8, to_string(r.outcome));
               if (r.reply_code) {
@@ -253,7 +251,7 @@ result<void> sqlite_thing_store::record_downlink(std::string_view product_key,
               } else {
                 s.bind_null(9);
               }
-              s.bind(10, r.reply ? std::optional<std::string_view>(*r.reply) : std::nullopt);
+              s.bind_bytes(10, r.reply ? std::optional<std::string_view>(*r.reply) : std::nullopt);
               if (r.completed) {
                 s.bind(11, *r.completed);
               } else {
@@ -262,17 +260,18 @@ result<void> sqlite_thing_store::record_downlink(std::string_view product_key,
             })) {
           return ec; // a taken id: already_exists; an unknown device: not_found
         }
-        if (opts_.keep.max_downlinks > 0) {
-          if (auto ec = run(*db_, sql::trim_downlinks_count, [&](statement& s) {
+        if (keep_.max_downlinks > 0) {
+          if (auto ec = run(*db_, tq::trim_downlinks_count, [&](statement& s) {
                 s.bind(1, product_key)
                     .bind(2, device_name)
-                    .bind(3, sqlite::to_sql(opts_.keep.max_downlinks));
+                    .bind(3, sql::to_sql(keep_.max_downlinks))
+                    .bind(4, std::numeric_limits<std::int64_t>::max());
               })) {
             return ec;
           }
         }
-        if (const auto cutoff = age_cutoff(r.sent, opts_.keep.max_downlink_age)) {
-          return run(*db_, sql::trim_downlinks_age, [&](statement& s) {
+        if (const auto cutoff = age_cutoff(r.sent, keep_.max_downlink_age)) {
+          return run(*db_, tq::trim_downlinks_age, [&](statement& s) {
             s.bind(1, product_key).bind(2, device_name).bind(3, *cutoff);
           });
         }
@@ -280,12 +279,12 @@ result<void> sqlite_thing_store::record_downlink(std::string_view product_key,
       });
 }
 
-result<void> sqlite_thing_store::complete_downlink(std::string_view product_key,
-                                                   std::string_view device_name,
-                                                   std::string_view id, downlink_outcome outcome,
-                                                   std::optional<int> reply_code,
-                                                   std::optional<std::string_view> reply,
-                                                   timestamp at) {
+result<void> sql_thing_store::complete_downlink(std::string_view product_key,
+                                                std::string_view device_name, std::string_view id,
+                                                downlink_outcome outcome,
+                                                std::optional<int> reply_code,
+                                                std::optional<std::string_view> reply,
+                                                timestamp at) {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -296,14 +295,14 @@ result<void> sqlite_thing_store::complete_downlink(std::string_view product_key,
     return make_error_code(thing_errc::bad_value);
   }
   std::lock_guard lock(mu_);
-  if (auto ec = run(*db_, sql::complete_downlink, [&](statement& s) {
+  if (auto ec = run(*db_, tq::complete_downlink, [&](statement& s) {
         s.bind(1, product_key).bind(2, device_name).bind(3, id).bind(4, to_string(outcome));
         if (reply_code) {
           s.bind(5, std::int64_t{*reply_code});
         } else {
           s.bind_null(5);
         }
-        s.bind(6, reply).bind(7, at);
+        s.bind_bytes(6, reply).bind(7, at);
       })) {
     return ec;
   }
@@ -313,9 +312,9 @@ result<void> sqlite_thing_store::complete_downlink(std::string_view product_key,
   return {};
 }
 
-result<downlink_record> sqlite_thing_store::get_downlink(std::string_view product_key,
-                                                         std::string_view device_name,
-                                                         std::string_view id) const {
+result<downlink_record> sql_thing_store::get_downlink(std::string_view product_key,
+                                                      std::string_view device_name,
+                                                      std::string_view id) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -324,7 +323,7 @@ result<downlink_record> sqlite_thing_store::get_downlink(std::string_view produc
   }
   std::lock_guard lock(mu_);
   auto row = first_row<result<downlink_record>>(
-      *db_, sql::get_downlink,
+      *db_, tq::get_downlink,
       [&](statement& s) { s.bind(1, product_key).bind(2, device_name).bind(3, id); },
       read_downlink);
   if (!row) {
@@ -336,9 +335,9 @@ result<downlink_record> sqlite_thing_store::get_downlink(std::string_view produc
   return std::move(**row);
 }
 
-result<std::vector<downlink_record>> sqlite_thing_store::downlinks(std::string_view product_key,
-                                                                   std::string_view device_name,
-                                                                   page p) const {
+result<std::vector<downlink_record>> sql_thing_store::downlinks(std::string_view product_key,
+                                                                std::string_view device_name,
+                                                                page p) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -346,14 +345,14 @@ result<std::vector<downlink_record>> sqlite_thing_store::downlinks(std::string_v
     return ec;
   }
   std::lock_guard lock(mu_);
-  auto s = db_->prepare(sql::list_downlinks);
+  auto s = db_->prepare(tq::list_downlinks);
   if (!s) {
     return s.error();
   }
-  s->bind(1, product_key).bind(2, device_name).bind(3, sqlite::to_sql(p.limit));
-  s->bind(4, sqlite::to_sql(p.offset));
+  s->bind(1, product_key).bind(2, device_name).bind(3, sql::to_sql(p.limit));
+  s->bind(4, sql::to_sql(p.offset));
   std::vector<downlink_record> out;
-  if (auto ec = sqlite::for_each_row(*s, [&](const statement& row) -> std::error_code {
+  if (auto ec = sql::for_each_row(*s, [&](const statement& row) -> std::error_code {
         auto r = read_downlink(row);
         if (!r) {
           return r.error();

@@ -1,8 +1,6 @@
-// The SQL of sqlite_identity_store and the mapping between its rows and the store's records.
+// The SQL of sql_identity_store and the mapping between its rows and the store's records.
 // Internal to store/; used under the store's mutex only.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -11,9 +9,9 @@
 #include <system_error>
 
 #include "store/identity_store.hpp"
-#include "store/sqlite_connection.hpp"
+#include "store/sql_connection.hpp"
 
-namespace thingport::store::sqlite {
+namespace thingport::store::sql {
 
 // Every statement text has static storage: it is the key of the connection's statement cache.
 #define TP_PRODUCT_COLUMNS                                                                         \
@@ -88,7 +86,8 @@ inline constexpr const char* sql_add_sub_device =
     "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (product_key, device_name) DO UPDATE SET "
     "gateway_pk = excluded.gateway_pk, gateway_dn = excluded.gateway_dn, "
     "created_ms = excluded.created_ms "
-    "WHERE gateway_pk <> excluded.gateway_pk OR gateway_dn <> excluded.gateway_dn";
+    "WHERE topology.gateway_pk <> excluded.gateway_pk "
+    "OR topology.gateway_dn <> excluded.gateway_dn";
 inline constexpr const char* sql_gateway_of =
     "SELECT gateway_pk, gateway_dn FROM topology WHERE product_key = ?1 AND device_name = ?2";
 inline constexpr const char* sql_remove_sub_device =
@@ -149,42 +148,4 @@ inline application read_app(const statement& s) {
   };
 }
 
-inline std::int64_t to_sql(std::size_t n) noexcept {
-  return static_cast<std::int64_t>(
-      std::min<std::size_t>(n, std::numeric_limits<std::int64_t>::max()));
-}
-
-// Steps `s` to the end, handing each row to `on_row` (which may return an error_code to stop).
-template <typename OnRow> std::error_code for_each_row(statement& s, OnRow&& on_row) {
-  for (;;) {
-    const int rc = s.step();
-    if (rc == SQLITE_DONE) {
-      return {};
-    }
-    if (rc != SQLITE_ROW) {
-      return sqlite::to_error(rc);
-    }
-    if (auto ec = on_row(s)) {
-      return ec;
-    }
-  }
-}
-
-// Runs an UPDATE or DELETE that must touch one row: not_found when it touched none.
-template <typename Bind>
-result<void> change_one(sqlite::connection& db, const char* sql, Bind&& bind) {
-  auto s = db.prepare(sql);
-  if (!s) {
-    return s.error();
-  }
-  bind(*s);
-  if (auto ec = s->run()) {
-    return ec;
-  }
-  if (db.changes() == 0) {
-    return make_error_code(errc::not_found);
-  }
-  return {};
-}
-
-} // namespace thingport::store::sqlite
+} // namespace thingport::store::sql

@@ -1,9 +1,9 @@
-// The schema and SQL of sqlite_thing_store (docs/store-format.md "thing data"). Internal to
-// store/; used under the store's mutex only. Every statement text has static storage: it is the
-// key of the connection's statement cache.
+// The SQL of sql_thing_store, and the SQLite schema of its tables (docs/store-format.md "thing
+// data"). Internal to store/; used under the store's mutex only. Every statement text has static
+// storage: it is the key of the connection's statement cache.
 #pragma once
 
-namespace thingport::store::sqlite::thing_sql {
+namespace thingport::store::thing_sql {
 
 // The thing schema's version lives in thing_meta, not in PRAGMA user_version (which is the
 // identity schema's). Steps only ever append, as the identity schema's do.
@@ -96,7 +96,7 @@ inline constexpr const char* next_seq =
     "INSERT INTO thing_series (product_key, device_name, kind, identifier, next_seq) "
     "VALUES (?1, ?2, ?3, ?4, 2) "
     "ON CONFLICT (product_key, device_name, kind, identifier) "
-    "DO UPDATE SET next_seq = next_seq + 1 RETURNING next_seq - 1";
+    "DO UPDATE SET next_seq = thing_series.next_seq + 1 RETURNING next_seq - 1";
 inline constexpr const char* upsert_latest =
     "INSERT INTO thing_property (product_key, device_name, identifier, value, time_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -197,7 +197,7 @@ inline constexpr const char* desired_one =
     "WHERE product_key = ?1 AND device_name = ?2 AND identifier = ?3 AND value IS NOT NULL";
 inline constexpr const char* remove_desired =
     "UPDATE thing_desired SET value = NULL WHERE product_key = ?1 AND device_name = ?2 "
-    "AND identifier = ?3 AND value IS NOT NULL AND (?4 IS NULL OR version <= ?4)";
+    "AND identifier = ?3 AND value IS NOT NULL AND (CAST(?4 AS BIGINT) IS NULL OR version <= ?4)";
 
 // ---- downlinks ------------------------------------------------------------------------------
 #define TP_DOWNLINK_COLUMNS                                                                        \
@@ -208,7 +208,7 @@ inline constexpr const char* insert_downlink =
 inline constexpr const char* trim_downlinks_count =
     "DELETE FROM thing_downlink WHERE product_key = ?1 AND device_name = ?2 AND id IN ("
     "SELECT id FROM thing_downlink WHERE product_key = ?1 AND device_name = ?2 "
-    "ORDER BY sent_ms DESC, id DESC LIMIT -1 OFFSET ?3)";
+    "ORDER BY sent_ms DESC, id DESC LIMIT ?4 OFFSET ?3)";
 inline constexpr const char* trim_downlinks_age =
     "DELETE FROM thing_downlink WHERE product_key = ?1 AND device_name = ?2 AND sent_ms < ?3";
 inline constexpr const char* complete_downlink =
@@ -240,4 +240,4 @@ inline constexpr const char* delete_device[] = {
 
 #undef TP_DEVICE_FK
 
-} // namespace thingport::store::sqlite::thing_sql
+} // namespace thingport::store::thing_sql

@@ -1,37 +1,37 @@
-#include "store/sqlite_identity_store.hpp"
+#include "store/sql_identity_store.hpp"
 
-#include <sqlite3.h>
-
-#include "store/sqlite_connection.hpp"
-#include "store/sqlite_identity_rows.hpp"
+#include "store/sql_connection.hpp"
+#include "store/sql_identity_rows.hpp"
 #include "store/validate.hpp"
 
 namespace thingport::store {
 
-// The statements and row mappers of sqlite_identity_rows.hpp.
-using namespace sqlite;
+// The statements and row mappers of sql_identity_rows.hpp.
+using namespace sql;
 
-sqlite_identity_store::sqlite_identity_store(const std::filesystem::path& file, sqlite_options opts)
-    : db_(std::make_unique<sqlite::connection>(file, opts.busy_timeout)) {}
+sql_identity_store::sql_identity_store(std::unique_ptr<sql::connection> db) : db_(std::move(db)) {}
 
-sqlite_identity_store::~sqlite_identity_store() = default;
+sql_identity_store::~sql_identity_store() = default;
 
-std::error_code sqlite_identity_store::require_product(std::string_view product_key) const {
+std::error_code sql_identity_store::require_product(std::string_view product_key) const {
   auto s = db_->prepare(sql_product_exists);
   if (!s) {
     return s.error();
   }
   s->bind(1, product_key);
-  const int rc = s->step();
-  if (rc == SQLITE_ROW) {
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (*row) {
     return {};
   }
-  return rc == SQLITE_DONE ? make_error_code(errc::not_found) : sqlite::to_error(rc);
+  return make_error_code(errc::not_found);
 }
 
 // ---- products -------------------------------------------------------------------------------
 
-result<product> sqlite_identity_store::create_product(const new_product& spec) {
+result<product> sql_identity_store::create_product(const new_product& spec) {
   if (auto ec = check_new_product(spec)) {
     return ec;
   }
@@ -53,7 +53,7 @@ result<product> sqlite_identity_store::create_product(const new_product& spec) {
   return p;
 }
 
-result<product> sqlite_identity_store::get_product(std::string_view product_key) const {
+result<product> sql_identity_store::get_product(std::string_view product_key) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -63,14 +63,17 @@ result<product> sqlite_identity_store::get_product(std::string_view product_key)
     return s.error();
   }
   s->bind(1, product_key);
-  const int rc = s->step();
-  if (rc == SQLITE_ROW) {
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (*row) {
     return read_product(*s);
   }
-  return rc == SQLITE_DONE ? make_error_code(errc::not_found) : sqlite::to_error(rc);
+  return make_error_code(errc::not_found);
 }
 
-result<std::vector<product>> sqlite_identity_store::list_products(page p) const {
+result<std::vector<product>> sql_identity_store::list_products(page p) const {
   if (auto ec = check_page(p)) {
     return ec;
   }
@@ -90,8 +93,8 @@ result<std::vector<product>> sqlite_identity_store::list_products(page p) const 
   return out;
 }
 
-result<void> sqlite_identity_store::set_thing_model(std::string_view product_key,
-                                                    std::optional<std::string_view> json) {
+result<void> sql_identity_store::set_thing_model(std::string_view product_key,
+                                                 std::optional<std::string_view> json) {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -106,7 +109,7 @@ result<void> sqlite_identity_store::set_thing_model(std::string_view product_key
 }
 
 result<std::optional<std::string>>
-sqlite_identity_store::get_thing_model(std::string_view product_key) const {
+sql_identity_store::get_thing_model(std::string_view product_key) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -116,16 +119,19 @@ sqlite_identity_store::get_thing_model(std::string_view product_key) const {
     return s.error();
   }
   s->bind(1, product_key);
-  const int rc = s->step();
-  if (rc == SQLITE_ROW) {
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (*row) {
     return s->optional_text(0);
   }
-  return rc == SQLITE_DONE ? make_error_code(errc::not_found) : sqlite::to_error(rc);
+  return make_error_code(errc::not_found);
 }
 
 // ---- topic classes --------------------------------------------------------------------------
 
-result<void> sqlite_identity_store::add_topic_class(const topic_class& tc) {
+result<void> sql_identity_store::add_topic_class(const topic_class& tc) {
   if (auto ec = check_topic_class(tc)) {
     return ec;
   }
@@ -142,7 +148,7 @@ result<void> sqlite_identity_store::add_topic_class(const topic_class& tc) {
 }
 
 result<std::vector<topic_class>>
-sqlite_identity_store::list_topic_classes(std::string_view product_key) const {
+sql_identity_store::list_topic_classes(std::string_view product_key) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -171,8 +177,8 @@ sqlite_identity_store::list_topic_classes(std::string_view product_key) const {
 
 // ---- devices --------------------------------------------------------------------------------
 
-result<device> sqlite_identity_store::create_device(std::string_view product_key,
-                                                    const new_device& spec) {
+result<device> sql_identity_store::create_device(std::string_view product_key,
+                                                 const new_device& spec) {
   auto created = create_devices(product_key, std::span(&spec, 1));
   if (!created) {
     return created.error();
@@ -180,9 +186,8 @@ result<device> sqlite_identity_store::create_device(std::string_view product_key
   return std::move(created->front());
 }
 
-result<std::vector<device>>
-sqlite_identity_store::create_devices(std::string_view product_key,
-                                      std::span<const new_device> specs) {
+result<std::vector<device>> sql_identity_store::create_devices(std::string_view product_key,
+                                                               std::span<const new_device> specs) {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -198,27 +203,23 @@ sqlite_identity_store::create_devices(std::string_view product_key,
   }
 
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
   if (auto ec = require_product(product_key)) {
     return ec;
   }
-  auto s = db_->prepare(sql_insert_device);
-  if (!s) {
-    return s.error();
-  }
-  for (const device& d : out) {
-    s->bind(1, d.product_key)
-        .bind(2, d.device_name)
-        .bind(3, d.device_secret)
-        .bind(4, d.enabled)
-        .bind(5, d.created);
-    if (auto ec = s->run()) {
-      return ec; // a duplicate, also within the batch: already_exists; all rolled back
-    }
-    s->reset();
+  // A duplicate, also within the batch: already_exists, and all is rolled back.
+  if (auto ec = db_->run_batch(sql_insert_device, out.size(), [&](statement& s, std::size_t i) {
+        const device& d = out[i];
+        s.bind(1, d.product_key)
+            .bind(2, d.device_name)
+            .bind(3, d.device_secret)
+            .bind(4, d.enabled)
+            .bind(5, d.created);
+      })) {
+    return ec;
   }
   if (auto ec = tx.commit()) {
     return ec;
@@ -226,8 +227,8 @@ sqlite_identity_store::create_devices(std::string_view product_key,
   return out;
 }
 
-result<device> sqlite_identity_store::get_device(std::string_view product_key,
-                                                 std::string_view device_name) const {
+result<device> sql_identity_store::get_device(std::string_view product_key,
+                                              std::string_view device_name) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -240,15 +241,18 @@ result<device> sqlite_identity_store::get_device(std::string_view product_key,
     return s.error();
   }
   s->bind(1, product_key).bind(2, device_name);
-  const int rc = s->step();
-  if (rc == SQLITE_ROW) {
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (*row) {
     return read_device(*s);
   }
-  return rc == SQLITE_DONE ? make_error_code(errc::not_found) : sqlite::to_error(rc);
+  return make_error_code(errc::not_found);
 }
 
-result<std::vector<device>> sqlite_identity_store::list_devices(std::string_view product_key,
-                                                                page p) const {
+result<std::vector<device>> sql_identity_store::list_devices(std::string_view product_key,
+                                                             page p) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -257,7 +261,7 @@ result<std::vector<device>> sqlite_identity_store::list_devices(std::string_view
   }
   std::lock_guard lock(mu_);
   // One snapshot for the existence check and the rows.
-  sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
+  sql::transaction tx(*db_, sql::transaction::kind::read);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -279,12 +283,12 @@ result<std::vector<device>> sqlite_identity_store::list_devices(std::string_view
   return out;
 }
 
-result<std::uint64_t> sqlite_identity_store::count_devices(std::string_view product_key) const {
+result<std::uint64_t> sql_identity_store::count_devices(std::string_view product_key) const {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
+  sql::transaction tx(*db_, sql::transaction::kind::read);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -296,16 +300,19 @@ result<std::uint64_t> sqlite_identity_store::count_devices(std::string_view prod
     return s.error();
   }
   s->bind(1, product_key);
-  const int rc = s->step();
-  if (rc != SQLITE_ROW) {
-    return sqlite::to_error(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return make_error_code(errc::corrupt);
   }
   return static_cast<std::uint64_t>(s->int64(0));
 }
 
 template <typename Bind>
-result<void> sqlite_identity_store::update_device(const char* sql, std::string_view product_key,
-                                                  std::string_view device_name, Bind&& bind_rest) {
+result<void> sql_identity_store::update_device(const char* sql, std::string_view product_key,
+                                               std::string_view device_name, Bind&& bind_rest) {
   if (auto ec = check_product_key(product_key)) {
     return ec;
   }
@@ -319,33 +326,33 @@ result<void> sqlite_identity_store::update_device(const char* sql, std::string_v
   });
 }
 
-result<void> sqlite_identity_store::set_device_enabled(std::string_view product_key,
-                                                       std::string_view device_name, bool enabled) {
+result<void> sql_identity_store::set_device_enabled(std::string_view product_key,
+                                                    std::string_view device_name, bool enabled) {
   return update_device(sql_set_enabled, product_key, device_name,
                        [&](statement& s) { s.bind(3, enabled); });
 }
 
-result<void> sqlite_identity_store::delete_device(std::string_view product_key,
-                                                  std::string_view device_name) {
+result<void> sql_identity_store::delete_device(std::string_view product_key,
+                                               std::string_view device_name) {
   return update_device(sql_delete_device, product_key, device_name, [](statement&) {});
 }
 
-result<void> sqlite_identity_store::record_online(std::string_view product_key,
-                                                  std::string_view device_name, timestamp at,
-                                                  std::string_view ip) {
+result<void> sql_identity_store::record_online(std::string_view product_key,
+                                               std::string_view device_name, timestamp at,
+                                               std::string_view ip) {
   return update_device(sql_record_online, product_key, device_name,
                        [&](statement& s) { s.bind(3, at).bind(4, ip.substr(0, max_ip_bytes)); });
 }
 
-result<void> sqlite_identity_store::record_offline(std::string_view product_key,
-                                                   std::string_view device_name, timestamp at) {
+result<void> sql_identity_store::record_offline(std::string_view product_key,
+                                                std::string_view device_name, timestamp at) {
   return update_device(sql_record_offline, product_key, device_name,
                        [&](statement& s) { s.bind(3, at); });
 }
 
-result<std::size_t> sqlite_identity_store::record_status(std::span<const status_change> changes) {
+result<std::size_t> sql_identity_store::record_status(std::span<const status_change> changes) {
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -379,9 +386,9 @@ result<std::size_t> sqlite_identity_store::record_status(std::span<const status_
   return applied;
 }
 
-result<void> sqlite_identity_store::set_device_token(std::string_view product_key,
-                                                     std::string_view device_name,
-                                                     std::optional<std::string_view> token) {
+result<void> sql_identity_store::set_device_token(std::string_view product_key,
+                                                  std::string_view device_name,
+                                                  std::optional<std::string_view> token) {
   if (token) {
     if (auto ec = check_secret(*token)) {
       return ec;
@@ -393,8 +400,7 @@ result<void> sqlite_identity_store::set_device_token(std::string_view product_ke
 
 // ---- applications ---------------------------------------------------------------------------
 
-result<std::vector<std::string>>
-sqlite_identity_store::app_products(std::string_view app_key) const {
+result<std::vector<std::string>> sql_identity_store::app_products(std::string_view app_key) const {
   auto s = db_->prepare(sql_app_products);
   if (!s) {
     return s.error();
@@ -410,13 +416,13 @@ sqlite_identity_store::app_products(std::string_view app_key) const {
   return out;
 }
 
-result<application> sqlite_identity_store::create_app(const new_application& spec) {
+result<application> sql_identity_store::create_app(const new_application& spec) {
   if (auto ec = check_new_application(spec)) {
     return ec;
   }
   application a = make_application(spec, now());
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -448,12 +454,12 @@ result<application> sqlite_identity_store::create_app(const new_application& spe
   return a;
 }
 
-result<application> sqlite_identity_store::get_app(std::string_view app_key) const {
+result<application> sql_identity_store::get_app(std::string_view app_key) const {
   if (auto ec = check_app_key(app_key)) {
     return ec;
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
+  sql::transaction tx(*db_, sql::transaction::kind::read);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -462,9 +468,12 @@ result<application> sqlite_identity_store::get_app(std::string_view app_key) con
     return s.error();
   }
   s->bind(1, app_key);
-  const int rc = s->step();
-  if (rc != SQLITE_ROW) {
-    return rc == SQLITE_DONE ? make_error_code(errc::not_found) : sqlite::to_error(rc);
+  auto row = s->step();
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return make_error_code(errc::not_found);
   }
   application a = read_app(*s);
   auto products = app_products(app_key);
@@ -475,12 +484,12 @@ result<application> sqlite_identity_store::get_app(std::string_view app_key) con
   return a;
 }
 
-result<std::vector<application>> sqlite_identity_store::list_apps(page p) const {
+result<std::vector<application>> sql_identity_store::list_apps(page p) const {
   if (auto ec = check_page(p)) {
     return ec;
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
+  sql::transaction tx(*db_, sql::transaction::kind::read);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -505,7 +514,7 @@ result<std::vector<application>> sqlite_identity_store::list_apps(page p) const 
   return out;
 }
 
-result<void> sqlite_identity_store::set_app_enabled(std::string_view app_key, bool enabled) {
+result<void> sql_identity_store::set_app_enabled(std::string_view app_key, bool enabled) {
   if (auto ec = check_app_key(app_key)) {
     return ec;
   }
@@ -516,9 +525,9 @@ result<void> sqlite_identity_store::set_app_enabled(std::string_view app_key, bo
 
 // ---- everything -----------------------------------------------------------------------------
 
-std::error_code sqlite_identity_store::load_all(identity_sink& sink) const {
+std::error_code sql_identity_store::load_all(identity_sink& sink) const {
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
+  sql::transaction tx(*db_, sql::transaction::kind::read);
   if (auto ec = tx.begin_error()) {
     return ec;
   }

@@ -1,23 +1,20 @@
-#include "store/thing_sqlite.hpp"
-
-#include <sqlite3.h>
+#include "store/thing_sql_store.hpp"
 
 #include <algorithm>
 #include <map>
 #include <string>
 
-#include "store/sqlite_connection.hpp"
-#include "store/sqlite_identity_rows.hpp" // for_each_row, to_sql
-#include "store/thing_sqlite_rows.hpp"
-#include "store/thing_sqlite_sql.hpp"
+#include "store/sql_connection.hpp"
+#include "store/thing_sql.hpp"
+#include "store/thing_sql_rows.hpp"
 #include "store/thing_validate.hpp"
 #include "store/validate.hpp"
 
 namespace thingport::store {
 
-using sqlite::statement;
-using namespace sqlite; // the helpers of thing_sqlite_rows.hpp
-namespace sql = sqlite::thing_sql;
+using sql::statement;
+using namespace sql; // the helpers of sql_connection.hpp and thing_sql_rows.hpp
+namespace tq = thing_sql;
 
 namespace {
 
@@ -39,14 +36,14 @@ std::error_code check_time_read(std::string_view pk, std::string_view dn,
 // The rows of a history or event query: ?1 pk, ?2 dn, ?3 identifier, ?4..?5 the time range,
 // ?6 the limit.
 template <typename T, typename Read>
-result<std::vector<T>> time_rows(sqlite::connection& db, const char* text, std::string_view pk,
+result<std::vector<T>> time_rows(sql::connection& db, const char* text, std::string_view pk,
                                  std::string_view dn, std::string_view identifier,
                                  const time_query& q, Read&& read) {
   return rows<T>(
       db, text,
       [&](statement& s) {
         s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, q.from).bind(5, q.to);
-        s.bind(6, sqlite::to_sql(q.limit));
+        s.bind(6, sql::to_sql(q.limit));
       },
       read);
 }
@@ -59,9 +56,9 @@ event_record read_event(const statement& s) {
   return {.identifier = s.text(0), .type = s.text(1), .output = s.text(2), .time = s.time(3)};
 }
 
-result<std::int64_t> next_seq(sqlite::connection& db, std::string_view pk, std::string_view dn,
+result<std::int64_t> next_seq(sql::connection& db, std::string_view pk, std::string_view dn,
                               std::string_view kind, std::string_view identifier) {
-  return returning(db, sql::next_seq, [&](statement& s) {
+  return returning(db, tq::next_seq, [&](statement& s) {
     s.bind(1, pk).bind(2, dn).bind(3, kind).bind(4, identifier);
   });
 }
@@ -73,8 +70,8 @@ struct series_kind {
   const char* by_count;
   const char* by_age;
 };
-constexpr series_kind property_series{"p", sql::trim_history_count, sql::trim_history_age};
-constexpr series_kind event_series{"e", sql::trim_events_count, sql::trim_events_age};
+constexpr series_kind property_series{"p", tq::trim_history_count, tq::trim_history_age};
+constexpr series_kind event_series{"e", tq::trim_events_count, tq::trim_events_age};
 
 // The retention of one kind of series.
 struct series_trim {
@@ -84,11 +81,11 @@ struct series_trim {
 };
 
 // Count and age retention of the series written: `last` holds each identifier's last seq.
-std::error_code trim(sqlite::connection& db, std::string_view pk, std::string_view dn,
+std::error_code trim(sql::connection& db, std::string_view pk, std::string_view dn,
                      const std::map<std::string, std::int64_t, std::less<>>& last,
                      const series_trim& t) {
   for (const auto& [identifier, seq] : last) {
-    const std::int64_t keep_from = seq + 1 - sqlite::to_sql(t.max_count);
+    const std::int64_t keep_from = seq + 1 - sql::to_sql(t.max_count);
     if (t.max_count > 0 && keep_from > 1) {
       if (auto ec = run(db, t.kind.by_count, [&](statement& s) {
             s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, keep_from);
@@ -110,7 +107,7 @@ std::error_code trim(sqlite::connection& db, std::string_view pk, std::string_vi
 // Appends items (property values, events) to their series: each gets the next sequence number
 // of its identifier and is written by `insert(item, seq)`; then the retention.
 template <typename T, typename Insert>
-std::error_code put_series(sqlite::connection& db, std::string_view pk, std::string_view dn,
+std::error_code put_series(sql::connection& db, std::string_view pk, std::string_view dn,
                            std::span<const T> items, const series_trim& t, Insert&& insert) {
   std::map<std::string, std::int64_t, std::less<>> last;
   for (const T& item : items) {
@@ -128,56 +125,10 @@ std::error_code put_series(sqlite::connection& db, std::string_view pk, std::str
 
 } // namespace
 
-sqlite_thing_store::sqlite_thing_store(const std::filesystem::path& file, sqlite_thing_options opts)
-    : opts_(opts), db_(std::make_unique<sqlite::connection>(file, opts.busy_timeout)) {
-  migrate(file);
-  if (db_->exec(opts_.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) {
-    throw open_error("thing database " + file.string() + ": cannot set synchronous");
-  }
-}
+sql_thing_store::sql_thing_store(std::unique_ptr<sql::connection> db, retention keep)
+    : keep_(keep), db_(std::move(db)) {}
 
-sqlite_thing_store::~sqlite_thing_store() = default;
-
-void sqlite_thing_store::migrate(const std::filesystem::path& file) {
-  auto fail = [&](const std::string& what) {
-    throw open_error("thing database " + file.string() + ": " + what + " (" + db_->last_message() +
-                     ")");
-  };
-  sqlite::transaction tx(*db_);
-  if (tx.begin_error() || db_->exec(sql::create_meta)) {
-    fail("cannot start the thing schema migration");
-  }
-  std::int64_t version = 0;
-  {
-    auto s = db_->prepare(sql::read_version);
-    if (!s) {
-      fail("cannot read the thing schema version");
-    }
-    const int rc = s->step();
-    if (rc == SQLITE_ROW) {
-      version = s->int64(0);
-    } else if (rc != SQLITE_DONE) {
-      fail("cannot read the thing schema version");
-    }
-  }
-  if (version > sql::schema_version) {
-    throw open_error("thing database " + file.string() + " has thing schema version " +
-                     std::to_string(version) + ", newer than this build of thingport knows (" +
-                     std::to_string(sql::schema_version) + ")");
-  }
-  for (const sql::migration& m : sql::migrations) {
-    if (m.to_version <= version) {
-      continue;
-    }
-    if (db_->exec(m.sql) || run(*db_, sql::write_version,
-                                [&](statement& s) { s.bind(1, std::int64_t{m.to_version}); })) {
-      fail("thing schema migration to version " + std::to_string(m.to_version) + " failed");
-    }
-  }
-  if (tx.commit()) {
-    fail("cannot commit the thing schema migration");
-  }
-}
+sql_thing_store::~sql_thing_store() = default;
 
 // ---- properties -----------------------------------------------------------------------------
 
@@ -185,9 +136,8 @@ namespace {
 
 // retention::max_properties: would these values give the device more identifiers than `max`?
 // One count per post; the identifiers are looked up one by one only near the bound.
-std::error_code check_property_budget(sqlite::connection& db, std::string_view pk,
-                                      std::string_view dn, std::span<const property_value> values,
-                                      std::size_t max) {
+std::error_code check_property_budget(sql::connection& db, std::string_view pk, std::string_view dn,
+                                      std::span<const property_value> values, std::size_t max) {
   if (max == 0)
     return {};
   auto have = rows<std::int64_t>(
@@ -220,96 +170,94 @@ std::error_code check_property_budget(sqlite::connection& db, std::string_view p
 
 } // namespace
 
-std::error_code sqlite_thing_store::put_properties(std::string_view pk, std::string_view dn,
-                                                   std::span<const property_value> values,
-                                                   timestamp now) {
-  if (auto ec = check_property_budget(*db_, pk, dn, values, opts_.keep.max_properties))
+std::error_code sql_thing_store::put_properties(std::string_view pk, std::string_view dn,
+                                                std::span<const property_value> values,
+                                                timestamp now) {
+  if (auto ec = check_property_budget(*db_, pk, dn, values, keep_.max_properties))
     return ec;
-  const series_trim t{property_series, opts_.keep.max_values, age_cutoff(now, opts_.keep.max_age)};
+  const series_trim t{property_series, keep_.max_values, age_cutoff(now, keep_.max_age)};
   return put_series(*db_, pk, dn, values, t,
                     [&](const property_value& v, std::int64_t seq) -> std::error_code {
-                      if (auto ec = run(*db_, sql::insert_history, [&](statement& s) {
+                      if (auto ec = run(*db_, tq::insert_history, [&](statement& s) {
                             s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, seq);
                             s.bind(5, v.time).bind(6, v.value);
                           })) {
                         return ec;
                       }
-                      return run(*db_, sql::upsert_latest, [&](statement& s) {
+                      return run(*db_, tq::upsert_latest, [&](statement& s) {
                         s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, v.value);
                         s.bind(5, v.time);
                       });
                     });
 }
 
-result<void> sqlite_thing_store::append_properties(std::string_view product_key,
-                                                   std::string_view device_name,
-                                                   std::span<const property_value> values,
-                                                   timestamp now) {
+result<void> sql_thing_store::append_properties(std::string_view product_key,
+                                                std::string_view device_name,
+                                                std::span<const property_value> values,
+                                                timestamp now) {
   return checked_write(product_key, device_name, check_property_values(values),
                        [&] { return put_properties(product_key, device_name, values, now); });
 }
 
 result<std::vector<property_value>>
-sqlite_thing_store::latest_properties(std::string_view product_key,
-                                      std::string_view device_name) const {
+sql_thing_store::latest_properties(std::string_view product_key,
+                                   std::string_view device_name) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
   std::lock_guard lock(mu_);
   return rows<property_value>(
-      *db_, sql::latest, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      *db_, tq::latest, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
       read_property);
 }
 
-result<std::vector<property_value>>
-sqlite_thing_store::property_history(std::string_view product_key, std::string_view device_name,
-                                     std::string_view identifier, const time_query& q) const {
+result<std::vector<property_value>> sql_thing_store::property_history(std::string_view product_key,
+                                                                      std::string_view device_name,
+                                                                      std::string_view identifier,
+                                                                      const time_query& q) const {
   if (auto ec = check_time_read(product_key, device_name, identifier, false, q)) {
     return ec;
   }
   std::lock_guard lock(mu_);
-  return time_rows<property_value>(*db_, q.ascending ? sql::history_asc : sql::history_desc,
+  return time_rows<property_value>(*db_, q.ascending ? tq::history_asc : tq::history_desc,
                                    product_key, device_name, identifier, q, read_property);
 }
 
 // ---- events ---------------------------------------------------------------------------------
 
-std::error_code sqlite_thing_store::put_events(std::string_view pk, std::string_view dn,
-                                               std::span<const event_record> events,
-                                               timestamp now) {
-  const series_trim t{event_series, opts_.keep.max_events, age_cutoff(now, opts_.keep.max_age)};
+std::error_code sql_thing_store::put_events(std::string_view pk, std::string_view dn,
+                                            std::span<const event_record> events, timestamp now) {
+  const series_trim t{event_series, keep_.max_events, age_cutoff(now, keep_.max_age)};
   return put_series(*db_, pk, dn, events, t, [&](const event_record& e, std::int64_t seq) {
-    return run(*db_, sql::insert_event, [&](statement& s) {
+    return run(*db_, tq::insert_event, [&](statement& s) {
       s.bind(1, pk).bind(2, dn).bind(3, e.identifier).bind(4, seq).bind(5, e.time);
       s.bind(6, e.type).bind(7, e.output);
     });
   });
 }
 
-result<void> sqlite_thing_store::append_events(std::string_view product_key,
-                                               std::string_view device_name,
-                                               std::span<const event_record> events,
-                                               timestamp now) {
+result<void> sql_thing_store::append_events(std::string_view product_key,
+                                            std::string_view device_name,
+                                            std::span<const event_record> events, timestamp now) {
   return checked_write(product_key, device_name, check_event_records(events),
                        [&] { return put_events(product_key, device_name, events, now); });
 }
 
-result<std::vector<event_record>> sqlite_thing_store::events(std::string_view product_key,
-                                                             std::string_view device_name,
-                                                             std::string_view identifier,
-                                                             const time_query& q) const {
+result<std::vector<event_record>> sql_thing_store::events(std::string_view product_key,
+                                                          std::string_view device_name,
+                                                          std::string_view identifier,
+                                                          const time_query& q) const {
   if (auto ec = check_time_read(product_key, device_name, identifier, true, q)) {
     return ec;
   }
-  const char* text = identifier.empty()
-                         ? (q.ascending ? sql::events_all_asc : sql::events_all_desc)
-                         : (q.ascending ? sql::events_one_asc : sql::events_one_desc);
+  const char* text = identifier.empty() ? (q.ascending ? tq::events_all_asc : tq::events_all_desc)
+                                        : (q.ascending ? tq::events_one_asc : tq::events_one_desc);
   std::lock_guard lock(mu_);
   return time_rows<event_record>(*db_, text, product_key, device_name, identifier, q, read_event);
 }
 
-result<std::vector<std::error_code>> sqlite_thing_store::write(std::span<const thing_write> writes,
-                                                               timestamp now) {
+result<std::vector<std::error_code>> sql_thing_store::write(std::span<const thing_write> writes,
+                                                            timestamp now) {
   if (auto ec = check_batch_size(writes.size())) {
     return ec;
   }
@@ -330,7 +278,7 @@ result<std::vector<std::error_code>> sqlite_thing_store::write(std::span<const t
         writes[i]);
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -366,22 +314,21 @@ result<std::vector<std::error_code>> sqlite_thing_store::write(std::span<const t
 // ---- shadow ---------------------------------------------------------------------------------
 
 result<std::optional<shadow_document>>
-sqlite_thing_store::get_shadow(std::string_view product_key, std::string_view device_name) const {
+sql_thing_store::get_shadow(std::string_view product_key, std::string_view device_name) const {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
   std::lock_guard lock(mu_);
   return first_row<shadow_document>(
-      *db_, sql::get_shadow, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
+      *db_, tq::get_shadow, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); },
       [](const statement& s) {
         return shadow_document{.document = s.text(0), .version = s.int64(1), .updated = s.time(2)};
       });
 }
 
-result<void> sqlite_thing_store::put_shadow(std::string_view product_key,
-                                            std::string_view device_name,
-                                            const shadow_document& doc,
-                                            std::int64_t expected_version) {
+result<void> sql_thing_store::put_shadow(std::string_view product_key, std::string_view device_name,
+                                         const shadow_document& doc,
+                                         std::int64_t expected_version) {
   if (auto ec = check_device(product_key, device_name)) {
     return ec;
   }
@@ -392,7 +339,7 @@ result<void> sqlite_thing_store::put_shadow(std::string_view product_key,
     return make_error_code(thing_errc::version_conflict);
   }
   std::lock_guard lock(mu_);
-  const char* text = expected_version == 0 ? sql::insert_shadow : sql::update_shadow;
+  const char* text = expected_version == 0 ? tq::insert_shadow : tq::update_shadow;
   if (auto ec = run(*db_, text, [&](statement& s) {
         s.bind(1, product_key).bind(2, device_name).bind(3, doc.document).bind(4, doc.version);
         s.bind(5, doc.updated);
@@ -410,13 +357,13 @@ result<void> sqlite_thing_store::put_shadow(std::string_view product_key,
 
 // ---- housekeeping ---------------------------------------------------------------------------
 
-result<std::uint64_t> sqlite_thing_store::prune(timestamp now) {
+result<std::uint64_t> sql_thing_store::prune(timestamp now) {
   std::lock_guard lock(mu_);
   struct series {
     std::string pk, dn, kind, identifier;
   };
   auto all = rows<series>(
-      *db_, sql::all_series, [](statement&) {},
+      *db_, tq::all_series, [](statement&) {},
       [](const statement& s) {
         return series{s.text(0), s.text(1), s.text(2), s.text(3)};
       });
@@ -425,9 +372,9 @@ result<std::uint64_t> sqlite_thing_store::prune(timestamp now) {
   }
   std::uint64_t removed = 0;
   // Each series in its own short transaction: a long sweep must not hold the write lock.
-  if (const auto cutoff = age_cutoff(now, opts_.keep.max_age)) {
+  if (const auto cutoff = age_cutoff(now, keep_.max_age)) {
     for (const series& s : *all) {
-      const char* text = s.kind == "p" ? sql::trim_history_age : sql::trim_events_age;
+      const char* text = s.kind == "p" ? tq::trim_history_age : tq::trim_events_age;
       if (auto ec = run(*db_, text, [&](statement& st) {
             st.bind(1, s.pk).bind(2, s.dn).bind(3, s.identifier).bind(4, *cutoff);
           })) {
@@ -436,8 +383,8 @@ result<std::uint64_t> sqlite_thing_store::prune(timestamp now) {
       removed += static_cast<std::uint64_t>(db_->changes());
     }
   }
-  if (const auto cutoff = age_cutoff(now, opts_.keep.max_downlink_age)) {
-    if (auto ec = run(*db_, sql::prune_downlinks, [&](statement& st) { st.bind(1, *cutoff); })) {
+  if (const auto cutoff = age_cutoff(now, keep_.max_downlink_age)) {
+    if (auto ec = run(*db_, tq::prune_downlinks, [&](statement& st) { st.bind(1, *cutoff); })) {
       return ec;
     }
     removed += static_cast<std::uint64_t>(db_->changes());
@@ -445,10 +392,10 @@ result<std::uint64_t> sqlite_thing_store::prune(timestamp now) {
   return removed;
 }
 
-result<void> sqlite_thing_store::delete_device_data(std::string_view product_key,
-                                                    std::string_view device_name) {
+result<void> sql_thing_store::delete_device_data(std::string_view product_key,
+                                                 std::string_view device_name) {
   return checked_write(product_key, device_name, {}, [&]() -> std::error_code {
-    for (const char* text : sql::delete_device) {
+    for (const char* text : tq::delete_device) {
       if (auto ec =
               run(*db_, text, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); })) {
         return ec;

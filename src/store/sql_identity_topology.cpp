@@ -1,15 +1,13 @@
-// sqlite_identity_store, part 2: the gateway topology (the `topology` table of schema version 3).
-// Part 1 (opening, products, devices, applications) is sqlite_identity_store.cpp.
-#include <sqlite3.h>
-
-#include "store/sqlite_connection.hpp"
-#include "store/sqlite_identity_rows.hpp"
-#include "store/sqlite_identity_store.hpp"
+// sql_identity_store, part 2: the gateway topology (the `topology` table of schema version 3).
+// Part 1 (opening, products, devices, applications) is sql_identity_store.cpp.
+#include "store/sql_connection.hpp"
+#include "store/sql_identity_rows.hpp"
+#include "store/sql_identity_store.hpp"
 #include "store/validate.hpp"
 
 namespace thingport::store {
 
-using namespace sqlite; // the statements and row helpers of sqlite_identity_rows.hpp
+using namespace sql; // the statements and row helpers of sql_identity_rows.hpp
 
 namespace {
 
@@ -37,9 +35,9 @@ std::error_code check_refs(std::string_view pk, std::string_view dn,
 
 } // namespace
 
-result<void> sqlite_identity_store::add_sub_devices(std::string_view gateway_pk,
-                                                    std::string_view gateway_dn,
-                                                    std::span<const device_ref> subs) {
+result<void> sql_identity_store::add_sub_devices(std::string_view gateway_pk,
+                                                 std::string_view gateway_dn,
+                                                 std::span<const device_ref> subs) {
   if (auto ec = check_refs(gateway_pk, gateway_dn, subs)) {
     return ec;
   }
@@ -49,7 +47,7 @@ result<void> sqlite_identity_store::add_sub_devices(std::string_view gateway_pk,
     }
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -80,14 +78,14 @@ result<void> sqlite_identity_store::add_sub_devices(std::string_view gateway_pk,
   return {};
 }
 
-result<void> sqlite_identity_store::remove_sub_devices(std::string_view gateway_pk,
-                                                       std::string_view gateway_dn,
-                                                       std::span<const device_ref> subs) {
+result<void> sql_identity_store::remove_sub_devices(std::string_view gateway_pk,
+                                                    std::string_view gateway_dn,
+                                                    std::span<const device_ref> subs) {
   if (auto ec = check_refs(gateway_pk, gateway_dn, subs)) {
     return ec;
   }
   std::lock_guard lock(mu_);
-  sqlite::transaction tx(*db_);
+  sql::transaction tx(*db_);
   if (auto ec = tx.begin_error()) {
     return ec;
   }
@@ -109,8 +107,8 @@ result<void> sqlite_identity_store::remove_sub_devices(std::string_view gateway_
   return {};
 }
 
-result<std::vector<device_ref>>
-sqlite_identity_store::refs_where(const char* sql, std::string_view a, std::string_view b) const {
+result<std::vector<device_ref>> sql_identity_store::refs_where(const char* sql, std::string_view a,
+                                                               std::string_view b) const {
   auto s = db_->prepare(sql);
   if (!s) {
     return s.error();
@@ -126,8 +124,8 @@ sqlite_identity_store::refs_where(const char* sql, std::string_view a, std::stri
   return out;
 }
 
-result<std::vector<device_ref>>
-sqlite_identity_store::sub_devices(std::string_view gateway_pk, std::string_view gateway_dn) const {
+result<std::vector<device_ref>> sql_identity_store::sub_devices(std::string_view gateway_pk,
+                                                                std::string_view gateway_dn) const {
   if (auto ec = check_refs(gateway_pk, gateway_dn, {})) {
     return ec;
   }
@@ -136,8 +134,7 @@ sqlite_identity_store::sub_devices(std::string_view gateway_pk, std::string_view
 }
 
 result<std::optional<device_ref>>
-sqlite_identity_store::gateway_of(std::string_view product_key,
-                                  std::string_view device_name) const {
+sql_identity_store::gateway_of(std::string_view product_key, std::string_view device_name) const {
   if (auto ec = check_refs(product_key, device_name, {})) {
     return ec;
   }

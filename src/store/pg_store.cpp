@@ -1,0 +1,205 @@
+#include "store/pg_store.hpp"
+
+#include <string>
+
+namespace thingport::store {
+
+namespace {
+
+// Version 1: the identity tables (as the SQLite identity schema 3) and the thing tables (as the
+// SQLite thing schema 2), with PostgreSQL's types. Flags and times are BIGINT as in SQLite, so
+// that both backends run the same statements; RRPC payloads (thing_downlink.request, reply) are
+// bytes that need not be UTF-8, hence bytea. Steps only ever append.
+constexpr const char* schema_v1 = R"sql(
+CREATE TABLE product (
+  product_key          TEXT   NOT NULL PRIMARY KEY,
+  product_secret       TEXT   NOT NULL,
+  name                 TEXT   NOT NULL,
+  dynamic_registration BIGINT NOT NULL DEFAULT 0 CHECK (dynamic_registration IN (0, 1)),
+  created_ms           BIGINT NOT NULL,
+  thing_model          TEXT,
+  node_type            TEXT   NOT NULL DEFAULT 'device'
+                       CHECK (node_type IN ('device', 'gateway', 'subdevice'))
+);
+CREATE TABLE topic_class (
+  id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  product_key TEXT   NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  topic       TEXT   NOT NULL,
+  access      TEXT   NOT NULL CHECK (access IN ('pub', 'sub', 'all')),
+  created_ms  BIGINT NOT NULL,
+  UNIQUE (product_key, topic)
+);
+CREATE TABLE device (
+  product_key     TEXT   NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  device_name     TEXT   NOT NULL,
+  device_secret   TEXT   NOT NULL,
+  enabled         BIGINT NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_ms      BIGINT NOT NULL,
+  first_online_ms BIGINT,
+  last_online_ms  BIGINT,
+  last_offline_ms BIGINT,
+  last_ip         TEXT   NOT NULL DEFAULT '',
+  device_token    TEXT,
+  PRIMARY KEY (product_key, device_name)
+);
+CREATE TABLE application (
+  app_key    TEXT   NOT NULL PRIMARY KEY,
+  app_secret TEXT   NOT NULL,
+  name       TEXT   NOT NULL,
+  enabled    BIGINT NOT NULL DEFAULT 1 CHECK (enabled IN (0, 1)),
+  created_ms BIGINT NOT NULL
+);
+CREATE TABLE application_product (
+  app_key     TEXT NOT NULL REFERENCES application (app_key) ON DELETE CASCADE,
+  product_key TEXT NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  PRIMARY KEY (app_key, product_key)
+);
+CREATE INDEX application_product_by_product ON application_product (product_key);
+CREATE TABLE topology (
+  product_key TEXT   NOT NULL,
+  device_name TEXT   NOT NULL,
+  gateway_pk  TEXT   NOT NULL,
+  gateway_dn  TEXT   NOT NULL,
+  created_ms  BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name),
+  FOREIGN KEY (product_key, device_name) REFERENCES device (product_key, device_name)
+    ON DELETE CASCADE,
+  FOREIGN KEY (gateway_pk, gateway_dn) REFERENCES device (product_key, device_name)
+    ON DELETE CASCADE
+);
+CREATE INDEX topology_by_gateway ON topology (gateway_pk, gateway_dn, product_key, device_name);
+
+CREATE TABLE thing_property (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, identifier TEXT NOT NULL,
+  value TEXT NOT NULL, time_ms BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name, identifier),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE TABLE thing_series (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('p', 'e')), identifier TEXT NOT NULL,
+  next_seq BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name, kind, identifier),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE TABLE thing_property_history (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, identifier TEXT NOT NULL,
+  seq BIGINT NOT NULL, time_ms BIGINT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (product_key, device_name, identifier, seq),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE INDEX thing_property_history_by_time
+  ON thing_property_history (product_key, device_name, identifier, time_ms);
+CREATE TABLE thing_event (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, identifier TEXT NOT NULL,
+  seq BIGINT NOT NULL, time_ms BIGINT NOT NULL, type TEXT NOT NULL, output TEXT NOT NULL,
+  PRIMARY KEY (product_key, device_name, identifier, seq),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE INDEX thing_event_by_identifier_time
+  ON thing_event (product_key, device_name, identifier, time_ms);
+CREATE INDEX thing_event_by_time ON thing_event (product_key, device_name, time_ms);
+CREATE TABLE thing_shadow (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL,
+  document TEXT NOT NULL, version BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE TABLE thing_attribute (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, attr_key TEXT NOT NULL,
+  attr_value TEXT NOT NULL, updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name, attr_key),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE TABLE thing_desired (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, identifier TEXT NOT NULL,
+  value TEXT, version BIGINT NOT NULL, updated_ms BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name, identifier),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE TABLE thing_downlink (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, id TEXT NOT NULL,
+  type TEXT NOT NULL CHECK (type IN ('property_set', 'service', 'rrpc')),
+  identifier TEXT NOT NULL, request BYTEA NOT NULL, sent_ms BIGINT NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('PENDING', 'SUCCESS', 'TIMEOUT', 'OFFLINE')),
+  reply_code BIGINT, reply BYTEA, completed_ms BIGINT,
+  PRIMARY KEY (product_key, device_name, id),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE INDEX thing_downlink_by_sent ON thing_downlink (product_key, device_name, sent_ms);
+CREATE TABLE thing_firmware (
+  product_key TEXT NOT NULL, device_name TEXT NOT NULL, module TEXT NOT NULL,
+  version TEXT NOT NULL, reported_ms BIGINT NOT NULL,
+  PRIMARY KEY (product_key, device_name, module),
+  FOREIGN KEY (product_key, device_name) REFERENCES device ON DELETE CASCADE);
+CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);
+)sql";
+
+struct migration {
+  int to_version;
+  const char* sql;
+};
+constexpr migration migrations[] = {{1, schema_v1}};
+static_assert(std::size(migrations) == pg_schema_version);
+
+constexpr const char* create_versions =
+    "CREATE TABLE IF NOT EXISTS thingport_schema (component TEXT NOT NULL PRIMARY KEY, "
+    "version BIGINT NOT NULL, migrated_ms BIGINT NOT NULL)";
+// One lock id for every node's migration: "TPmg".
+constexpr const char* lock_migration = "SELECT pg_advisory_xact_lock(1414556007)";
+constexpr const char* read_version =
+    "SELECT version FROM thingport_schema WHERE component = 'thingport'";
+constexpr const char* write_version =
+    "INSERT INTO thingport_schema (component, version, migrated_ms) VALUES ('thingport', ?1, ?2) "
+    "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
+    "migrated_ms = excluded.migrated_ms";
+
+// Migrates the database `db` is on; the version found before.
+int migrate(pg::connection& db, const pg::options& opts) {
+  auto fail = [&](const std::string& what) {
+    throw open_error("PostgreSQL database " + pg::redact(opts.url) + ": " + what + " (" +
+                     db.last_message() + ")");
+  };
+  sql::transaction tx(db);
+  if (tx.begin_error() || db.exec(lock_migration) || db.exec(create_versions)) {
+    fail("cannot start the schema migration");
+  }
+  auto version = sql::first_row<std::int64_t>(
+      db, read_version, [](sql::statement&) {}, [](const sql::statement& s) { return s.int64(0); });
+  if (!version) {
+    fail("cannot read the schema version");
+  }
+  const std::int64_t have = version->value_or(0);
+  if (have > pg_schema_version) {
+    throw open_error("PostgreSQL database " + pg::redact(opts.url) + " has schema version " +
+                     std::to_string(have) + ", newer than this build of thingport knows (" +
+                     std::to_string(pg_schema_version) +
+                     "); run the thingport version that wrote it, or a newer one");
+  }
+  for (const migration& m : migrations) {
+    if (m.to_version <= have) {
+      continue;
+    }
+    if (db.exec(m.sql) || sql::run(db, write_version, [&](sql::statement& s) {
+          s.bind(1, std::int64_t{m.to_version}).bind(2, now());
+        })) {
+      fail("schema migration to version " + std::to_string(m.to_version) + " failed");
+    }
+  }
+  if (tx.commit()) {
+    fail("cannot commit the schema migration");
+  }
+  return static_cast<int>(have);
+}
+
+std::unique_ptr<sql::connection> open(const pg::options& opts) {
+  auto db = std::make_unique<pg::connection>(opts);
+  migrate(*db, opts);
+  return db;
+}
+
+} // namespace
+
+int pg_migrate(const pg::options& opts) {
+  pg::connection db(opts);
+  return migrate(db, opts);
+}
+
+pg_identity_store::pg_identity_store(const pg::options& opts) : sql_identity_store(open(opts)) {}
+
+pg_thing_store::pg_thing_store(const pg::options& opts, retention keep)
+    : sql_thing_store(open(opts), keep) {}
+
+} // namespace thingport::store
