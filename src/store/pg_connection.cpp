@@ -173,6 +173,13 @@ public:
   std::string bytes(int col) const override { return blob(col); }
 
   result<bool> step() noexcept override {
+    if (db_.deferring_) {
+      // Sent, answered at flush(): no rows to read.
+      if (auto ec = enqueue()) {
+        return result<bool>(boost::system::in_place_error, ec);
+      }
+      return false;
+    }
     if (res_ == nullptr) {
       if (auto ec = execute()) {
         return result<bool>(boost::system::in_place_error, ec);
@@ -242,12 +249,14 @@ private:
   }
 
 public:
-  // Prepares the statement on the server, once per connection.
+  // Prepares the statement on the server, once per connection generation (the name carries
+  // it: after a failed pipeline no name is trusted to exist).
   std::error_code ensure_prepared() noexcept {
     if (prepared_ == db_.generation_) {
       return {};
     }
-    PGresult* r = PQprepare(db_.conn_, name_.c_str(), text_.text.c_str(), text_.params,
+    server_name_ = name_ + "_" + std::to_string(db_.generation_);
+    PGresult* r = PQprepare(db_.conn_, server_name_.c_str(), text_.text.c_str(), text_.params,
                             types_.empty() ? nullptr : types_.data());
     auto ec = db_.note(r);
     PQclear(r);
@@ -263,8 +272,33 @@ public:
       return false;
     }
     const params p = current();
-    return PQsendQueryPrepared(db_.conn_, name_.c_str(), text_.params, p.values.data(),
+    return PQsendQueryPrepared(db_.conn_, server_name_.c_str(), text_.params, p.values.data(),
                                p.lengths.data(), formats_.data(), 0) == 1;
+  }
+
+  // In the connection's deferred pipeline: the PREPARE too when needed, then the execution.
+  std::error_code enqueue() noexcept {
+    if (bind_failed_) {
+      return make_error_code(errc::storage_failure);
+    }
+    if (prepared_ != db_.generation_) {
+      server_name_ = name_ + "_" + std::to_string(db_.generation_);
+      if (PQsendPrepare(db_.conn_, server_name_.c_str(), text_.text.c_str(), text_.params,
+                        types_.empty() ? nullptr : types_.data()) != 1) {
+        return make_error_code(errc::storage_failure);
+      }
+      ++db_.pending_;
+      prepared_ = db_.generation_; // a failure shows at flush(), which renews the generation
+    }
+    try {
+      if (!send()) {
+        return make_error_code(errc::storage_failure);
+      }
+    } catch (...) {
+      return make_error_code(errc::storage_failure);
+    }
+    ++db_.pending_;
+    return {};
   }
 
 private:
@@ -290,7 +324,7 @@ private:
     }
     try {
       const params p = current();
-      res_ = PQexecPrepared(db_.conn_, name_.c_str(), text_.params, p.values.data(),
+      res_ = PQexecPrepared(db_.conn_, server_name_.c_str(), text_.params, p.values.data(),
                             p.lengths.data(), formats_.data(), 0);
     } catch (...) {
       return make_error_code(errc::storage_failure);
@@ -304,6 +338,7 @@ private:
 
   connection& db_;
   std::string name_;
+  std::string server_name_; // name_ and the generation it was prepared in
   rewritten text_;
   std::vector<Oid> types_;
   std::vector<std::string> values_;
@@ -418,6 +453,13 @@ std::error_code connection::exec(const char* sql) noexcept {
   if (!usable()) {
     return make_error_code(errc::storage_failure);
   }
+  if (deferring_) {
+    if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+      return make_error_code(errc::storage_failure);
+    }
+    ++pending_;
+    return {};
+  }
   PGresult* res = PQexec(conn_, sql);
   auto ec = note(res);
   // A COMMIT of a transaction that failed is answered ROLLBACK, without an error.
@@ -447,6 +489,68 @@ std::int64_t connection::changes() const noexcept {
 
 std::string connection::last_message() const {
   return message_;
+}
+
+void connection::defer() noexcept {
+  if (!deferring_ && !in_pipeline() && usable() && PQenterPipelineMode(conn_) == 1) {
+    deferring_ = true;
+    pending_ = 0;
+  }
+}
+
+bool connection::in_pipeline() const noexcept {
+  return conn_ != nullptr && PQpipelineStatus(conn_) != PQ_PIPELINE_OFF;
+}
+
+std::error_code connection::flush(std::size_t* answered) noexcept {
+  std::size_t good = 0;
+  if (answered != nullptr) {
+    *answered = 0;
+  }
+  if (!deferring_) {
+    return {};
+  }
+  deferring_ = false;
+  std::error_code first;
+  if (PQpipelineSync(conn_) != 1) {
+    first = make_error_code(errc::storage_failure);
+  } else {
+    // Every answer, then the sync's: the first error is the one that counts (the rest of the
+    // pipeline was aborted by it).
+    for (;;) {
+      PGresult* r = PQgetResult(conn_);
+      if (r == nullptr) {
+        if (!connected()) {
+          first = first ? first : make_error_code(errc::storage_failure);
+          break;
+        }
+        continue; // the end of one statement's answers
+      }
+      const auto status = PQresultStatus(r);
+      if (status == PGRES_PIPELINE_SYNC) {
+        PQclear(r);
+        break;
+      }
+      if (!first && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        first = status == PGRES_PIPELINE_ABORTED ? make_error_code(errc::storage_failure) : note(r);
+      } else if (!first) {
+        ++good;
+      }
+      PQclear(r);
+    }
+  }
+  PQexitPipelineMode(conn_);
+  pending_ = 0;
+  if (answered != nullptr) {
+    *answered = good;
+  }
+  if (first) {
+    ++generation_; // a PREPARE in the pipeline may not have run: prepare anew, new names
+    if (in_tx_ && !connected()) {
+      tx_failed_ = true;
+    }
+  }
+  return first;
 }
 
 std::error_code

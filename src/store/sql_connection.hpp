@@ -171,6 +171,22 @@ public:
   // The engine's last error message, for logs and open errors.
   virtual std::string last_message() const = 0;
 
+  // Deferred execution: between defer() and flush(), statements run for no rows (run(), exec())
+  // may be sent without waiting for their answers (PostgreSQL's pipeline mode), which then
+  // report success, and flush() returns the first error among them. A backend that runs each at
+  // once (SQLite) reports each error at once, and its flush() has nothing to add. No rows can
+  // be read and changes() means nothing while deferred.
+  // deferred() counts what was sent since defer(); flush() sets `answered` (when given) to how
+  // many of those succeeded before the first error.
+  virtual void defer() noexcept {}
+  virtual std::size_t deferred() const noexcept { return 0; }
+  virtual std::error_code flush(std::size_t* answered = nullptr) noexcept {
+    if (answered != nullptr) {
+      *answered = 0;
+    }
+    return {};
+  }
+
   // Runs `sql` (no rows) once for each of `rows` rows, bound by bind(statement, i); stops at
   // the first error. A backend may send many rows before it reads their answers (PostgreSQL's
   // pipeline mode): one round trip per chunk instead of one per row.

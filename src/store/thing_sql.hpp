@@ -92,11 +92,16 @@ struct migration {
 inline constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
 
 // ---- properties -----------------------------------------------------------------------------
-inline constexpr const char* next_seq =
+// The statements of a post need no answer from each other (a backend may send them all before
+// reading any): a value's sequence number is read back by the insert that follows its bump.
+inline constexpr const char* bump_seq =
     "INSERT INTO thing_series (product_key, device_name, kind, identifier, next_seq) "
     "VALUES (?1, ?2, ?3, ?4, 2) "
     "ON CONFLICT (product_key, device_name, kind, identifier) "
-    "DO UPDATE SET next_seq = thing_series.next_seq + 1 RETURNING next_seq - 1";
+    "DO UPDATE SET next_seq = thing_series.next_seq + 1";
+#define TP_LAST_SEQ(kind)                                                                          \
+  "(SELECT next_seq - 1 FROM thing_series WHERE product_key = ?1 AND device_name = ?2 "            \
+  "AND kind = '" kind "' AND identifier = ?3)"
 inline constexpr const char* upsert_latest =
     "INSERT INTO thing_property (product_key, device_name, identifier, value, time_ms) "
     "VALUES (?1, ?2, ?3, ?4, ?5) "
@@ -105,10 +110,11 @@ inline constexpr const char* upsert_latest =
     "WHERE excluded.time_ms >= thing_property.time_ms";
 inline constexpr const char* insert_history =
     "INSERT INTO thing_property_history (product_key, device_name, identifier, seq, time_ms, "
-    "value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "value) VALUES (?1, ?2, ?3, " TP_LAST_SEQ("p") ", ?4, ?5)";
+// Keeps the last ?4 values: below next_seq - ?4 they go.
 inline constexpr const char* trim_history_count =
     "DELETE FROM thing_property_history WHERE product_key = ?1 AND device_name = ?2 "
-    "AND identifier = ?3 AND seq < ?4";
+    "AND identifier = ?3 AND seq <= " TP_LAST_SEQ("p") " - ?4";
 inline constexpr const char* trim_history_age =
     "DELETE FROM thing_property_history WHERE product_key = ?1 AND device_name = ?2 "
     "AND identifier = ?3 AND time_ms < ?4";
@@ -127,10 +133,11 @@ inline constexpr const char* history_asc =
 // ---- events ---------------------------------------------------------------------------------
 inline constexpr const char* insert_event =
     "INSERT INTO thing_event (product_key, device_name, identifier, seq, time_ms, type, output) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "VALUES (?1, ?2, ?3, " TP_LAST_SEQ("e") ", ?4, ?5, ?6)";
 inline constexpr const char* trim_events_count =
     "DELETE FROM thing_event WHERE product_key = ?1 AND device_name = ?2 "
-    "AND identifier = ?3 AND seq < ?4";
+    "AND identifier = ?3 AND seq <= " TP_LAST_SEQ("e") " - ?4";
+#undef TP_LAST_SEQ
 inline constexpr const char* trim_events_age =
     "DELETE FROM thing_event WHERE product_key = ?1 AND device_name = ?2 "
     "AND identifier = ?3 AND time_ms < ?4";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "store/sql_connection.hpp"
@@ -56,15 +57,8 @@ event_record read_event(const statement& s) {
   return {.identifier = s.text(0), .type = s.text(1), .output = s.text(2), .time = s.time(3)};
 }
 
-result<std::int64_t> next_seq(sql::connection& db, std::string_view pk, std::string_view dn,
-                              std::string_view kind, std::string_view identifier) {
-  return returning(db, tq::next_seq, [&](statement& s) {
-    s.bind(1, pk).bind(2, dn).bind(3, kind).bind(4, identifier);
-  });
-}
-
 // A kind of series: its thing_series.kind and the statements of its retention
-// (?1 pk, ?2 dn, ?3 identifier, ?4 the lowest seq / the oldest time kept).
+// (?1 pk, ?2 dn, ?3 identifier, ?4 the values kept / the oldest time kept).
 struct series_kind {
   const char* kind;
   const char* by_count;
@@ -80,15 +74,31 @@ struct series_trim {
   std::optional<timestamp> cutoff{}; // nullopt: no age limit
 };
 
-// Count and age retention of the series written: `last` holds each identifier's last seq.
-std::error_code trim(sql::connection& db, std::string_view pk, std::string_view dn,
-                     const std::map<std::string, std::int64_t, std::less<>>& last,
-                     const series_trim& t) {
-  for (const auto& [identifier, seq] : last) {
-    const std::int64_t keep_from = seq + 1 - sql::to_sql(t.max_count);
-    if (t.max_count > 0 && keep_from > 1) {
+// Appends items (property values, events) to their series: each bumps its identifier's
+// sequence number and is written by `insert(item)`, which reads it back; then the count and age
+// retention of each identifier written. Nothing here waits for an answer: on a backend that
+// defers (PostgreSQL's pipeline) the errors come at the caller's flush().
+template <typename T, typename Insert>
+std::error_code put_series(sql::connection& db, std::string_view pk, std::string_view dn,
+                           std::span<const T> items, const series_trim& t, Insert&& insert) {
+  std::vector<std::string_view> written; // identifiers, once each
+  for (const T& item : items) {
+    if (auto ec = run(db, tq::bump_seq, [&](statement& s) {
+          s.bind(1, pk).bind(2, dn).bind(3, t.kind.kind).bind(4, item.identifier);
+        })) {
+      return ec; // an unknown device: the foreign key says not_found
+    }
+    if (auto ec = insert(item)) {
+      return ec;
+    }
+    if (std::find(written.begin(), written.end(), item.identifier) == written.end()) {
+      written.push_back(item.identifier);
+    }
+  }
+  for (std::string_view identifier : written) {
+    if (t.max_count > 0) {
       if (auto ec = run(db, t.kind.by_count, [&](statement& s) {
-            s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, keep_from);
+            s.bind(1, pk).bind(2, dn).bind(3, identifier).bind(4, sql::to_sql(t.max_count));
           })) {
         return ec;
       }
@@ -104,25 +114,6 @@ std::error_code trim(sql::connection& db, std::string_view pk, std::string_view 
   return {};
 }
 
-// Appends items (property values, events) to their series: each gets the next sequence number
-// of its identifier and is written by `insert(item, seq)`; then the retention.
-template <typename T, typename Insert>
-std::error_code put_series(sql::connection& db, std::string_view pk, std::string_view dn,
-                           std::span<const T> items, const series_trim& t, Insert&& insert) {
-  std::map<std::string, std::int64_t, std::less<>> last;
-  for (const T& item : items) {
-    auto seq = next_seq(db, pk, dn, t.kind.kind, item.identifier);
-    if (!seq) {
-      return seq.error(); // an unknown device: the foreign key says not_found
-    }
-    last[item.identifier] = *seq;
-    if (auto ec = insert(item, *seq)) {
-      return ec;
-    }
-  }
-  return trim(db, pk, dn, last, t);
-}
-
 } // namespace
 
 sql_thing_store::sql_thing_store(std::unique_ptr<sql::connection> db, retention keep)
@@ -135,18 +126,17 @@ sql_thing_store::~sql_thing_store() = default;
 namespace {
 
 // retention::max_properties: would these values give the device more identifiers than `max`?
-// One count per post; the identifiers are looked up one by one only near the bound.
+// One count, and the identifiers looked up one by one only near the bound; `n` gets the count.
 std::error_code check_property_budget(sql::connection& db, std::string_view pk, std::string_view dn,
-                                      std::span<const property_value> values, std::size_t max) {
-  if (max == 0)
-    return {};
+                                      std::span<const property_value> values, std::size_t max,
+                                      std::size_t& n) {
   auto have = rows<std::int64_t>(
       db, "SELECT count(*) FROM thing_property WHERE product_key = ? AND device_name = ?",
       [&](statement& s) { s.bind(1, pk).bind(2, dn); },
       [](const statement& s) { return s.int64(0); });
   if (!have)
     return have.error();
-  const auto n = have->empty() ? 0 : static_cast<std::size_t>(have->front());
+  n = have->empty() ? 0 : static_cast<std::size_t>(have->front());
   if (n + values.size() <= max)
     return {};                         // even if every identifier were new
   std::vector<std::string_view> fresh; // identifiers the device does not have yet, once each
@@ -170,25 +160,53 @@ std::error_code check_property_budget(sql::connection& db, std::string_view pk, 
 
 } // namespace
 
+std::error_code sql_thing_store::check_budget(std::string_view pk, std::string_view dn,
+                                              std::span<const property_value> values) {
+  const std::size_t max = keep_.max_properties;
+  if (max == 0)
+    return {};
+  std::string key;
+  key.reserve(pk.size() + dn.size() + 1);
+  key.append(pk).append(1, '/').append(dn);
+  auto it = identifier_bounds_.find(key);
+  if (it != identifier_bounds_.end() && it->second + values.size() <= max) {
+    it->second += values.size(); // still an upper bound, whether or not the write commits
+    return {};
+  }
+  std::size_t n = 0;
+  if (auto ec = check_property_budget(*db_, pk, dn, values, max, n))
+    return ec;
+  if (identifier_bounds_.size() >= max_identifier_bounds)
+    identifier_bounds_.clear(); // bounded: forgotten devices are counted again
+  identifier_bounds_[std::move(key)] = n + values.size();
+  return {};
+}
+
 std::error_code sql_thing_store::put_properties(std::string_view pk, std::string_view dn,
                                                 std::span<const property_value> values,
                                                 timestamp now) {
-  if (auto ec = check_property_budget(*db_, pk, dn, values, keep_.max_properties))
+  if (auto ec = check_budget(pk, dn, values))
     return ec;
+  db_->defer();
+  auto ec = queue_properties(pk, dn, values, now);
+  auto flushed = db_->flush();
+  return ec ? ec : flushed;
+}
+
+std::error_code sql_thing_store::queue_properties(std::string_view pk, std::string_view dn,
+                                                  std::span<const property_value> values,
+                                                  timestamp now) {
   const series_trim t{property_series, keep_.max_values, age_cutoff(now, keep_.max_age)};
-  return put_series(*db_, pk, dn, values, t,
-                    [&](const property_value& v, std::int64_t seq) -> std::error_code {
-                      if (auto ec = run(*db_, tq::insert_history, [&](statement& s) {
-                            s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, seq);
-                            s.bind(5, v.time).bind(6, v.value);
-                          })) {
-                        return ec;
-                      }
-                      return run(*db_, tq::upsert_latest, [&](statement& s) {
-                        s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, v.value);
-                        s.bind(5, v.time);
-                      });
-                    });
+  return put_series(*db_, pk, dn, values, t, [&](const property_value& v) -> std::error_code {
+    if (auto ec = run(*db_, tq::insert_history, [&](statement& s) {
+          s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, v.time).bind(5, v.value);
+        })) {
+      return ec;
+    }
+    return run(*db_, tq::upsert_latest, [&](statement& s) {
+      s.bind(1, pk).bind(2, dn).bind(3, v.identifier).bind(4, v.value).bind(5, v.time);
+    });
+  });
 }
 
 result<void> sql_thing_store::append_properties(std::string_view product_key,
@@ -227,11 +245,19 @@ result<std::vector<property_value>> sql_thing_store::property_history(std::strin
 
 std::error_code sql_thing_store::put_events(std::string_view pk, std::string_view dn,
                                             std::span<const event_record> events, timestamp now) {
+  db_->defer();
+  auto ec = queue_events(pk, dn, events, now);
+  auto flushed = db_->flush();
+  return ec ? ec : flushed;
+}
+
+std::error_code sql_thing_store::queue_events(std::string_view pk, std::string_view dn,
+                                              std::span<const event_record> events, timestamp now) {
   const series_trim t{event_series, keep_.max_events, age_cutoff(now, keep_.max_age)};
-  return put_series(*db_, pk, dn, events, t, [&](const event_record& e, std::int64_t seq) {
+  return put_series(*db_, pk, dn, events, t, [&](const event_record& e) {
     return run(*db_, tq::insert_event, [&](statement& s) {
-      s.bind(1, pk).bind(2, dn).bind(3, e.identifier).bind(4, seq).bind(5, e.time);
-      s.bind(6, e.type).bind(7, e.output);
+      s.bind(1, pk).bind(2, dn).bind(3, e.identifier).bind(4, e.time).bind(5, e.type);
+      s.bind(6, e.output);
     });
   });
 }
@@ -282,27 +308,102 @@ result<std::vector<std::error_code>> sql_thing_store::write(std::span<const thin
   if (auto ec = tx.begin_error()) {
     return ec;
   }
+  // The budgets first (reads, mostly answered from memory), then every write in one deferred
+  // run: on PostgreSQL the whole group is one round trip unless a write fails. Then, one
+  // savepoint per write: a failed write is rolled back to its own, and the ones after it, which
+  // its failure kept from running, go again.
   for (std::size_t i = 0; i < writes.size(); ++i) {
-    if (out[i]) {
+    const auto* p = std::get_if<property_write>(&writes[i]);
+    if (out[i] || p == nullptr) {
       continue;
     }
-    if (auto ec = db_->exec("SAVEPOINT thing_write")) {
-      return ec;
+    out[i] = check_budget(p->device.product_key, p->device.device_name, p->values);
+    if (out[i] && out[i] != make_error_code(thing_errc::too_many_properties)) {
+      return out[i]; // the database failed, not the write
     }
-    out[i] = std::visit(
+  }
+  const auto queue = [&](std::size_t i) {
+    return std::visit(
         [&](const auto& w) -> std::error_code {
           if constexpr (std::is_same_v<std::decay_t<decltype(w)>, property_write>) {
-            return put_properties(w.device.product_key, w.device.device_name, w.values, now);
+            return queue_properties(w.device.product_key, w.device.device_name, w.values, now);
           } else {
-            return put_events(w.device.product_key, w.device.device_name, w.events, now);
+            return queue_events(w.device.product_key, w.device.device_name, w.events, now);
           }
         },
         writes[i]);
-    if (out[i] && db_->exec("ROLLBACK TO thing_write")) {
+  };
+  // Most groups fail nowhere: first all of it under one savepoint, the cheapest way.
+  {
+    db_->defer();
+    std::error_code ec = db_->exec("SAVEPOINT thing_group");
+    for (std::size_t i = 0; i < writes.size() && !ec; ++i) {
+      if (!out[i]) {
+        ec = queue(i);
+      }
+    }
+    if (!ec) {
+      ec = db_->exec("RELEASE thing_group");
+    }
+    const auto flushed = db_->flush();
+    if (!ec && !flushed) {
+      if (auto c = tx.commit()) {
+        return c;
+      }
+      return out;
+    }
+    if (db_->exec("ROLLBACK TO thing_group") || db_->exec("RELEASE thing_group")) {
       return make_error_code(errc::storage_failure);
     }
-    if (auto ec = db_->exec("RELEASE thing_write")) {
-      return ec;
+  }
+  // Something failed: again, one savepoint per write, to tell which.
+  const auto undo = [&] {
+    return db_->exec("ROLLBACK TO thing_write") || db_->exec("RELEASE thing_write");
+  };
+  std::size_t i = 0;
+  while (i < writes.size()) {
+    std::vector<std::pair<std::size_t, std::size_t>> sent; // write, statements sent through it
+    std::optional<std::size_t> failed;                     // a write whose error came at once
+    std::error_code failed_ec;
+    db_->defer();
+    for (; i < writes.size(); ++i) {
+      if (out[i]) {
+        continue;
+      }
+      std::error_code ec = db_->exec("SAVEPOINT thing_write");
+      if (!ec) {
+        ec = queue(i);
+      }
+      if (!ec) {
+        ec = db_->exec("RELEASE thing_write");
+      }
+      if (ec) {
+        failed = i;
+        failed_ec = ec;
+        break;
+      }
+      sent.emplace_back(i, db_->deferred());
+    }
+    std::size_t answered = 0;
+    if (const auto ec = db_->flush(&answered)) {
+      const auto k = std::find_if(sent.begin(), sent.end(),
+                                  [&](const auto& w) { return w.second > answered; });
+      if (k == sent.end()) {
+        return ec; // not a write's own failure
+      }
+      out[k->first] = ec;
+      if (undo()) {
+        return make_error_code(errc::storage_failure);
+      }
+      i = k->first + 1;
+      continue;
+    }
+    if (failed) {
+      out[*failed] = failed_ec;
+      if (undo()) {
+        return make_error_code(errc::storage_failure);
+      }
+      i = *failed + 1;
     }
   }
   if (auto ec = tx.commit()) {
@@ -395,6 +496,7 @@ result<std::uint64_t> sql_thing_store::prune(timestamp now) {
 result<void> sql_thing_store::delete_device_data(std::string_view product_key,
                                                  std::string_view device_name) {
   return checked_write(product_key, device_name, {}, [&]() -> std::error_code {
+    identifier_bounds_.erase(std::string(product_key) + "/" + std::string(device_name));
     for (const char* text : tq::delete_device) {
       if (auto ec =
               run(*db_, text, [&](statement& s) { s.bind(1, product_key).bind(2, device_name); })) {

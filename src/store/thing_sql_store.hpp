@@ -11,6 +11,8 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
+#include <unordered_map>
 
 #include "store/thing_store.hpp"
 
@@ -96,14 +98,31 @@ private:
                                  std::span<const property_value> values, timestamp now);
   std::error_code put_events(std::string_view pk, std::string_view dn,
                              std::span<const event_record> events, timestamp now);
+  // The same without the budget check and without waiting for answers (sql::connection::defer):
+  // the caller flushes.
+  std::error_code queue_properties(std::string_view pk, std::string_view dn,
+                                   std::span<const property_value> values, timestamp now);
+  std::error_code queue_events(std::string_view pk, std::string_view dn,
+                               std::span<const event_record> events, timestamp now);
   // Checks the device, then refuses `input` (the caller's checks of the rest), then runs
   // `body` in one write transaction under the mutex; an error of `body` rolls it all back.
   template <typename Body>
   result<void> checked_write(std::string_view pk, std::string_view dn, std::error_code input,
                              Body&& body);
 
+  // retention::max_properties: refuses `values` when they would pass the bound. Under mu_.
+  std::error_code check_budget(std::string_view pk, std::string_view dn,
+                               std::span<const property_value> values);
+
+  static constexpr std::size_t max_identifier_bounds = 100'000;
+
   retention keep_;
   mutable std::mutex mu_;
+  // Per device ("pk/dn"): an upper bound of its property identifiers, so that a post far below
+  // retention::max_properties costs no count (only near the bound are they counted). Exact on
+  // one node; nodes sharing a PostgreSQL database may each pass the bound by what the others
+  // added since they counted. Guarded by mu_.
+  std::unordered_map<std::string, std::size_t> identifier_bounds_;
   std::unique_ptr<sql::connection> db_; // guarded by mu_
 };
 
