@@ -206,7 +206,11 @@ public:
   }
 
   void start() { client_->start(); }
+  // A timer that expired just before cancel() still runs its handler: stopped_ keeps that one
+  // (or a connect completing late) from posting and arming the timer again, which would keep
+  // io.run() from ever returning.
   void stop() {
+    stopped_ = true;
     timer_.cancel();
     thing_->cancel();
     client_->stop();
@@ -230,7 +234,7 @@ private:
   }
 
   void tick() {
-    if (s_.count != 0 && sent_ >= s_.count)
+    if (stopped_ || (s_.count != 0 && sent_ >= s_.count))
       return;
     json::object params;
     for (auto& w : walks_)
@@ -285,6 +289,7 @@ private:
   std::map<std::string, json::value> extra_;
   std::string name_;
   bool posting_ = false;
+  bool stopped_ = false;
   bool done_ = false;
   unsigned sent_ = 0;
   unsigned answered_ = 0;
