@@ -109,6 +109,23 @@ TEST(PgStore, AnUnreachableServerIsAClearOpenErrorWithoutThePassword) {
   }
 }
 
+TEST(PgStore, PasswordsNeverReachMessages) {
+  EXPECT_EQ(pg::redact("postgresql://u:s3cret@h:5432/db?sslmode=require"),
+            "postgresql://u:***@h:5432/db?sslmode=require");
+  EXPECT_EQ(pg::redact("postgresql://u@h/db?password=s3cret&sslmode=require"),
+            "postgresql://u@h/db?password=***&sslmode=require");
+  EXPECT_EQ(pg::redact("host=h password=s3cret dbname=x"), "host=h password=*** dbname=x");
+  EXPECT_EQ(pg::redact("postgresql://u@h:5432/db"), "postgresql://u@h:5432/db");
+  // A password file that cannot be read is named, before any connection is tried.
+  try {
+    pg_identity_store s(
+        pg::options{.url = pg_server::shared().url(), .password_file = "/nonexistent/pg.pass"});
+    FAIL() << "opened without its password file";
+  } catch (const open_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/pg.pass"), std::string::npos) << e.what();
+  }
+}
+
 TEST(PgStore, NamesWithQuotesUnicodeAndSqlAreStoredAsGiven) {
   pg_identity_store s(options_for(pg_server::shared().create_database()));
   const std::string name = "Robert'); DROP TABLE device;-- \"温度\" ?1 $1";
