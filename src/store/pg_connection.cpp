@@ -147,6 +147,8 @@ public:
     values_.resize(n);
     set_.assign(n, false);
     formats_.assign(n, 0);
+    ptrs_.resize(n);
+    lengths_.resize(n);
     // An unused parameter has no type to infer: say text (any value binds).
     for (std::size_t i = 0; i < n; ++i) {
       types_.push_back(text_.used[i] ? 0 : text_oid);
@@ -249,13 +251,12 @@ private:
   }
 
 public:
-  // Prepares the statement on the server, once per connection generation (the name carries
-  // it: after a failed pipeline no name is trusted to exist).
+  // Prepares the statement on the server, once per connection generation.
   std::error_code ensure_prepared() noexcept {
     if (prepared_ == db_.generation_) {
       return {};
     }
-    server_name_ = name_ + "_" + std::to_string(db_.generation_);
+    name_server();
     PGresult* r = PQprepare(db_.conn_, server_name_.c_str(), text_.text.c_str(), text_.params,
                             types_.empty() ? nullptr : types_.data());
     auto ec = db_.note(r);
@@ -266,53 +267,56 @@ public:
     return ec;
   }
 
-  // Sends one execution with the current bindings without waiting (pipeline mode).
-  bool send() noexcept {
-    if (bind_failed_) {
-      return false;
-    }
-    const params p = current();
-    return PQsendQueryPrepared(db_.conn_, server_name_.c_str(), text_.params, p.values.data(),
-                               p.lengths.data(), formats_.data(), 0) == 1;
-  }
-
   // In the connection's deferred pipeline: the PREPARE too when needed, then the execution.
   std::error_code enqueue() noexcept {
     if (bind_failed_) {
       return make_error_code(errc::storage_failure);
     }
     if (prepared_ != db_.generation_) {
-      server_name_ = name_ + "_" + std::to_string(db_.generation_);
+      name_server();
       if (PQsendPrepare(db_.conn_, server_name_.c_str(), text_.text.c_str(), text_.params,
                         types_.empty() ? nullptr : types_.data()) != 1) {
         return make_error_code(errc::storage_failure);
       }
       ++db_.pending_;
-      prepared_ = db_.generation_; // a failure shows at flush(), which renews the generation
-    }
-    try {
-      if (!send()) {
+      prepared_ = db_.generation_; // unless the pipeline fails: then forget_prepared()
+      try {
+        db_.prepared_in_pipeline_.push_back(this);
+      } catch (...) {
         return make_error_code(errc::storage_failure);
       }
-    } catch (...) {
+    }
+    bind_params();
+    if (PQsendQueryPrepared(db_.conn_, server_name_.c_str(), text_.params, ptrs_.data(),
+                            lengths_.data(), formats_.data(), 0) != 1) {
       return make_error_code(errc::storage_failure);
     }
     ++db_.pending_;
     return {};
   }
 
+  // A pipeline that failed may not have run this statement's PREPARE: prepare it again, under a
+  // name of its own (the first one may exist after all).
+  void forget_prepared() noexcept {
+    prepared_ = ~std::uint64_t{0};
+    ++version_;
+  }
+
 private:
-  struct params {
-    std::vector<const char*> values;
-    std::vector<int> lengths;
-  };
-  params current() const {
-    params p{std::vector<const char*>(values_.size()), std::vector<int>(values_.size())};
-    for (std::size_t k = 0; k < values_.size(); ++k) {
-      p.values[k] = set_[k] ? values_[k].c_str() : nullptr;
-      p.lengths[k] = static_cast<int>(values_[k].size());
+  // The statement's name on the server: its cache name and version ("tp3_0").
+  void name_server() noexcept {
+    try {
+      server_name_ = name_ + "_" + std::to_string(version_);
+    } catch (...) {
+      server_name_ = name_;
     }
-    return p;
+  }
+  // The bound values as libpq takes them; no allocation.
+  void bind_params() noexcept {
+    for (std::size_t k = 0; k < values_.size(); ++k) {
+      ptrs_[k] = set_[k] ? values_[k].c_str() : nullptr;
+      lengths_[k] = static_cast<int>(values_[k].size());
+    }
   }
 
   std::error_code execute() noexcept {
@@ -322,13 +326,9 @@ private:
     if (auto ec = ensure_prepared()) {
       return ec;
     }
-    try {
-      const params p = current();
-      res_ = PQexecPrepared(db_.conn_, server_name_.c_str(), text_.params, p.values.data(),
-                            p.lengths.data(), formats_.data(), 0);
-    } catch (...) {
-      return make_error_code(errc::storage_failure);
-    }
+    bind_params();
+    res_ = PQexecPrepared(db_.conn_, server_name_.c_str(), text_.params, ptrs_.data(),
+                          lengths_.data(), formats_.data(), 0);
     if (auto ec = db_.note(res_)) {
       drop();
       return ec;
@@ -344,8 +344,11 @@ private:
   std::vector<std::string> values_;
   std::vector<bool> set_;
   std::vector<int> formats_;
+  std::vector<const char*> ptrs_; // bind_params(): what libpq reads
+  std::vector<int> lengths_;
   bool bind_failed_ = false;
-  std::uint64_t prepared_ = ~std::uint64_t{0};
+  std::uint64_t prepared_ = ~std::uint64_t{0}; // the connection generation it was prepared in
+  std::uint64_t version_ = 0;                  // bumped by forget_prepared()
   PGresult* res_ = nullptr;
   int row_ = -1;
 };
@@ -353,9 +356,17 @@ private:
 // ---- connection -----------------------------------------------------------------------------
 
 connection::connection(options opts) : opts_(std::move(opts)) {
-  std::vector<const char*> keys{"dbname", "connect_timeout", "application_name"};
+  // Bounds on every wait, before the URL so that the URL may set its own: the connect, a server
+  // that stops answering on an open connection (keepalives, unacknowledged sends), and a
+  // statement that runs on (a stuck lock).
   const std::string timeout = std::to_string(std::max<long long>(1, opts_.connect_timeout.count()));
-  std::vector<const char*> values{opts_.url.c_str(), timeout.c_str(), "thingport"};
+  std::vector<const char*> keys{
+      "connect_timeout",  "keepalives",       "keepalives_idle", "keepalives_interval",
+      "keepalives_count", "tcp_user_timeout", "options",         "dbname",
+      "application_name"};
+  std::vector<const char*> values{
+      timeout.c_str(),   "1",        "10", "5", "3", "15000", "-c statement_timeout=60000",
+      opts_.url.c_str(), "thingport"};
   std::string password;
   if (!opts_.password_file.empty()) {
     password = read_password(opts_.password_file);
@@ -364,7 +375,7 @@ connection::connection(options opts) : opts_(std::move(opts)) {
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  conn_ = PQconnectdbParams(keys.data(), values.data(), 1);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), 1); // expands dbname, the URL
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     const std::string why = one_line(conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory");
     PQfinish(conn_);
@@ -495,6 +506,7 @@ void connection::defer() noexcept {
   if (!deferring_ && !in_pipeline() && usable() && PQenterPipelineMode(conn_) == 1) {
     deferring_ = true;
     pending_ = 0;
+    prepared_in_pipeline_.clear();
   }
 }
 
@@ -545,93 +557,15 @@ std::error_code connection::flush(std::size_t* answered) noexcept {
     *answered = good;
   }
   if (first) {
-    ++generation_; // a PREPARE in the pipeline may not have run: prepare anew, new names
+    for (cursor* c : prepared_in_pipeline_) {
+      c->forget_prepared();
+    }
     if (in_tx_ && !connected()) {
       tx_failed_ = true;
     }
   }
+  prepared_in_pipeline_.clear();
   return first;
-}
-
-std::error_code
-connection::run_batch(const char* sql, std::size_t rows,
-                      const std::function<void(sql::statement&, std::size_t)>& bind) {
-  auto st = prepare(sql);
-  if (!st) {
-    return st.error();
-  }
-  cursor& c = *cache_[sql];
-  if (!usable()) {
-    return make_error_code(errc::storage_failure);
-  }
-  if (auto ec = c.ensure_prepared()) {
-    return ec;
-  }
-  // Chunks of rows sent back to back, then their answers read: the server is never left
-  // blocked writing answers nobody reads while we are still sending.
-  constexpr std::size_t chunk = 1000;
-  if (PQenterPipelineMode(conn_) != 1) {
-    return make_error_code(errc::storage_failure);
-  }
-  std::error_code first;
-  for (std::size_t start = 0; start < rows && !first; start += chunk) {
-    const std::size_t end = std::min(rows, start + chunk);
-    std::size_t sent = 0;
-    for (std::size_t i = start; i < end; ++i) {
-      bind(*st, i);
-      if (!c.send()) {
-        first = make_error_code(errc::storage_failure);
-        break;
-      }
-      ++sent;
-    }
-    if (PQpipelineSync(conn_) != 1) {
-      first = first ? first : make_error_code(errc::storage_failure);
-      break;
-    }
-    for (std::size_t k = 0; k <= sent; ++k) { // each row's answer, then the sync's
-      while (PGresult* r = PQgetResult(conn_)) {
-        const auto status = PQresultStatus(r);
-        if (status == PGRES_PIPELINE_SYNC) {
-          PQclear(r);
-          k = sent; // the sync: this chunk is done
-          break;
-        }
-        if (!first && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-          first =
-              status == PGRES_PIPELINE_ABORTED ? make_error_code(errc::storage_failure) : note(r);
-        }
-        PQclear(r);
-      }
-      if (!connected()) {
-        first = first ? first : make_error_code(errc::storage_failure);
-        break;
-      }
-    }
-  }
-  PQexitPipelineMode(conn_);
-  if (in_tx_ && !connected()) {
-    tx_failed_ = true;
-  }
-  return first;
-}
-
-std::error_code connection::exec_params(const char* sql,
-                                        std::initializer_list<std::string_view> params) {
-  if (!usable()) {
-    return make_error_code(errc::storage_failure);
-  }
-  const rewritten text = rewrite(sql);
-  std::vector<std::string> owned(params.begin(), params.end());
-  std::vector<const char*> values;
-  for (const auto& v : owned) {
-    values.push_back(v.c_str());
-  }
-  PGresult* res = PQexecParams(conn_, text.text.c_str(), static_cast<int>(values.size()), nullptr,
-                               values.data(), nullptr, nullptr, 0);
-  auto ec = note(res);
-  PQclear(res);
-  return ec;
 }
 
 } // namespace thingport::store::pg

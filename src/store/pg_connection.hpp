@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "store/sql_connection.hpp"
 
@@ -61,15 +62,11 @@ public:
   std::int64_t changes() const noexcept override;
   bool in_transaction() const noexcept override { return in_tx_; }
   std::string last_message() const override;
-  std::error_code run_batch(const char* sql, std::size_t rows,
-                            const std::function<void(sql::statement&, std::size_t)>& bind) override;
   // Pipeline mode: statements and exec() are sent, their answers read at flush().
   void defer() noexcept override;
   std::size_t deferred() const noexcept override { return pending_; }
   std::error_code flush(std::size_t* answered = nullptr) noexcept override;
 
-  // Runs one statement with text parameters, for migrations and tools; the rows are dropped.
-  std::error_code exec_params(const char* sql, std::initializer_list<std::string_view> params);
   bool connected() const noexcept;
 
 private:
@@ -88,8 +85,9 @@ private:
 
   bool in_tx_ = false;
   bool deferring_ = false;
-  std::size_t pending_ = 0; // statements sent in the deferred pipeline
-  bool tx_failed_ = false;  // the connection broke inside the open transaction
+  std::size_t pending_ = 0;                     // statements sent in the deferred pipeline
+  std::vector<cursor*> prepared_in_pipeline_{}; // their PREPAREs went in it
+  bool tx_failed_ = false;                      // the connection broke inside the open transaction
   std::int64_t changes_ = 0;
   std::uint64_t generation_ = 0; // bumped at each reconnect: server-side statements are gone
   std::chrono::steady_clock::time_point last_attempt_{};

@@ -3,6 +3,7 @@
 // test), then what only a server can do wrong: schema versions, a server that goes away and
 // comes back, SQL in names.
 #include "store/pg_store.hpp"
+#include "store/sql_connection.hpp"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
@@ -107,6 +108,23 @@ TEST(PgStore, AnUnreachableServerIsAClearOpenErrorWithoutThePassword) {
         << what;
     EXPECT_EQ(what.find("s3cret"), std::string::npos) << what;
   }
+}
+
+TEST(PgStore, AStatementThatRunsOnIsBounded) {
+  pg::connection db(options_for(pg_server::shared().url()));
+  auto v = sql::first_row<std::string>(
+      db, "SHOW statement_timeout", [](sql::statement&) {},
+      [](const sql::statement& s) { return s.text(0); });
+  ASSERT_TRUE(v && *v);
+  EXPECT_EQ(**v, "1min");
+  // A URL's own setting wins over the default.
+  pg::connection own(
+      options_for(pg_server::shared().url() + "?options=-c%20statement_timeout%3D5s"));
+  v = sql::first_row<std::string>(
+      own, "SHOW statement_timeout", [](sql::statement&) {},
+      [](const sql::statement& s) { return s.text(0); });
+  ASSERT_TRUE(v && *v);
+  EXPECT_EQ(**v, "5s");
 }
 
 TEST(PgStore, PasswordsNeverReachMessages) {
