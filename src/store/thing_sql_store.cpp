@@ -81,7 +81,8 @@ struct series_trim {
 template <typename T, typename Insert>
 std::error_code put_series(sql::connection& db, std::string_view pk, std::string_view dn,
                            std::span<const T> items, const series_trim& t, Insert&& insert) {
-  std::vector<std::string_view> written; // identifiers, once each
+  std::vector<std::string_view> written; // identifiers
+  written.reserve(items.size());
   for (const T& item : items) {
     if (auto ec = run(db, tq::bump_seq, [&](statement& s) {
           s.bind(1, pk).bind(2, dn).bind(3, t.kind.kind).bind(4, item.identifier);
@@ -91,10 +92,10 @@ std::error_code put_series(sql::connection& db, std::string_view pk, std::string
     if (auto ec = insert(item)) {
       return ec;
     }
-    if (std::find(written.begin(), written.end(), item.identifier) == written.end()) {
-      written.push_back(item.identifier);
-    }
+    written.push_back(item.identifier);
   }
+  std::sort(written.begin(), written.end()); // once each, in n log n (a post may hold 10,000)
+  written.erase(std::unique(written.begin(), written.end()), written.end());
   for (std::string_view identifier : written) {
     if (t.max_count > 0) {
       if (auto ec = run(db, t.kind.by_count, [&](statement& s) {
@@ -165,9 +166,8 @@ std::error_code sql_thing_store::check_budget(std::string_view pk, std::string_v
   const std::size_t max = keep_.max_properties;
   if (max == 0)
     return {};
-  std::string key;
-  key.reserve(pk.size() + dn.size() + 1);
-  key.append(pk).append(1, '/').append(dn);
+  std::string& key = bound_key_; // reused: no allocation per post once it is large enough
+  key.assign(pk).append(1, '/').append(dn);
   auto it = identifier_bounds_.find(key);
   if (it != identifier_bounds_.end() && it->second + values.size() <= max) {
     it->second += values.size(); // still an upper bound, whether or not the write commits
@@ -178,7 +178,7 @@ std::error_code sql_thing_store::check_budget(std::string_view pk, std::string_v
     return ec;
   if (identifier_bounds_.size() >= max_identifier_bounds)
     identifier_bounds_.clear(); // bounded: forgotten devices are counted again
-  identifier_bounds_[std::move(key)] = n + values.size();
+  identifier_bounds_[key] = n + values.size();
   return {};
 }
 

@@ -123,6 +123,7 @@ private:
   // one node; nodes sharing a PostgreSQL database may each pass the bound by what the others
   // added since they counted. Guarded by mu_.
   std::unordered_map<std::string, std::size_t> identifier_bounds_;
+  std::string bound_key_;               // check_budget's lookup key, kept for its capacity
   std::unique_ptr<sql::connection> db_; // guarded by mu_
 };
 
