@@ -1,5 +1,7 @@
 #include "store/pg_store.hpp"
 
+#include "store/sql_migrate.hpp"
+
 #include <string>
 
 namespace thingport::store {
@@ -127,61 +129,25 @@ CREATE TABLE thing_firmware (
 CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);
 )sql";
 
-struct migration {
-  int to_version;
-  const char* sql;
-};
-constexpr migration migrations[] = {{1, schema_v1}};
+constexpr sql::migration migrations[] = {{1, schema_v1}};
 static_assert(std::size(migrations) == pg_schema_version);
-
-constexpr const char* create_versions =
-    "CREATE TABLE IF NOT EXISTS thingport_schema (component TEXT NOT NULL PRIMARY KEY, "
-    "version BIGINT NOT NULL, migrated_ms BIGINT NOT NULL)";
-// One lock id for every node's migration: "TPmg".
-constexpr const char* lock_migration = "SELECT pg_advisory_xact_lock(1414556007)";
-constexpr const char* read_version =
-    "SELECT version FROM thingport_schema WHERE component = 'thingport'";
-constexpr const char* write_version =
-    "INSERT INTO thingport_schema (component, version, migrated_ms) VALUES ('thingport', ?1, ?2) "
-    "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-    "migrated_ms = excluded.migrated_ms";
 
 // Migrates the database `db` is on; the version found before.
 int migrate(pg::connection& db, const pg::options& opts) {
-  auto fail = [&](const std::string& what) {
-    throw open_error("PostgreSQL database " + pg::redact(opts.url) + ": " + what + " (" +
-                     db.last_message() + ")");
-  };
-  sql::transaction tx(db);
-  if (tx.begin_error() || db.exec(lock_migration) || db.exec(create_versions)) {
-    fail("cannot start the schema migration");
-  }
-  auto version = sql::first_row<std::int64_t>(
-      db, read_version, [](sql::statement&) {}, [](const sql::statement& s) { return s.int64(0); });
-  if (!version) {
-    fail("cannot read the schema version");
-  }
-  const std::int64_t have = version->value_or(0);
-  if (have > pg_schema_version) {
-    throw open_error("PostgreSQL database " + pg::redact(opts.url) + " has schema version " +
-                     std::to_string(have) + ", newer than this build of thingport knows (" +
-                     std::to_string(pg_schema_version) +
-                     "); run the thingport version that wrote it, or a newer one");
-  }
-  for (const migration& m : migrations) {
-    if (m.to_version <= have) {
-      continue;
-    }
-    if (db.exec(m.sql) || sql::run(db, write_version, [&](sql::statement& s) {
-          s.bind(1, std::int64_t{m.to_version}).bind(2, now());
-        })) {
-      fail("schema migration to version " + std::to_string(m.to_version) + " failed");
-    }
-  }
-  if (tx.commit()) {
-    fail("cannot commit the schema migration");
-  }
-  return static_cast<int>(have);
+  return sql::migrate(
+      db,
+      {.where = "PostgreSQL database " + pg::redact(opts.url),
+       .schema = "schema",
+       // One lock id for every node's migration: "TPmg".
+       .lock = "SELECT pg_advisory_xact_lock(1414556007)",
+       .create_table = "CREATE TABLE IF NOT EXISTS thingport_schema (component TEXT NOT NULL "
+                       "PRIMARY KEY, version BIGINT NOT NULL, migrated_ms BIGINT NOT NULL)",
+       .read_version = "SELECT version FROM thingport_schema WHERE component = 'thingport'",
+       .write_version = "INSERT INTO thingport_schema (component, version, migrated_ms) VALUES "
+                        "('thingport', ?1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) "
+                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
+                        "migrated_ms = excluded.migrated_ms",
+       .migrations = migrations});
 }
 
 std::unique_ptr<sql::connection> open(const pg::options& opts) {

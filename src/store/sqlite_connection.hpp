@@ -19,6 +19,7 @@
 
 #include "store/identity_store.hpp"
 #include "store/sql_connection.hpp"
+#include "store/sql_migrate.hpp"
 
 struct sqlite3;
 
@@ -36,12 +37,7 @@ inline constexpr int schema_version = 3;
 // PRAGMA application_id of a thingport identity database: "TPid".
 inline constexpr std::int32_t application_id = 0x54506964;
 
-// One schema step: takes a database at version to_version - 1 to to_version. Never edited once
-// released (docs/store-format.md).
-struct migration {
-  int to_version;
-  const char* sql;
-};
+using sql::migration;
 
 // What a database file holds, for a connection to create, check and migrate it.
 struct schema_spec {

@@ -2,6 +2,7 @@
 // thing schema's migration. The statements are sql_identity_store's and sql_thing_store's.
 #include <string>
 
+#include "store/sql_migrate.hpp"
 #include "store/sqlite_connection.hpp"
 #include "store/sqlite_identity_store.hpp"
 #include "store/thing_sql.hpp"
@@ -20,41 +21,12 @@ namespace {
 std::unique_ptr<sql::connection> open_thing_file(const std::filesystem::path& file,
                                                  const sqlite_thing_options& opts) {
   auto db = std::make_unique<sqlite::connection>(file, opts.busy_timeout);
-  auto fail = [&](const std::string& what) {
-    throw open_error("thing database " + file.string() + ": " + what + " (" + db->last_message() +
-                     ")");
-  };
-  {
-    sql::transaction tx(*db);
-    if (tx.begin_error() || db->exec(tq::create_meta)) {
-      fail("cannot start the thing schema migration");
-    }
-    auto version = sql::first_row<std::int64_t>(
-        *db, tq::read_version, [](sql::statement&) {},
-        [](const sql::statement& s) { return s.int64(0); });
-    if (!version) {
-      fail("cannot read the thing schema version");
-    }
-    const std::int64_t have = version->value_or(0);
-    if (have > tq::schema_version) {
-      throw open_error("thing database " + file.string() + " has thing schema version " +
-                       std::to_string(have) + ", newer than this build of thingport knows (" +
-                       std::to_string(tq::schema_version) + ")");
-    }
-    for (const tq::migration& m : tq::migrations) {
-      if (m.to_version <= have) {
-        continue;
-      }
-      if (db->exec(m.sql) || sql::run(*db, tq::write_version, [&](sql::statement& s) {
-            s.bind(1, std::int64_t{m.to_version});
-          })) {
-        fail("thing schema migration to version " + std::to_string(m.to_version) + " failed");
-      }
-    }
-    if (tx.commit()) {
-      fail("cannot commit the thing schema migration");
-    }
-  }
+  sql::migrate(*db, {.where = "thing database " + file.string(),
+                     .schema = "thing schema",
+                     .create_table = tq::create_meta,
+                     .read_version = tq::read_version,
+                     .write_version = tq::write_version,
+                     .migrations = tq::migrations});
   if (db->exec(opts.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")) {
     throw open_error("thing database " + file.string() + ": cannot set synchronous");
   }

@@ -3,6 +3,10 @@
 // storage: it is the key of the connection's statement cache.
 #pragma once
 
+#include <iterator>
+
+#include "store/sql_migrate.hpp"
+
 namespace thingport::store::thing_sql {
 
 // The thing schema's version lives in thing_meta, not in PRAGMA user_version (which is the
@@ -85,11 +89,8 @@ inline constexpr const char* schema_v2 =
     "  PRIMARY KEY (product_key, device_name, module), " TP_DEVICE_FK ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);";
 
-struct migration {
-  int to_version;
-  const char* sql;
-};
-inline constexpr migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
+inline constexpr sql::migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
+static_assert(std::size(migrations) == schema_version);
 
 // ---- properties -----------------------------------------------------------------------------
 // The statements of a post need no answer from each other (a backend may send them all before
