@@ -272,6 +272,22 @@ class BrokerProcess:
         return [MOSQUITTO_BIN, "-c", str(self.config_path)]
 
     def start(self) -> None:
+        self.launch()
+        try:
+            self.wait_started()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_started(self) -> None:
+        """Until the broker listens (bounded by STARTUP_TIMEOUT); after launch()."""
+        if self.kind == "thingport":
+            self._wait_listening_lines()
+        else:
+            self._wait_port_open()
+
+    def launch(self) -> None:
+        """Starts the process and its output readers without waiting for it to listen."""
         assert self.proc is None or self.proc.poll() is not None, "broker already running"
         self.starts += 1
         self.log.add(f"=== start #{self.starts}: {' '.join(self.command)}")
@@ -290,14 +306,6 @@ class BrokerProcess:
         ]
         for t in self._readers:
             t.start()
-        try:
-            if self.kind == "thingport":
-                self._wait_listening_lines()
-            else:
-                self._wait_port_open()
-        except BaseException:
-            self.stop()
-            raise
 
     def _read(self, stream, tag: str, parse: bool) -> None:
         for raw in iter(stream.readline, b""):

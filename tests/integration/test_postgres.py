@@ -9,7 +9,6 @@ PostgreSQL too with THINGPORT_TEST_STORE=postgres (scripts/test.sh)."""
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -44,28 +43,15 @@ def test_unreachable_at_start_is_retried_then_served(tmp_path, pg):
     url = pg.create_database()
     pg.stop()
     b = pg_broker(tmp_path, url)
-    b.proc = subprocess.Popen(b.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
-    harness._track(b.proc)
+    b.launch()
     try:
-        lines = []
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            line = b.proc.stdout.readline()
-            lines.append(line)
-            if "retrying in" in line:
-                break
-        assert any("cannot connect to PostgreSQL at" in ln and "retrying in" in ln
-                   for ln in lines), lines
-        assert not any("listening" in ln for ln in lines)
+        assert b.log.wait_for("retrying in", timeout=10), b.log.tail()
+        assert b.log.wait_for("cannot connect to PostgreSQL at", timeout=0), b.log.tail()
+        assert not b.log.wait_for("listening", timeout=0)
         pg.start()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not any("listening tcp" in ln for ln in lines):
-            lines.append(b.proc.stdout.readline())
-        assert any("listening tcp" in ln for ln in lines), lines
+        b.wait_started()  # the next attempt, at most 2 s later, finds it
     finally:
-        harness.kill_process(b.proc)
-        harness._untrack(b.proc)
+        b.stop_and_check()
 
 
 def test_lost_while_serving_then_back_with_nothing_acknowledged_lost(tmp_path, pg):
