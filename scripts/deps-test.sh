@@ -13,6 +13,7 @@ TEST_PACKAGES=(
   chromium
   haproxy
   postgresql-15
+  nats-server
 )
 # Node.js and npm (MQTT.js and the browser test): Debian's, unless a node with npm is already
 # installed (NodeSource's nodejs bundles npm and conflicts with Debian's npm package).

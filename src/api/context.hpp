@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "platform/directory.hpp"
 #include "platform/services.hpp"
@@ -23,6 +24,25 @@ struct http_stats {
   std::atomic<std::uint64_t> refused_too_large{0};       // 413
 };
 
+// The cluster as the API shows it (docs/cluster.md); app/ wires the cluster layer behind it.
+// Any thread.
+class cluster_view {
+public:
+  struct member {
+    std::string node;
+    bool up = true;
+    std::uint64_t connections = 0;
+    std::uint64_t devices_online = 0;
+  };
+  struct traffic {
+    std::uint64_t out = 0, in = 0, dropped = 0, duplicates = 0;
+  };
+  virtual ~cluster_view() = default;
+  virtual std::vector<member> members() const = 0; // this node and its peers, sorted by name
+  virtual traffic counts() const = 0;
+  virtual bool linked() const = 0; // NATS reachable now
+};
+
 struct context {
   platform::services& platform;             // publishing, disconnecting, the core's statistics
   platform::directory& dir;                 // platform.devices()
@@ -31,6 +51,7 @@ struct context {
   platform::thing_service* thing = nullptr; // platform.thing(); null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
   std::string node; // this server's name in GET /api/v1/cluster ([cluster] node, or the host's)
+  std::shared_ptr<const cluster_view> cluster; // null: one node, no [cluster] nats
 };
 
 } // namespace thingport::api

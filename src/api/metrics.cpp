@@ -74,6 +74,17 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.thing_store_failures = ctx.thing->store_failures();
     s.thing_properties_refused = ctx.thing->properties_refused();
   }
+  if (ctx.cluster) {
+    s.clustered = true;
+    s.cluster_linked = ctx.cluster->linked();
+    for (const auto& m : ctx.cluster->members())
+      s.cluster_nodes_up += m.up ? 1 : 0;
+    const auto t = ctx.cluster->counts();
+    s.cluster_out = t.out;
+    s.cluster_in = t.in;
+    s.cluster_dropped = t.dropped;
+    s.cluster_duplicates = t.duplicates;
+  }
   if (ctx.http) {
     const auto& h = *ctx.http;
     s.http_refused_max_connections = h.refused_max_connections.load();
@@ -187,6 +198,24 @@ std::string render_metrics(const metrics_snapshot& s) {
                                   std::pair{"too_large", s.http_refused_too_large}})
     fmt::format_to(std::back_inserter(out), "thingport_http_refused_total{{reason=\"{}\"}} {}\n",
                    reason, n);
+  if (s.clustered) {
+    metric(out, "thingport_cluster_linked", "gauge",
+           "1 while this node reaches NATS (0: new logins are refused with CONNACK 3).",
+           s.cluster_linked ? 1 : 0);
+    metric(out, "thingport_cluster_nodes_up", "gauge", "Nodes heard within 5 s, this one included.",
+           s.cluster_nodes_up);
+    metric(out, "thingport_cluster_messages_out_total", "counter",
+           "Messages accepted here and published to NATS for the other nodes.", s.cluster_out);
+    metric(out, "thingport_cluster_messages_in_total", "counter",
+           "Messages from other nodes (through NATS) routed to this node's subscribers.",
+           s.cluster_in);
+    metric(out, "thingport_cluster_messages_dropped_total", "counter",
+           "Messages not published to NATS (link queue full, subject too long, NATS refused).",
+           s.cluster_dropped);
+    metric(out, "thingport_cluster_duplicates_total", "counter",
+           "Messages that came twice through overlapping NATS subscriptions, routed once.",
+           s.cluster_duplicates);
+  }
   return out;
 }
 

@@ -54,6 +54,14 @@ struct metrics_snapshot {
   std::uint64_t http_refused_bad_target = 0;
   std::uint64_t http_refused_too_large = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(broker::close_reason::count_)> closes{};
+  // [cluster] nats set (rendered only then)
+  bool clustered = false;
+  bool cluster_linked = false;
+  std::uint64_t cluster_nodes_up = 0;
+  std::uint64_t cluster_out = 0;
+  std::uint64_t cluster_in = 0;
+  std::uint64_t cluster_dropped = 0;
+  std::uint64_t cluster_duplicates = 0;
 };
 
 metrics_snapshot take_snapshot(context& ctx);

@@ -134,6 +134,7 @@ response put_tsl(context& ctx, const call& c) {
     return error_response(store_problem(r.error(), subject(pk)));
   if (ctx.thing != nullptr) // devices' messages are checked against it from now on
     ctx.thing->set_model(pk, std::get<std::shared_ptr<const thing::thing_model>>(checked));
+  ctx.dir.changed("model", pk); // other nodes of a cluster read it again
   return json_response(http::status::ok, json::object{{"productKey", pk}, {"bytes", body.size()}});
 }
 

@@ -25,8 +25,17 @@ response metrics(context& ctx, const call&) {
                        render_metrics(take_snapshot(ctx)));
 }
 
-// One node until the cluster is built: the same shape a cluster's answer will have.
+// Without [cluster] nats: this node alone, in the shape a cluster's answer has.
 response cluster(context& ctx, const call&) {
+  if (ctx.cluster) {
+    json::array nodes;
+    for (const auto& m : ctx.cluster->members())
+      nodes.push_back(json::object{{"node", m.node},
+                                   {"state", m.up ? "up" : "down"},
+                                   {"connections", m.connections},
+                                   {"devicesOnline", m.devices_online}});
+    return json_response(http::status::ok, json::object{{"nodes", std::move(nodes)}});
+  }
   json::object node{{"node", ctx.node},
                     {"state", "up"},
                     {"connections", open_connections(ctx)},

@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 #include <toml++/toml.h>
 
@@ -275,9 +276,24 @@ config load_config(const std::string& path) {
     check_keys(*t, path, "cluster", {"nats", "node"});
     read(*t, "nats", c.cluster.nats, path, "cluster");
     read(*t, "node", c.cluster.node, path, "cluster");
-    if (!c.cluster.nats.empty())
-      fail(path, "cluster.nats",
-           "clustering over NATS is not built into this version yet; leave it empty (one node)");
+    if (!c.cluster.nats.empty()) {
+      // "nats://h1:4222,nats://h2:4222": each entry with its scheme, nothing empty between.
+      std::string_view rest = c.cluster.nats;
+      for (;;) {
+        const auto comma = rest.find(',');
+        const auto url = rest.substr(0, comma);
+        if (!(url.starts_with("nats://") || url.starts_with("tls://")) || url.size() < 8 ||
+            url.find_first_of(" \t") != std::string_view::npos)
+          fail(path, "cluster.nats",
+               "a comma-separated list of nats://host:port (or tls://host:port) URLs");
+        if (comma == std::string_view::npos)
+          break;
+        rest.remove_prefix(comma + 1);
+      }
+      if (c.store.backend != "postgres")
+        fail(path, "cluster.nats",
+             "a cluster needs [store] backend = \"postgres\" (every node reads the same devices)");
+    }
     const bool name_ok =
         c.cluster.node.size() <= 64 &&
         std::all_of(c.cluster.node.begin(), c.cluster.node.end(), [](unsigned char ch) {

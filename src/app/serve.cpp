@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -23,7 +25,9 @@
 #include "api/server.hpp"
 #include "api/token.hpp"
 #include "app/bootstrap.hpp"
+#include "auth/lookup.hpp"
 #include "broker/broker.hpp"
+#include "cluster/node.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
 #include "platform/device_policy.hpp"
@@ -62,6 +66,79 @@ std::string node_name(const config& c) {
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
     return "thingport";
   return host;
+}
+
+// Open MQTT connections: accepted minus closed (statistics, read apart).
+std::uint64_t open_connections(const broker::broker& b) {
+  const auto accepted = b.total(&broker::counters::connections);
+  std::uint64_t closed = 0;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(broker::close_reason::count_); ++i)
+    closed += b.total_closes(static_cast<broker::close_reason>(i));
+  return accepted > closed ? accepted - closed : 0;
+}
+
+// The cluster link as the API shows it.
+class cluster_view final : public api::cluster_view {
+public:
+  explicit cluster_view(const cluster::node& n) : n_(n) {}
+  std::vector<member> members() const override {
+    std::vector<member> out;
+    for (auto& m : n_.nodes())
+      out.push_back({std::move(m.node), m.up, m.connections, m.devices_online});
+    return out;
+  }
+  traffic counts() const override {
+    const auto& s = n_.stats();
+    return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load()};
+  }
+  bool linked() const override { return n_.ready(); }
+
+private:
+  const cluster::node& n_;
+};
+
+// [cluster] nats: the link to the other nodes. A registry change made here is announced; one
+// made elsewhere is read again from the store, and a device it disabled or deleted is closed
+// here too. `svc` is set once the platform's services exist (before start()).
+std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
+                                            platform::directory& dir,
+                                            platform::services* const& svc,
+                                            platform::thing_service* const& things) {
+  if (c.cluster.nats.empty())
+    return nullptr;
+  const auto name = node_name(c);
+  const bool name_ok =
+      name.size() <= 64 && std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+        return std::isalnum(ch) != 0 || ch == '.' || ch == '_' || ch == '-';
+      });
+  if (!name_ok)
+    throw std::runtime_error("the host name \"" + name +
+                             "\" cannot name a cluster node: set [cluster] node (at most 64 "
+                             "letters, digits, '.', '_' or '-')");
+  cluster::node_options o;
+  o.servers = c.cluster.nats;
+  o.name = name;
+  o.load = [&b, &dir] { return cluster::node_load{open_connections(b), dir.online_count()}; };
+  o.on_registry = [&dir, &svc, &things](const cluster::registry_change& ch) {
+    try {
+      if (ch.kind == "model") {
+        if (things != nullptr)
+          things->forget_model(ch.a);
+        return;
+      }
+      const bool may_log_in = dir.refresh(ch.kind, ch.a, ch.b);
+      if (ch.kind == "device" && !may_log_in && svc != nullptr) {
+        auth::device_record rec;
+        const bool gone = dir.find_device(ch.a, ch.b, rec) != auth::lookup_status::found;
+        svc->disconnect_device(ch.a, ch.b, broker::close_reason::kicked, gone);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("cluster: applying another node's {} change: {}", ch.kind, e.what());
+    }
+  };
+  auto link = std::make_unique<cluster::node>(b, std::move(o));
+  b.attach_bridge(*link);
+  return link;
 }
 
 net::listener_config listener_config_of(const config& c) {
@@ -235,6 +312,9 @@ int serve(const config& c) {
   store::session_writer session_writer(session_db);
   broker::broker b(o, policy);
   policy->attach(b);
+  platform::services* services_ptr = nullptr; // for the cluster link, set below
+  platform::thing_service* things_ptr = nullptr;
+  auto link = make_cluster(c, b, dir, services_ptr, things_ptr);
   if (auto n = b.restore(session_db); !n)
     throw store::open_error("session database " + sessions_file.string() +
                             ": cannot load: " + n.error().message());
@@ -248,6 +328,13 @@ int serve(const config& c) {
   b.attach_consumer(things);
   platform::services services(b, dir, &things);
   services.set_sub_sessions(policy.get());
+  services_ptr = &services;
+  things_ptr = &things;
+  if (link)
+    dir.set_observer(
+        [l = link.get()](std::string_view kind, std::string_view first, std::string_view second) {
+          l->announce({std::string(kind), std::string(first), std::string(second)});
+        });
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())
@@ -265,14 +352,17 @@ int serve(const config& c) {
     api::server_options ho;
     ho.max_connections = c.http.max_connections;
     ho.max_connections_per_ip = c.http.max_connections_per_ip;
-    api::context ctx{services,    dir,     token.value,
-                     store_up,    &things, std::make_shared<api::http_stats>(),
-                     node_name(c)};
+    api::context ctx{services,     dir,
+                     token.value,  store_up,
+                     &things,      std::make_shared<api::http_stats>(),
+                     node_name(c), link ? std::make_shared<cluster_view>(*link) : nullptr};
     http.emplace(std::move(ctx), net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
   }
 
   things.start();
+  if (link)
+    link->start();
   b.start();
   listeners.start();
   if (http)
@@ -287,6 +377,8 @@ int serve(const config& c) {
     http->stop();
   listeners.stop();
   b.stop();
+  if (link)
+    link->stop(); // after the workers: their last wills may still go out
   things.stop();
   policy->flush();
   spdlog::info("stopped");

@@ -154,6 +154,8 @@ void broker::publish_on(worker& w, message_ptr m, std::function<void(bool)> done
   asio::post(w.io(), [&w, m = std::move(m), done = std::move(done)]() mutable {
     if (m->retain)
       w.owner().retained().set(m);
+    if (auto* link = w.owner().linked())
+      link->published(*m, m->retain);
     const auto routed = m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m;
     const bool commit = w.owner().ack_after_commit();
     if (routed->qos == 0 || (!commit && w.owner().opts().overload != overload_mode::backpressure)) {
@@ -167,6 +169,17 @@ void broker::publish_on(worker& w, message_ptr m, std::function<void(bool)> done
       wait.token->done = std::move(done);
     else
       done(true);
+  });
+}
+
+void broker::publish_remote(message_ptr m, std::uint64_t order) {
+  worker& w = *workers_[order % workers_.size()];
+  asio::post(w.io(), [&w, m = std::move(m)]() mutable {
+    if (m->retain)
+      w.owner().retained().set(m);
+    // A QoS 1 message a persistent session stores needs an id of this node.
+    const auto id = m->qos > 0 ? w.next_message_id() : 0;
+    w.route(make_message(m->topic, m->payload, m->qos, false, id));
   });
 }
 

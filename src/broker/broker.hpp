@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "broker/bridge.hpp"
 #include "broker/counters.hpp"
 #include "broker/message.hpp"
 #include "broker/options.hpp"
@@ -119,6 +120,15 @@ public:
   void attach_consumer(publish_consumer& c) noexcept { consumer_ = &c; }
   publish_consumer* consumer() const noexcept { return consumer_; }
 
+  // Joins this node to others (bridge.hpp); before start() and restore() only. `b` outlives
+  // the broker's threads.
+  void attach_bridge(bridge& b) noexcept { bridge_ = &b; }
+  bridge* linked() const noexcept { return bridge_; }
+  // A message that another node accepted (from the bridge): kept as retained when `m->retain`,
+  // delivered to this node's subscribers only, never passed back to the bridge. Messages with
+  // the same `order` key are routed on one worker, in the order they come. Any thread.
+  void publish_remote(message_ptr m, std::uint64_t order);
+
   // Publishes a message from outside MQTT (API, CLI): routed on a worker. Any thread.
   void publish(message_ptr m);
   // The same, then `done(stored)` once the message is routed and, with durability = sync, every
@@ -170,6 +180,7 @@ private:
   std::atomic<std::uint64_t> msg_id_{1};
   store::session_writer* writer_ = nullptr;
   publish_consumer* consumer_ = nullptr;
+  bridge* bridge_ = nullptr;
   bool sync_acks_ = false;
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};

@@ -177,8 +177,9 @@ void client::detach(bool publish_will) {
   if (publish_will && will_ && identity_) {
     auto m = make_message(will_->topic, will_->payload, will_->qos, false,
                           will_->qos > 0 ? worker_.next_message_id() : 0);
-    if (will_->retain)
-      keep_retained(will_->topic, will_->payload, will_->qos);
+    const bool kept = will_->retain && keep_retained(will_->topic, will_->payload, will_->qos);
+    if (auto* link = worker_.owner().linked())
+      link->published(*m, kept);
     worker_.route(m);
   }
   will_.reset();
@@ -294,6 +295,15 @@ void client::handle(const mqtt::connect_packet& p) {
                  log_id(client_id_), info_.remote_address);
     return refuse(mqtt::connack_code::server_unavailable, close_reason::store_failure);
   }
+  auto* link = b.linked();
+  if (link != nullptr && !link->ready()) {
+    // The other nodes cannot be told of this login (one link per key) nor send it messages.
+    worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
+    if (auto n = refused_log.admit())
+      spdlog::info("refused client={} addr={} code=3 why=the cluster link is down{}",
+                   log_id(client_id_), info_.remote_address, suppressed_note(*n));
+    return refuse(mqtt::connack_code::server_unavailable, close_reason::cluster_unavailable);
+  }
   identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
   if (p.will) {
     // A will is a PUBLISH sent later in this client's name: it is authorized now, on exactly
@@ -319,6 +329,8 @@ void client::handle(const mqtt::connect_packet& p) {
   if (will_ && will_->qos > identity_->max_qos)
     will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
+  if (link != nullptr)
+    link->claimed(session_key_);
   worker_.open_session(*this);
 }
 
@@ -352,14 +364,15 @@ void client::handle(const mqtt::publish_packet& p) {
     ids.push_back(p.packet_id);
   }
   if (verdict == publish_verdict::allow) {
-    if (p.retain)
-      keep_retained(p.topic, p.payload, p.qos);
+    const bool kept = p.retain && keep_retained(p.topic, p.payload, p.qos);
     auto* consumer = b.consumer();
     const std::uint8_t kind = consumer != nullptr ? consumer->classify(*identity_, p.topic) : 0;
     auto m = make_message(p.topic, p.payload, p.qos, false,
                           p.qos > 0 ? worker_.next_message_id() : 0, session_->id(), kind);
     if (kind != 0)
       consumer->consume(identity_, m); // e.g. the thing service, beside the routing below
+    if (auto* link = b.linked())
+      link->published(*m, kept);
     const bool commit = b.ack_after_commit();
     if (p.qos > 0 && (commit || b.opts().overload == overload_mode::backpressure)) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr, commit};
@@ -378,11 +391,11 @@ void client::handle(const mqtt::publish_packet& p) {
     acknowledge(p.packet_id, p.qos);
 }
 
-void client::keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos) {
+bool client::keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos) {
   auto& b = worker_.owner();
   if (!b.policy().may_retain(*identity_, topic)) {
     worker_.stats().retain_denied.fetch_add(1, std::memory_order_relaxed);
-    return;
+    return false;
   }
   if (!b.retained().set(make_message(topic, payload, qos, true))) {
     if (auto n = retained_log.admit())
@@ -390,6 +403,7 @@ void client::keep_retained(std::string_view topic, std::string_view payload, std
                    "([limits] max_retained, max_retained_bytes){}",
                    log_id(client_id_), log_topic(topic), suppressed_note(*n));
   }
+  return true;
 }
 
 void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {

@@ -108,7 +108,8 @@ private:
   // Too many inbound QoS 1/2 wait for their acknowledgement: read no more until some go out.
   bool waiting_for_acks() const noexcept;
   // A retained PUBLISH or will: kept when the policy and the retained store's limits allow.
-  void keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos);
+  // False when the policy refused it.
+  bool keep_retained(std::string_view topic, std::string_view payload, std::uint8_t qos);
   // PUBACK (QoS 1) or PUBREC (QoS 2) now, or behind the acknowledgements still waiting.
   void acknowledge(std::uint16_t packet_id, std::uint8_t qos);
   void send_ready_acks();

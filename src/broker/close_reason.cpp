@@ -44,6 +44,8 @@ std::string_view to_string(close_reason r) noexcept {
     return "handshake_failed";
   case close_reason::proxy_refused:
     return "proxy_refused";
+  case close_reason::cluster_unavailable:
+    return "cluster_unavailable";
   case close_reason::count_:
     break;
   }

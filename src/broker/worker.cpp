@@ -150,8 +150,10 @@ void worker::destroy_session(session& s) {
   broker_.release_queued(s.queued_bytes);
   if (s.stored)
     persist(store::delete_session{s.key()});
+  auto* link = broker_.linked();
   for (const auto& sub : s.subscriptions)
-    broker_.index().unsubscribe(sub.filter, id);
+    if (broker_.index().unsubscribe(sub.filter, id) && link != nullptr)
+      link->interest(sub.filter, false);
   broker_.unregister_session(s.key(), id);
   broker_.sessions().release(id);
   sessions_.erase(id); // `s` is gone after this line
@@ -433,7 +435,9 @@ void worker::drain(session& s) {
 
 bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
   const bool added = s.add_subscription(filter, qos);
-  broker_.index().subscribe(filter, s.id(), qos);
+  if (broker_.index().subscribe(filter, s.id(), qos))
+    if (auto* link = broker_.linked())
+      link->interest(filter, true);
   if (s.stored)
     persist(store::put_subscription{s.key(), filter, qos});
   return added;
@@ -442,7 +446,9 @@ bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) 
 bool worker::unsubscribe(session& s, std::string_view filter) {
   if (!s.remove_subscription(filter))
     return false;
-  broker_.index().unsubscribe(filter, s.id());
+  if (broker_.index().unsubscribe(filter, s.id()))
+    if (auto* link = broker_.linked())
+      link->interest(filter, false);
   if (s.stored)
     persist(store::delete_subscription{s.key(), std::string(filter)});
   return true;

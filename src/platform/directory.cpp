@@ -88,6 +88,7 @@ store::result<store::product> directory::create_product(const store::new_product
   e->permissions = std::make_shared<const auth::product_permissions>(r->product_key);
   std::unique_lock lock(mu_);
   products_[r->product_key] = std::move(e);
+  changed("product", r->product_key);
   return r;
 }
 
@@ -101,6 +102,7 @@ store::result<void> directory::add_topic_class(const store::topic_class& tc) {
     it->second->classes.push_back({tc.topic, tc.access});
     rebuild_permissions(it->first, *it->second);
   }
+  changed("product", tc.product_key);
   return r;
 }
 
@@ -114,6 +116,7 @@ store::result<store::device> directory::create_device(std::string_view pk,
   if (it != products_.end() &&
       it->second->devices.insert_or_assign(r->device_name, record_of(*r)).second)
     ++devices_;
+  changed("device", pk, r->device_name);
   return r;
 }
 
@@ -130,6 +133,7 @@ directory::create_devices(std::string_view pk, std::span<const store::new_device
       if (it->second->devices.insert_or_assign(d.device_name, record_of(d)).second)
         ++devices_;
   }
+  changed("product", pk);
   return r;
 }
 
@@ -143,6 +147,7 @@ store::result<void> directory::set_device_enabled(std::string_view pk, std::stri
     if (auto d = it->second->devices.find(dn); d != it->second->devices.end())
       d->second.enabled = enabled;
   }
+  changed("device", pk, dn);
   return r;
 }
 
@@ -158,6 +163,7 @@ store::result<void> directory::delete_device(std::string_view pk, std::string_vi
     }
   }
   last_close_.erase(online_key(pk, dn));
+  changed("device", pk, dn);
   return r;
 }
 
@@ -175,6 +181,7 @@ store::result<void> directory::set_device_token(std::string_view pk, std::string
         d->second.device_token.reset();
     }
   }
+  changed("device", pk, dn);
   return r;
 }
 
@@ -184,6 +191,7 @@ store::result<store::application> directory::create_app(const store::new_applica
     return r;
   std::unique_lock lock(mu_);
   apps_[r->app_key] = record_of(*r);
+  changed("app", r->app_key);
   return r;
 }
 
@@ -194,7 +202,49 @@ store::result<void> directory::set_app_enabled(std::string_view app_key, bool en
   std::unique_lock lock(mu_);
   if (auto it = apps_.find(app_key); it != apps_.end())
     it->second.enabled = enabled;
+  changed("app", app_key);
   return r;
+}
+
+bool directory::refresh(std::string_view kind, std::string_view a, std::string_view b) {
+  if (kind == "device") {
+    auto d = store_.get_device(a, b);
+    if (!d && d.error() != store::errc::not_found)
+      return true; // the store failed: keep what we know
+    std::unique_lock lock(mu_);
+    auto it = products_.find(a);
+    if (it == products_.end()) {
+      lock.unlock();
+      if (d)
+        load(); // a product this node has not seen yet
+      return d && d->enabled;
+    }
+    auto& devices = it->second->devices;
+    if (!d) {
+      if (auto gone = devices.find(b); gone != devices.end()) {
+        devices.erase(gone);
+        --devices_;
+      }
+      return false;
+    }
+    if (devices.insert_or_assign(d->device_name, record_of(*d)).second)
+      ++devices_;
+    return d->enabled;
+  }
+  if (kind == "app") {
+    auto r = store_.get_app(a);
+    if (!r && r.error() != store::errc::not_found)
+      return true;
+    std::unique_lock lock(mu_);
+    if (r)
+      apps_[r->app_key] = record_of(*r);
+    else if (auto gone = apps_.find(a); gone != apps_.end())
+      apps_.erase(gone);
+    return true;
+  }
+  if (kind == "product")
+    load(); // rare (a product, a topic class, a batch of devices): read everything again
+  return true;
 }
 
 void directory::mark_activated(std::string_view pk, std::string_view dn) {

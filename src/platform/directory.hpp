@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -67,6 +68,23 @@ public:
   // first_online happens later, off the CONNECT path).
   void mark_activated(std::string_view pk, std::string_view dn);
 
+  // --- a cluster (docs/cluster.md): other nodes' caches follow this one's changes ---
+  // `f(kind, a, b)` is called after each mutation the store accepted, on the mutating thread:
+  // "product" (a: productKey; its topic classes and batches of devices too), "device" (a, b:
+  // productKey, deviceName) or "app" (a: appKey). Set before serving; never while one runs.
+  using observer =
+      std::function<void(std::string_view kind, std::string_view a, std::string_view b)>;
+  void set_observer(observer f) { observer_ = std::move(f); }
+  // Tells the observer of a change made around the directory, e.g. "model" (a: productKey)
+  // when a product's thing model is stored.
+  void changed(std::string_view kind, std::string_view a, std::string_view b = {}) const {
+    if (observer_)
+      observer_(kind, a, b);
+  }
+  // Another node changed the registry: reads it again from the store. Returns, for a device,
+  // whether it may still log in (false: disabled or deleted, so its link is to be closed).
+  bool refresh(std::string_view kind, std::string_view a, std::string_view b);
+
   // --- auth::device_lookup (memory only) ---
   auth::lookup_status find_product(std::string_view pk, auth::product_record& out) const override;
   auth::lookup_status find_device(std::string_view pk, std::string_view dn,
@@ -111,6 +129,7 @@ private:
   static void rebuild_permissions(std::string_view pk, product_entry& p);
 
   store::identity_store& store_;
+  observer observer_;
   mutable std::shared_mutex mu_;
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;

@@ -496,6 +496,12 @@ void thing_service::set_model(std::string_view pk, std::shared_ptr<const thing::
   models_.insert_or_assign(std::string(pk), std::move(m));
 }
 
+void thing_service::forget_model(std::string_view pk) {
+  std::lock_guard lock(models_mu_);
+  if (auto it = models_.find(pk); it != models_.end())
+    models_.erase(it);
+}
+
 void thing_service::send(std::string_view pk, std::string_view dn, std::string_view topic,
                          std::string_view payload, std::uint8_t qos) {
   broker_.publish_to(

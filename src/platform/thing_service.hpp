@@ -80,6 +80,8 @@ public:
   std::shared_ptr<const thing::thing_model> model(std::string_view pk);
   // PUT .../tsl stored `m` for `pk`: used for every message from now on.
   void set_model(std::string_view pk, std::shared_ptr<const thing::thing_model> m);
+  // Another node stored a new thing model for `pk`: read it again on next use.
+  void forget_model(std::string_view pk);
 
   // Publishes to device pk/dn (a downlink, a reply, the shadow's control message): routed on
   // the worker that holds the device's session, so it reaches the device in one trip.

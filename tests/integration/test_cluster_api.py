@@ -1,6 +1,6 @@
 """GET /api/v1/cluster on one node (docs/http-api.md): the same shape a cluster answers with,
 one entry; the node's name from `[cluster] node` (or the host's name); its connections are live
-counts. `[cluster] nats` is refused until clustering is built (test_config_errors.py)."""
+counts. With `[cluster] nats` the nodes are several: test_cluster.py."""
 
 from __future__ import annotations
 

@@ -32,14 +32,15 @@ def serve_with(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     ('[limits]\nmax_paylod = 5\n', "limits.max_paylod", "unknown key"),
     ('[store]\nbackend = "postgres"\n', "store.url", "required"),
     ('[store]\nbackend = "mysql"\n', "store.backend", "must be"),
-    ('[cluster]\nnats = "nats://127.0.0.1:4222"\n', "cluster", "not built"),
+    ('[cluster]\nnats = "nats://127.0.0.1:4222"\n', "cluster.nats", "postgres"),
+    ('[cluster]\nnats = "127.0.0.1:4222"\n', "cluster.nats", "nats://host:port"),
     ('[log]\nlevel = "verbose"\n', "log.level", "unknown level"),
     ('[listeners]\ntcp = "127.0.0.1:99999"\n', "listeners.tcp", "bad port"),
     ('[limits]\nmax_payload = -1\n', "limits.max_payload", "out of range"),
     ('[limits]\nmax_outbound = "lots"\n', "limits.max_outbound", "bad size"),
     ('[server]\nworkers = 100000\n', "server.workers", ""),
-], ids=["unknown-key", "postgres-no-url", "backend", "cluster", "log-level", "port", "negative",
-        "size", "workers"])
+], ids=["unknown-key", "postgres-no-url", "backend", "cluster", "cluster-url", "log-level", "port",
+        "negative", "size", "workers"])
 def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, words):
     r = serve_with(tmp_path, text)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

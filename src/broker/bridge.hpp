@@ -1,0 +1,34 @@
+// The seam for a layer that joins this broker to others (cluster/): it hears what is published
+// and subscribed on this node, learns which sessions log in here, and may refuse new logins.
+// The core knows nothing of what is behind it; without one attached (broker::attach_bridge)
+// every call site is one null check.
+//
+// Threads: every member is called on worker threads, concurrently on different workers, and
+// must not block (queue the work for a thread of its own). Calls of one connection come in
+// order, so a publisher's messages reach the bridge in the order it sent them.
+#pragma once
+
+#include <string_view>
+
+#include "broker/message.hpp"
+
+namespace thingport::broker {
+
+class bridge {
+public:
+  virtual ~bridge() = default;
+  // A message accepted on this node (a client's PUBLISH, a will, broker::publish and
+  // publish_to) and routed to the local subscribers; `retain`: it is also the topic's retained
+  // message. Messages that came from the bridge (broker::publish_remote) are not passed back.
+  virtual void published(const message& m, bool retain) = 0;
+  // A session on this node subscribed to `filter` (added) or left it (removed): the bridge counts
+  // them per filter.
+  virtual void interest(std::string_view filter, bool added) = 0;
+  // A client with session key `key` passed authentication here: the bridge tells the other
+  // nodes, which close their connection of that key (one link per key, cluster-wide).
+  virtual void claimed(std::string_view key) = 0;
+  // False while the bridge cannot reach the others: new logins are refused with CONNACK 3.
+  virtual bool ready() const noexcept = 0;
+};
+
+} // namespace thingport::broker

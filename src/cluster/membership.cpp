@@ -1,0 +1,44 @@
+#include "cluster/membership.hpp"
+
+#include <algorithm>
+
+namespace thingport::cluster {
+
+membership::membership(std::string self, std::chrono::milliseconds down_after)
+    : self_(std::move(self)), down_after_(down_after) {}
+
+void membership::heard(std::string_view node, std::uint64_t connections,
+                       std::uint64_t devices_online, steady::time_point now) {
+  if (node == self_ || node.empty())
+    return;
+  std::lock_guard lock(mu_);
+  auto it = peers_.find(node);
+  if (it == peers_.end()) {
+    if (peers_.size() >= max_peers) {
+      const auto oldest = std::min_element(peers_.begin(), peers_.end(), [](auto& a, auto& b) {
+        return a.second.last < b.second.last;
+      });
+      peers_.erase(oldest);
+    }
+    it = peers_.emplace(std::string(node), peer{}).first;
+  }
+  it->second = peer{connections, devices_online, now};
+}
+
+std::vector<node_status> membership::list(node_status self, steady::time_point now) const {
+  std::vector<node_status> out;
+  {
+    std::lock_guard lock(mu_);
+    out.reserve(peers_.size() + 1);
+    for (const auto& [name, p] : peers_)
+      out.push_back({name, now - p.last < down_after_, p.connections, p.devices_online});
+  }
+  self.node = self_;
+  self.up = true;
+  out.push_back(std::move(self));
+  std::sort(out.begin(), out.end(),
+            [](const node_status& a, const node_status& b) { return a.node < b.node; });
+  return out;
+}
+
+} // namespace thingport::cluster

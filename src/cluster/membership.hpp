@@ -1,0 +1,53 @@
+// Who is in the cluster, from the heartbeats each node sends every second (docs/cluster.md).
+// A peer not heard for `down_after` is down; peers are forgotten only when there are too many
+// (max_peers: the oldest heard goes). Thread-safe: heard() runs on the NATS delivery thread,
+// list() on the API's.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace thingport::cluster {
+
+using steady = std::chrono::steady_clock;
+
+struct node_status {
+  std::string node;
+  bool up = true;
+  std::uint64_t connections = 0;
+  std::uint64_t devices_online = 0;
+};
+
+class membership {
+public:
+  static constexpr std::size_t max_peers = 1024;
+
+  explicit membership(std::string self,
+                      std::chrono::milliseconds down_after = std::chrono::seconds(5));
+
+  const std::string& self() const noexcept { return self_; }
+  // A heartbeat of `node` (this node's own name is ignored).
+  void heard(std::string_view node, std::uint64_t connections, std::uint64_t devices_online,
+             steady::time_point now);
+  // This node (`self`, always up) and every peer heard, sorted by name.
+  std::vector<node_status> list(node_status self, steady::time_point now) const;
+
+private:
+  struct peer {
+    std::uint64_t connections = 0;
+    std::uint64_t devices_online = 0;
+    steady::time_point last{};
+  };
+  std::string self_;
+  std::chrono::milliseconds down_after_;
+  mutable std::mutex mu_;
+  std::map<std::string, peer, std::less<>> peers_;
+};
+
+} // namespace thingport::cluster

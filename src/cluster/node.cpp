@@ -1,0 +1,412 @@
+#include "cluster/node.hpp"
+
+#include <openssl/rand.h>
+
+#include <nats/nats.h>
+
+#include <boost/json.hpp>
+#include <charconv>
+#include <chrono>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "broker/broker.hpp"
+#include "cluster/subject.hpp"
+
+namespace thingport::cluster {
+
+namespace {
+
+constexpr std::string_view heartbeat_prefix = "thingport.node.";
+constexpr const char* heartbeat_all = "thingport.node.>";
+constexpr const char* retained_all = "thingport.r.>";
+constexpr const char* takeover_subject = "thingport.takeover";
+constexpr const char* registry_subject = "thingport.registry";
+constexpr auto heartbeat_every = std::chrono::seconds(1);
+constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
+
+// Headers of a routed message.
+constexpr const char* h_origin = "Tp-Origin";
+constexpr const char* h_seq = "Tp-Seq";
+constexpr const char* h_qos = "Tp-Qos";
+constexpr const char* h_retain = "Tp-Retain";
+
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> r(bytes);
+  if (RAND_bytes(r.data(), static_cast<int>(r.size())) != 1)
+    throw std::runtime_error("RAND_bytes failed");
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string s;
+  for (auto c : r) {
+    s += hex[c >> 4];
+    s += hex[c & 15];
+  }
+  return s;
+}
+
+std::string_view header(natsMsg* m, const char* key) {
+  const char* v = nullptr;
+  if (natsMsgHeader_Get(m, key, &v) != NATS_OK || v == nullptr)
+    return {};
+  return v;
+}
+
+std::uint64_t number(std::string_view s) {
+  std::uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+std::uint64_t json_u64(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr)
+    return 0;
+  if (v->is_uint64())
+    return v->as_uint64();
+  if (v->is_int64() && v->as_int64() >= 0)
+    return static_cast<std::uint64_t>(v->as_int64());
+  return 0;
+}
+
+std::string json_str(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+} // namespace
+
+struct node::impl {
+  natsOptions* opts = nullptr;
+  natsConnection* conn = nullptr;
+  std::vector<natsSubscription*> control;                  // heartbeats, takeover, registry
+  std::unordered_map<std::string, natsSubscription*> subs; // interest subjects; link thread's
+
+  ~impl() {
+    for (auto* s : control)
+      natsSubscription_Destroy(s);
+    for (auto& [subject, s] : subs)
+      natsSubscription_Destroy(s);
+    if (conn != nullptr)
+      natsConnection_Destroy(conn);
+    if (opts != nullptr)
+      natsOptions_Destroy(opts);
+  }
+};
+
+node::node(broker::broker& b, node_options o)
+    : broker_(b), opts_(std::move(o)), members_(opts_.name),
+      origin_(opts_.name + "/" + random_hex(8)), impl_(std::make_unique<impl>()) {}
+
+node::~node() {
+  stop();
+}
+
+void node::set_connected(bool up, const char* how) {
+  const bool was = connected_.exchange(up, std::memory_order_acq_rel);
+  if (up == was)
+    return;
+  if (up) {
+    ever_connected_.store(true);
+    spdlog::info("cluster: {} NATS ({}); node {} takes logins", how, opts_.servers, name());
+  } else {
+    spdlog::warn("cluster: NATS unreachable ({}); new logins are refused with CONNACK 3 "
+                 "(server unavailable) until it is back",
+                 opts_.servers);
+  }
+}
+
+void node::start() {
+  nats_SetMessageDeliveryPoolSize(1); // one delivery thread for all subscriptions: wire order
+  auto check = [](natsStatus s, const char* what) {
+    if (s != NATS_OK)
+      throw std::runtime_error(std::string("cluster: ") + what + ": " + natsStatus_GetText(s));
+  };
+  check(natsOptions_Create(&impl_->opts), "options");
+  auto* o = impl_->opts;
+  check(natsOptions_SetURL(o, opts_.servers.c_str()), "[cluster] nats");
+  check(natsOptions_SetName(o, ("thingport " + name()).c_str()), "name");
+  check(natsOptions_SetNoEcho(o, true), "no echo"); // our own messages are delivered already
+  check(natsOptions_UseGlobalMessageDelivery(o, true), "delivery");
+  check(natsOptions_SetMaxReconnect(o, -1), "reconnect");
+  check(natsOptions_SetReconnectWait(o, 250), "reconnect wait");
+  check(natsOptions_SetReconnectJitter(o, 100, 1000), "reconnect jitter");
+  check(natsOptions_SetPingInterval(o, 2000), "ping");
+  check(natsOptions_SetMaxPingsOut(o, 2), "pings out");
+  check(natsOptions_SetTimeout(o, 2000), "timeout");
+  check(natsOptions_SetDisconnectedCB(
+            o, [](natsConnection*, void* c) { static_cast<node*>(c)->set_connected(false, ""); },
+            this),
+        "callback");
+  check(natsOptions_SetReconnectedCB(
+            o,
+            [](natsConnection*, void* c) { static_cast<node*>(c)->set_connected(true, "back on"); },
+            this),
+        "callback");
+  check(natsOptions_SetRetryOnFailedConnect(
+            o, true,
+            [](natsConnection*, void* c) { static_cast<node*>(c)->set_connected(true, "joined"); },
+            this),
+        "retry");
+  const auto s = natsConnection_Connect(&impl_->conn, o);
+  if (s == NATS_OK) {
+    set_connected(true, "joined");
+  } else if (s == NATS_NOT_YET_CONNECTED) {
+    spdlog::warn("cluster: NATS ({}) not reachable yet; new logins are refused with CONNACK 3 "
+                 "until it is",
+                 opts_.servers);
+  } else {
+    check(s, "connecting to NATS");
+  }
+  const auto handler = [](natsConnection* nc, natsSubscription* sub, natsMsg* m, void* c) {
+    on_message(nc, sub, m, c);
+  };
+  for (const char* subject : {heartbeat_all, takeover_subject, registry_subject, retained_all}) {
+    natsSubscription* sub = nullptr;
+    check(natsConnection_Subscribe(&sub, impl_->conn, subject, handler, this), subject);
+    impl_->control.push_back(sub);
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void node::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_)
+      return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable())
+    thread_.join();
+  if (impl_->conn != nullptr) {
+    natsConnection_FlushTimeout(impl_->conn, 1000);
+    natsConnection_Close(impl_->conn);
+  }
+  impl_.reset(); // subscriptions, connection, options
+  nats_CloseAndWait(2000);
+}
+
+void node::push(item it, bool bounded) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_)
+      return;
+    if (bounded) {
+      if (queued_messages_ >= opts_.max_queued) {
+        stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+      ++queued_messages_;
+    }
+    queue_.push_back(std::move(it));
+  }
+  cv_.notify_one();
+}
+
+void node::published(const broker::message& m, bool retain) {
+  auto subject = subject_of_topic(m.topic, retain);
+  if (!subject) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  push({op::publish, std::move(*subject), m.payload, m.qos, retain}, true);
+}
+
+void node::interest(std::string_view filter, bool added) {
+  auto subjects = subjects_of_filter(filter);
+  std::vector<item> changes;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_)
+      return;
+    for (auto& s : subjects) {
+      if (added) {
+        if (interest_[s]++ == 0)
+          changes.push_back({op::subscribe, std::move(s), {}, 0, false});
+        continue;
+      }
+      auto it = interest_.find(s);
+      if (it == interest_.end())
+        continue;
+      if (--it->second == 0) {
+        interest_.erase(it);
+        changes.push_back({op::unsubscribe, std::move(s), {}, 0, false});
+      }
+    }
+    for (auto& c : changes)
+      queue_.push_back(std::move(c));
+  }
+  if (!changes.empty())
+    cv_.notify_one();
+}
+
+void node::claimed(std::string_view key) {
+  push({op::control, takeover_subject, std::string(key), 0, false}, false);
+}
+
+void node::announce(const registry_change& c) {
+  const boost::json::object o{{"kind", c.kind}, {"a", c.a}, {"b", c.b}};
+  push({op::control, registry_subject, boost::json::serialize(o), 0, false}, false);
+}
+
+std::vector<node_status> node::nodes() const {
+  node_status self;
+  if (opts_.load) {
+    const auto l = opts_.load();
+    self.connections = l.connections;
+    self.devices_online = l.devices_online;
+  }
+  return members_.list(std::move(self), steady::now());
+}
+
+void node::run() {
+  auto next_beat = steady::now();
+  std::vector<item> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_until(lock, next_beat, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_)
+        return;
+      batch.swap(queue_);
+      queued_messages_ = 0;
+    }
+    for (auto& it : batch)
+      send(it);
+    batch.clear();
+    if (steady::now() >= next_beat) {
+      heartbeat();
+      next_beat = steady::now() + heartbeat_every;
+    }
+  }
+}
+
+void node::send(item& it) {
+  auto* nc = impl_->conn;
+  switch (it.what) {
+  case op::publish: {
+    natsMsg* m = nullptr;
+    if (natsMsg_Create(&m, it.subject.c_str(), nullptr, it.payload.data(),
+                       static_cast<int>(it.payload.size())) != NATS_OK) {
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    const auto seq = std::to_string(++seq_);
+    natsMsgHeader_Set(m, h_origin, origin_.c_str());
+    natsMsgHeader_Set(m, h_seq, seq.c_str());
+    natsMsgHeader_Set(m, h_qos, it.qos == 0 ? "0" : it.qos == 1 ? "1" : "2");
+    if (it.retain)
+      natsMsgHeader_Set(m, h_retain, "1");
+    if (natsConnection_PublishMsg(nc, m) == NATS_OK)
+      stats_.out.fetch_add(1, std::memory_order_relaxed);
+    else
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    natsMsg_Destroy(m);
+    return;
+  }
+  case op::subscribe: {
+    natsSubscription* sub = nullptr;
+    const auto handler = [](natsConnection* c, natsSubscription* s, natsMsg* m, void* cl) {
+      on_message(c, s, m, cl);
+    };
+    if (const auto s = natsConnection_Subscribe(&sub, nc, it.subject.c_str(), handler, this);
+        s != NATS_OK) {
+      spdlog::error("cluster: cannot subscribe to {}: {}", it.subject, natsStatus_GetText(s));
+      return;
+    }
+    natsSubscription_SetPendingLimits(sub, 1'000'000, 256 << 20);
+    impl_->subs[it.subject] = sub;
+    return;
+  }
+  case op::unsubscribe: {
+    auto found = impl_->subs.find(it.subject);
+    if (found == impl_->subs.end())
+      return;
+    natsSubscription_Unsubscribe(found->second);
+    natsSubscription_Destroy(found->second);
+    impl_->subs.erase(found);
+    return;
+  }
+  case op::control:
+    natsConnection_Publish(nc, it.subject.c_str(), it.payload.data(),
+                           static_cast<int>(it.payload.size()));
+    return;
+  }
+}
+
+void node::heartbeat() {
+  const auto l = opts_.load ? opts_.load() : node_load{};
+  const boost::json::object o{
+      {"node", name()}, {"connections", l.connections}, {"devicesOnline", l.devices_online}};
+  const auto body = boost::json::serialize(o);
+  const std::string subject = std::string(heartbeat_prefix) + name();
+  natsConnection_Publish(impl_->conn, subject.c_str(), body.data(), static_cast<int>(body.size()));
+}
+
+void node::on_message(void*, void*, void* msg, void* closure) {
+  static_cast<node*>(closure)->receive(msg);
+}
+
+void node::receive(void* raw) {
+  auto* m = static_cast<natsMsg*>(raw);
+  const std::string_view subject = natsMsg_GetSubject(m);
+  const std::string_view body(natsMsg_GetData(m),
+                              static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  if (subject.starts_with(message_prefix) || subject.starts_with(retained_prefix)) {
+    receive_data(m, subject);
+  } else if (body.size() > max_control) {
+    // not ours: ignored
+  } else if (subject.starts_with(heartbeat_prefix)) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body, ec);
+    if (!ec && v.is_object()) {
+      const auto& o = v.as_object();
+      members_.heard(json_str(o, "node"), json_u64(o, "connections"), json_u64(o, "devicesOnline"),
+                     steady::now());
+    }
+  } else if (subject == takeover_subject) {
+    if (!body.empty())
+      broker_.disconnect(body, broker::close_reason::taken_over, false);
+  } else if (subject == registry_subject) {
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(body, ec);
+    if (!ec && v.is_object() && opts_.on_registry) {
+      const auto& o = v.as_object();
+      opts_.on_registry({json_str(o, "kind"), json_str(o, "a"), json_str(o, "b")});
+    }
+  }
+  natsMsg_Destroy(m);
+}
+
+void node::receive_data(void* raw, std::string_view subject) {
+  auto* m = static_cast<natsMsg*>(raw);
+  const auto origin = header(m, h_origin);
+  if (origin.empty() || origin == origin_)
+    return;
+  // One message can match two of our subscriptions ("a/#" and "a/+"): both copies come, one
+  // after the other for this origin (one connection, in order); the second is dropped.
+  const auto seq = number(header(m, h_seq));
+  auto found = seen_.find(std::string(origin));
+  if (found != seen_.end()) {
+    if (seq <= found->second) {
+      stats_.duplicates.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    found->second = seq;
+  } else {
+    if (seen_.size() >= 4096) // incarnations of restarted nodes pile up: start over
+      seen_.clear();
+    seen_.emplace(origin, seq);
+  }
+  auto topic = topic_of_subject(subject);
+  if (!topic)
+    return;
+  const auto qos = static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
+  const bool retain = header(m, h_retain) == "1";
+  std::string payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  stats_.in.fetch_add(1, std::memory_order_relaxed);
+  broker_.publish_remote(broker::make_message(*topic, payload, qos, retain),
+                         std::hash<std::string_view>{}(origin));
+}
+
+} // namespace thingport::cluster

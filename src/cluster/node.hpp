@@ -1,0 +1,131 @@
+// This node's link to the others over NATS (docs/cluster.md): the broker's bridge.
+//
+// - Messages accepted here go out on subjects mapped from their topics (subject.hpp), with
+//   headers for the origin, a sequence, QoS and retain; one NATS connection, published in order
+//   from one thread (the link's), so each publisher's order holds across nodes.
+// - The node subscribes only to the subjects of filters its own sessions hold (reference-
+//   counted); what arrives is routed to local subscribers only (broker::publish_remote).
+// - Heartbeats every second (membership.hpp); takeover and registry announcements.
+// - While NATS is unreachable, ready() is false (new logins get CONNACK 3); libnats reconnects.
+//
+// Threads: the bridge members and announce_change() are called on any thread and only queue
+// (bounded: messages past max_queued are dropped and counted); the link thread publishes; the
+// NATS library's delivery thread (one, for all subscriptions: wire order) handles what comes in.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/bridge.hpp"
+#include "cluster/membership.hpp"
+
+namespace thingport::broker {
+class broker;
+}
+
+namespace thingport::cluster {
+
+struct node_load {
+  std::uint64_t connections = 0;
+  std::uint64_t devices_online = 0;
+};
+
+// A change to the device registry, announced to the other nodes: `kind` is "device" (a, b:
+// productKey, deviceName), "product" (a: productKey) or "app" (a: appKey).
+struct registry_change {
+  std::string kind;
+  std::string a;
+  std::string b;
+};
+
+struct node_options {
+  std::string servers; // "nats://h1:4222,nats://h2:4222"
+  std::string name;    // this node's name (checked by the config: letters, digits, . _ -)
+  std::function<node_load()> load;                         // for the heartbeat; any thread
+  std::function<void(const registry_change&)> on_registry; // another node's change
+  std::size_t max_queued = 100'000;                        // messages waiting for the link thread
+};
+
+struct link_stats {
+  std::atomic<std::uint64_t> out{0};        // messages published to NATS
+  std::atomic<std::uint64_t> in{0};         // messages from NATS routed here
+  std::atomic<std::uint64_t> dropped{0};    // not sent: queue full, subject too long, NATS refused
+  std::atomic<std::uint64_t> duplicates{0}; // the same message through two subscriptions
+};
+
+class node final : public broker::bridge {
+public:
+  node(broker::broker& b, node_options o);
+  ~node() override;
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  // Connects (in the background when NATS is not there yet) and starts the link thread.
+  // Throws std::runtime_error on a bad server list.
+  void start();
+  void stop(); // idempotent
+
+  // --- broker::bridge ---
+  void published(const broker::message& m, bool retain) override;
+  void interest(std::string_view filter, bool added) override;
+  void claimed(std::string_view key) override;
+  bool ready() const noexcept override { return connected_.load(std::memory_order_acquire); }
+
+  void announce(const registry_change& c);
+  std::vector<node_status> nodes() const;
+  const link_stats& stats() const noexcept { return stats_; }
+  const std::string& name() const noexcept { return members_.self(); }
+
+private:
+  enum class op : std::uint8_t { publish, subscribe, unsubscribe, control };
+  struct item {
+    op what;
+    std::string subject;
+    std::string payload;
+    std::uint8_t qos = 0;
+    bool retain = false;
+  };
+  struct impl; // the NATS handles
+
+  void push(item it, bool bounded);
+  void run();
+  void send(item& it);
+  void heartbeat();
+  static void on_message(void* nc, void* sub, void* msg, void* closure);
+  void receive(void* msg);
+  void receive_data(void* msg, std::string_view subject);
+  void set_connected(bool up, const char* how);
+
+  broker::broker& broker_;
+  node_options opts_;
+  membership members_;
+  std::string origin_; // name + '/' + a random incarnation: sequences restart with it
+  std::unique_ptr<impl> impl_;
+  link_stats stats_;
+  std::atomic<bool> connected_{false};
+  std::atomic<bool> ever_connected_{false};
+
+  std::mutex mu_; // the queue and the interest counts
+  std::condition_variable cv_;
+  std::vector<item> queue_;
+  std::size_t queued_messages_ = 0;
+  std::unordered_map<std::string, std::size_t> interest_; // subject -> filters holding it
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // The link thread's own.
+  std::uint64_t seq_ = 0;
+  // The delivery thread's own: the last sequence seen per origin (dedup).
+  std::unordered_map<std::string, std::uint64_t> seen_;
+};
+
+} // namespace thingport::cluster

@@ -1,0 +1,43 @@
+// The peer table: sorted by name, this node always up, a peer down 5 s after its last heartbeat
+// and up again with the next one.
+#include "cluster/membership.hpp"
+
+#include <gtest/gtest.h>
+
+namespace thingport::cluster {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(cluster_membership, peers_sorted_down_after_silence_up_again) {
+  membership m("node-b");
+  const auto t0 = steady::now();
+  m.heard("node-c", 3, 2, t0);
+  m.heard("node-a", 1, 0, t0);
+  m.heard("node-b", 99, 99, t0); // our own heartbeat: ignored
+  auto l = m.list({"", true, 7, 4}, t0 + 1s);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].node, "node-a");
+  EXPECT_EQ(l[1].node, "node-b");
+  EXPECT_EQ(l[1].connections, 7u);
+  EXPECT_EQ(l[2].connections, 3u);
+  EXPECT_TRUE(l[0].up && l[1].up && l[2].up);
+  m.heard("node-c", 4, 2, t0 + 3s);
+  l = m.list({}, t0 + 5500ms);
+  EXPECT_FALSE(l[0].up); // node-a: silent for 5.5 s
+  EXPECT_TRUE(l[1].up);  // self
+  EXPECT_TRUE(l[2].up);
+  m.heard("node-a", 1, 0, t0 + 6s);
+  EXPECT_TRUE(m.list({}, t0 + 6s)[0].up);
+}
+
+TEST(cluster_membership, bounded) {
+  membership m("self");
+  const auto t0 = steady::now();
+  for (std::size_t i = 0; i < membership::max_peers + 10; ++i)
+    m.heard("n" + std::to_string(i), 0, 0, t0 + std::chrono::milliseconds(i));
+  EXPECT_EQ(m.list({}, t0).size(), membership::max_peers + 1);
+}
+
+} // namespace
+} // namespace thingport::cluster
