@@ -4,6 +4,7 @@
 
 #include <nats/nats.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
@@ -123,7 +124,16 @@ void node::start() {
   };
   check(natsOptions_Create(&impl_->opts), "options");
   auto* o = impl_->opts;
-  check(natsOptions_SetURL(o, opts_.servers.c_str()), "[cluster] nats");
+  std::vector<std::string> urls; // "nats://h1:4222,nats://h2:4222": one entry each
+  for (std::size_t at = 0; at <= opts_.servers.size();) {
+    const auto comma = std::min(opts_.servers.find(',', at), opts_.servers.size());
+    urls.push_back(opts_.servers.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::vector<const char*> list;
+  for (const auto& u : urls)
+    list.push_back(u.c_str());
+  check(natsOptions_SetServers(o, list.data(), static_cast<int>(list.size())), "[cluster] nats");
   check(natsOptions_SetName(o, ("thingport " + name()).c_str()), "name");
   check(natsOptions_SetNoEcho(o, true), "no echo"); // our own messages are delivered already
   check(natsOptions_UseGlobalMessageDelivery(o, true), "delivery");
