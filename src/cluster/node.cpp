@@ -104,10 +104,9 @@ node::~node() {
 
 void node::set_connected(bool up, const char* how) {
   const bool was = connected_.exchange(up, std::memory_order_acq_rel);
-  if (up == was)
+  if (up == was || closing_.load(std::memory_order_acquire))
     return;
   if (up) {
-    ever_connected_.store(true);
     spdlog::info("cluster: {} NATS ({}); node {} takes logins", how, opts_.servers, name());
   } else {
     spdlog::warn("cluster: NATS unreachable ({}); new logins are refused with CONNACK 3 "
@@ -188,6 +187,7 @@ void node::stop() {
   cv_.notify_all();
   if (thread_.joinable())
     thread_.join();
+  closing_.store(true, std::memory_order_release);
   if (impl_->conn != nullptr) {
     natsConnection_FlushTimeout(impl_->conn, 1000);
     natsConnection_Close(impl_->conn);

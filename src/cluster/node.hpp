@@ -112,7 +112,7 @@ private:
   std::unique_ptr<impl> impl_;
   link_stats stats_;
   std::atomic<bool> connected_{false};
-  std::atomic<bool> ever_connected_{false};
+  std::atomic<bool> closing_{false}; // stop() closes the connection: not "unreachable"
 
   std::mutex mu_; // the queue and the interest counts
   std::condition_variable cv_;

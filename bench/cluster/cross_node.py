@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""Cross-node figures of a two-node thingport cluster (docs/cluster.md), on loopback: one
+nats-server, one PostgreSQL, two nodes, all started here on free ports.
+
+- QoS 0 rate: mosquitto_pub -l sends N messages to one node, mosquitto_sub receives them on
+  the same node (one node) or on the other (cross node); msg/s from the first send to the last
+  receipt, and how many arrived.
+- takeover: a client id connected on node A connects again on node B; the time from the
+  CONNECT to B to A's link closing (median of 10).
+
+  THINGPORT_BIN=build/release/src/app/thingport python3 bench/cluster/cross_node.py [N]
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
+
+from harness import MOSQUITTO_PUB, MOSQUITTO_SUB, BrokerProcess, unique_id  # noqa: E402
+from mqtt_clients import MqttClient  # noqa: E402
+from natsserver import NatsServer  # noqa: E402
+from pgserver import PgServer  # noqa: E402
+
+
+def rate(sub_node: BrokerProcess, pub_node: BrokerProcess, n: int, payload: bytes) -> tuple:
+    base = f"bench/{unique_id('r')}"
+    sub = subprocess.Popen([MOSQUITTO_SUB, "-h", "127.0.0.1", "-p", str(sub_node.port), "-t",
+                            f"{base}/#", "-v", "-q", "0", "-i", unique_id("s")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        # warm up until the subscription reaches the publishing node (through NATS)
+        deadline = time.monotonic() + 10
+        warm = subprocess.Popen(["sh", "-c", f"while :; do {MOSQUITTO_PUB} -p {pub_node.port} "
+                                 f"-t {base}/w -m w; done"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            while not sub.stdout.readline().startswith(f"{base}/w".encode()):
+                assert time.monotonic() < deadline, "no warm-up message"
+        finally:
+            warm.kill()
+            warm.wait()
+        lines = tempfile.NamedTemporaryFile(delete=False)
+        lines.write((payload + b"\n") * n)
+        lines.close()
+        t0 = time.monotonic()
+        pub = subprocess.Popen([MOSQUITTO_PUB, "-p", str(pub_node.port), "-t", f"{base}/m", "-l",
+                                "-q", "0", "-i", unique_id("p")], stdin=open(lines.name, "rb"))
+        got, last = 0, t0
+        prefix = f"{base}/m ".encode()
+        sub_deadline = t0 + 60
+        import selectors
+        sel = selectors.DefaultSelector()
+        sel.register(sub.stdout, selectors.EVENT_READ)
+        while got < n and time.monotonic() < sub_deadline:
+            # stop 2 s after the publisher ended with nothing more coming
+            if not sel.select(timeout=2.0) and pub.poll() is not None:
+                break
+            line = sub.stdout.readline()
+            if line.startswith(prefix):
+                got += 1
+                last = time.monotonic()
+        pub.wait(30)
+        return got, got / (last - t0) if last > t0 else 0.0
+    finally:
+        sub.kill()
+        sub.wait()
+
+
+def takeover(a: BrokerProcess, b: BrokerProcess, rounds: int = 10) -> list:
+    times = []
+    for _ in range(rounds):
+        cid = unique_id("same")
+        first = MqttClient(a, client_id=cid).connect()
+        second = MqttClient(b, client_id=cid)
+        t0 = time.monotonic()
+        second.connect()
+        assert first.disconnected.wait(5), "not taken over"
+        times.append((time.monotonic() - t0) * 1000)
+        first.close()
+        second.close()
+    return times
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    payload = b"x" * 64
+    root = Path(tempfile.mkdtemp(prefix="tp-bench-cluster-"))
+    with NatsServer() as nats, PgServer() as pg:
+        url = pg.create_database()
+        nodes = []
+        for name in ("node-a", "node-b"):
+            cfg = (f'[cluster]\nnats = "{nats.url}"\nnode = "{name}"\n'
+                   f'[store]\nbackend = "postgres"\nurl = "{url}"\n')
+            nodes.append(BrokerProcess(root / name, thingport_config=cfg))
+            nodes[-1].start()
+        a, b = nodes
+        try:
+            for label, s, p in (("one node", a, a), ("cross node", b, a)):
+                got, r = rate(s, p, n, payload)
+                print(f"QoS 0, {len(payload)} B, {label}: {got}/{n} received, {r:,.0f} msg/s")
+            t = takeover(a, b)
+            print(f"takeover across nodes: median {statistics.median(t):.1f} ms, "
+                  f"max {max(t):.1f} ms over {len(t)}")
+        finally:
+            for x in nodes:
+                x.stop()
+
+
+if __name__ == "__main__":
+    main()
