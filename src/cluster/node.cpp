@@ -197,10 +197,14 @@ void node::stop() {
 }
 
 void node::push(item it, bool bounded) {
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_)
       return;
+    // The link thread waits only for an empty queue: wake it on the first item alone (one
+    // futex call per batch, not per message).
+    wake = queue_.empty();
     if (bounded) {
       if (queued_messages_ >= opts_.max_queued) {
         stats_.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -210,7 +214,8 @@ void node::push(item it, bool bounded) {
     }
     queue_.push_back(std::move(it));
   }
-  cv_.notify_one();
+  if (wake)
+    cv_.notify_one();
 }
 
 void node::published(const broker::message& m, bool retain) {
