@@ -189,7 +189,13 @@ def test_disable_on_one_node_kicks_the_device_on_the_other(cluster, clients):
                     password=cred["password"])
     again.connect(expect_rc=5)  # node B's directory knows it is disabled
     api.ok("POST", f"/api/v1/products/{pk}/devices/dev-k/enable")
-    poll_until(lambda: _try_connect(clients, b, cred), lambda c: c is not None, timeout=3)
+    back = poll_until(lambda: _try_connect(clients, b, cred), lambda c: c is not None, timeout=3)
+    # deleted through A: closed on B, and B no longer knows it (CONNACK 4: unknown device)
+    api.ok("DELETE", f"/api/v1/products/{pk}/devices/dev-k")
+    assert back.disconnected.wait(1.5), "the deleted device's link on node B was not closed"
+    gone = clients(b, connect=False, client_id=cred["client_id"], username=cred["username"],
+                   password=cred["password"])
+    gone.connect(expect_rc=4)
 
 
 def test_logins_refused_while_nats_is_down_then_back(cluster, clients):
