@@ -124,6 +124,7 @@ response set_enabled(context& ctx, const call& c, bool enabled) {
     return error_response(device_problem(ctx, r.error(), pk, dn));
   if (!enabled)
     ctx.platform.disconnect_device(pk, dn, broker::close_reason::kicked, false);
+  ctx.platform.sub_enabled_changed(pk, dn, enabled); // its gateway hears thing/topo/change
   auto d = ctx.dir.store().get_device(pk, dn);
   if (!d)
     return error_response(device_problem(ctx, d.error(), pk, dn));
