@@ -155,6 +155,18 @@ std::string gateway::batch_logout(const std::vector<device_ref>& subs, reply_han
                              refs_json(subs), std::move(done));
 }
 
+std::string gateway::pack_post(const std::vector<sub_properties>& subs, reply_handler done) {
+  json::array list;
+  list.reserve(subs.size());
+  for (const auto& s : subs)
+    list.push_back(json::object{{"identity", json::object{{"productKey", s.sub.product_key},
+                                                          {"deviceName", s.sub.device_name}}},
+                                {"properties", s.properties}});
+  return state_->own.request(state_->sys("thing/event/property/pack/post"),
+                             "thing.event.property.pack.post",
+                             json::object{{"subDevices", std::move(list)}}, std::move(done));
+}
+
 void gateway::on_notice(notice_handler h) {
   asio::post(state_->c.executor(),
              [s = state_, h = std::move(h)]() mutable { s->on_notice = std::move(h); });

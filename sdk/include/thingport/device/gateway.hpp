@@ -64,6 +64,16 @@ public:
   std::string batch_login(const std::vector<triplet>& subs, reply_handler done = {});
   std::string batch_logout(const std::vector<device_ref>& subs, reply_handler done = {});
 
+  // thing.event.property.pack.post: the properties of up to 50 logged-in sub-devices in one
+  // message (one reply for all), each {identifier: value}. A gateway with many sub-devices posts
+  // this way: the platform bounds each link's subscriptions ([limits]), so per-sub-device
+  // post_reply subscriptions do not scale to hundreds.
+  struct sub_properties {
+    device_ref sub;
+    boost::json::object properties;
+  };
+  std::string pack_post(const std::vector<sub_properties>& subs, reply_handler done = {});
+
   void on_notice(notice_handler h);
   // The gateway's own thing helpers (its properties, events, services): use this one rather
   // than a second thing on the same client, whose subscriptions would replace these.
