@@ -93,6 +93,9 @@ def test_topo_change_on_api_add_remove_enable_disable(api, hub):
     # the gateway's own thing.topo.add is answered, not pushed back
     assert gw.call("add", [topo_sign(m[2], "c")])["code"] == 200
     assert gw.call("get", {})["code"] == 200
+    # deleting a sub-device takes it out of the topology: status 1
+    api.ok("DELETE", f"/api/v1/products/{m[2]['productKey']}/devices/{m[2]['deviceName']}")
+    assert gw.notice("topo/change")["params"] == {"status": 1, "subList": [ref(m[2])]}
 
 
 def test_list_found_and_add_notify(api, hub):
