@@ -16,7 +16,7 @@ import aliyun
 from test_sub_sessions import SessionGateway
 from test_topology import topo_sign
 
-pytestmark = [pytest.mark.thingport_only(reason="Aliyun gateways"), pytest.mark.sqlite_only]
+pytestmark = pytest.mark.thingport_only(reason="Aliyun gateways")
 
 
 @pytest.fixture(scope="module")
