@@ -1,18 +1,24 @@
-// A gateway-style process: many devices on one io_context and one thread, each with its own
-// client and thing helpers, posting readings of a local sensor (here, a counter) on a timer.
+// A gateway with sub-devices behind it (docs/protocol.md "Gateways"), with the SDK's gateway
+// API: one client for the gateway; the sub-devices are added to its topology (each signed with
+// its secret), logged in through it in one batch, then each posts readings of a local sensor
+// (here, a counter) through the gateway's link on a timer and answers property sets.
 //
-//   example-gateway URL SECONDS ROUNDS PK:DN:DS [PK:DN:DS ...]
+//   example-gateway URL SECONDS ROUNDS GW_PK:GW_DN:GW_DS PK:DN:DS [PK:DN:DS ...]
 //
-// Each device posts {"reading":N} ROUNDS times, SECONDS apart, then the process exits.
+// The first triplet is the gateway's, the others its sub-devices' (at most 30). Each sub-device
+// posts {"reading":N} ROUNDS times, SECONDS apart, then the process logs them out and exits.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/json/serialize.hpp>
 
 #include "thingport/device/client.hpp"
+#include "thingport/device/gateway.hpp"
 #include "thingport/device/thing.hpp"
 
 namespace asio = boost::asio;
@@ -21,46 +27,66 @@ namespace dev = thingport::device;
 namespace {
 
 struct sub_device {
-  std::unique_ptr<dev::client> client;
-  std::unique_ptr<dev::thing> thing;
+  dev::triplet id;
+  std::unique_ptr<dev::thing> thing; // over the gateway's link, once logged in
   std::unique_ptr<asio::steady_timer> timer;
-  std::string name;
   int posted = 0;
   int answered = 0;
 };
 
+std::optional<dev::triplet> parse(const std::string& spec) {
+  const auto a = spec.find(':');
+  const auto b = spec.find(':', a + 1);
+  if (a == std::string::npos || b == std::string::npos)
+    return std::nullopt;
+  return dev::triplet{spec.substr(0, a), spec.substr(a + 1, b - a - 1), spec.substr(b + 1)};
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 5) {
-    std::cerr << "usage: " << argv[0] << " URL SECONDS ROUNDS PK:DN:DS [PK:DN:DS ...]\n";
+  if (argc < 6 || argc > 5 + 30) {
+    std::cerr << "usage: " << argv[0]
+              << " URL SECONDS ROUNDS GW_PK:GW_DN:GW_DS PK:DN:DS [PK:DN:DS ...]\n";
     return 2;
   }
-  const std::string url = argv[1];
   const auto period = std::chrono::milliseconds(static_cast<long>(std::stod(argv[2]) * 1000));
   const int rounds = std::stoi(argv[3]);
-  asio::io_context io(1);
-  std::vector<std::unique_ptr<sub_device>> devices;
-  int finished = 0;
+  std::vector<dev::triplet> ids;
   for (int i = 4; i < argc; ++i) {
-    const std::string spec = argv[i];
-    const auto a = spec.find(':');
-    const auto b = spec.find(':', a + 1);
-    if (a == std::string::npos || b == std::string::npos) {
-      std::cerr << "bad triplet " << spec << " (want PK:DN:DS)\n";
+    auto t = parse(argv[i]);
+    if (!t) {
+      std::cerr << "bad triplet " << argv[i] << " (want PK:DN:DS)\n";
       return 2;
     }
-    dev::options o;
-    o.url = url;
-    o.device = {spec.substr(0, a), spec.substr(a + 1, b - a - 1), spec.substr(b + 1)};
-    auto d = std::make_unique<sub_device>();
-    d->name = o.device.device_name;
-    d->client = std::make_unique<dev::client>(io.get_executor(), o); // no thread of its own
-    d->thing = std::make_unique<dev::thing>(*d->client);
-    d->timer = std::make_unique<asio::steady_timer>(io);
-    devices.push_back(std::move(d));
+    if (i > 4)
+      ids.push_back(*t);
   }
-  // One function posts for every device; everything runs on the one thread below.
+  asio::io_context io(1);
+  dev::options o;
+  o.url = argv[1];
+  o.device = *parse(argv[4]);
+  dev::client gw_client(io.get_executor(), o);
+  dev::gateway gw(gw_client);
+  // After the io_context and the client: their timers and helpers go first.
+  std::vector<std::unique_ptr<sub_device>> subs;
+  for (const auto& t : ids)
+    subs.push_back(std::make_unique<sub_device>(sub_device{t, nullptr, nullptr}));
+  int finished = 0;
+  int exit_code = 0;
+
+  auto finish = [&] {
+    std::vector<dev::device_ref> refs;
+    for (auto& s : subs) {
+      s->thing->cancel();
+      refs.push_back({s->id.product_key, s->id.device_name});
+    }
+    gw.batch_logout(refs, [&](std::error_code, const dev::alink_reply& r) {
+      std::cout << "logout: code " << r.code << std::endl;
+      gw.cancel();
+      gw_client.stop();
+    });
+  };
   std::function<void(sub_device&)> post = [&](sub_device& d) {
     if (d.posted == rounds)
       return;
@@ -68,14 +94,10 @@ int main(int argc, char** argv) {
     d.thing->post_properties(
         {{"reading", d.posted}}, [&](std::error_code ec, const dev::alink_reply& r) {
           ++d.answered;
-          std::cout << d.name << " post " << d.answered << ": "
+          std::cout << d.id.device_name << " post " << d.answered << ": "
                     << (ec ? ec.message() : "code " + std::to_string(r.code)) << std::endl;
-          if (d.answered == rounds && ++finished == static_cast<int>(devices.size())) {
-            for (auto& x : devices) {
-              x->thing->cancel();
-              x->client->stop();
-            }
-          }
+          if (d.answered == rounds && ++finished == static_cast<int>(subs.size()))
+            finish();
         });
     d.timer->expires_after(period);
     d.timer->async_wait([&](boost::system::error_code ec) {
@@ -83,14 +105,45 @@ int main(int argc, char** argv) {
         post(d);
     });
   };
-  for (auto& d : devices) {
-    d->client->on_status([&d = *d, &post](const dev::status& s) {
-      std::cout << d.name << " " << s.describe() << std::endl;
-      if (s.state == dev::link_state::connected && d.posted == 0)
-        post(d);
+  auto fail = [&](const char* what, std::error_code ec, const dev::alink_reply& r) {
+    std::cerr << what << ": " << (ec ? ec.message() : "code " + std::to_string(r.code)) << " "
+              << r.message << std::endl;
+    exit_code = 1;
+    gw.cancel();
+    gw_client.stop();
+  };
+  // Topology, then one batch login, then each sub-device speaks through the gateway.
+  auto start = [&] {
+    gw.add_topo(ids, [&](std::error_code ec, const dev::alink_reply& r) {
+      if (ec || r.code != 200)
+        return fail("topo add", ec, r);
+      gw.batch_login(ids, [&](std::error_code ec2, const dev::alink_reply& r2) {
+        if (ec2 || r2.code != 200)
+          return fail("login", ec2, r2);
+        for (auto& s : subs) {
+          s->thing = std::make_unique<dev::thing>(gw_client, s->id.product_key, s->id.device_name);
+          s->thing->on_property_set([name = s->id.device_name](const boost::json::object& p) {
+            std::cout << name << " set " << boost::json::serialize(p) << std::endl;
+            return dev::alink_result{};
+          });
+          s->timer = std::make_unique<asio::steady_timer>(io);
+          post(*s);
+        }
+      });
     });
-    d->client->start();
-  }
+  };
+  gw.on_notice([](std::string_view method, const boost::json::value& params) {
+    std::cout << "notice " << method << " " << boost::json::serialize(params) << std::endl;
+  });
+  bool started = false;
+  gw_client.on_status([&](const dev::status& s) {
+    std::cout << "gateway " << s.describe() << std::endl;
+    if (s.state == dev::link_state::connected && !started) {
+      started = true;
+      start();
+    }
+  });
+  gw_client.start();
   io.run();
-  return 0;
+  return exit_code;
 }

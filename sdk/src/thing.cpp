@@ -5,7 +5,9 @@
 #include <charconv>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
@@ -111,18 +113,26 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
   service_handler on_service;
   rrpc_handler on_rrpc;
 
-  state(client& cl, std::chrono::milliseconds t)
-      : c(cl), pk(cl.config().device.product_key), dn(cl.config().device.device_name),
-        prefix(thingport::thing::sys_topic(pk, dn, "")), timeout(t) {}
+  std::mutex reply_topics_mu;
+  std::set<std::string, std::less<>> reply_topics; // subscribed by request()
+
+  state(client& cl, std::string p, std::string d, std::chrono::milliseconds t)
+      : c(cl), pk(std::move(p)), dn(std::move(d)), prefix(thingport::thing::sys_topic(pk, dn, "")),
+        timeout(t) {}
 
   std::string request(std::string_view rest, std::string method, json::value params,
                       reply_handler done, std::uint8_t qos) {
+    return request_on(prefix + std::string(rest), std::move(method), std::move(params),
+                      std::move(done), qos);
+  }
+
+  std::string request_on(std::string topic, std::string method, json::value params,
+                         reply_handler done, std::uint8_t qos) {
     std::string id = std::to_string(next_id.fetch_add(1));
     json::object env{{"id", id},
                      {"version", "1.0"},
                      {"params", std::move(params)},
                      {"method", std::move(method)}};
-    std::string topic = prefix + std::string(rest);
     asio::post(c.executor(), [self = shared_from_this(), id, done = std::move(done)]() mutable {
       if (!done)
         return;
@@ -299,9 +309,14 @@ struct thing::state : std::enable_shared_from_this<thing::state> {
 };
 
 thing::thing(client& c, std::chrono::milliseconds reply_timeout)
-    : state_(std::make_shared<state>(c, reply_timeout)) {
+    : thing(c, c.config().device.product_key, c.config().device.device_name, reply_timeout) {}
+
+thing::thing(client& c, std::string product_key, std::string device_name,
+             std::chrono::milliseconds reply_timeout)
+    : state_(std::make_shared<state>(c, std::move(product_key), std::move(device_name),
+                                     reply_timeout)) {
   if (state_->pk.empty() || state_->dn.empty())
-    throw std::invalid_argument("thing: the client has no device triplet");
+    throw std::invalid_argument("thing: no device triplet");
   auto weak = std::weak_ptr<state>(state_);
   auto bind = [weak](void (state::*fn)(const message&)) {
     return [weak, fn](const message& m) {
@@ -317,6 +332,24 @@ thing::thing(client& c, std::chrono::milliseconds reply_timeout)
               bind(&state::on_ntp));
   c.subscribe(thingport::thing::shadow_get_topic(state_->pk, state_->dn), 1,
               bind(&state::on_shadow));
+}
+
+std::string thing::request(std::string topic, std::string method, json::value params,
+                           reply_handler done, std::uint8_t qos, std::string reply_topic) {
+  if (reply_topic.empty())
+    reply_topic = thingport::thing::reply_topic(topic);
+  bool fresh = false;
+  {
+    std::lock_guard lock(state_->reply_topics_mu);
+    fresh = state_->reply_topics.insert(reply_topic).second;
+  }
+  if (fresh) // subscribed before the request goes out: the server sees them in that order
+    state_->c.subscribe(reply_topic, 1, [weak = std::weak_ptr<state>(state_)](const message& m) {
+      if (auto s = weak.lock())
+        s->on_reply(m);
+    });
+  return state_->request_on(std::move(topic), std::move(method), std::move(params), std::move(done),
+                            qos);
 }
 
 std::string thing::post_properties(json::object params, reply_handler done, std::uint8_t qos) {

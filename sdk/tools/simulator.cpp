@@ -341,6 +341,13 @@ int run(int argc, char** argv) {
   app.add_flag("--verbose,-v", s.verbose, "print every message sent and received");
   app.add_flag("--require-replies", require_replies,
                "exit 3 unless every post got a post_reply with code 200");
+  bool gateway_mode = false;
+  std::size_t sub_count = 0;
+  app.add_flag("--gateway", gateway_mode,
+               "the triplet is a gateway's; the --csv/--batch devices are its sub-devices, added "
+               "to its topology, logged in through it in batches of 50 and posting by pack/post");
+  app.add_option("--subs", sub_count,
+                 "with --gateway: the first N sub-devices of --csv/--batch (0: all)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<triplet> devices;
@@ -370,7 +377,26 @@ int run(int argc, char** argv) {
     if (one.device_name.empty() && one.device_secret.empty())
       one.product_key.clear();
   }
-  if (!one.product_key.empty() || !one.device_name.empty() || !one.device_secret.empty()) {
+  if (gateway_mode) {
+    if (one.product_key.empty() || one.device_name.empty() || one.device_secret.empty()) {
+      std::cerr << "thingport-device: --gateway needs the gateway's --product-key, "
+                   "--device-name and --device-secret\n";
+      return 1;
+    }
+    if (sub_count != 0 && devices.size() < sub_count) {
+      std::cerr << "thingport-device: --subs " << sub_count << " but only " << devices.size()
+                << " sub-devices given\n";
+      return 1;
+    }
+    if (sub_count != 0)
+      devices.resize(sub_count);
+    if (devices.empty()) {
+      std::cerr << "thingport-device: --gateway needs sub-devices (--csv or --batch)\n";
+      return 1;
+    }
+  }
+  if (!gateway_mode &&
+      (!one.product_key.empty() || !one.device_name.empty() || !one.device_secret.empty())) {
     if (one.product_key.empty() || one.device_name.empty() || one.device_secret.empty()) {
       std::cerr
           << "thingport-device: --product-key, --device-name and --device-secret go together\n";
@@ -395,6 +421,18 @@ int run(int argc, char** argv) {
   s.base.ca_file = ca;
   s.base.verify_peer = !insecure;
   s.base.keepalive = std::chrono::seconds(keepalive);
+  if (gateway_mode) {
+    gateway_run g;
+    g.base = s.base;
+    g.base.device = one;
+    g.subs = std::move(devices);
+    g.walks = s.walks;
+    g.interval = s.interval;
+    g.count = s.count == 0 ? 1 : s.count;
+    g.duration = s.duration;
+    g.verbose = s.verbose;
+    return run_gateway(g);
+  }
 
   asio::io_context io(1);
   totals tot;

@@ -40,4 +40,20 @@ std::optional<walk> parse_walk(std::string_view spec);
 // The command: parses the arguments, runs the devices, prints the summary. Returns the exit code.
 int run(int argc, char** argv);
 
+// --gateway: one gateway (base.device) and its sub-devices over its link (gateway_sim.cpp).
+struct gateway_run {
+  options base;              // the gateway's client options
+  std::vector<triplet> subs; // their triplets, created beforehand
+  std::vector<walk> walks;   // each sub-device's properties
+  double interval = 5;       // seconds between pack posts
+  unsigned count = 1;        // pack-post rounds (every sub-device once per round)
+  double duration = 0;       // seconds, then exit (0: no limit)
+  bool verbose = false;
+};
+// Adds the sub-devices to the gateway's topology (30 a request), logs them in (batches of 50,
+// waiting and retrying a batch refused with 429), prints the logins per second, then posts their
+// properties by pack/post (50 a message) `count` times. Exit code 0 when all logged in and every
+// post was answered 200; 3 otherwise.
+int run_gateway(const gateway_run& g);
+
 } // namespace thingport::device::sim

@@ -124,6 +124,7 @@ response set_enabled(context& ctx, const call& c, bool enabled) {
     return error_response(device_problem(ctx, r.error(), pk, dn));
   if (!enabled)
     ctx.platform.disconnect_device(pk, dn, broker::close_reason::kicked, false);
+  ctx.platform.sub_enabled_changed(pk, dn, enabled); // its gateway hears thing/topo/change
   auto d = ctx.dir.store().get_device(pk, dn);
   if (!d)
     return error_response(device_problem(ctx, d.error(), pk, dn));
@@ -139,9 +140,14 @@ response enable_device(context& ctx, const call& c) {
 
 response delete_device(context& ctx, const call& c) {
   const auto &pk = c.params[0], &dn = c.params[1];
+  auto gateway = ctx.dir.store().gateway_of(pk, dn); // read first: deleting drops its topology
   if (auto r = ctx.dir.delete_device(pk, dn); !r)
     return error_response(device_problem(ctx, r.error(), pk, dn));
   ctx.platform.disconnect_device(pk, dn, broker::close_reason::kicked, true);
+  if (gateway && gateway->has_value()) // its gateway hears thing/topo/change, status 1
+    ctx.platform.topo_change((*gateway)->product_key, (*gateway)->device_name,
+                             platform::services::topo_removed,
+                             {store::device_ref{std::string(pk), std::string(dn)}});
   return json_response(http::status::ok,
                        json::object{{"productKey", pk}, {"deviceName", dn}, {"deleted", true}});
 }

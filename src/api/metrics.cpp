@@ -85,6 +85,8 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_dropped = t.dropped;
     s.cluster_duplicates = t.duplicates;
   }
+  if (const auto* gw = ctx.platform.gateways())
+    s.subdevice_logins_refused = gw->logins_refused();
   if (ctx.http) {
     const auto& h = *ctx.http;
     s.http_refused_max_connections = h.refused_max_connections.load();
@@ -189,6 +191,10 @@ std::string render_metrics(const metrics_snapshot& s) {
   metric(out, "thingport_log_lines_suppressed_total", "counter",
          "Log lines left out by the per-kind rate limits (summarized in the next line).",
          s.log_suppressed);
+  metric(out, "thingport_subdevice_logins_refused_total", "counter",
+         "Sub-device logins (combine/login, batch_login) refused with 429: past [limits] "
+         "subdevice_logins_per_second of their gateway.",
+         s.subdevice_logins_refused);
   out += "# HELP thingport_http_refused_total HTTP connections and requests refused, by reason.\n"
          "# TYPE thingport_http_refused_total counter\n";
   for (const auto& [reason, n] : {std::pair{"max_connections", s.http_refused_max_connections},

@@ -37,6 +37,7 @@ struct metrics_snapshot {
   std::uint64_t thing_dropped = 0;
   std::uint64_t thing_store_failures = 0;
   std::uint64_t thing_properties_refused = 0;
+  std::uint64_t subdevice_logins_refused = 0; // over [limits] subdevice_logins_per_second
   std::array<std::uint64_t, 6> refused_by_code{};
   std::uint64_t queued_bytes = 0;
   std::uint64_t will_denied = 0;

@@ -207,12 +207,16 @@ config load_config(const std::string& path) {
       fail(path, "http.max_connections_per_ip", "must be at least 1");
   }
   if (const auto* t = section(root, "limits", path)) {
-    check_keys(*t, path, "limits",
-               {"max_payload", "keepalive_min", "keepalive_max", "offline_queue", "offline_ttl",
-                "connect_rate", "offline_queue_bytes", "max_outbound", "max_connect_size",
-                "max_retained", "max_retained_bytes", "max_subscriptions", "max_inflight_in",
-                "login_failures", "max_app_sessions", "max_anonymous_sessions",
-                "offline_total_bytes", "overload", "slow_consumer"});
+    check_keys(*t, path, "limits", {"max_payload",         "keepalive_min",
+                                    "keepalive_max",       "offline_queue",
+                                    "offline_ttl",         "connect_rate",
+                                    "offline_queue_bytes", "max_outbound",
+                                    "max_connect_size",    "max_retained",
+                                    "max_retained_bytes",  "max_subscriptions",
+                                    "max_inflight_in",     "login_failures",
+                                    "max_app_sessions",    "max_anonymous_sessions",
+                                    "offline_total_bytes", "overload",
+                                    "slow_consumer",       "subdevice_logins_per_second"});
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -227,6 +231,7 @@ config load_config(const std::string& path) {
     read(*t, "max_subscriptions", c.limits.max_subscriptions, path, "limits");
     read(*t, "max_inflight_in", c.limits.max_inflight_in, path, "limits");
     read(*t, "login_failures", c.limits.login_failures, path, "limits");
+    read(*t, "subdevice_logins_per_second", c.limits.subdevice_logins_per_second, path, "limits");
     read(*t, "max_app_sessions", c.limits.max_app_sessions, path, "limits");
     read(*t, "max_anonymous_sessions", c.limits.max_anonymous_sessions, path, "limits");
     if (c.limits.max_outbound < 4096)

@@ -46,9 +46,10 @@ struct config {
     std::uint64_t offline_queue_bytes = 64ull << 20; // topic + payload bytes per session
     std::uint64_t offline_total_bytes = 1ull << 30;  // of all sessions together; 0: no bound
     std::chrono::seconds offline_ttl{7 * 24 * 3600};
-    std::uint32_t connect_rate = 5;          // connect attempts per device per minute; 0: no limit
-    std::uint32_t login_failures = 10;       // failed logins per source address per minute; 0: none
-    std::uint64_t max_outbound = 8ull << 20; // unread bytes queued to one connection
+    std::uint32_t connect_rate = 5;    // connect attempts per device per minute; 0: no limit
+    std::uint32_t login_failures = 10; // failed logins per source address per minute; 0: none
+    std::uint32_t subdevice_logins_per_second = 200; // per gateway (combine/login); 0: no limit
+    std::uint64_t max_outbound = 8ull << 20;         // unread bytes queued to one connection
     std::uint64_t max_connect_size = 16 * 1024;      // a packet before CONNECT is accepted
     std::uint64_t max_retained = 100'000;            // retained messages in all
     std::uint64_t max_retained_bytes = 256ull << 20; // their topic + payload bytes

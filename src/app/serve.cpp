@@ -321,9 +321,11 @@ int serve(const config& c) {
   b.attach_store(session_writer, sync);
   session_writer.start();
   // The thing layer (issue 4): its tables live beside the devices they belong to.
+  platform::gateway_state gateways(c.limits.subdevice_logins_per_second);
   platform::thing_service_options tso;
   tso.prune_interval = c.thing.prune_interval;
   tso.subs = policy.get();
+  tso.gateways = &gateways;
   platform::thing_service things(b, identities, thing_db, tso);
   b.attach_consumer(things);
   platform::services services(b, dir, &things);
@@ -335,6 +337,7 @@ int serve(const config& c) {
         [l = link.get()](std::string_view kind, std::string_view first, std::string_view second) {
           l->announce({std::string(kind), std::string(first), std::string(second)});
         });
+  services.set_gateway_state(&gateways);
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())

@@ -55,4 +55,49 @@ void services::end_sub_session(std::string_view pk, std::string_view dn, std::st
     subs_->end_sub_session({std::string(pk), std::string(dn)}, gpk, gdn);
 }
 
+namespace {
+
+boost::json::array sub_list(const std::vector<store::device_ref>& subs) {
+  boost::json::array out;
+  out.reserve(subs.size());
+  for (const auto& r : subs)
+    out.push_back(
+        boost::json::object{{"productKey", r.product_key}, {"deviceName", r.device_name}});
+  return out;
+}
+
+} // namespace
+
+void services::topo_change(std::string_view gpk, std::string_view gdn, int status,
+                           const std::vector<store::device_ref>& subs) {
+  if (subs.empty())
+    return;
+  const auto id = core_.next_message_id();
+  const auto body =
+      thing::make_request(std::to_string(id), "thing.topo.change",
+                          boost::json::object{{"status", status}, {"subList", sub_list(subs)}});
+  core_.publish_to(
+      auth::device_session_key(gpk, gdn),
+      make_message(thing::sys_topic(gpk, gdn, "thing/topo/change"), body, 1, false, id));
+}
+
+void services::sub_enabled_changed(std::string_view pk, std::string_view dn, bool enabled) {
+  auto g = dir_.store().gateway_of(pk, dn);
+  if (!g || !g->has_value())
+    return;
+  topo_change((*g)->product_key, (*g)->device_name, enabled ? topo_enabled : topo_disabled,
+              {store::device_ref{std::string(pk), std::string(dn)}});
+}
+
+std::string services::topo_add_notify(std::string_view gpk, std::string_view gdn,
+                                      const std::vector<store::device_ref>& subs) {
+  const auto id = core_.next_message_id();
+  auto text = std::to_string(id);
+  const auto body = thing::make_request(text, "thing.topo.add.notify", sub_list(subs));
+  core_.publish_to(
+      auth::device_session_key(gpk, gdn),
+      make_message(thing::sys_topic(gpk, gdn, "thing/topo/add/notify"), body, 1, false, id));
+  return text;
+}
+
 } // namespace thingport::platform

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "broker/options.hpp"
 #include "platform/core.hpp"
 #include "platform/directory.hpp"
+#include "platform/topology_state.hpp"
 
 namespace thingport::platform {
 
@@ -48,11 +50,28 @@ public:
   void end_sub_session(std::string_view pk, std::string_view dn, std::string_view gpk = {},
                        std::string_view gdn = {});
 
+  // Found sub-devices and the gateways' login bound; null until set.
+  void set_gateway_state(gateway_state* g) noexcept { gateways_ = g; }
+  gateway_state* gateways() noexcept { return gateways_; }
+  // Sends gateway gpk/gdn thing/topo/change {"status","subList"} (docs/protocol.md "Gateways"):
+  // status 0 sub-devices added, 1 removed, 2 enabled, 8 disabled. Asynchronous; a gateway not
+  // connected (without a persistent session) does not hear it.
+  static constexpr int topo_added = 0, topo_removed = 1, topo_enabled = 2, topo_disabled = 8;
+  void topo_change(std::string_view gpk, std::string_view gdn, int status,
+                   const std::vector<store::device_ref>& subs);
+  // Sub-device pk/dn was enabled or disabled: its gateway, if it has one, hears topo/change.
+  void sub_enabled_changed(std::string_view pk, std::string_view dn, bool enabled);
+  // Sends gateway gpk/gdn thing/topo/add/notify [{"productKey","deviceName"}]: the cloud asks it
+  // to add these sub-devices. Returns the request's id.
+  std::string topo_add_notify(std::string_view gpk, std::string_view gdn,
+                              const std::vector<store::device_ref>& subs);
+
 private:
   broker::broker& core_;
   directory& dir_;
   thing_service* thing_;
   sub_sessions* subs_ = nullptr;
+  gateway_state* gateways_ = nullptr;
 };
 
 } // namespace thingport::platform

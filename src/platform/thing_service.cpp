@@ -445,8 +445,8 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
             return true; // a reply is never answered: nothing to fail
           },
           [&](const thing::topology_action& t) {
-            const auto answer =
-                serve_topology(identities_, opts_.subs, pk, dn, t.kind, t.req.params);
+            const auto answer = serve_topology(identities_, opts_.subs, opts_.gateways, pk, dn,
+                                               t.kind, t.req.params);
             if (t.req.ack)
               send(pk, dn, t.reply_topic,
                    thing::make_reply(t.req, answer.code, answer.data, answer.message), qos);

@@ -49,6 +49,8 @@ struct thing_service_options {
   // Sub-device sessions through gateways (combine/login): a gateway's messages on the topics of
   // a sub-device logged in through it are that sub-device's. Null: combine requests answer 500.
   sub_sessions* subs = nullptr;
+  // Found sub-devices and the gateways' login bound; null: thing.list.found answers 500.
+  gateway_state* gateways = nullptr;
 };
 
 // A device's answer to a downlink (thing/service/{id}_reply, property/set_reply, RRPC).

@@ -100,13 +100,18 @@ struct sign_fields {
   std::string timestamp;
   auth::sign_method method;
 };
-std::variant<sign_fields, topology_answer> sign_fields_of(const json::object& o) {
+// `outer`: the batch login's params, whose signMethod (Link SDK 4 puts it there) applies to an
+// entry without one.
+std::variant<sign_fields, topology_answer> sign_fields_of(const json::object& o,
+                                                          const json::object* outer = nullptr) {
   const auto client_id = text(o, "clientId");
   const auto timestamp = timestamp_of(o);
   const auto sign = text(o, "sign");
   auto method_text = text(o, "signmethod");
   if (!method_text)
     method_text = text(o, "signMethod");
+  if (!method_text && outer != nullptr)
+    method_text = text(*outer, "signMethod");
   if (!client_id || !timestamp || !sign || !method_text)
     return refuse(code::bad_params, "clientId, timestamp, sign and signmethod are required");
   const auto method = auth::parse_sign_method(*method_text);
@@ -146,8 +151,8 @@ std::optional<topology_answer> check_sub(store::identity_store& ids, const json:
   return std::nullopt;
 }
 
-topology_answer add(store::identity_store& ids, sub_sessions* subs, std::string_view pk,
-                    std::string_view dn, const json::value& params) {
+topology_answer add(store::identity_store& ids, sub_sessions* subs, gateway_state* gw,
+                    std::string_view pk, std::string_view dn, const json::value& params) {
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
@@ -162,6 +167,8 @@ topology_answer add(store::identity_store& ids, sub_sessions* subs, std::string_
   if (subs != nullptr)
     for (const auto& r : refs)
       subs->end_sub_session(r, pk, dn); // moved here from a gateway it was logged in through
+  if (gw != nullptr)
+    gw->forget_found(pk, dn, refs); // found, now added
   return {{}, refs_json(refs), {}};
 }
 
@@ -189,45 +196,155 @@ topology_answer refuse_code(int c, std::string why) {
 // registration on, each pre-created by an operator (as direct dynamic registration needs: a
 // gateway cannot grow the registry); one never activated gets its secret, others are refused
 // (the codes of dynamic registration). It writes nothing, so a refusal leaves nothing behind.
-topology_answer register_subs(store::identity_store& ids, const json::value& params) {
+std::string iot_id_of(const store::device& d) {
+  return auth::iot_id(
+      d.product_key, d.device_name,
+      std::chrono::duration_cast<std::chrono::milliseconds>(d.created.time_since_epoch()).count());
+}
+
+// A subdevice product with dynamic registration on (6250 unknown, 400 another node type, 6288
+// off); nullopt when it is.
+std::optional<topology_answer> check_registration_product(const store::product& p) {
   namespace rc = auth::registration_code;
+  if (p.node != store::node_type::subdevice)
+    return refuse(code::bad_request, "product " + p.product_key + " is not a sub-device product");
+  if (!p.dynamic_registration)
+    return refuse_code(rc::registration_disabled,
+                       "dynamic registration is off for product " + p.product_key);
+  return std::nullopt;
+}
+
+std::variant<store::product, topology_answer> registration_product(store::identity_store& ids,
+                                                                   std::string_view pk) {
+  auto p = ids.get_product(pk);
+  if (!p)
+    return p.error() == store::errc::not_found
+               ? refuse_code(auth::registration_code::product_not_found,
+                             "product " + std::string(pk) + " not found")
+               : store_failure(p.error());
+  if (auto refused = check_registration_product(*p))
+    return *refused;
+  return std::move(*p);
+}
+
+// A pre-created device (6100), enabled (6204), never activated (6289): its registration answer
+// {"iotId","productKey","deviceName","deviceSecret"}.
+std::variant<json::object, topology_answer> registrable(store::identity_store& ids,
+                                                        const store::device_ref& ref) {
+  namespace rc = auth::registration_code;
+  auto d = ids.get_device(ref.product_key, ref.device_name);
+  if (!d && d.error() == store::errc::not_found)
+    return refuse_code(rc::device_not_found, "device " + ref.device_name + " not found");
+  if (!d)
+    return store_failure(d.error());
+  if (!d->enabled)
+    return refuse_code(rc::device_disabled, "device " + ref.device_name + " is disabled");
+  if (d->activated())
+    return refuse_code(rc::device_already_active,
+                       "device " + ref.device_name + " has logged in already");
+  return json::object{{"iotId", iot_id_of(*d)},
+                      {"productKey", d->product_key},
+                      {"deviceName", d->device_name},
+                      {"deviceSecret", d->device_secret}};
+}
+
+// thing.sub.register: [{"productKey","deviceName"}] of a subdevice product with dynamic
+// registration on, each pre-created by an operator (as direct dynamic registration needs: a
+// gateway cannot grow the registry); one never activated gets its secret, others are refused
+// (the codes of dynamic registration). It writes nothing, so a refusal leaves nothing behind.
+topology_answer register_subs(store::identity_store& ids, const json::value& params) {
   const auto items = items_of(params);
   if (!items)
     return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
   json::array out;
   for (const auto* o : *items) {
     const auto ref = ref_of(*o);
-    auto p = ids.get_product(ref.product_key);
-    if (!p)
-      return p.error() == store::errc::not_found
-                 ? refuse_code(rc::product_not_found, "product " + ref.product_key + " not found")
-                 : store_failure(p.error());
-    if (p->node != store::node_type::subdevice)
-      return refuse(code::bad_request,
-                    "product " + ref.product_key + " is not a sub-device product");
-    if (!p->dynamic_registration)
-      return refuse_code(rc::registration_disabled,
-                         "dynamic registration is off for product " + ref.product_key);
-    auto d = ids.get_device(ref.product_key, ref.device_name);
-    if (!d && d.error() == store::errc::not_found)
-      return refuse_code(rc::device_not_found, "device " + ref.device_name + " not found");
-    if (!d)
-      return store_failure(d.error());
-    if (!d->enabled)
-      return refuse_code(rc::device_disabled, "device " + ref.device_name + " is disabled");
-    if (d->activated())
-      return refuse_code(rc::device_already_active,
-                         "device " + ref.device_name + " has logged in already");
-    out.push_back(
-        json::object{{"iotId", auth::iot_id(d->product_key, d->device_name,
-                                            std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                d->created.time_since_epoch())
-                                                .count())},
-                     {"productKey", d->product_key},
-                     {"deviceName", d->device_name},
-                     {"deviceSecret", d->device_secret}});
+    auto p = registration_product(ids, ref.product_key);
+    if (auto* refused = std::get_if<topology_answer>(&p))
+      return *refused;
+    auto r = registrable(ids, ref);
+    if (auto* refused = std::get_if<topology_answer>(&r))
+      return *refused;
+    out.push_back(std::move(std::get<json::object>(r)));
   }
   return {{}, std::move(out), {}};
+}
+
+// thing.proxy.provisioning.product_register (Link SDK 4's gateway): {"proxieds":[1..30
+// {"productKey","deviceName","random","signMethod"?,"sign"}]}, each signed with its product's
+// secret over deviceName{dn}productKey{pk}random{random} (hmacmd5 when no signMethod, as direct
+// dynamic registration). Each is answered on its own: data {"successes":[{"iotId","productKey",
+// "deviceName","deviceSecret"}],"failures":[{"productKey","deviceName","code","message"}]}.
+topology_answer product_register(store::identity_store& ids, const json::value& params) {
+  namespace rc = auth::registration_code;
+  const auto* o = params.if_object();
+  const auto* list = o != nullptr ? o->if_contains("proxieds") : nullptr;
+  const auto items = list != nullptr ? items_of(*list) : std::nullopt;
+  if (!items)
+    return refuse(code::bad_params, "params must be {\"proxieds\":[1 to 30 sub-devices]}");
+  json::array successes, failures;
+  for (const auto* e : *items) {
+    const auto ref = ref_of(*e);
+    const auto fail = [&](const topology_answer& a) {
+      failures.push_back(json::object{{"productKey", ref.product_key},
+                                      {"deviceName", ref.device_name},
+                                      {"code", a.code.value()},
+                                      {"message", a.message}});
+    };
+    const auto random = text(*e, "random");
+    const auto sign = text(*e, "sign");
+    const auto method_text = text(*e, "signMethod");
+    const auto method = method_text ? auth::parse_sign_method(*method_text)
+                                    : std::optional(auth::sign_method::hmacmd5);
+    if (!random || random->empty() || random->size() > 64 || !sign || !method) {
+      fail(refuse_code(rc::bad_parameter, "random, sign and a known signMethod are required"));
+      continue;
+    }
+    auto p = registration_product(ids, ref.product_key);
+    if (auto* refused = std::get_if<topology_answer>(&p)) {
+      fail(*refused);
+      continue;
+    }
+    const auto& product = std::get<store::product>(p);
+    if (!auth::verify_hex_hmac(
+            *method, product.product_secret,
+            auth::register_sign_content(ref.device_name, ref.product_key, *random), *sign)) {
+      fail(refuse_code(rc::bad_sign, "sign check failed"));
+      continue;
+    }
+    auto r = registrable(ids, ref);
+    if (auto* refused = std::get_if<topology_answer>(&r))
+      fail(*refused);
+    else
+      successes.push_back(std::move(std::get<json::object>(r)));
+  }
+  return {
+      {}, json::object{{"successes", std::move(successes)}, {"failures", std::move(failures)}}, {}};
+}
+
+// thing.list.found: [1..30 {"productKey","deviceName"}] the gateway discovered; kept for the
+// API (GET .../topo/found), whether or not they exist yet.
+topology_answer list_found(gateway_state* gw, std::string_view gpk, std::string_view gdn,
+                           const json::value& params) {
+  const auto items = items_of(params);
+  if (!items)
+    return refuse(code::bad_params, "params must be 1 to 30 sub-devices");
+  std::vector<store::device_ref> refs;
+  for (const auto* o : *items) {
+    auto ref = ref_of(*o);
+    if (!auth::valid_product_key(ref.product_key) || !auth::valid_device_name(ref.device_name))
+      return refuse(code::bad_params, "productKey or deviceName malformed");
+    refs.push_back(std::move(ref));
+  }
+  if (gw == nullptr)
+    return refuse(code::server_error);
+  if (!gw->report_found(gpk, gdn, refs,
+                        std::chrono::time_point_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now())))
+    return refuse(code::bad_params, "a gateway reports at most " +
+                                        std::to_string(gateway_state::max_found) +
+                                        " found sub-devices");
+  return {{}, refs_json(refs), {}};
 }
 
 constexpr int no_topology = 6401; // the sub-device is not in this gateway's topology
@@ -247,11 +364,12 @@ struct login_ok {
 // sign that checks (401).
 std::variant<login_ok, topology_answer> check_login(store::identity_store& ids,
                                                     std::string_view gpk, std::string_view gdn,
-                                                    const json::value& entry) {
+                                                    const json::value& entry,
+                                                    const json::object* outer) {
   const auto* o = entry.if_object();
   if (o == nullptr || !text(*o, "productKey") || !text(*o, "deviceName"))
     return refuse(code::bad_params, "a login must be {\"productKey\",\"deviceName\",...}");
-  const auto fields = sign_fields_of(*o);
+  const auto fields = sign_fields_of(*o, outer);
   if (const auto* refused = std::get_if<topology_answer>(&fields))
     return *refused;
   auto ref = ref_of(*o);
@@ -268,18 +386,18 @@ std::variant<login_ok, topology_answer> check_login(store::identity_store& ids,
     return refuse_code(sub_disabled, "device " + ref.device_name + " is disabled");
   if (!sign_checks(std::get<sign_fields>(fields), *o, *d))
     return refuse(code::unauthorized);
-  auto iot_id = auth::iot_id(
-      d->product_key, d->device_name,
-      std::chrono::duration_cast<std::chrono::milliseconds>(d->created.time_since_epoch()).count());
-  return login_ok{std::move(ref), std::move(iot_id),
+  return login_ok{std::move(ref), iot_id_of(*d),
                   std::string(std::get<sign_fields>(fields).client_id)};
 }
 
 // combine/login (one entry, answered with it) and combine/batch_login ({"deviceList":[1..50
 // entries]}, answered with the list): all checked before any goes online; a refusal names the
 // sub-device it is about in its data.
-topology_answer login(store::identity_store& ids, sub_sessions& subs, std::string_view gpk,
-                      std::string_view gdn, const json::value& params, bool batch) {
+// At most [limits] subdevice_logins_per_second per gateway (a batch counts each entry): 429,
+// the code the cloud answers for sub-device logins too frequent.
+topology_answer login(store::identity_store& ids, sub_sessions& subs, gateway_state* gw,
+                      std::string_view gpk, std::string_view gdn, const json::value& params,
+                      bool batch) {
   std::vector<const json::value*> entries;
   if (!batch) {
     entries.push_back(&params);
@@ -292,9 +410,14 @@ topology_answer login(store::identity_store& ids, sub_sessions& subs, std::strin
     for (const auto& e : list->get_array())
       entries.push_back(&e);
   }
+  if (gw != nullptr && !gw->take_logins(gpk, gdn, entries.size()))
+    return refuse(code::too_many_requests,
+                  "rate limit: more than " + std::to_string(gw->logins_per_second()) +
+                      " sub-device logins per second through this gateway");
   std::vector<login_ok> ok;
+  const auto* outer = batch ? params.if_object() : nullptr;
   for (const auto* e : entries) {
-    auto checked = check_login(ids, gpk, gdn, *e);
+    auto checked = check_login(ids, gpk, gdn, *e, outer);
     if (auto* refused = std::get_if<topology_answer>(&checked)) {
       if (const auto* o = e->if_object(); o && text(*o, "productKey") && text(*o, "deviceName"))
         refused->data = batch ? json::value(json::array{ref_json(ref_of(*o))})
@@ -349,23 +472,27 @@ topology_answer logout(sub_sessions& subs, std::string_view gpk, std::string_vie
 
 } // namespace
 
-topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
+topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs, gateway_state* gw,
                                std::string_view gateway_pk, std::string_view gateway_dn,
                                thing::topic_kind kind, const boost::json::value& params) {
   if (node_of(ids, gateway_pk) != store::node_type::gateway)
     return refuse(code::bad_request, "this device is not a gateway");
   switch (kind) {
   case thing::topic_kind::topo_add:
-    return add(ids, subs, gateway_pk, gateway_dn, params);
+    return add(ids, subs, gw, gateway_pk, gateway_dn, params);
   case thing::topic_kind::topo_delete:
     return remove(ids, subs, gateway_pk, gateway_dn, params);
   case thing::topic_kind::sub_register:
     return register_subs(ids, params);
+  case thing::topic_kind::proxy_product_register:
+    return product_register(ids, params);
+  case thing::topic_kind::list_found:
+    return list_found(gw, gateway_pk, gateway_dn, params);
   case thing::topic_kind::combine_login:
   case thing::topic_kind::combine_batch_login:
     if (subs == nullptr)
       return refuse(code::server_error);
-    return login(ids, *subs, gateway_pk, gateway_dn, params,
+    return login(ids, *subs, gw, gateway_pk, gateway_dn, params,
                  kind == thing::topic_kind::combine_batch_login);
   case thing::topic_kind::combine_logout:
   case thing::topic_kind::combine_batch_logout:

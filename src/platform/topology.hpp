@@ -1,4 +1,5 @@
-// thing.topo.add / delete / get, thing.sub.register and combine/login|logout from a gateway's link
+// thing.topo.add / delete / get, thing.sub.register, thing.list.found,
+// thing.proxy.provisioning.product_register and combine/login|logout from a gateway's link
 // (docs/protocol.md "Gateways"): the checks (a gateway product's device; sub-devices of subdevice
 // products, each with its sign), the identity store, and what to answer. On the thing thread;
 // blocks on the store.
@@ -11,6 +12,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "platform/topology_state.hpp"
 #include "store/identity_store.hpp"
 #include "thing/topic.hpp"
 
@@ -49,8 +51,9 @@ protected:
   ~sub_sessions() = default;
 };
 
-// `subs`: null answers combine/login and logout 500.
-topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs,
+// `subs`: null answers combine/login and logout 500. `gw` (found devices, the login bound): null
+// answers thing.list.found 500 and leaves logins unbounded.
+topology_answer serve_topology(store::identity_store& ids, sub_sessions* subs, gateway_state* gw,
                                std::string_view gateway_pk, std::string_view gateway_dn,
                                thing::topic_kind kind, const boost::json::value& params);
 

@@ -275,6 +275,8 @@ void alink_request(context& c) {
   case topic_kind::combine_logout:
   case topic_kind::combine_batch_login:
   case topic_kind::combine_batch_logout:
+  case topic_kind::list_found:
+  case topic_kind::proxy_product_register:
     c.out.actions.emplace_back(topology_action{c.topic.kind, req, reply_topic(c.msg.topic)});
     return;
   default:

@@ -51,7 +51,7 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
     std::string_view rest;
     topic_kind kind;
   };
-  static constexpr std::array<fixed, 14> table{{
+  static constexpr std::array<fixed, 16> table{{
       {"thing/event/property/post", topic_kind::property_post},
       {"thing/event/property/batch/post", topic_kind::property_batch_post},
       {"thing/event/property/history/post", topic_kind::property_history_post},
@@ -65,6 +65,8 @@ topic_kind sys_kind(std::string_view rest, std::string_view& identifier) noexcep
       {"thing/topo/delete", topic_kind::topo_delete},
       {"thing/topo/get", topic_kind::topo_get},
       {"thing/sub/register", topic_kind::sub_register},
+      {"thing/list/found", topic_kind::list_found},
+      {"thing/proxy/provisioning/product_register", topic_kind::proxy_product_register},
       {"thing/service/property/set_reply", topic_kind::property_set_reply},
   }};
   for (const fixed& f : table) {
@@ -140,6 +142,10 @@ std::string_view to_string(topic_kind k) noexcept {
     return "topo_get";
   case topic_kind::sub_register:
     return "sub_register";
+  case topic_kind::list_found:
+    return "list_found";
+  case topic_kind::proxy_product_register:
+    return "proxy_product_register";
   case topic_kind::property_set_reply:
     return "property_set_reply";
   case topic_kind::service_reply:
@@ -238,6 +244,8 @@ std::string method_of(const topic_info& t) {
   case topic_kind::combine_logout:
   case topic_kind::combine_batch_login:
   case topic_kind::combine_batch_logout:
+  case topic_kind::list_found:
+  case topic_kind::proxy_product_register:
   case topic_kind::unknown_request:
     break;
   default:

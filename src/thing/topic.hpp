@@ -12,6 +12,8 @@
 //   /sys/{pk}/{dn}/thing/dsltemplate/get                dsltemplate_get
 //   /sys/{pk}/{dn}/thing/topo/add|delete|get            topo_add / topo_delete / topo_get
 //   /sys/{pk}/{dn}/thing/sub/register                   sub_register
+//   /sys/{pk}/{dn}/thing/list/found                     list_found
+//   /sys/{pk}/{dn}/thing/proxy/provisioning/product_register  proxy_product_register
 //   /sys/{pk}/{dn}/thing/service/property/set_reply     property_set_reply
 //   /sys/{pk}/{dn}/thing/service/{id}_reply             service_reply
 //   /sys/{pk}/{dn}/rrpc/response/{msgId}                rrpc_response
@@ -58,6 +60,8 @@ enum class topic_kind : std::uint8_t {
   combine_logout,
   combine_batch_login,
   combine_batch_logout,
+  list_found,             // /sys/{pk}/{dn}/thing/list/found (a gateway's)
+  proxy_product_register, // /sys/{pk}/{dn}/thing/proxy/provisioning/product_register
   unknown_request,
   unknown_reply,
 };

@@ -403,26 +403,33 @@ def test_example_device_receives_commands(broker, device, client_factory):
     assert out.count("post {") == 4
 
 
-def test_gateway_example_runs_devices_on_one_thread(broker, api, product, client_factory):
-    pk = product["productKey"]
+def test_gateway_example_speaks_for_its_sub_devices(broker, api, client_factory):
+    gw_pk = api.product("example hubs", nodeType="gateway")["productKey"]
+    pk = api.product("example meters", nodeType="subdevice")["productKey"]
+    gw = api.device(gw_pk)
     devs = [api.device(pk) for _ in range(3)]
     posts = client_factory()
-    assert posts.subscribe(f"/sys/{pk}/+/thing/event/property/post", 1) == [1]
-    proc = subprocess.Popen([sdk_bin("gateway"), url_of(broker, "tcp"), "0.2", "2"] +
-                            [f"{d['productKey']}:{d['deviceName']}:{d['deviceSecret']}"
-                             for d in devs],
+    assert posts.subscribe(f"/{pk}/+/thing/event/property/post", 1) == [1]  # forwarded
+    proc = subprocess.Popen([sdk_bin("gateway"), url_of(broker, "tcp"), "0.2", "2",
+                             f"{gw_pk}:{gw['deviceName']}:{gw['deviceSecret']}"] +
+                            [f"{pk}:{d['deviceName']}:{d['deviceSecret']}" for d in devs],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=sanitizer_env())
     try:
-        got = [json.loads(posts.get(timeout=10).payload)["params"]["reading"] for _ in range(6)]
-        assert sorted(got) == [1, 1, 1, 2, 2, 2]
+        got = [json.loads(posts.get(timeout=10).payload) for _ in range(6)]
+        assert sorted(g["items"]["reading"]["value"] for g in got) == [1, 1, 1, 2, 2, 2]
+        assert {g["deviceName"] for g in got} == {d["deviceName"] for d in devs}
         out, err = proc.communicate(timeout=40)  # replies or reply timeouts end it
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
     for d in devs:
-        assert len(re.findall(rf"^{d['deviceName']} post \d: ", out, re.M)) == 2, out
+        assert len(re.findall(rf"^{d['deviceName']} post \d: code 200$", out, re.M)) == 2, out
+    assert "logout: code 200" in out, out
+    for d in devs:
+        assert api.ok("GET", f"/api/v1/products/{pk}/devices/{d['deviceName']}")["status"] \
+            == "OFFLINE"
 
 
 # ---------------------------------------------------------------------------------------------

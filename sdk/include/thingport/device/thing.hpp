@@ -56,6 +56,17 @@ public:
   // Subscribes `c` to the device's reply and downlink topics. Throws std::invalid_argument when
   // the client has no device triplet.
   explicit thing(client& c, std::chrono::milliseconds reply_timeout = std::chrono::seconds(10));
+  // The same helpers for device product_key/device_name over `c`'s link: a gateway's sub-device
+  // (gateway.hpp), constructed once it is logged in through the gateway (before that the
+  // platform refuses the gateway its topics). Throws std::invalid_argument for empty names.
+  thing(client& c, std::string product_key, std::string device_name,
+        std::chrono::milliseconds reply_timeout = std::chrono::seconds(10));
+
+  // A generic Alink request {"id","version":"1.0","params","method"} on `topic` (any topic of
+  // this link); `done` gets the reply with the same id on `reply_topic` (empty: topic +
+  // "_reply"), which is subscribed the first time it is named. Returns the id.
+  std::string request(std::string topic, std::string method, boost::json::value params,
+                      reply_handler done = {}, std::uint8_t qos = 1, std::string reply_topic = {});
 
   // Publishes an Alink request {"id","version":"1.0","params","method"} on
   // thing/event/property/post; `done` gets the post_reply (or an error). Returns the id.
