@@ -8,6 +8,7 @@
 #include <string>
 
 #include "platform/directory.hpp"
+#include "platform/ota_service.hpp"
 #include "platform/services.hpp"
 #include "platform/thing_service.hpp"
 
@@ -31,6 +32,7 @@ struct context {
   platform::thing_service* thing = nullptr; // platform.thing(); null: its endpoints answer 503
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
   std::string node; // this server's name in GET /api/v1/cluster ([cluster] node, or the host's)
+  platform::ota_service* ota = nullptr; // OTA firmware and jobs; null: those endpoints answer 503
 };
 
 } // namespace thingport::api

@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/later.hpp"
+#include "api/ota_transfer.hpp"
 #include "api/service.hpp"
 
 namespace thingport::api {
@@ -204,6 +205,14 @@ asio::awaitable<void> server::impl::session(tcp::socket s, asio::ip::address pee
       break;
     }
     auto& t = std::get<target>(admitted);
+    // OTA firmware uploads and downloads are streamed (ota_transfer.hpp), never held whole.
+    if (const auto ota = ota_stream_of(parser.get().method(), t); ota != ota_stream::none) {
+      if (!co_await serve_ota_stream(ctx, ota, stream, buffer, parser, t,
+                                     {opts.read_timeout, opts.write_timeout}) ||
+          stopping)
+        break;
+      continue;
+    }
     if (!t.needs_token()) {
       if (parser.content_length() && *parser.content_length() > opts.open_body_limit) {
         co_await refuse(stream, http::error::body_limit, opts.open_body_limit);
