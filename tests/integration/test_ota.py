@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import signal
+import subprocess
 import time
 import urllib.parse
 from pathlib import Path
@@ -271,3 +272,36 @@ def test_a_job_resumes_after_kill9_without_sending_twice(tmp_path: Path):
         for c in made:
             c.close()
         b.stop_and_check()
+
+
+def test_cli_upload_start_status_cancel(broker, api, tmp_path):
+    pk = api.product("ota cli")["productKey"]
+    dn = api.device(pk)["deviceName"]
+    conn = ["--api", f"http://127.0.0.1:{broker.http_port}", "--data",
+            str(broker.workdir / "data")]
+
+    def tp(*args: str) -> dict:
+        r = subprocess.run([harness.THINGPORT_BIN, "ota", *args, *conn], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    data = os.urandom(2 * 1024 * 1024 // 3)
+    f = tmp_path / "fw.bin"
+    f.write_bytes(data)
+    fw = tp("upload", pk, str(f), "--version", "5.0", "--module", "wifi")
+    assert fw["sha256"] == hashlib.sha256(data).hexdigest() and fw["module"] == "wifi"
+    assert [x["firmwareId"] for x in tp("firmwares", pk)["firmwares"]] == [fw["firmwareId"]]
+    job = tp("start", pk, fw["firmwareId"], "--devices", dn, "--rate", "5")["jobId"]
+    assert [j["jobId"] for j in tp("jobs", pk)["jobs"]] == [job]
+    st = tp("status", pk, job)
+    assert st["state"] == "running" and st["counts"]["waiting"] == 1
+    assert st["devices"] == [{"deviceName": dn, "state": "waiting", "progress": 0, "attempts": 0}]
+    assert tp("cancel", pk, job)["state"] == "canceled"
+    assert tp("status", pk, job)["counts"]["canceled"] == 1
+    # over the limit: refused, the CLI says so
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (MAX_FIRMWARE + 10))
+    r = subprocess.run([harness.THINGPORT_BIN, "ota", "upload", pk, str(big), "--version", "6",
+                        *conn], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "413" in r.stderr, r.stderr
