@@ -46,9 +46,10 @@ asio::awaitable<bool> answer(beast::tcp_stream& stream, response res, unsigned v
   if (!keep_alive) {
     boost::system::error_code ignored;
     stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-    stream.expires_after(std::chrono::seconds(2));
+    // As the server's own refusals (server.cpp): up to 64 MiB for up to 5 s.
+    stream.expires_after(std::chrono::seconds(5));
     std::array<char, 16 * 1024> sink;
-    for (std::size_t total = 0; total < 1024 * 1024;) {
+    for (std::size_t total = 0; total < 64 * 1024 * 1024;) {
       auto [rec, rn] = co_await stream.async_read_some(asio::buffer(sink), tuple_awaitable);
       if (rec)
         break;
@@ -313,7 +314,14 @@ asio::awaitable<bool> serve_ota_stream(context& ctx, ota_stream kind, beast::tcp
   if (kind == ota_stream::upload)
     co_return co_await upload(ctx, stream, buffer, parser, t, to);
   // A download request has no body worth reading: read what there is (bounded).
-  parser.body_limit(64 * 1024);
+  constexpr std::uint64_t max_body = 64 * 1024;
+  if (parser.content_length() && *parser.content_length() > max_body) {
+    ++ctx.http->refused_too_large;
+    co_return co_await answer(stream,
+                              error_response(http::status::payload_too_large, "body too large"),
+                              parser.get().version(), false, to);
+  }
+  parser.body_limit(max_body);
   stream.expires_after(to.idle_read);
   auto [ec, n] = co_await http::async_read(stream, buffer, parser, tuple_awaitable);
   if (ec)
