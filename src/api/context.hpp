@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "platform/directory.hpp"
+#include "platform/ota_service.hpp"
 #include "platform/services.hpp"
 #include "platform/thing_service.hpp"
 
@@ -52,6 +53,7 @@ struct context {
   std::shared_ptr<http_stats> http = std::make_shared<http_stats>();
   std::string node; // this server's name in GET /api/v1/cluster ([cluster] node, or the host's)
   std::shared_ptr<const cluster_view> cluster; // null: one node, no [cluster] nats
+  platform::ota_service* ota = nullptr; // OTA firmware and jobs; null: those endpoints answer 503
 };
 
 } // namespace thingport::api

@@ -55,6 +55,7 @@ void add_ota_routes(router& r, context& ctx) {
         bind(ctx, device_versions, path_ids::product_device));
   r.add(http::verb::get, "/api/v1/products/{pk}/ota/versions",
         bind(ctx, product_versions, path_ids::product));
+  add_ota_job_routes(r, ctx);
 }
 
 } // namespace thingport::api

@@ -16,6 +16,7 @@ void add_thing_routes(router& r, context& ctx);      // properties, history, eve
 void add_thing_call_routes(router& r, context& ctx); // property set, services, RRPC, downlinks
 void add_system_routes(router& r, context& ctx);     // /healthz, /metrics, /, registration
 void add_ota_routes(router& r, context& ctx);        // firmware versions devices report
+void add_ota_job_routes(router& r, context& ctx);    // OTA firmware and upgrade jobs
 void add_topology_routes(router& r, context& ctx);   // a gateway's sub-devices
 
 // What the captured path segments are. A segment that cannot be such an identity names

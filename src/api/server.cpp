@@ -23,6 +23,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/later.hpp"
+#include "api/ota_transfer.hpp"
 #include "api/service.hpp"
 
 namespace thingport::api {
@@ -189,7 +190,8 @@ asio::awaitable<void> server::impl::session(tcp::socket s, asio::ip::address pee
   while (!stopping) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
-    parser.body_limit(opts.body_limit);
+    // The body limit is checked once the header is in: an OTA firmware upload may be larger.
+    parser.body_limit(boost::none);
     stream.expires_after(opts.read_timeout);
     auto [hec, hn] = co_await http::async_read_header(stream, buffer, parser, tuple_awaitable);
     if (hec) {
@@ -199,11 +201,27 @@ asio::awaitable<void> server::impl::session(tcp::socket s, asio::ip::address pee
     // Decide on the header alone: a request without the token is refused before its body is
     // read, and the endpoints that need no token take only small bodies.
     auto admitted = svc.admit(parser.get());
+    // Over the body limit: 413 before anything else, but for an OTA firmware upload (larger).
+    if (const auto* to = std::get_if<target>(&admitted);
+        parser.content_length() && *parser.content_length() > opts.body_limit &&
+        !(to != nullptr && ota_stream_of(parser.get().method(), *to) == ota_stream::upload)) {
+      co_await refuse(stream, http::error::body_limit, opts.body_limit);
+      break;
+    }
     if (auto* refused = std::get_if<response>(&admitted)) {
       co_await refuse_early(stream, std::move(*refused));
       break;
     }
     auto& t = std::get<target>(admitted);
+    // OTA firmware uploads and downloads are streamed (ota_transfer.hpp), never held whole.
+    if (const auto ota = ota_stream_of(parser.get().method(), t); ota != ota_stream::none) {
+      if (!co_await serve_ota_stream(ctx, ota, stream, buffer, parser, t,
+                                     {opts.read_timeout, opts.write_timeout}) ||
+          stopping)
+        break;
+      continue;
+    }
+    parser.body_limit(opts.body_limit);
     if (!t.needs_token()) {
       if (parser.content_length() && *parser.content_length() > opts.open_body_limit) {
         co_await refuse(stream, http::error::body_limit, opts.open_body_limit);

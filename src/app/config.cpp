@@ -165,7 +165,7 @@ config load_config(const std::string& path) {
   config c;
   check_keys(root, path, "",
              {"data_dir", "listeners", "tls", "auth", "http", "limits", "store", "cluster",
-              "server", "log", "thing"});
+              "server", "log", "thing", "ota"});
   read(root, "data_dir", c.data_dir, path, "");
   if (const auto* t = section(root, "listeners", path)) {
     check_keys(*t, path, "listeners", {"tcp", "tls", "ws", "wss", "auto", "ws_origins"});
@@ -207,16 +207,15 @@ config load_config(const std::string& path) {
       fail(path, "http.max_connections_per_ip", "must be at least 1");
   }
   if (const auto* t = section(root, "limits", path)) {
-    check_keys(*t, path, "limits", {"max_payload",         "keepalive_min",
-                                    "keepalive_max",       "offline_queue",
-                                    "offline_ttl",         "connect_rate",
-                                    "offline_queue_bytes", "max_outbound",
-                                    "max_connect_size",    "max_retained",
-                                    "max_retained_bytes",  "max_subscriptions",
-                                    "max_inflight_in",     "login_failures",
-                                    "max_app_sessions",    "max_anonymous_sessions",
-                                    "offline_total_bytes", "overload",
-                                    "slow_consumer",       "subdevice_logins_per_second"});
+    check_keys(
+        *t, path, "limits",
+        {"max_payload",         "keepalive_min",  "keepalive_max",       "offline_queue",
+         "offline_ttl",         "connect_rate",   "offline_queue_bytes", "max_outbound",
+         "max_connect_size",    "max_retained",   "max_retained_bytes",  "max_subscriptions",
+         "max_inflight_in",     "login_failures", "max_app_sessions",    "max_anonymous_sessions",
+         "offline_total_bytes", "overload",       "slow_consumer",       "max_firmware",
+         "subdevice_logins_per_second"});
+    read_size(*t, "max_firmware", c.limits.max_firmware, path, "limits");
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
     read(*t, "keepalive_max", c.limits.keepalive_max, path, "limits");
@@ -259,6 +258,15 @@ config load_config(const std::string& path) {
       fail(path, "limits.max_payload", "must be 1..268369915");
     if (c.limits.keepalive_min > c.limits.keepalive_max)
       fail(path, "limits.keepalive_min", "greater than keepalive_max");
+  }
+  if (const auto* t = section(root, "ota", path)) {
+    check_keys(*t, path, "ota", {"url_base"});
+    read(*t, "url_base", c.ota.url_base, path, "ota");
+    if (!c.ota.url_base.empty() && !c.ota.url_base.starts_with("http://") &&
+        !c.ota.url_base.starts_with("https://"))
+      fail(path, "ota.url_base", "must start with http:// or https://");
+    while (c.ota.url_base.ends_with("/"))
+      c.ota.url_base.pop_back();
   }
   if (const auto* t = section(root, "store", path)) {
     check_keys(*t, path, "store", {"backend", "url", "password_file", "durability", "disk_budget"});

@@ -58,7 +58,8 @@ struct config {
     std::uint64_t max_app_sessions = 100;            // persistent sessions per app credential
     std::uint64_t max_anonymous_sessions = 10'000;   // persistent sessions of generic clients
     std::string overload = "backpressure";           // or "drop" (broker::overload_mode)
-    std::chrono::seconds slow_consumer{30}; // past its queue bound, acknowledging nothing: closed
+    std::chrono::seconds slow_consumer{30};  // past its queue bound, acknowledging nothing: closed
+    std::uint64_t max_firmware = 1ull << 30; // bytes of one OTA firmware upload
   } limits;
   struct {
     std::string backend = "sqlite";
@@ -77,6 +78,9 @@ struct config {
     std::chrono::seconds keep_age{30 * 24 * 3600}; // 0: no age limit
     std::chrono::seconds prune_interval{3600};     // 0: never prune by the clock
   } thing;
+  struct {                     // [ota] (docs/ota.md)
+    std::string url_base = ""; // what devices download from; "": http://<[http] listen>
+  } ota;
   unsigned workers = 0; // [server] workers; 0 = one per core
   std::string log_level = "info";
 };

@@ -32,8 +32,10 @@
 #include "net/listener_set.hpp"
 #include "platform/device_policy.hpp"
 #include "platform/directory.hpp"
+#include "platform/ota_service.hpp"
 #include "platform/services.hpp"
 #include "platform/thing_service.hpp"
+#include "store/ota_store.hpp"
 #include "store/pg_store.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
@@ -327,7 +329,6 @@ int serve(const config& c) {
   tso.subs = policy.get();
   tso.gateways = &gateways;
   platform::thing_service things(b, identities, thing_db, tso);
-  b.attach_consumer(things);
   platform::services services(b, dir, &things);
   services.set_sub_sessions(policy.get());
   services_ptr = &services;
@@ -338,6 +339,19 @@ int serve(const config& c) {
           l->announce({std::string(kind), std::string(first), std::string(second)});
         });
   services.set_gateway_state(&gateways);
+  // OTA (issue 20): firmware files under the data dir, jobs beside the thing data. It takes
+  // the OTA topics and hands the rest to the thing layer.
+  auto ota_db =
+      c.store.backend == "postgres"
+          ? store::open_pg_ota_store({.url = c.store.url, .password_file = c.store.password_file})
+          : store::open_sqlite_ota_store(std::filesystem::path(c.data_dir) / "identity.db");
+  platform::firmware_files firmware(std::filesystem::path(c.data_dir) / "firmware");
+  platform::ota_options oo;
+  oo.url_base = c.ota.url_base;
+  oo.max_firmware = c.limits.max_firmware;
+  platform::ota_service ota(services, *ota_db, thing_db, things, firmware,
+                            platform::download_signer::load_or_create(c.data_dir), oo);
+  b.attach_consumer(ota);
 
   net::listener_set listeners(b, listener_config_of(c));
   for (const auto& l : listeners.listeners())
@@ -359,13 +373,17 @@ int serve(const config& c) {
                      token.value,  store_up,
                      &things,      std::make_shared<api::http_stats>(),
                      node_name(c), link ? std::make_shared<cluster_view>(*link) : nullptr};
+    ctx.ota = &ota;
     http.emplace(std::move(ctx), net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
+    if (c.ota.url_base.empty())
+      ota.set_url_base("http://" + net::to_string(http->local_endpoint()));
   }
 
   things.start();
   if (link)
     link->start();
+  ota.start();
   b.start();
   listeners.start();
   if (http)
@@ -378,6 +396,7 @@ int serve(const config& c) {
 
   if (http)
     http->stop();
+  ota.stop();
   listeners.stop();
   b.stop();
   if (link)

@@ -1,5 +1,6 @@
 #include "store/pg_store.hpp"
 
+#include "store/ota_sql.hpp"
 #include "store/sql_migrate.hpp"
 
 #include <string>
@@ -129,7 +130,8 @@ CREATE TABLE thing_firmware (
 CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);
 )sql";
 
-constexpr sql::migration migrations[] = {{1, schema_v1}};
+// Version 2: OTA firmware and upgrade jobs (ota_sql.hpp).
+constexpr sql::migration migrations[] = {{1, schema_v1}, {2, ota_sql::pg_schema}};
 static_assert(std::size(migrations) == pg_schema_version);
 
 // Migrates the database `db` is on; the version found before.

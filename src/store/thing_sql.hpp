@@ -5,13 +5,14 @@
 
 #include <iterator>
 
+#include "store/ota_sql.hpp"
 #include "store/sql_migrate.hpp"
 
 namespace thingport::store::thing_sql {
 
 // The thing schema's version lives in thing_meta, not in PRAGMA user_version (which is the
 // identity schema's). Steps only ever append, as the identity schema's do.
-inline constexpr int schema_version = 2;
+inline constexpr int schema_version = 3;
 
 inline constexpr const char* create_meta = R"sql(
 CREATE TABLE IF NOT EXISTS thing_meta (
@@ -89,7 +90,9 @@ inline constexpr const char* schema_v2 =
     "  PRIMARY KEY (product_key, device_name, module), " TP_DEVICE_FK ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);";
 
-inline constexpr sql::migration migrations[] = {{1, schema_v1}, {2, schema_v2}};
+// Version 3: OTA firmware and upgrade jobs (ota_sql.hpp).
+inline constexpr sql::migration migrations[] = {
+    {1, schema_v1}, {2, schema_v2}, {3, ota_sql::sqlite_schema}};
 static_assert(std::size(migrations) == schema_version);
 
 // ---- properties -----------------------------------------------------------------------------

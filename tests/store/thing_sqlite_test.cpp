@@ -75,7 +75,7 @@ TEST_F(SqliteThingStore, SharesTheIdentityFileWithItsOwnSchemaVersion) {
   { sqlite_thing_store s(env_.file()); }
   EXPECT_EQ(query_text(env_.file(), "PRAGMA user_version"), "3"); // the identity schema's
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
-            "2");
+            "3");
   EXPECT_EQ(query_text(env_.file(), "PRAGMA integrity_check"), "ok");
   // The identity store still opens it, and a second thing store does not migrate again.
   { sqlite_identity_store ids(env_.file()); }
@@ -98,10 +98,13 @@ TEST_F(SqliteThingStore, AVersion1FileGainsTheFirmwareTableWithItsDataKept) {
   }
   // What a build of thing schema version 1 left: no firmware table, version 1.
   exec(env_.file(), "DROP TABLE thing_firmware");
+  exec(env_.file(), "DROP TABLE ota_job_device");
+  exec(env_.file(), "DROP TABLE ota_job");
+  exec(env_.file(), "DROP TABLE ota_firmware");
   exec(env_.file(), "UPDATE thing_meta SET value = 1 WHERE key = 'schema_version'");
   sqlite_thing_store s(env_.file());
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
-            "2");
+            "3");
   EXPECT_EQ(s.latest_properties("pk", "dev1")->size(), 1U);
   ASSERT_TRUE(s.record_firmware("pk", "dev1", {"default", "1.0", now}));
   EXPECT_EQ(s.firmware("pk", "dev1")->size(), 1U);

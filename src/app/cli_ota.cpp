@@ -1,0 +1,255 @@
+#include "app/cli_ota.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json.hpp>
+
+#include "api/token.hpp"
+#include "app/cli_http.hpp"
+
+namespace thingport::app {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace asio = boost::asio;
+
+namespace {
+
+// A query value or path segment, percent-encoded.
+std::string encode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      constexpr char hex[] = "0123456789ABCDEF";
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+json::array list_of(const std::string& commas) {
+  json::array out;
+  std::string_view s = commas;
+  while (!s.empty()) {
+    const auto comma = s.find(',');
+    if (comma != 0)
+      out.emplace_back(s.substr(0, comma));
+    if (comma == std::string_view::npos)
+      break;
+    s.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+// Sends `file` as the body of POST `path`, a piece at a time, with a progress line on stderr.
+api_reply upload_file(const api_endpoint& ep, const std::string& path, const std::string& token,
+                      const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    throw std::runtime_error("cannot read " + file.string());
+  const auto size = std::filesystem::file_size(file);
+  asio::io_context io;
+  asio::ip::tcp::socket sock(io);
+  try {
+    asio::ip::tcp::resolver resolver(io);
+    asio::connect(sock, resolver.resolve(ep.host, ep.port));
+    const std::string head =
+        "POST " + ep.base + path + " HTTP/1.1\r\nHost: " + ep.host + "\r\nAuthorization: Bearer " +
+        token +
+        "\r\nContent-Type: application/octet-stream\r\nContent-Length: " + std::to_string(size) +
+        "\r\nConnection: close\r\n\r\n";
+    asio::write(sock, asio::buffer(head));
+    std::vector<char> buf(256 * 1024);
+    std::uint64_t sent = 0;
+    int shown = -1;
+    while (sent < size) {
+      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+      const auto n = static_cast<std::size_t>(in.gcount());
+      if (n == 0)
+        throw std::runtime_error("short read of " + file.string());
+      boost::system::error_code ec;
+      asio::write(sock, asio::buffer(buf.data(), n), ec);
+      if (ec)
+        break; // refused early (413): read the answer
+      sent += n;
+      const int pct = static_cast<int>(100 * sent / (size == 0 ? 1 : size));
+      if (pct != shown) {
+        std::fprintf(stderr, "\rupload: %3d%% (%llu of %llu bytes)", pct,
+                     static_cast<unsigned long long>(sent), static_cast<unsigned long long>(size));
+        shown = pct;
+      }
+    }
+    std::fprintf(stderr, "\n");
+    boost::beast::flat_buffer b;
+    http::response_parser<http::string_body> p;
+    p.body_limit(1024 * 1024);
+    http::read(sock, b, p);
+    return {p.get().result_int(), p.get().body()};
+  } catch (const boost::system::system_error& e) {
+    throw api_unreachable(std::string("upload: ") + e.what());
+  }
+}
+
+} // namespace
+
+struct ota_commands::state {
+  std::string api_url = std::string(default_api_url);
+  std::string token, data_dir = "./data";
+  std::string pk, id, file, version, module, src_versions, devices, from_versions;
+  unsigned rate = 0, retries = 0, timeout = 0;
+  std::vector<std::pair<CLI::App*, std::function<int()>>> cmds;
+
+  void connection(CLI::App* c) {
+    c->add_option("--api", api_url, "API base URL")->envname("THINGPORT_API");
+    c->add_option("--token", token, "admin token")->envname("THINGPORT_TOKEN");
+    c->add_option("--data", data_dir, "data directory holding admin.token");
+  }
+  // The endpoint and token, or an exit code.
+  std::optional<int> prepare(api_endpoint& ep, std::string& tok) const {
+    const auto parsed = parse_api_url(api_url);
+    if (!parsed) {
+      std::fprintf(stderr, "thingport: --api: expected http://HOST[:PORT], got '%s'\n",
+                   api_url.c_str());
+      return 2;
+    }
+    ep = *parsed;
+    tok = token;
+    if (tok.empty()) {
+      try {
+        tok = api::read_token_file(std::filesystem::path(data_dir) / api::token_file_name);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "thingport: no admin token: pass --token or --data (%s)\n", e.what());
+        return 2;
+      }
+    }
+    return std::nullopt;
+  }
+  int finish(const api_reply& reply) const {
+    if (reply.status >= 200 && reply.status < 300) {
+      std::printf("%s\n", reply.body.c_str());
+      return 0;
+    }
+    std::fprintf(stderr, "thingport: %s (HTTP %u)\n", error_message(reply).c_str(), reply.status);
+    return 1;
+  }
+  int call(http::verb method, const std::string& path, std::string body = {}) const {
+    api_endpoint ep;
+    std::string tok;
+    if (auto rc = prepare(ep, tok))
+      return *rc;
+    try {
+      return finish(call_api(ep, method, path, tok, std::move(body)));
+    } catch (const api_unreachable& e) {
+      std::fprintf(stderr, "thingport: %s\n", e.what());
+      return 2;
+    }
+  }
+  std::string product() const { return "/api/v1/products/" + encode(pk); }
+};
+
+ota_commands::ota_commands(CLI::App& app) : s_(std::make_unique<state>()) {
+  auto& s = *s_;
+  auto* ota = app.add_subcommand("ota", "OTA firmware upgrades (through the HTTP API)");
+
+  auto* up = ota->add_subcommand("upload", "upload a firmware file");
+  up->add_option("PRODUCTKEY", s.pk)->required();
+  up->add_option("FILE", s.file)->required()->check(CLI::ExistingFile);
+  up->add_option("--version", s.version, "the firmware's version")->required();
+  up->add_option("--module", s.module, "module (default: default)");
+  up->add_option("--src-versions", s.src_versions, "versions it upgrades from: a,b");
+  s.connection(up);
+  s.cmds.emplace_back(up, [&s] {
+    api_endpoint ep;
+    std::string tok;
+    if (auto rc = s.prepare(ep, tok))
+      return *rc;
+    std::string path = s.product() + "/firmwares?version=" + encode(s.version);
+    if (!s.module.empty())
+      path += "&module=" + encode(s.module);
+    if (!s.src_versions.empty())
+      path += "&srcVersions=" + encode(s.src_versions);
+    try {
+      return s.finish(upload_file(ep, path, tok, s.file));
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "thingport: %s\n", e.what());
+      return 2;
+    }
+  });
+
+  auto* fws = ota->add_subcommand("firmwares", "list a product's firmware");
+  fws->add_option("PRODUCTKEY", s.pk)->required();
+  s.connection(fws);
+  s.cmds.emplace_back(fws, [&s] { return s.call(http::verb::get, s.product() + "/firmwares"); });
+
+  auto* start = ota->add_subcommand("start", "start an upgrade job");
+  start->add_option("PRODUCTKEY", s.pk)->required();
+  start->add_option("FIRMWAREID", s.id)->required();
+  start->add_option("--devices", s.devices, "a,b (default: every device of the product)");
+  start->add_option("--from-versions", s.from_versions, "only devices reporting one of a,b");
+  start->add_option("--rate", s.rate, "messages per minute (default 1000)");
+  start->add_option("--retries", s.retries, "retries of a failed device (default 0)");
+  start->add_option("--timeout", s.timeout, "minutes in progress before it counts as failed");
+  s.connection(start);
+  s.cmds.emplace_back(start, [&s] {
+    json::object o{{"firmwareId", s.id}};
+    if (!s.devices.empty())
+      o["devices"] = list_of(s.devices);
+    if (!s.from_versions.empty())
+      o["fromVersions"] = list_of(s.from_versions);
+    if (s.rate > 0)
+      o["ratePerMinute"] = s.rate;
+    if (s.retries > 0)
+      o["retries"] = s.retries;
+    if (s.timeout > 0)
+      o["timeoutMinutes"] = s.timeout;
+    return s.call(http::verb::post, s.product() + "/ota/jobs", json::serialize(o));
+  });
+
+  auto* jobs = ota->add_subcommand("jobs", "list a product's upgrade jobs");
+  jobs->add_option("PRODUCTKEY", s.pk)->required();
+  s.connection(jobs);
+  s.cmds.emplace_back(jobs, [&s] { return s.call(http::verb::get, s.product() + "/ota/jobs"); });
+
+  auto* status = ota->add_subcommand("status", "show a job, its counts and devices");
+  status->add_option("PRODUCTKEY", s.pk)->required();
+  status->add_option("JOBID", s.id)->required();
+  s.connection(status);
+  s.cmds.emplace_back(
+      status, [&s] { return s.call(http::verb::get, s.product() + "/ota/jobs/" + encode(s.id)); });
+
+  auto* cancel = ota->add_subcommand("cancel", "cancel a running job");
+  cancel->add_option("PRODUCTKEY", s.pk)->required();
+  cancel->add_option("JOBID", s.id)->required();
+  s.connection(cancel);
+  s.cmds.emplace_back(cancel, [&s] {
+    return s.call(http::verb::post, s.product() + "/ota/jobs/" + encode(s.id) + "/cancel");
+  });
+  ota->require_subcommand(1);
+}
+
+ota_commands::~ota_commands() = default;
+
+std::optional<int> ota_commands::run() {
+  for (auto& [cmd, f] : s_->cmds)
+    if (cmd->parsed())
+      return f();
+  return std::nullopt;
+}
+
+} // namespace thingport::app

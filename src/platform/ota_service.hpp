@@ -1,0 +1,142 @@
+// OTA upgrade jobs (docs/ota.md): the job rows in the store (store/ota_store.hpp), one thread
+// that sends /ota/device/upgrade to the online waiting devices of running jobs at each job's
+// rate, and that handles what devices say about it: progress, inform (the new version: done),
+// requests (/ota/device/request, thing.ota.firmware.get).
+//
+// It sits in front of the thing service as the core's publish consumer: classify() takes the
+// OTA topics and hands everything else to `next`; an inform goes to both (the thing service
+// records the version). State lives in the store only: after a crash the thread resumes from
+// it, and a device marked inProgress is not sent the message again (unless it asks).
+//
+// Threads: classify() and consume() on broker workers (consume only queues, bounded); the OTA
+// thread does every store call of device messages and of the schedule. create_job(),
+// cancel_job() and the accessors may be called from any thread (the HTTP API's).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "platform/core.hpp"
+#include "platform/ota_files.hpp"
+#include "platform/ota_message.hpp"
+#include "platform/ota_token.hpp"
+#include "store/ota_store.hpp"
+#include "store/thing_store.hpp"
+
+namespace thingport::platform {
+
+class services;
+
+struct ota_options {
+  std::string url_base = "http://127.0.0.1:8080"; // [ota] url_base: where devices download
+  std::chrono::seconds link_ttl{24 * 3600};       // how long a download link is good for
+  std::chrono::milliseconds tick{200};            // the schedule's period
+  // A device online for less than this is not sent a job's message yet by the schedule: its
+  // SDK subscribes right after CONNECT (it can always ask).
+  std::chrono::milliseconds online_grace{500};
+  std::size_t max_queue = 10'000; // device messages waiting for the OTA thread
+  std::uint32_t default_rate = 1000;
+  std::uint64_t max_firmware = 1ull << 30; // [limits] max_firmware: bytes of one upload
+};
+
+struct job_spec {
+  std::string firmware_id{};
+  std::optional<std::vector<std::string>> devices{}; // nullopt: every device of the product
+  std::vector<std::string> from_versions{};          // empty: any (or the firmware's srcVersions)
+  std::uint32_t rate_per_minute = 0;                 // 0: the default
+  std::uint32_t retries = 0;
+  std::uint32_t timeout_minutes = 0; // 0: none
+};
+
+struct job_created {
+  std::string job_id{};  // empty on failure
+  int status = 201;      // else 400 / 404 / 500
+  std::string message{}; // why not
+  std::size_t devices = 0;
+};
+
+class ota_service final : public publish_consumer {
+public:
+  ota_service(services& s, store::ota_store& db, store::thing_store& things, publish_consumer& next,
+              firmware_files& files, download_signer signer, ota_options o);
+  ~ota_service() override; // stop()
+  ota_service(const ota_service&) = delete;
+  ota_service& operator=(const ota_service&) = delete;
+
+  void start();
+  void stop(); // idempotent; before the broker goes
+
+  std::uint8_t classify(const client_identity& who, std::string_view topic) const override;
+  void consume(const std::shared_ptr<const client_identity>& who, const message_ptr& m) override;
+
+  store::ota_store& store() noexcept { return db_; }
+  firmware_files& files() noexcept { return files_; }
+  const download_signer& signer() const noexcept { return signer_; }
+  const ota_options& options() const noexcept { return opts_; }
+  // Before start() only.
+  void set_url_base(std::string url) { opts_.url_base = std::move(url); }
+
+  job_created create_job(std::string_view pk, const job_spec& spec);
+  // Cancels a running job; false when it was not running. Throws nothing; store errors false.
+  store::result<bool> cancel_job(std::string_view pk, std::string_view job_id);
+
+  std::uint64_t sent() const noexcept;
+
+private:
+  struct item {
+    std::uint8_t kind;
+    std::string pk, dn;
+    message_ptr msg;
+  };
+  struct job_state {
+    store::ota_job_record job;
+    store::firmware_record firmware;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+    std::string cursor{}; // the last waiting device looked at
+  };
+
+  void run();
+  void handle(const item& it);
+  void schedule(std::chrono::steady_clock::time_point now);
+  void refresh_jobs();
+  // Sends the upgrade message of `job` to pk/dn (after mark_sent, or a resend).
+  void send_upgrade(const store::ota_job_record& job, const store::firmware_record& fw,
+                    std::string_view dn);
+  upgrade_info info_of(const store::firmware_record& fw, std::string_view pk,
+                       std::string_view dn) const;
+  void check_done(const std::string& job_id);
+
+  services& services_;
+  store::ota_store& db_;
+  store::thing_store& things_;
+  publish_consumer& next_;
+  firmware_files& files_;
+  download_signer signer_;
+  ota_options opts_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<item> queue_;
+  bool stop_ = false, wake_ = false;
+  bool refresh_ = false; // re-read the running jobs now (a job was created or canceled)
+  std::thread thread_;
+
+  // OTA thread only.
+  std::map<std::string, job_state> jobs_;
+  std::chrono::steady_clock::time_point next_refresh_{};
+  std::atomic<std::uint64_t> sent_{0};
+};
+
+} // namespace thingport::platform
