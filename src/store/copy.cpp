@@ -55,6 +55,17 @@ constexpr table_spec tables[] = {
      {5, 9}},
     {"thing_firmware", "product_key, device_name, module, version, reported_ms",
      "product_key, device_name, module"},
+    // OTA (ota_sql.hpp); the firmware files stay in data/firmware/ of the node that has them.
+    {"ota_firmware",
+     "firmware_id, product_key, version, module, size, md5, sha256, src_versions, created_ms",
+     "firmware_id"},
+    {"ota_job",
+     "job_id, product_key, firmware_id, version, module, state, rate_per_minute, retries, "
+     "timeout_ms, created_ms",
+     "job_id"},
+    {"ota_job_device",
+     "job_id, product_key, device_name, state, progress, attempts, sent_ms, updated_ms",
+     "job_id, device_name"},
 };
 
 // The statements of one table, built once: their texts are the connections' cache keys and
