@@ -490,8 +490,9 @@ void client::handle(const mqtt::subscribe_packet& p) {
   mqtt::suback_packet ack{p.packet_id, {}};
   ack.return_codes.reserve(p.subscriptions.size());
   const auto& who = *identity_;
+  const auto bound = b.policy().subscription_bound(who);
   std::size_t explicit_subs = 0;
-  if (who.max_subscriptions != 0) {
+  if (bound != 0) {
     for (const auto& sub : session_->subscriptions) {
       const auto& imp = who.implicit_subscriptions;
       if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end())
@@ -504,8 +505,7 @@ void client::handle(const mqtt::subscribe_packet& p) {
     auto granted = b.policy().authorize_subscribe(who, sub.filter, requested);
     if (who.max_filters_per_subscribe != 0 && i >= who.max_filters_per_subscribe)
       granted = mqtt::suback_failure;
-    if (granted != mqtt::suback_failure && who.max_subscriptions != 0 &&
-        explicit_subs >= who.max_subscriptions &&
+    if (granted != mqtt::suback_failure && bound != 0 && explicit_subs >= bound &&
         std::none_of(session_->subscriptions.begin(), session_->subscriptions.end(),
                      [&](const mqtt::subscription& s) { return s.filter == sub.filter; }))
       granted = mqtt::suback_failure;

@@ -81,6 +81,11 @@ public:
   // Asked before `m` is delivered to `who`'s session when who.check_delivery is set; `own`: the
   // session published `m` itself (it subscribed to a filter its own topic matches).
   virtual bool may_receive(const client_identity& who, const message& m, bool own) = 0;
+  // How many explicit subscriptions `who`'s session may hold now (0: no limit); asked on every
+  // SUBSCRIBE, so it may grow and shrink with what the connection does.
+  virtual std::size_t subscription_bound(const client_identity& who) {
+    return who.max_subscriptions;
+  }
   // Whose budget of persistent sessions a session key counts against ("" : none). Sessions are
   // restored at start from their keys alone, so the answer depends on the key only.
   virtual std::string budget_of(std::string_view /*session_key*/) { return {}; }

@@ -192,6 +192,16 @@ std::size_t device_policy::budget_limit(std::string_view budget) {
   return budget.starts_with("a|") ? opts_.max_app_sessions : generic_.budget_limit(budget);
 }
 
+std::size_t device_policy::subscription_bound(const client_identity& who) {
+  const auto* li = device_login(who);
+  if (li == nullptr || who.max_subscriptions == 0)
+    return who.max_subscriptions;
+  // Only a gateway has sub-devices online through it; a lookup under a shared lock.
+  const auto subs =
+      std::min(dir_.subs_via_count(li->product_key, li->device_name), store::max_sub_devices);
+  return who.max_subscriptions + subs * opts_.subscriptions_per_sub_device;
+}
+
 bool device_policy::may_retain(const client_identity& who, std::string_view topic) {
   const auto* a = as_aliyun(who);
   if (a == nullptr)

@@ -32,11 +32,14 @@ namespace thingport::platform {
 
 struct device_policy_options {
   auth::login_policy login{};
-  std::vector<std::string> deny_subscribe{};      // generic clients only
-  std::uint32_t connect_rate = 5;                 // attempts per device per minute; 0: no limit
-  std::uint32_t login_failures = 10;              // failed logins per source address per minute;
-                                                  // 0: no limit
-  std::uint16_t max_subscriptions = 100;          // per device or application session
+  std::vector<std::string> deny_subscribe{}; // generic clients only
+  std::uint32_t connect_rate = 5;            // attempts per device per minute; 0: no limit
+  std::uint32_t login_failures = 10;         // failed logins per source address per minute;
+                                             // 0: no limit
+  std::uint16_t max_subscriptions = 100;     // per device or application session
+  // A gateway's link holds max_subscriptions more per sub-device logged in through it (at most
+  // store::max_sub_devices counted): its sub-devices' subscriptions are made on its link.
+  std::uint16_t subscriptions_per_sub_device = 20;
   std::uint16_t max_generic_subscriptions = 1000; // per generic (anonymous) client session
   std::size_t max_app_sessions = 100;             // persistent sessions per application credential
   std::size_t max_generic_sessions = 10'000;      // persistent sessions of all generic clients
@@ -71,6 +74,7 @@ public:
                                     std::uint8_t qos) override;
   bool may_receive(const client_identity& who, const message& m, bool own) override;
   bool may_retain(const client_identity& who, std::string_view topic) override;
+  std::size_t subscription_bound(const client_identity& who) override;
   std::string budget_of(std::string_view session_key) override;
   std::size_t budget_limit(std::string_view budget) override;
   void on_online(const client_identity& who, const connection_facts& c) override;

@@ -361,6 +361,13 @@ std::vector<store::device_ref> directory::subs_via(std::string_view gpk,
   return it == via_.end() ? std::vector<store::device_ref>{} : it->second;
 }
 
+std::size_t directory::subs_via_count(std::string_view gpk, std::string_view gdn) const {
+  const auto gateway = online_key(gpk, gdn);
+  std::shared_lock lock(mu_);
+  auto it = via_.find(gateway);
+  return it == via_.end() ? 0 : it->second.size();
+}
+
 void directory::record_close(std::string_view pk, std::string_view dn, std::string_view reason) {
   auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);

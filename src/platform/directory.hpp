@@ -108,6 +108,8 @@ public:
                   std::string_view gdn, bool enabled = false) const;
   // The sub-devices online through gateway gpk/gdn.
   std::vector<store::device_ref> subs_via(std::string_view gpk, std::string_view gdn) const;
+  // How many: subs_via(gpk, gdn).size() without the copy.
+  std::size_t subs_via_count(std::string_view gpk, std::string_view gdn) const;
   // Why pk/dn's last connection closed ("keepalive_timeout", "taken_over", ...), recorded on
   // every close of a logged-in device since the server started; nullopt before the first.
   void record_close(std::string_view pk, std::string_view dn, std::string_view reason);
