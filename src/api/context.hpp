@@ -36,7 +36,7 @@ public:
     std::uint64_t devices_online = 0;
   };
   struct traffic {
-    std::uint64_t out = 0, in = 0, dropped = 0, duplicates = 0;
+    std::uint64_t out = 0, in = 0, dropped = 0, duplicates = 0, unconfirmed = 0;
   };
   virtual ~cluster_view() = default;
   virtual std::vector<member> members() const = 0; // this node and its peers, sorted by name

@@ -84,6 +84,7 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_in = t.in;
     s.cluster_dropped = t.dropped;
     s.cluster_duplicates = t.duplicates;
+    s.cluster_unconfirmed = t.unconfirmed;
   }
   if (const auto* gw = ctx.platform.gateways())
     s.subdevice_logins_refused = gw->logins_refused();
@@ -221,6 +222,9 @@ std::string render_metrics(const metrics_snapshot& s) {
     metric(out, "thingport_cluster_duplicates_total", "counter",
            "Messages that came twice through overlapping NATS subscriptions, routed once.",
            s.cluster_duplicates);
+    metric(out, "thingport_cluster_subacks_unconfirmed_total", "counter",
+           "SUBACKs sent before NATS confirmed the new interest (within 2 s, or NATS down).",
+           s.cluster_unconfirmed);
   }
   return out;
 }

@@ -63,6 +63,7 @@ struct metrics_snapshot {
   std::uint64_t cluster_in = 0;
   std::uint64_t cluster_dropped = 0;
   std::uint64_t cluster_duplicates = 0;
+  std::uint64_t cluster_unconfirmed = 0;
 };
 
 metrics_snapshot take_snapshot(context& ctx);

@@ -91,7 +91,7 @@ public:
   }
   traffic counts() const override {
     const auto& s = n_.stats();
-    return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load()};
+    return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load(), s.unconfirmed.load()};
   }
   bool linked() const override { return n_.ready(); }
 

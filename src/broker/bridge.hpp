@@ -8,6 +8,7 @@
 // order, so a publisher's messages reach the bridge in the order it sent them.
 #pragma once
 
+#include <functional>
 #include <string_view>
 
 #include "broker/message.hpp"
@@ -24,6 +25,11 @@ public:
   // A session on this node subscribed to `filter` (added) or left it (removed): the bridge counts
   // them per filter.
   virtual void interest(std::string_view filter, bool added) = 0;
+  // Calls `done` (on a thread of the bridge's: post from there) once every interest change
+  // handed over before is known to the other nodes, so that what they publish from then on
+  // reaches this node; `confirmed` false when that took longer than the bridge's bound (it is
+  // called anyway). A SUBACK that added interest waits for it.
+  virtual void confirm(std::function<void(bool confirmed)> done) = 0;
   // A client with session key `key` passed authentication here: the bridge tells the other
   // nodes, which close their connection of that key (one link per key, cluster-wide).
   virtual void claimed(std::string_view key) = 0;

@@ -492,6 +492,7 @@ void client::handle(const mqtt::subscribe_packet& p) {
   const auto& who = *identity_;
   const auto bound = b.policy().subscription_bound(who);
   std::size_t explicit_subs = 0;
+  bool interest = false; // new to this node: the SUBACK waits for the bridge
   if (bound != 0) {
     for (const auto& sub : session_->subscriptions) {
       const auto& imp = who.implicit_subscriptions;
@@ -512,13 +513,55 @@ void client::handle(const mqtt::subscribe_packet& p) {
     if (granted == mqtt::suback_failure)
       worker_.stats().subscribe_denied.fetch_add(1, std::memory_order_relaxed);
     ack.return_codes.push_back(granted);
-    if (granted != mqtt::suback_failure && worker_.subscribe(*session_, sub.filter, granted))
+    if (granted != mqtt::suback_failure &&
+        worker_.subscribe(*session_, sub.filter, granted, &interest))
       ++explicit_subs;
   }
+  finish_subscribe(p, std::move(ack), interest);
+}
+
+void client::finish_subscribe(const mqtt::subscribe_packet& p, mqtt::suback_packet ack, bool hold) {
+  if (!hold && !held_subacks_)
+    return send_suback(ack, p.subscriptions);
+  if (!held_subacks_)
+    held_subacks_ = std::make_unique<std::vector<held_suback>>();
+  held_subacks_->push_back({std::move(ack), p.subscriptions, !hold});
+  if (!hold)
+    return;
+  auto* link = worker_.owner().linked();
+  link->confirm([w = &worker_, serial = serial_, id = p.packet_id](bool) {
+    boost::asio::post(w->io(), [w, serial, id] { w->release_suback(serial, id); });
+  });
+}
+
+void client::release_suback(std::uint16_t packet_id) {
+  if (state_ != state::connected || !held_subacks_)
+    return;
+  auto& held = *held_subacks_;
+  for (auto& h : held) {
+    if (h.ack.packet_id == packet_id && !h.ready) {
+      h.ready = true;
+      break;
+    }
+  }
+  std::size_t sent = 0;
+  while (sent < held.size() && held[sent].ready) {
+    send_suback(held[sent].ack, held[sent].subs);
+    if (state_ != state::connected)
+      return;
+    ++sent;
+  }
+  held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(sent));
+  if (held.empty())
+    held_subacks_.reset();
+  transport_.wake();
+}
+
+void client::send_suback(mqtt::suback_packet& ack, const std::vector<mqtt::subscription>& subs) {
   send(ack);
-  for (std::size_t i = 0; i < p.subscriptions.size(); ++i) {
+  for (std::size_t i = 0; i < subs.size(); ++i) {
     if (ack.return_codes[i] != mqtt::suback_failure)
-      worker_.deliver_retained(*session_, p.subscriptions[i].filter, ack.return_codes[i]);
+      worker_.deliver_retained(*session_, subs[i].filter, ack.return_codes[i]);
   }
 }
 

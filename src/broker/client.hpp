@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/container/devector.hpp>
 
@@ -84,6 +85,9 @@ public:
   // The store committed (ok) or failed to commit what acknowledgement `ack_seq` waited for.
   // Acknowledgements go out in the order their PUBLISHes came in [MQTT-4.6.0-2].
   void ack_ready(std::uint64_t ack_seq, bool ok);
+  // The bridge knows the interest SUBSCRIBE `packet_id` added: its SUBACK (and the SUBACKs
+  // held behind it) go out, then the retained messages of its filters.
+  void release_suback(std::uint16_t packet_id);
   const std::string& session_key() const noexcept { return session_key_; }
   bool clean_session() const noexcept { return clean_session_; }
 
@@ -115,6 +119,9 @@ private:
   void send_ready_acks();
   void queued_output();
   void refuse(mqtt::connack_code code, close_reason r);
+  // SUBACK of `p` now, or behind the SUBACKs held for the bridge; then its retained messages.
+  void finish_subscribe(const mqtt::subscribe_packet& p, mqtt::suback_packet ack, bool hold);
+  void send_suback(mqtt::suback_packet& ack, const std::vector<mqtt::subscription>& subs);
   void detach(bool publish_will);
 
   worker& worker_;
@@ -145,6 +152,12 @@ private:
     bool ready;
   };
   boost::container::devector<owed_ack> acks_; // allocates only when an ack must wait
+  struct held_suback {
+    mqtt::suback_packet ack;
+    std::vector<mqtt::subscription> subs;
+    bool ready = false;
+  };
+  std::unique_ptr<std::vector<held_suback>> held_subacks_; // only with a bridge, while waiting
   std::uint64_t ack_seq_ = 0;
 };
 

@@ -433,11 +433,15 @@ void worker::drain(session& s) {
   }
 }
 
-bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos) {
+bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos, bool* interest) {
   const bool added = s.add_subscription(filter, qos);
-  if (broker_.index().subscribe(filter, s.id(), qos))
-    if (auto* link = broker_.linked())
+  if (broker_.index().subscribe(filter, s.id(), qos)) {
+    if (auto* link = broker_.linked()) {
       link->interest(filter, true);
+      if (interest != nullptr)
+        *interest = true;
+    }
+  }
   if (s.stored)
     persist(store::put_subscription{s.key(), filter, qos});
   return added;
@@ -459,6 +463,11 @@ void worker::deliver_retained(session& s, const std::string& filter, std::uint8_
   broker_.retained().match(filter, found);
   for (const auto& m : found)
     deliver(s, m, granted, true, no_ack, no_ack);
+}
+
+void worker::release_suback(std::uint64_t serial, std::uint16_t packet_id) {
+  if (auto it = clients_.find(serial); it != clients_.end())
+    it->second->release_suback(packet_id);
 }
 
 void worker::close_client(std::uint64_t serial, close_reason r) {

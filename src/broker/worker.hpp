@@ -100,14 +100,17 @@ public:
                const std::shared_ptr<ack_token>& ack, const std::shared_ptr<ack_token>& hold,
                bool admitted = false);
   void drain(session& s); // fills the in-flight window from the queue
-  // Returns true when the filter is new to the session.
-  bool subscribe(session& s, const std::string& filter, std::uint8_t qos);
+  // Returns true when the filter is new to the session; `*interest` is set when it is new to
+  // this node (the bridge was told: see bridge::confirm).
+  bool subscribe(session& s, const std::string& filter, std::uint8_t qos, bool* interest = nullptr);
   // Closes the connection of session `id` if it lives here (and deletes the session when
   // `discard`); forwards to the session's home worker otherwise.
   void disconnect_session(subscriber_id id, close_reason r, bool discard, std::uint8_t hops);
   bool unsubscribe(session& s, std::string_view filter);
   void deliver_retained(session& s, const std::string& filter, std::uint8_t granted);
 
+  // The held SUBACK of client `serial` may go (client::release_suback), if it is still here.
+  void release_suback(std::uint64_t serial, std::uint16_t packet_id);
   // Closes client `serial` if it is still here.
   void close_client(std::uint64_t serial, close_reason r);
   // Closes every client (server shutdown) and stops the io_context once they are gone.

@@ -24,6 +24,7 @@ constexpr const char* retained_all = "thingport.r.>";
 constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
 constexpr auto heartbeat_every = std::chrono::seconds(1);
+constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway after this
 constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
 
 // Headers of a routed message.
@@ -204,7 +205,7 @@ void node::push(item it, bool bounded) {
       return;
     // The link thread waits only for an empty queue: wake it on the first item alone (one
     // futex call per batch, not per message).
-    wake = queue_.empty();
+    wake = queue_.empty() && confirms_.empty();
     if (bounded) {
       if (queued_messages_ >= opts_.max_queued) {
         stats_.dropped.fetch_add(1, std::memory_order_relaxed);
@@ -255,6 +256,19 @@ void node::interest(std::string_view filter, bool added) {
     cv_.notify_one();
 }
 
+void node::confirm(std::function<void(bool)> done) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_)
+      return;
+    wake = queue_.empty() && confirms_.empty();
+    confirms_.push_back(std::move(done));
+  }
+  if (wake)
+    cv_.notify_one();
+}
+
 void node::claimed(std::string_view key) {
   push({op::control, takeover_subject, std::string(key), 0, false}, false);
 }
@@ -277,18 +291,31 @@ std::vector<node_status> node::nodes() const {
 void node::run() {
   auto next_beat = steady::now();
   std::vector<item> batch;
+  std::vector<std::function<void(bool)>> confirms;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_beat, [&] { return stopping_ || !queue_.empty(); });
+      cv_.wait_until(lock, next_beat,
+                     [&] { return stopping_ || !queue_.empty() || !confirms_.empty(); });
       if (stopping_)
         return;
       batch.swap(queue_);
+      confirms.swap(confirms_);
       queued_messages_ = 0;
     }
     for (auto& it : batch)
       send(it);
     batch.clear();
+    if (!confirms.empty()) {
+      // The subscriptions of this batch (and before) are at the server once it answers a PING.
+      const bool ok =
+          ready() && natsConnection_FlushTimeout(impl_->conn, confirm_within_ms) == NATS_OK;
+      if (!ok)
+        stats_.unconfirmed.fetch_add(confirms.size(), std::memory_order_relaxed);
+      for (auto& done : confirms)
+        done(ok);
+      confirms.clear();
+    }
     if (steady::now() >= next_beat) {
       heartbeat();
       next_beat = steady::now() + heartbeat_every;

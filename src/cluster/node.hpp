@@ -56,10 +56,11 @@ struct node_options {
 };
 
 struct link_stats {
-  std::atomic<std::uint64_t> out{0};        // messages published to NATS
-  std::atomic<std::uint64_t> in{0};         // messages from NATS routed here
-  std::atomic<std::uint64_t> dropped{0};    // not sent: queue full, subject too long, NATS refused
-  std::atomic<std::uint64_t> duplicates{0}; // the same message through two subscriptions
+  std::atomic<std::uint64_t> out{0};         // messages published to NATS
+  std::atomic<std::uint64_t> in{0};          // messages from NATS routed here
+  std::atomic<std::uint64_t> dropped{0};     // not sent: queue full, subject too long, NATS refused
+  std::atomic<std::uint64_t> duplicates{0};  // the same message through two subscriptions
+  std::atomic<std::uint64_t> unconfirmed{0}; // SUBACKs sent without NATS confirming the interest
 };
 
 class node final : public broker::bridge {
@@ -77,6 +78,7 @@ public:
   // --- broker::bridge ---
   void published(const broker::message& m, bool retain) override;
   void interest(std::string_view filter, bool added) override;
+  void confirm(std::function<void(bool confirmed)> done) override;
   void claimed(std::string_view key) override;
   bool ready() const noexcept override { return connected_.load(std::memory_order_acquire); }
 
@@ -117,6 +119,7 @@ private:
   std::mutex mu_; // the queue and the interest counts
   std::condition_variable cv_;
   std::vector<item> queue_;
+  std::vector<std::function<void(bool)>> confirms_; // after the queue's items: one flush each batch
   std::size_t queued_messages_ = 0;
   std::unordered_map<std::string, std::size_t> interest_; // subject -> filters holding it
   bool stopping_ = false;
