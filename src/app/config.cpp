@@ -207,14 +207,28 @@ config load_config(const std::string& path) {
       fail(path, "http.max_connections_per_ip", "must be at least 1");
   }
   if (const auto* t = section(root, "limits", path)) {
-    check_keys(
-        *t, path, "limits",
-        {"max_payload",         "keepalive_min",  "keepalive_max",       "offline_queue",
-         "offline_ttl",         "connect_rate",   "offline_queue_bytes", "max_outbound",
-         "max_connect_size",    "max_retained",   "max_retained_bytes",  "max_subscriptions",
-         "max_inflight_in",     "login_failures", "max_app_sessions",    "max_anonymous_sessions",
-         "offline_total_bytes", "overload",       "slow_consumer",       "max_firmware",
-         "subdevice_logins_per_second"});
+    check_keys(*t, path, "limits",
+               {"max_payload",
+                "keepalive_min",
+                "keepalive_max",
+                "offline_queue",
+                "offline_ttl",
+                "connect_rate",
+                "offline_queue_bytes",
+                "max_outbound",
+                "max_connect_size",
+                "max_retained",
+                "max_retained_bytes",
+                "max_subscriptions",
+                "max_inflight_in",
+                "login_failures",
+                "max_app_sessions",
+                "max_anonymous_sessions",
+                "offline_total_bytes",
+                "overload",
+                "slow_consumer",
+                "max_firmware",
+                "subdevice_logins_per_second"});
     read_size(*t, "max_firmware", c.limits.max_firmware, path, "limits");
     read(*t, "max_payload", c.limits.max_payload, path, "limits");
     read(*t, "keepalive_min", c.limits.keepalive_min, path, "limits");
