@@ -428,7 +428,7 @@ void node::receive_data(void* raw, std::string_view subject) {
   // One message can match two of our subscriptions ("a/#" and "a/+"): both copies come, one
   // after the other for this origin (one connection, in order); the second is dropped.
   const auto seq = number(header(m, h_seq));
-  auto found = seen_.find(std::string(origin));
+  auto found = seen_.find(origin);
   if (found != seen_.end()) {
     if (seq <= found->second) {
       stats_.duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -445,7 +445,8 @@ void node::receive_data(void* raw, std::string_view subject) {
     return;
   const auto qos = static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
   const bool retain = header(m, h_retain) == "1";
-  std::string payload(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+  const std::string_view payload(natsMsg_GetData(m),
+                                 static_cast<std::size_t>(natsMsg_GetDataLength(m)));
   stats_.in.fetch_add(1, std::memory_order_relaxed);
   broker_.publish_remote(broker::make_message(*topic, payload, qos, retain),
                          std::hash<std::string_view>{}(origin));

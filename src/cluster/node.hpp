@@ -17,6 +17,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -128,7 +129,7 @@ private:
   // The link thread's own.
   std::uint64_t seq_ = 0;
   // The delivery thread's own: the last sequence seen per origin (dedup).
-  std::unordered_map<std::string, std::uint64_t> seen_;
+  std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };
 
 } // namespace thingport::cluster
