@@ -19,9 +19,10 @@ class bridge {
 public:
   virtual ~bridge() = default;
   // A message accepted on this node (a client's PUBLISH, a will, broker::publish and
-  // publish_to) and routed to the local subscribers; `retain`: it is also the topic's retained
-  // message. Messages that came from the bridge (broker::publish_remote) are not passed back.
-  virtual void published(const message& m, bool retain) = 0;
+  // publish_to) and routed to the local subscribers (shared, not copied: the bridge may keep it);
+  // `retain`: it is also the topic's retained message. Messages that came from the bridge
+  // (broker::publish_remote) are not passed back.
+  virtual void published(const message_ptr& m, bool retain) = 0;
   // A session on this node subscribed to `filter` (added) or left it (removed): the bridge counts
   // them per filter.
   virtual void interest(std::string_view filter, bool added) = 0;

@@ -155,7 +155,7 @@ void broker::publish_on(worker& w, message_ptr m, std::function<void(bool)> done
     if (m->retain)
       w.owner().retained().set(m);
     if (auto* link = w.owner().linked())
-      link->published(*m, m->retain);
+      link->published(m, m->retain);
     const auto routed = m->retain ? make_message(m->topic, m->payload, m->qos, false, m->id) : m;
     const bool commit = w.owner().ack_after_commit();
     if (routed->qos == 0 || (!commit && w.owner().opts().overload != overload_mode::backpressure)) {

@@ -179,7 +179,7 @@ void client::detach(bool publish_will) {
                           will_->qos > 0 ? worker_.next_message_id() : 0);
     const bool kept = will_->retain && keep_retained(will_->topic, will_->payload, will_->qos);
     if (auto* link = worker_.owner().linked())
-      link->published(*m, kept);
+      link->published(m, kept);
     worker_.route(m);
   }
   will_.reset();
@@ -372,7 +372,7 @@ void client::handle(const mqtt::publish_packet& p) {
     if (kind != 0)
       consumer->consume(identity_, m); // e.g. the thing service, beside the routing below
     if (auto* link = b.linked())
-      link->published(*m, kept);
+      link->published(m, kept);
     const bool commit = b.ack_after_commit();
     if (p.qos > 0 && (commit || b.opts().overload == overload_mode::backpressure)) {
       publish_ack wait{serial_, ack_seq_ + 1, nullptr, commit};

@@ -219,13 +219,13 @@ void node::push(item it, bool bounded) {
     cv_.notify_one();
 }
 
-void node::published(const broker::message& m, bool retain) {
-  auto subject = subject_of_topic(m.topic, retain);
+void node::published(const broker::message_ptr& m, bool retain) {
+  auto subject = subject_of_topic(m->topic, retain);
   if (!subject) {
     stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  push({op::publish, std::move(*subject), m.payload, m.qos, retain}, true);
+  push({op::publish, std::move(*subject), {}, m->qos, retain, m}, true);
 }
 
 void node::interest(std::string_view filter, bool added) {
@@ -328,8 +328,9 @@ void node::send(item& it) {
   switch (it.what) {
   case op::publish: {
     natsMsg* m = nullptr;
-    if (natsMsg_Create(&m, it.subject.c_str(), nullptr, it.payload.data(),
-                       static_cast<int>(it.payload.size())) != NATS_OK) {
+    const auto& payload = it.message->payload;
+    if (natsMsg_Create(&m, it.subject.c_str(), nullptr, payload.data(),
+                       static_cast<int>(payload.size())) != NATS_OK) {
       stats_.dropped.fetch_add(1, std::memory_order_relaxed);
       return;
     }

@@ -77,7 +77,7 @@ public:
   void stop(); // idempotent
 
   // --- broker::bridge ---
-  void published(const broker::message& m, bool retain) override;
+  void published(const broker::message_ptr& m, bool retain) override;
   void interest(std::string_view filter, bool added) override;
   void confirm(std::function<void(bool confirmed)> done) override;
   void claimed(std::string_view key) override;
@@ -93,9 +93,10 @@ private:
   struct item {
     op what;
     std::string subject;
-    std::string payload;
+    std::string payload; // control items
     std::uint8_t qos = 0;
     bool retain = false;
+    broker::message_ptr message{}; // publish items: the broker's message, shared
   };
   struct impl; // the NATS handles
 
