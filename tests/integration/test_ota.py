@@ -169,6 +169,9 @@ def test_job_over_fifty_devices_at_a_rate_with_retries(broker, api, made):
                for d in devs}
     for dn, c in clients.items():
         inform(c, pk, dn, "1.0")
+    # informs are stored behind PUBACK: the job picks devices by what is stored
+    poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/ota/versions")["versions"],
+               lambda v: v == [{"module": "default", "version": "1.0", "devices": 50}])
     fw = upload(api, pk, os.urandom(4096), "version=1.1").json
     rate = 600  # per minute: 10 a second
     t0 = time.monotonic()
