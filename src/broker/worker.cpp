@@ -21,7 +21,9 @@ const std::shared_ptr<ack_token> no_ack;
 
 worker::worker(broker& b, unsigned index) : broker_(b), index_(index) {}
 
-worker::~worker() = default;
+worker::~worker() {
+  wheel_.clear(); // connections still waiting for a deadline go while the worker is whole
+}
 
 void worker::add_client(client& c) {
   clients_.emplace(c.serial(), &c);

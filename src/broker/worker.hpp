@@ -16,6 +16,7 @@
 
 #include "broker/close_reason.hpp"
 #include "broker/counters.hpp"
+#include "broker/deadline_wheel.hpp"
 #include "broker/message.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_index.hpp"
@@ -82,6 +83,8 @@ public:
   broker& owner() noexcept { return broker_; }
   counters& stats() noexcept { return stats_; }
   const counters& stats() const noexcept { return stats_; }
+  // The deadlines of this worker's connections (one timer for all).
+  deadline_wheel& wheel() noexcept { return wheel_; }
 
   // --- on this worker's thread ---
   void add_client(client& c);
@@ -164,6 +167,7 @@ private:
   broker& broker_;
   unsigned index_;
   boost::asio::io_context io_{1};
+  deadline_wheel wheel_{io_};
   boost::asio::steady_timer stop_timer_{io_};
   boost::asio::steady_timer congestion_timer_{io_};
   std::vector<subscriber_id> congested_; // sessions here past their bound (watch_congested)

@@ -10,7 +10,9 @@
 // Asio's asynchronous operations to be safe beside a write in flight (a read may have to write,
 // e.g. to answer a TLS 1.3 KeyUpdate). The TLS stream holds 34 KiB of buffers anyway. Over
 // WebSocket, MQTT packets may span frames and frames may carry several packets.
-// Writes carry everything queued since the last one; one timer sits at the client's deadline.
+// Writes carry everything queued since the last one. The client's deadline (and the flush bound
+// of a closing connection) sits in the worker's deadline_wheel, which holds the connection alive
+// meanwhile (self_), as a pending timer wait would.
 // Lives on the worker that owns the socket; every member runs on that worker's thread.
 #pragma once
 
@@ -29,7 +31,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/websocket/error.hpp>
@@ -75,6 +76,7 @@ struct no_tls_context {};
 
 template <class Stream>
 class connection final : public broker::transport,
+                         public broker::wheel_entry,
                          public std::enable_shared_from_this<connection<Stream>> {
   static constexpr auto kind = transport_of<Stream>::kind;
   static constexpr bool is_ws =
@@ -88,8 +90,7 @@ public:
   // `info.kind` is set from the stream type. `tls` keeps the context of a TLS stream alive while
   // the connection uses it (a reload may replace the store's one meanwhile).
   connection(Stream s, broker::worker& w, broker::transport_info info, tls_ref tls = {})
-      : stream_(std::move(s)), worker_(w), timer_(w.io()), info_(std::move(info)),
-        tls_(std::move(tls)) {
+      : stream_(std::move(s)), worker_(w), info_(std::move(info)), tls_(std::move(tls)) {
     info_.kind = kind;
   }
 
@@ -133,12 +134,9 @@ public:
       if (!flush)
         return close_socket();
     }
-    // A peer that never reads cannot hold the socket open: flush and goodbye get two seconds.
-    timer_.expires_after(std::chrono::seconds(2));
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (!ec)
-        self->close_socket();
-    });
+    // A peer that never reads cannot hold the socket open: flush and goodbye get two seconds
+    // (up to a wheel tick more).
+    schedule(broker::clock::now() + std::chrono::seconds(2));
     if (flush)
       return wake(); // on_write() says goodbye when the output is out
     goodbye();
@@ -239,19 +237,38 @@ private:
     if (closing_)
       return;
     timer_at_ = client_->deadline();
-    if (timer_at_ == broker::clock::time_point::max()) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_at(timer_at_);
-    timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
-      if (ec || self->closing_)
-        return;
-      self->client_->on_timer(broker::clock::now());
-      if (!self->client_->closed())
-        self->arm_timer();
-    });
+    if (timer_at_ == broker::clock::time_point::max())
+      return unschedule();
+    schedule(timer_at_);
   }
+
+  void schedule(broker::clock::time_point at) {
+    if (!self_)
+      self_ = this->shared_from_this();
+    worker_.wheel().schedule(*this, at);
+  }
+
+  // Off the wheel; the wheel's reference goes after this handler (the caller may hold none).
+  void unschedule() {
+    worker_.wheel().cancel(*this);
+    timer_at_ = broker::clock::time_point::max();
+    if (self_)
+      asio::post(worker_.io(), [gone = std::move(self_)] {});
+  }
+
+  void expire(broker::clock::time_point now) override {
+    const auto self = std::move(self_); // scheduled no more; alive until this returns
+    timer_at_ = broker::clock::time_point::max();
+    if (closed_)
+      return;
+    if (closing_)
+      return close_socket(); // the flush bound
+    client_->on_timer(now);
+    if (!client_->closed())
+      arm_timer();
+  }
+
+  void dropped() override { self_.reset(); }
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
@@ -316,15 +333,15 @@ private:
     boost::system::error_code ec;
     sock.shutdown(tcp_stream::shutdown_both, ec);
     sock.close(ec);
-    timer_.cancel();
+    unschedule();
   }
 
   Stream stream_;
   broker::worker& worker_;
-  asio::steady_timer timer_;
   broker::transport_info info_;
   [[no_unique_address]] tls_ref tls_;
   std::optional<broker::client> client_;
+  std::shared_ptr<connection> self_;  // while on the wheel
   std::vector<std::uint8_t> pending_; // bytes of a packet not complete yet (ws: + read area)
   std::string write_buf_;             // the write in progress
   broker::clock::time_point timer_at_ = broker::clock::time_point::max();

@@ -1,0 +1,84 @@
+// One worker's connection deadlines (CONNECT timeout, keepalive, the flush bound of a closing
+// connection) in 1-second buckets checked by one timer, instead of a timer and a pending wait per
+// connection: an idle connection costs two pointers and a time point here, nothing in Asio.
+// A deadline fires in the first tick at or after it: at most about a second late, never early.
+// Entries are intrusive (the owner derives from wheel_entry) and unlink themselves when
+// destroyed. On the worker's thread only.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace thingport::broker {
+
+class deadline_wheel;
+
+class wheel_entry {
+public:
+  wheel_entry() = default;
+  wheel_entry(const wheel_entry&) = delete;
+  wheel_entry& operator=(const wheel_entry&) = delete;
+
+  bool scheduled() const noexcept { return wheel_ != nullptr; }
+
+  // The deadline passed; the entry is no longer scheduled (it may schedule itself again).
+  virtual void expire(std::chrono::steady_clock::time_point now) = 0;
+  // The wheel is going away with the entry still in it (worker destroyed).
+  virtual void dropped() = 0;
+
+protected:
+  virtual ~wheel_entry();
+
+private:
+  friend class deadline_wheel;
+  void link_before(wheel_entry& head) noexcept;
+  void unlink() noexcept;
+
+  wheel_entry* prev_ = this; // circular list; a slot's head is a sentinel
+  wheel_entry* next_ = this;
+  deadline_wheel* wheel_ = nullptr;
+  std::chrono::steady_clock::time_point at_{};
+};
+
+class deadline_wheel {
+public:
+  using clock = std::chrono::steady_clock;
+
+  explicit deadline_wheel(boost::asio::io_context& io);
+  ~deadline_wheel();
+  deadline_wheel(const deadline_wheel&) = delete;
+  deadline_wheel& operator=(const deadline_wheel&) = delete;
+
+  // (Re)schedules `e` at `at` (a time already past fires at the next tick).
+  void schedule(wheel_entry& e, clock::time_point at);
+  void cancel(wheel_entry& e) noexcept;
+  // Unlinks every entry and calls its dropped().
+  void clear();
+  std::size_t size() const noexcept { return count_; }
+
+private:
+  struct sentinel final : wheel_entry {
+    void expire(clock::time_point) override {}
+    void dropped() override {}
+  };
+  static constexpr std::size_t slots = 64;
+
+  static std::int64_t ceil_sec(clock::time_point t) noexcept;
+  static std::int64_t floor_sec(clock::time_point t) noexcept;
+  void link(wheel_entry& e);
+  void arm();
+  void tick();
+
+  boost::asio::steady_timer timer_;
+  std::array<sentinel, slots> heads_;
+  std::int64_t next_sec_ = 0; // the next bucket to check; its tick is at next_sec_ seconds
+  std::size_t count_ = 0;
+  bool armed_ = false;
+};
+
+} // namespace thingport::broker
