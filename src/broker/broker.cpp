@@ -140,12 +140,21 @@ subscriber_id broker::find_session(std::string_view key) const {
 
 void broker::register_session(const std::string& key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
-  registry_[key] = id;
+  auto it = registry_.find(std::string_view(key));
+  if (it == registry_.end()) {
+    registry_.emplace(key, id);
+    return;
+  }
+  // The old view may name a session about to go: re-key the node to this session's string.
+  auto node = registry_.extract(it);
+  node.key() = key;
+  node.mapped() = id;
+  registry_.insert(std::move(node));
 }
 
 void broker::unregister_session(const std::string& key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
-  const auto it = registry_.find(key);
+  const auto it = registry_.find(std::string_view(key));
   if (it != registry_.end() && it->second == id)
     registry_.erase(it);
 }

@@ -150,6 +150,8 @@ public:
 
   // --- the session registry: session key -> id; any thread ---
   subscriber_id find_session(std::string_view key) const;
+  // `key` is the session's own key (session::key()): the registry keeps a view of it, so it
+  // must stay until unregister_session() (or a later register_session() of the same key).
   void register_session(const std::string& key, subscriber_id id);
   // Forgets `key` when it still names session `id`.
   void unregister_session(const std::string& key, subscriber_id id);
@@ -172,7 +174,8 @@ private:
       return std::hash<std::string_view>{}(s);
     }
   };
-  std::unordered_map<std::string, subscriber_id, key_hash, std::equal_to<>> registry_;
+  // Keyed by a view of the session's own key (session::key()): no copy per session.
+  std::unordered_map<std::string_view, subscriber_id, key_hash, std::equal_to<>> registry_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

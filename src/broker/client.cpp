@@ -69,6 +69,15 @@ client::~client() {
   worker_.remove_client(*this);
 }
 
+const std::string& client::session_key() const noexcept {
+  static const std::string none;
+  if (!identity_)
+    return none; // no accepted CONNECT yet
+  if (!identity_->session_key.empty())
+    return identity_->session_key;
+  return client_id_.empty() ? assigned_key_ : client_id_;
+}
+
 std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
   std::size_t used = 0;
   while ((state_ == state::awaiting_connect || state_ == state::connected) && !over_outbound_ &&
@@ -321,16 +330,15 @@ void client::handle(const mqtt::connect_packet& p) {
   }
   parser_opts_.max_payload = b.opts().max_payload;
   parser_opts_.max_remaining_length = b.opts().max_payload + 65536 + 4;
-  session_key_ = !identity_->session_key.empty() ? identity_->session_key
-                 : !client_id_.empty()           ? client_id_
-                                                 : assigned_client_id();
+  if (identity_->session_key.empty() && client_id_.empty())
+    assigned_key_ = assigned_client_id();
   if (p.will)
     will_ = std::make_unique<mqtt::will_message>(*p.will);
   if (will_ && will_->qos > identity_->max_qos)
     will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
   if (link != nullptr)
-    link->claimed(session_key_);
+    link->claimed(session_key());
   worker_.open_session(*this);
 }
 

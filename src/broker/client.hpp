@@ -88,7 +88,9 @@ public:
   // The bridge knows the interest SUBSCRIBE `packet_id` added: its SUBACK (and the SUBACKs
   // held behind it) go out, then the retained messages of its filters.
   void release_suback(std::uint16_t packet_id);
-  const std::string& session_key() const noexcept { return session_key_; }
+  // The identity's key (a device's "d|pk/dn"), else the client id, else the assigned id: a
+  // reference to what the client holds anyway, not a copy per connection.
+  const std::string& session_key() const noexcept;
   bool clean_session() const noexcept { return clean_session_; }
 
 private:
@@ -136,7 +138,7 @@ private:
   clock::time_point created_;
   clock::time_point last_rx_;
   std::string client_id_;
-  std::string session_key_;
+  std::string assigned_key_; // "$auto/..." for an empty client id without an identity key
   std::shared_ptr<const client_identity> identity_;
   std::unique_ptr<mqtt::will_message> will_;              // most clients have none: 8 bytes, not 72
   bool online_ = false;                                   // attached once: on_offline owed

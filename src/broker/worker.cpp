@@ -39,9 +39,9 @@ void worker::create_session(client& c) {
     return c.refuse_session();
   const bool stored = !c.clean_session() && broker_.writer() != nullptr;
   const auto id = broker_.sessions().allocate(index_, stored);
-  broker_.register_session(c.session_key(), id);
   auto s = std::make_unique<session>(id, c.session_key());
   session& ref = *s;
+  broker_.register_session(ref.key(), id);
   sessions_.emplace(id, std::move(s));
   ref.persistent = !c.clean_session();
   ref.budgeted = budgeted;

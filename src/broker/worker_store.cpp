@@ -138,9 +138,9 @@ void worker::released(session& s, const inflight_message& m) {
 
 session& worker::restore_session(const std::string& key) {
   const auto id = broker_.sessions().allocate(index_, true);
-  broker_.register_session(key, id);
   auto s = std::make_unique<session>(id, key);
   session& ref = *s;
+  broker_.register_session(ref.key(), id);
   ref.persistent = true;
   ref.budgeted = broker_.take_budget(key, true);
   sessions_.emplace(id, std::move(s));

@@ -90,8 +90,10 @@ public:
   // `info.kind` is set from the stream type. `tls` keeps the context of a TLS stream alive while
   // the connection uses it (a reload may replace the store's one meanwhile).
   connection(Stream s, broker::worker& w, broker::transport_info info, tls_ref tls = {})
-      : stream_(std::move(s)), worker_(w), info_(std::move(info)), tls_(std::move(tls)) {
-    info_.kind = kind;
+      : stream_(std::move(s)), worker_(w), tls_(std::move(tls)) {
+    info.kind = kind;
+    // The client now, so that the connection keeps no moved-from copy of `info`.
+    client_.emplace(worker_, *this, std::move(info), broker::clock::now());
   }
 
   // Bytes already read off the stream while finding out what it carries (an `auto` listener
@@ -103,7 +105,6 @@ public:
     boost::system::error_code ec;
     sock.set_option(asio::ip::tcp::no_delay(true), ec);
     sock.non_blocking(true, ec);
-    client_.emplace(worker_, *this, std::move(info_), broker::clock::now());
     arm_timer();
     if (!pending_.empty())
       feed({});
@@ -338,7 +339,6 @@ private:
 
   Stream stream_;
   broker::worker& worker_;
-  broker::transport_info info_;
   [[no_unique_address]] tls_ref tls_;
   std::optional<broker::client> client_;
   std::shared_ptr<connection> self_;  // while on the wheel

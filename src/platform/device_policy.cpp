@@ -99,7 +99,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   }
   auto id = std::make_shared<aliyun_identity>();
   id->policy_kind = aliyun_kind;
-  id->session_key = li.session_key;
+  id->session_key = std::move(li.session_key); // one copy per link (login's is unused)
   id->max_qos = 1;
   id->check_delivery = true;
   id->max_subscriptions = opts_.max_subscriptions;
