@@ -35,10 +35,10 @@ def metric(b: BrokerProcess, name: str) -> float:
     return Api(b).metric(name)
 
 
-def raw(b: BrokerProcess, clients: list, prefix: str) -> mqttraw.RawClient:
+def raw(b: BrokerProcess, clients: list, prefix: str, keepalive: int = 60) -> mqttraw.RawClient:
     c = mqttraw.RawClient(b.host, b.port)
     clients.append(c)
-    assert c.connect(harness.unique_id(prefix))[1] == 0
+    assert c.connect(harness.unique_id(prefix), keepalive=keepalive)[1] == 0
     return c
 
 
@@ -60,16 +60,18 @@ def pubacks(c: mqttraw.RawClient, timeout: float, want: int = 0) -> List[int]:
     return got
 
 
-def test_a_publisher_is_held_back_and_released_in_order(make_broker, clients):
+@pytest.mark.parametrize("keepalive", [60, 0])
+def test_a_publisher_is_held_back_and_released_in_order(make_broker, clients, keepalive):
     """Subscriber window 32 + queue bound 5: the 38th message is queued past the bound, so its
     PUBACK (and every later one) waits; the publisher's socket is not read meanwhile (no
     PINGRESP); once the subscriber acknowledges, every message arrives once, in order, and
-    every PUBACK follows."""
+    every PUBACK follows. A publisher without a keepalive (0: no deadline, so nothing else holds
+    its link while it waits) is held the same and not dropped."""
     b = make_broker(ONE_WORKER + '[limits]\noffline_queue = 5\nmax_inflight_in = 10\n')
     topic = f"ovl/{harness.unique_id('t')}"
     sub = raw(b, clients, "sub")
     assert sub.subscribe(1, [(topic, 1)]) == [1]
-    pub = raw(b, clients, "pub")
+    pub = raw(b, clients, "pub", keepalive)
     n = 60
     pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
     first = pubacks(pub, 1.5)
