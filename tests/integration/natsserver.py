@@ -1,13 +1,17 @@
 """A NATS server for the cluster tests (docs/cluster.md): nats-server on a free loopback port
-with its own temp dir, started, stopped (SIGTERM) and started again on the same port. Waits are
-on its "Server is ready" log line, with a deadline."""
+with its own temp dir, started, stopped (SIGTERM) or killed (SIGKILL) and started again on the
+same port. Several can form a NATS cluster (routes, `cluster_of`); a monitoring port tells which
+clients are connected to which server. Waits are on its "Server is ready" log line, with a
+deadline."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
 import threading
+import urllib.request
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,8 +21,12 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 
 class NatsServer:
-    def __init__(self, port: Optional[int] = None) -> None:
+    def __init__(self, port: Optional[int] = None, cluster_port: Optional[int] = None,
+                 routes: Optional[List[int]] = None) -> None:
         self.port = port or free_port()
+        self.cluster_port = cluster_port  # with routes: a member of a NATS cluster
+        self.routes = routes or []
+        self.monitor_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="tp-nats-"))
         self.proc: Optional[subprocess.Popen] = None
         self.log = OutputLog()
@@ -31,8 +39,13 @@ class NatsServer:
     def start(self, timeout: float = 10.0) -> "NatsServer":
         assert self.proc is None or self.proc.poll() is not None, "nats-server already running"
         self.log = OutputLog()
+        args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "--pid",
+                str(self.dir / "pid"), "-m", str(self.monitor_port)]
+        if self.cluster_port:
+            args += ["--cluster_name", "tp", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
+                     "--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
         self.proc = subprocess.Popen(
-            [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "--pid", str(self.dir / "pid")],
+            args,
             cwd=self.dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, start_new_session=True)
         _track(self.proc)
@@ -55,6 +68,20 @@ class NatsServer:
             for t in self._readers:
                 t.join(2)
 
+    def kill(self) -> None:
+        """SIGKILL: the server vanishes without closing anything cleanly."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+            for t in self._readers:
+                t.join(2)
+
+    def client_names(self) -> List[str]:
+        """The names of the clients connected to this server (its monitoring /connz)."""
+        url = f"http://127.0.0.1:{self.monitor_port}/connz"
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return [c.get("name", "") for c in json.load(r).get("connections") or []]
+
     def close(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -64,3 +91,10 @@ class NatsServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def cluster_of(n: int) -> List[NatsServer]:
+    """n servers that route to each other (not started)."""
+    cports = [free_port() for _ in range(n)]
+    return [NatsServer(cluster_port=cports[i], routes=[p for j, p in enumerate(cports) if j != i])
+            for i in range(n)]
