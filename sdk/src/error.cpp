@@ -33,6 +33,10 @@ public:
       return "no reply in time";
     case errc::bad_reply:
       return "malformed reply";
+    case errc::digest_mismatch:
+      return "the downloaded file's size or digest is not the announced one";
+    case errc::http_status:
+      return "the download was refused by the server";
     }
     return "unknown thingport.device error " + std::to_string(v);
   }

@@ -212,7 +212,14 @@ asio::awaitable<bool> download(context& ctx, beast::tcp_stream& stream,
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count();
-  switch (ctx.ota->signer().check(id, pk, dn, expires, sign, now)) {
+  // A configuration (/ota/config/{id}) or a firmware (/ota/firmware/{id}).
+  const bool config = t.segments[1] == "config";
+  if (config && ctx.ota->config() == nullptr)
+    co_return co_await refuse(http::status::service_unavailable,
+                              "remote configuration is not running");
+  const std::string signed_id =
+      config ? std::string(platform::config_sign_scope) + id : std::string(id);
+  switch (ctx.ota->signer().check(signed_id, pk, dn, expires, sign, now)) {
   case platform::link_check::forged:
     co_return co_await refuse(http::status::forbidden, "not a valid download link");
   case platform::link_check::expired:
@@ -220,18 +227,29 @@ asio::awaitable<bool> download(context& ctx, beast::tcp_stream& stream,
   case platform::link_check::ok:
     break;
   }
-  auto fw = ctx.ota->store().firmware(pk, id);
-  if (!fw)
-    co_return co_await refuse(http::status::not_found, "firmware " + id + " not found");
-  fd_guard f{::open(ctx.ota->files().path_of(id).c_str(), O_RDONLY | O_CLOEXEC)};
+  std::string sha256, file;
+  if (config) {
+    auto c = ctx.ota->config()->find(pk, id);
+    if (!c)
+      co_return co_await refuse(http::status::not_found, "configuration " + id + " not found");
+    sha256 = c->sha256;
+    file = ctx.ota->config()->path_of(id).string();
+  } else {
+    auto fw = ctx.ota->store().firmware(pk, id);
+    if (!fw)
+      co_return co_await refuse(http::status::not_found, "firmware " + id + " not found");
+    sha256 = fw->sha256;
+    file = ctx.ota->files().path_of(id).string();
+  }
+  fd_guard f{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st {};
   if (f.fd < 0 || ::fstat(f.fd, &st) != 0)
-    co_return co_await refuse(http::status::not_found, "firmware " + id + " not found");
+    co_return co_await refuse(http::status::not_found, "file " + id + " not found");
   const auto size = static_cast<std::uint64_t>(st.st_size);
   http::response<http::buffer_body> res{http::status::ok, version};
   res.set(http::field::content_type, "application/octet-stream");
   res.set(http::field::accept_ranges, "bytes");
-  res.set(http::field::etag, "\"" + fw->sha256 + "\"");
+  res.set(http::field::etag, "\"" + sha256 + "\"");
   std::uint64_t first = 0, count = size;
   if (const auto range = req[http::field::range]; !range.empty()) {
     const auto r = parse_range(range, size);
@@ -302,7 +320,7 @@ ota_stream ota_stream_of(http::verb method, const target& t) noexcept {
       s[2] == "products" && s[4] == "firmwares")
     return ota_stream::upload;
   if ((method == http::verb::get || method == http::verb::head) && s.size() == 3 && s[0] == "ota" &&
-      s[1] == "firmware")
+      (s[1] == "firmware" || s[1] == "config"))
     return ota_stream::download;
   return ota_stream::none;
 }

@@ -20,6 +20,7 @@ service::service(context& ctx) : ctx_(ctx) {
   add_system_routes(router_, ctx_);
   add_ota_routes(router_, ctx_);
   add_topology_routes(router_, ctx_);
+  add_config_routes(router_, ctx_);
 }
 
 namespace {

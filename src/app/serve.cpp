@@ -351,6 +351,10 @@ int serve(const config& c) {
   oo.max_firmware = c.limits.max_firmware;
   platform::ota_service ota(services, *ota_db, thing_db, things, firmware,
                             platform::download_signer::load_or_create(c.data_dir), oo);
+  // Remote configuration files beside the firmware (data/config/), answered by the OTA service.
+  platform::config_service configs(services, std::filesystem::path(c.data_dir) / "config",
+                                   ota.signer());
+  ota.set_config(&configs);
   b.attach_consumer(ota);
 
   net::listener_set listeners(b, listener_config_of(c));

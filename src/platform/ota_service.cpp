@@ -23,6 +23,8 @@ using clock = std::chrono::steady_clock;
 constexpr std::uint8_t kind_progress = 0xF1;
 constexpr std::uint8_t kind_request = 0xF2;
 constexpr std::uint8_t kind_get = 0xF3;
+constexpr std::uint8_t kind_config_get = 0xF4;
+constexpr std::uint8_t kind_config_reply = 0xF5;
 constexpr auto kind_inform = static_cast<std::uint8_t>(thing::topic_kind::ota_inform);
 
 constexpr std::size_t scan_batch = 500;          // waiting rows looked at per job and tick
@@ -103,12 +105,30 @@ std::uint8_t ota_service::classify(const client_identity& who, std::string_view 
   } else if (topic.starts_with("/sys/") && topic.ends_with("/thing/ota/firmware/get") &&
              device_login(who) != nullptr) {
     return kind_get;
+  } else if (config_ != nullptr && topic.starts_with("/sys/") && device_login(who) != nullptr) {
+    if (topic.ends_with("/thing/config/get"))
+      return kind_config_get;
+    if (topic.ends_with("/thing/config/push_reply"))
+      return kind_config_reply;
   }
   return next_.classify(who, topic);
 }
 
 void ota_service::consume(const std::shared_ptr<const client_identity>& who, const message_ptr& m) {
   const std::uint8_t kind = m->kind;
+  if (kind == kind_config_get || kind == kind_config_reply) {
+    // Answered here, on the worker: the configuration index is in memory.
+    const auto* login = device_login(*who);
+    const auto t = thing::classify_topic(m->topic);
+    if (login == nullptr || config_ == nullptr || t.product_key != login->product_key ||
+        t.device_name != login->device_name)
+      return;
+    if (kind == kind_config_get)
+      config_->on_get(t.product_key, t.device_name, m->topic, m->payload);
+    else
+      config_->on_push_reply(t.product_key, t.device_name, m->payload);
+    return;
+  }
   const bool ours = kind == kind_progress || kind == kind_request || kind == kind_get;
   if (!ours)
     next_.consume(who, m);
@@ -298,6 +318,8 @@ void ota_service::refresh_jobs() {
 }
 
 void ota_service::schedule(clock::time_point now) {
+  if (config_ != nullptr)
+    config_->tick();
   if (now >= next_refresh_) {
     refresh_jobs();
     for (auto& [id, st] : jobs_) {

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "platform/config_service.hpp"
 #include "platform/core.hpp"
 #include "platform/ota_files.hpp"
 #include "platform/ota_message.hpp"
@@ -85,7 +86,19 @@ public:
   const download_signer& signer() const noexcept { return signer_; }
   const ota_options& options() const noexcept { return opts_; }
   // Before start() only.
-  void set_url_base(std::string url) { opts_.url_base = std::move(url); }
+  void set_url_base(std::string url) {
+    opts_.url_base = std::move(url);
+    if (config_ != nullptr)
+      config_->set_url_base(opts_.url_base);
+  }
+  // Remote configuration (thing/config/get and push_reply; its pushes sent each tick). Before
+  // start() only; null: those topics go to `next`.
+  void set_config(config_service* c) {
+    config_ = c;
+    if (c != nullptr)
+      c->set_url_base(opts_.url_base);
+  }
+  config_service* config() noexcept { return config_; }
 
   job_created create_job(std::string_view pk, const job_spec& spec);
   // Cancels a running job; false when it was not running. Throws nothing; store errors false.
@@ -125,6 +138,7 @@ private:
   firmware_files& files_;
   download_signer signer_;
   ota_options opts_;
+  config_service* config_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -80,14 +80,15 @@ link_check download_signer::check(std::string_view id, std::string_view pk, std:
 }
 
 std::string download_path(const download_signer& s, std::string_view id, std::string_view pk,
-                          std::string_view dn, std::int64_t expires) {
-  std::string out(download_prefix);
+                          std::string_view dn, std::int64_t expires, std::string_view prefix,
+                          std::string_view scope) {
+  std::string out(prefix);
   out.append(id).append("?productKey=");
   percent_encode(out, pk);
   out.append("&deviceName=");
   percent_encode(out, dn);
   out.append("&expires=").append(std::to_string(expires)).append("&sign=");
-  out.append(s.sign(id, pk, dn, expires));
+  out.append(s.sign(std::string(scope) + std::string(id), pk, dn, expires));
   return out;
 }
 

@@ -33,11 +33,17 @@ private:
   std::string secret_;
 };
 
-// The path and query of a download link: /ota/firmware/{id}?productKey=..&deviceName=..
-// &expires=..&sign=.. (pk and dn percent-encoded).
-std::string download_path(const download_signer& s, std::string_view firmware_id,
-                          std::string_view pk, std::string_view dn, std::int64_t expires);
-
 inline constexpr std::string_view download_prefix = "/ota/firmware/";
+// Remote configuration files (platform/config_service.hpp) are served beside the firmware;
+// their links sign "config/" + configId, so that a firmware link never opens a configuration.
+inline constexpr std::string_view config_download_prefix = "/ota/config/";
+inline constexpr std::string_view config_sign_scope = "config/";
+
+// The path and query of a download link: /ota/firmware/{id}?productKey=..&deviceName=..
+// &expires=..&sign=.. (pk and dn percent-encoded); with `prefix` and `scope` another kind of
+// file (a configuration: config_download_prefix, config_sign_scope).
+std::string download_path(const download_signer& s, std::string_view firmware_id,
+                          std::string_view pk, std::string_view dn, std::int64_t expires,
+                          std::string_view prefix = download_prefix, std::string_view scope = {});
 
 } // namespace thingport::platform

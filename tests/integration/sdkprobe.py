@@ -36,7 +36,8 @@ def sdk_dir() -> Path:
 def sdk_bin(name: str) -> str:
     paths = {"probe": "tests/thingport-device-probe", "cli": "thingport-device",
              "aliyun_device": "examples/example-aliyun_device",
-             "gateway": "examples/example-gateway"}
+             "gateway": "examples/example-gateway",
+             "self_upgrade": "examples/example-self_upgrade"}
     p = sdk_dir() / paths[name]
     assert p.exists(), f"{p} is not built (cmake --build ... --target {p.name})"
     return str(p)

@@ -23,6 +23,8 @@ enum class errc {
   subscribe_refused,   // SUBACK 0x80 for this filter
   reply_timeout,       // an Alink request got no reply in time
   bad_reply,           // an Alink reply or NTP response that is not the expected JSON
+  digest_mismatch,     // a downloaded file's size, MD5 or SHA-256 is not the announced one
+  http_status,         // a download answered with a status other than 200, 206 or 416
 };
 
 const std::error_category& error_category() noexcept;

@@ -1,0 +1,457 @@
+#include "platform/config_service.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "auth/identity.hpp"
+#include "platform/core.hpp"
+#include "platform/ota_files.hpp"
+#include "platform/services.hpp"
+
+namespace thingport::platform {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::optional<json::object> parse_object(std::string_view payload) {
+  if (payload.size() > 64 * 1024)
+    return std::nullopt;
+  std::error_code ec;
+  json::value v = json::parse(payload, ec);
+  if (ec || !v.is_object())
+    return std::nullopt;
+  return std::move(v.as_object());
+}
+
+// The fields of config/get_reply's "data" and config/push's "params", as the SDKs read them.
+json::object params_of(const config_record& c, const std::string& url) {
+  return json::object{{"configId", c.id},       {"configSize", c.size}, {"sign", c.sha256},
+                      {"signMethod", "Sha256"}, {"url", url},           {"getType", "file"}};
+}
+
+json::object meta_of(const config_record& c) {
+  return json::object{{"configId", c.id},   {"productKey", c.product_key},
+                      {"size", c.size},     {"md5", c.md5},
+                      {"sha256", c.sha256}, {"createdAt", c.created_ms}};
+}
+
+std::optional<config_record> record_of(const json::object& o) {
+  const auto* id = o.if_contains("configId");
+  const auto* pk = o.if_contains("productKey");
+  const auto* size = o.if_contains("size");
+  const auto* md5 = o.if_contains("md5");
+  const auto* sha = o.if_contains("sha256");
+  const auto* at = o.if_contains("createdAt");
+  if (id == nullptr || !id->is_string() || pk == nullptr || !pk->is_string() || size == nullptr ||
+      !size->is_number() || md5 == nullptr || !md5->is_string() || sha == nullptr ||
+      !sha->is_string() || at == nullptr || !at->is_int64())
+    return std::nullopt;
+  config_record c{.id = std::string(id->as_string()),
+                  .product_key = std::string(pk->as_string()),
+                  .size = size->to_number<std::uint64_t>(),
+                  .md5 = std::string(md5->as_string()),
+                  .sha256 = std::string(sha->as_string()),
+                  .created_ms = at->as_int64()};
+  if (!valid_firmware_id(c.id))
+    return std::nullopt;
+  return c;
+}
+
+// A push_reply's code: 200 as a number or a string. The C SDK's failure reply is not JSON
+// (`"id":1,"code":"400","data":{}`, the braces missing): it is read with the braces added.
+std::optional<int> reply_code(std::string_view payload, std::uint64_t& id) {
+  auto o = parse_object(payload);
+  if (!o && payload.size() < 1024)
+    o = parse_object("{" + std::string(payload) + "}");
+  if (!o)
+    return std::nullopt;
+  if (const auto* v = o->if_contains("id")) {
+    if (v->is_int64() && v->as_int64() >= 0)
+      id = static_cast<std::uint64_t>(v->as_int64());
+    else if (v->is_uint64())
+      id = v->as_uint64();
+    else if (v->is_string()) {
+      const auto& s = v->as_string();
+      id = 0;
+      for (char ch : s) {
+        if (ch < '0' || ch > '9' || id > 1'000'000'000'000'000ull) {
+          id = 0;
+          break;
+        }
+        id = id * 10 + static_cast<unsigned>(ch - '0');
+      }
+    }
+  }
+  const auto* c = o->if_contains("code");
+  if (c == nullptr)
+    return std::nullopt;
+  if (c->is_int64() && c->as_int64() >= -1'000'000 && c->as_int64() <= 1'000'000)
+    return static_cast<int>(c->as_int64());
+  if (c->is_string() && !c->as_string().empty() && c->as_string().size() <= 7) {
+    int n = 0;
+    for (char ch : c->as_string()) {
+      if (ch < '0' || ch > '9')
+        return std::nullopt;
+      n = n * 10 + (ch - '0');
+    }
+    return n;
+  }
+  return std::nullopt;
+}
+
+bool write_file(const fs::path& target, std::string_view text) {
+  const auto temp = target.parent_path() / (".upload-" + auth::random_hex(8));
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out)
+      return false;
+  }
+  std::error_code ec;
+  fs::rename(temp, target, ec);
+  if (ec)
+    fs::remove(temp, ec);
+  return !ec;
+}
+
+} // namespace
+
+std::string_view to_string(push_device_state s) noexcept {
+  switch (s) {
+  case push_device_state::waiting:
+    return "waiting";
+  case push_device_state::sent:
+    return "sent";
+  case push_device_state::offline:
+    return "offline";
+  case push_device_state::replied:
+    return "replied";
+  }
+  return "waiting";
+}
+
+config_service::config_service(services& s, fs::path dir, const download_signer& signer,
+                               config_options o)
+    : services_(s), dir_(std::move(dir)), signer_(signer), opts_(o) {
+  // The temporary files and the directory as firmware_files makes them.
+  firmware_files made(dir_);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    if (e.path().extension() != ".json")
+      continue;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    auto o2 = parse_object(text.str());
+    auto rec = o2 ? record_of(*o2) : std::nullopt;
+    if (!rec || !fs::exists(path_of(rec->id))) {
+      spdlog::warn("config: {} is not a configuration's index entry: skipped", e.path().string());
+      continue;
+    }
+    by_product_[rec->product_key].push_back(std::move(*rec));
+  }
+  if (ec)
+    throw std::runtime_error("cannot read " + dir_.string() + ": " + ec.message());
+  for (auto& [pk, v] : by_product_)
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+      return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
+    });
+}
+
+void config_service::set_url_base(std::string url) {
+  std::lock_guard lock(mu_);
+  url_base_ = std::move(url);
+}
+
+fs::path config_service::path_of(std::string_view id) const {
+  return dir_ / (std::string(id) + ".bin");
+}
+
+std::string config_service::link_of(const config_record& c, std::string_view pk,
+                                    std::string_view dn) const {
+  const auto expires =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(24))
+          .count();
+  return url_base_ +
+         download_path(signer_, c.id, pk, dn, expires, config_download_prefix, config_sign_scope);
+}
+
+config_service::added config_service::add(std::string_view pk, std::string_view body) {
+  added out;
+  const auto fail = [&](int status, std::string message) {
+    out.status = status;
+    out.message = std::move(message);
+    return out;
+  };
+  if (body.empty())
+    return fail(400, "an empty configuration");
+  if (body.size() > opts_.max_size)
+    return fail(413, "configuration over " + std::to_string(opts_.max_size) + " bytes");
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = by_product_.find(pk);
+        it != by_product_.end() && it->second.size() >= opts_.max_per_product)
+      return fail(409, "product " + std::string(pk) + " has " +
+                           std::to_string(opts_.max_per_product) +
+                           " configurations: delete one first");
+  }
+  std::unique_ptr<firmware_upload> up;
+  try {
+    up = std::make_unique<firmware_upload>(dir_);
+  } catch (const std::exception& e) {
+    spdlog::error("config: {}", e.what());
+    return fail(500, "cannot store the configuration");
+  }
+  config_record rec{.id = new_firmware_id(), .product_key = std::string(pk)};
+  if (!up->write(body.data(), body.size()) || !up->finish() || !up->commit(path_of(rec.id)))
+    return fail(500, "cannot store the configuration");
+  rec.size = body.size();
+  rec.md5 = up->md5();
+  rec.sha256 = up->sha256();
+  rec.created_ms = unix_ms();
+  if (!write_file(dir_ / (rec.id + ".json"), json::serialize(meta_of(rec)))) {
+    std::error_code ec;
+    fs::remove(path_of(rec.id), ec);
+    return fail(500, "cannot store the configuration");
+  }
+  {
+    std::lock_guard lock(mu_);
+    by_product_[rec.product_key].push_back(rec);
+  }
+  spdlog::info("config: {} of {} ({} bytes) stored", rec.id, pk, rec.size);
+  out.rec = std::move(rec);
+  return out;
+}
+
+std::vector<config_record> config_service::list(std::string_view pk) const {
+  std::lock_guard lock(mu_);
+  auto it = by_product_.find(pk);
+  return it == by_product_.end() ? std::vector<config_record>{} : it->second;
+}
+
+std::optional<config_record> config_service::find(std::string_view pk, std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = by_product_.find(pk);
+  if (it == by_product_.end())
+    return std::nullopt;
+  for (const auto& c : it->second)
+    if (c.id == id)
+      return c;
+  return std::nullopt;
+}
+
+std::optional<config_record> config_service::newest(std::string_view pk) const {
+  auto it = by_product_.find(pk);
+  if (it == by_product_.end() || it->second.empty())
+    return std::nullopt;
+  return it->second.back();
+}
+
+config_service::push_started config_service::push(std::string_view pk, std::string_view id,
+                                                  std::uint32_t rate) {
+  push_started out;
+  if (!find(pk, id)) {
+    out.status = 404;
+    out.message = "configuration " + std::string(id) + " not found";
+    return out;
+  }
+  push_state st;
+  for (std::size_t offset = 0;; offset += store::max_page_limit) {
+    auto page = services_.devices().store().list_devices(
+        pk, store::page{.offset = offset, .limit = store::max_page_limit});
+    if (!page) {
+      out.status = 500;
+      out.message = "store: " + page.error().message();
+      return out;
+    }
+    for (auto& d : *page)
+      st.view.devices.push_back({.device_name = std::move(d.device_name)});
+    if (st.view.devices.size() > opts_.max_push_devices) {
+      out.status = 400;
+      out.message = "a push reaches at most " + std::to_string(opts_.max_push_devices) + " devices";
+      return out;
+    }
+    if (page->size() < store::max_page_limit)
+      break;
+  }
+  std::sort(st.view.devices.begin(), st.view.devices.end(),
+            [](const auto& a, const auto& b) { return a.device_name < b.device_name; });
+  for (std::size_t i = 0; i < st.view.devices.size(); ++i)
+    st.index.emplace(st.view.devices[i].device_name, i);
+  st.view.config_id = std::string(id);
+  st.view.rate_per_minute = rate;
+  st.view.started_ms = unix_ms();
+  st.view.running = !st.view.devices.empty();
+  st.tokens = std::max(1.0, rate / 60.0);
+  st.refilled = clock::now();
+  out.devices = st.view.devices.size();
+  std::lock_guard lock(mu_);
+  pushes_.insert_or_assign(std::string(id), std::move(st));
+  return out;
+}
+
+std::optional<push_view> config_service::push_of(std::string_view pk, std::string_view id) const {
+  std::lock_guard lock(mu_);
+  auto it = pushes_.find(id);
+  if (it == pushes_.end() || !newest(pk))
+    return std::nullopt;
+  return it->second.view;
+}
+
+void config_service::tick() {
+  struct send {
+    std::string pk, dn, payload;
+    std::uint64_t id;
+  };
+  std::vector<send> out;
+  {
+    std::lock_guard lock(mu_);
+    const auto now = clock::now();
+    const auto wall = std::chrono::system_clock::now();
+    for (auto& [cid, st] : pushes_) {
+      if (!st.view.running)
+        continue;
+      std::optional<config_record> rec;
+      for (const auto& [pk, v] : by_product_)
+        for (const auto& c : v)
+          if (c.id == cid)
+            rec = c;
+      if (!rec) {
+        st.view.running = false;
+        continue;
+      }
+      const double per_ms = st.view.rate_per_minute / 60000.0;
+      const double cap = std::max(1.0, st.view.rate_per_minute / 60.0);
+      st.tokens = std::min(
+          cap, st.tokens +
+                   per_ms * std::chrono::duration<double, std::milli>(now - st.refilled).count());
+      st.refilled = now;
+      for (std::size_t looked = 0;
+           st.tokens >= 1 && looked < opts_.scan_batch && st.next < st.view.devices.size();
+           ++looked) {
+        auto& d = st.view.devices[st.next++];
+        auto on = services_.devices().online(rec->product_key, d.device_name);
+        d.at_ms = unix_ms();
+        if (!on || on->via || wall - on->since < std::chrono::milliseconds(500)) {
+          if (on && !on->via) { // just connected: come back to it on the next tick
+            --st.next;
+            break;
+          }
+          d.state = push_device_state::offline;
+          continue;
+        }
+        d.state = push_device_state::sent;
+        d.message_id = services_.next_message_id();
+        json::object msg{
+            {"id", std::to_string(d.message_id)},
+            {"version", "1.0"},
+            {"params", params_of(*rec, link_of(*rec, rec->product_key, d.device_name))},
+            {"method", "thing.config.push"}};
+        out.push_back({rec->product_key, d.device_name, json::serialize(msg), d.message_id});
+        st.tokens -= 1;
+      }
+      if (st.next >= st.view.devices.size())
+        st.view.running = false;
+    }
+    sent_ += out.size();
+  }
+  for (auto& s : out) {
+    const std::string topic = "/sys/" + s.pk + "/" + s.dn + "/thing/config/push";
+    services_.publish_to_device(s.pk, s.dn, make_message(topic, s.payload, 1, false, s.id));
+  }
+}
+
+void config_service::on_get(std::string_view pk, std::string_view dn, std::string_view topic,
+                            std::string_view payload) {
+  auto o = parse_object(payload);
+  if (!o)
+    return;
+  json::value id = "0";
+  if (const auto* v = o->if_contains("id"); v != nullptr && (v->is_string() || v->is_number()))
+    id = *v;
+  json::object reply{{"id", std::move(id)}, {"version", "1.0"}};
+  {
+    std::lock_guard lock(mu_);
+    ++gets_;
+    if (auto c = newest(pk)) {
+      reply["code"] = 200;
+      reply["data"] = params_of(*c, link_of(*c, pk, dn));
+    } else {
+      reply["code"] = 404;
+      reply["data"] = json::object{};
+      reply["message"] = "no configuration for product " + std::string(pk);
+    }
+  }
+  services_.publish_to_device(
+      pk, dn, make_message(std::string(topic) + "_reply", json::serialize(reply), 0, false));
+}
+
+void config_service::on_push_reply(std::string_view pk, std::string_view dn,
+                                   std::string_view payload) {
+  std::uint64_t id = 0;
+  const auto code = reply_code(payload, id);
+  if (!code)
+    return;
+  std::lock_guard lock(mu_);
+  auto it = by_product_.find(pk);
+  if (it == by_product_.end())
+    return;
+  // The push this reply answers: the one whose message to dn had this id; else the newest
+  // push that sent dn a message.
+  push_device* best = nullptr;
+  std::int64_t best_at = -1;
+  for (const auto& c : it->second) {
+    auto p = pushes_.find(c.id);
+    if (p == pushes_.end())
+      continue;
+    auto d = p->second.index.find(std::string(dn));
+    if (d == p->second.index.end())
+      continue;
+    auto& dev = p->second.view.devices[d->second];
+    if (dev.message_id == 0)
+      continue;
+    if (id != 0 && dev.message_id == id) {
+      best = &dev;
+      break;
+    }
+    if (p->second.view.started_ms > best_at) {
+      best = &dev;
+      best_at = p->second.view.started_ms;
+    }
+  }
+  if (best == nullptr)
+    return;
+  best->state = push_device_state::replied;
+  best->code = *code;
+  best->at_ms = unix_ms();
+}
+
+std::uint64_t config_service::gets() const {
+  std::lock_guard lock(mu_);
+  return gets_;
+}
+
+std::uint64_t config_service::pushes_sent() const {
+  std::lock_guard lock(mu_);
+  return sent_;
+}
+
+} // namespace thingport::platform

@@ -1,0 +1,132 @@
+// Remote configuration (docs/ota.md "Remote configuration"): one configuration file per product
+// and version, kept under the data dir (data/config/<configId>.bin and .json), answered on
+// /sys/{pk}/{dn}/thing/config/get with the newest one's id, size, SHA-256 and a signed download
+// link, and pushed on /sys/{pk}/{dn}/thing/config/push to every online device of the product at
+// a set rate, the devices' push_reply codes recorded.
+//
+// The configurations are few and small (at most 100 per product, 64 KiB each): the index is in
+// memory, the files are read by the download only. Push state is in memory only (a restart
+// forgets it; the devices still get the newest configuration when they ask).
+//
+// Threads: every member from any thread (one mutex); tick() from the OTA thread, which calls it
+// each tick. Messages are published outside the lock.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "platform/ota_token.hpp"
+
+namespace thingport::platform {
+
+class services;
+
+struct config_record {
+  std::string id{}; // 32 lower-case hex characters
+  std::string product_key{};
+  std::uint64_t size = 0;
+  std::string md5{}, sha256{}; // lower hex
+  std::int64_t created_ms = 0; // Unix milliseconds
+};
+
+enum class push_device_state : std::uint8_t { waiting, sent, offline, replied };
+std::string_view to_string(push_device_state s) noexcept;
+
+struct push_device {
+  std::string device_name{};
+  push_device_state state = push_device_state::waiting;
+  int code = 0;                 // the push_reply's code (replied)
+  std::uint64_t message_id = 0; // the push message's id (sent, replied)
+  std::int64_t at_ms = 0;       // when it was sent or replied
+};
+
+struct push_view {
+  std::string config_id{};
+  bool running = true;
+  std::uint32_t rate_per_minute = 0;
+  std::int64_t started_ms = 0;
+  std::vector<push_device> devices{}; // in device-name order
+};
+
+struct config_options {
+  std::uint64_t max_size = 64 * 1024; // bytes of one configuration file
+  std::size_t max_per_product = 100;  // versions kept per product
+  std::size_t max_push_devices = 100'000;
+  std::size_t scan_batch = 500; // devices looked at per push and tick
+};
+
+class config_service {
+public:
+  // Creates `dir` (0700), removes leftover temporary files and reads the index. Throws
+  // std::runtime_error.
+  config_service(services& s, std::filesystem::path dir, const download_signer& signer,
+                 config_options o = {});
+  config_service(const config_service&) = delete;
+  config_service& operator=(const config_service&) = delete;
+
+  void set_url_base(std::string url);
+
+  struct added {
+    std::optional<config_record> rec{};
+    int status = 201; // else 400 / 409 / 413 / 500
+    std::string message{};
+  };
+  added add(std::string_view pk, std::string_view body);
+  std::vector<config_record> list(std::string_view pk) const; // oldest first
+  std::optional<config_record> find(std::string_view pk, std::string_view id) const;
+  std::filesystem::path path_of(std::string_view id) const;
+  const config_options& options() const noexcept { return opts_; }
+
+  struct push_started {
+    int status = 202; // else 404 / 400 / 500
+    std::string message{};
+    std::size_t devices = 0;
+  };
+  // Starts (or restarts) the push of configuration `id` to every device of product pk.
+  push_started push(std::string_view pk, std::string_view id, std::uint32_t rate_per_minute);
+  std::optional<push_view> push_of(std::string_view pk, std::string_view id) const;
+
+  // Device messages (the device pk/dn checked by the caller): thing.config.get is answered at
+  // once on `topic` + "_reply"; a push_reply is recorded.
+  void on_get(std::string_view pk, std::string_view dn, std::string_view topic,
+              std::string_view payload);
+  void on_push_reply(std::string_view pk, std::string_view dn, std::string_view payload);
+
+  // Sends the pushes' messages that their rates allow.
+  void tick();
+
+  std::uint64_t gets() const;
+  std::uint64_t pushes_sent() const;
+
+private:
+  struct push_state {
+    push_view view;
+    std::unordered_map<std::string, std::size_t> index; // device name -> view.devices
+    std::size_t next = 0;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+  };
+  std::string link_of(const config_record& c, std::string_view pk, std::string_view dn) const;
+  std::optional<config_record> newest(std::string_view pk) const; // under mu_
+
+  services& services_;
+  std::filesystem::path dir_;
+  const download_signer& signer_;
+  config_options opts_;
+
+  mutable std::mutex mu_;
+  std::string url_base_{"http://127.0.0.1:8080"};
+  std::map<std::string, std::vector<config_record>, std::less<>> by_product_; // oldest first
+  std::map<std::string, push_state, std::less<>> pushes_;                     // by config id
+  std::uint64_t gets_ = 0, sent_ = 0;
+};
+
+} // namespace thingport::platform
