@@ -6,7 +6,8 @@
 //   example-gateway URL SECONDS ROUNDS GW_PK:GW_DN:GW_DS PK:DN:DS [PK:DN:DS ...]
 //
 // The first triplet is the gateway's, the others its sub-devices' (at most 30). Each sub-device
-// posts {"reading":N} ROUNDS times, SECONDS apart, then the process logs them out and exits.
+// posts {"reading":N} ROUNDS times, SECONDS apart, then the process logs them out, reads its
+// topology back (thing.topo.get) and exits.
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -83,8 +84,12 @@ int main(int argc, char** argv) {
     }
     gw.batch_logout(refs, [&](std::error_code, const dev::alink_reply& r) {
       std::cout << "logout: code " << r.code << std::endl;
-      gw.cancel();
-      gw_client.stop();
+      gw.get_topo([&](std::error_code ec, const dev::alink_reply& t) {
+        const auto* held = ec ? nullptr : t.data.if_array();
+        std::cout << "topo: " << (held ? held->size() : 0) << " sub-devices" << std::endl;
+        gw.cancel();
+        gw_client.stop();
+      });
     });
   };
   std::function<void(sub_device&)> post = [&](sub_device& d) {

@@ -1,5 +1,6 @@
 #include "thingport/device/gateway.hpp"
 
+#include <random>
 #include <stdexcept>
 
 #include <boost/asio/post.hpp>
@@ -123,6 +124,28 @@ std::string gateway::get_topo(reply_handler done) {
 std::string gateway::register_subs(const std::vector<device_ref>& subs, reply_handler done) {
   return state_->own.request(state_->sys("thing/sub/register"), "thing.sub.register",
                              refs_json(subs), std::move(done));
+}
+
+std::string gateway::product_register(const std::vector<device_ref>& subs,
+                                      const std::string& product_secret, reply_handler done) {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::random_device rd;
+  json::array proxieds;
+  for (const auto& r : subs) {
+    std::string random(16, '0');
+    for (auto& ch : random)
+      ch = hex[rd() % 16];
+    proxieds.push_back(
+        json::object{{"productKey", r.product_key},
+                     {"deviceName", r.device_name},
+                     {"random", random},
+                     {"signMethod", "hmacSha256"},
+                     {"sign", auth::register_sign(auth::sign_method::hmacsha256, product_secret,
+                                                  r.device_name, r.product_key, random)}});
+  }
+  return state_->own.request(state_->sys("thing/proxy/provisioning/product_register"),
+                             "thing.proxy.provisioning.product_register",
+                             json::object{{"proxieds", std::move(proxieds)}}, std::move(done));
 }
 
 std::string gateway::report_found(const std::vector<device_ref>& subs, reply_handler done) {

@@ -9,6 +9,9 @@
 //   over HTTP for http(s):// URLs, over MQTT for mqtts:// and wss:// ones; then connect)
 // Commands: pub TOPIC QOS PAYLOAD | pubn TOPIC QOS COUNT PREFIX | sub FILTER QOS | post JSON |
 //   event ID JSON | shadow REPORTED_JSON | shadow_get | ntp [N] | stats | quit
+// With --gateway (the client's device is a gateway): gw_add PK:DN:DS... | gw_login PK:DN:DS |
+//   gw_logout PK:DN | gw_delete PK:DN... | gw_get | gw_register PK:DN... |
+//   gw_product_register PRODUCT_SECRET PK:DN... (each reported as {"event":"gw_reply","op"...})
 #include <cstdlib>
 #include <iostream>
 #include <memory>
@@ -16,11 +19,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "thingport/device/client.hpp"
+#include "thingport/device/gateway.hpp"
 #include "thingport/device/registration.hpp"
 #include "thingport/device/thing.hpp"
 
@@ -70,11 +75,69 @@ const char* state_name(dev::link_state s) {
   return "?";
 }
 
+// PK:DN[:DS] words to the end of the line.
+std::vector<dev::triplet> triplets(std::istringstream& in) {
+  std::vector<dev::triplet> out;
+  std::string w;
+  while (in >> w) {
+    const auto a = w.find(':');
+    const auto b = w.find(':', a == std::string::npos ? a : a + 1);
+    if (a == std::string::npos)
+      continue;
+    out.push_back({w.substr(0, a), w.substr(a + 1, b == std::string::npos ? b : b - a - 1),
+                   b == std::string::npos ? std::string() : w.substr(b + 1)});
+  }
+  return out;
+}
+
+std::vector<dev::device_ref> refs_of(const std::vector<dev::triplet>& ts) {
+  std::vector<dev::device_ref> out;
+  for (const auto& t : ts)
+    out.push_back({t.product_key, t.device_name});
+  return out;
+}
+
+// A gateway command; false when `cmd` is not one.
+bool gateway_command(dev::gateway& gw, const std::string& cmd, std::istringstream& in) {
+  auto done = [cmd](std::error_code ec, const dev::alink_reply& r) {
+    json::object e = error_fields(ec);
+    e["event"] = "gw_reply";
+    e["op"] = cmd;
+    e["code"] = r.code;
+    e["data"] = r.data;
+    e["message"] = r.message;
+    emit(std::move(e));
+  };
+  if (cmd == "gw_product_register") {
+    std::string secret;
+    in >> secret;
+    gw.product_register(refs_of(triplets(in)), secret, done);
+    return true;
+  }
+  const auto ts = cmd == "gw_get" ? std::vector<dev::triplet>{} : triplets(in);
+  if (cmd == "gw_add")
+    gw.add_topo(ts, done);
+  else if (cmd == "gw_login" && ts.size() == 1)
+    gw.login(ts[0], done);
+  else if (cmd == "gw_logout" && ts.size() == 1)
+    gw.logout(refs_of(ts)[0], done);
+  else if (cmd == "gw_delete")
+    gw.delete_topo(refs_of(ts), done);
+  else if (cmd == "gw_get")
+    gw.get_topo(done);
+  else if (cmd == "gw_register")
+    gw.register_subs(refs_of(ts), done);
+  else
+    return false;
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   dev::options o;
   bool with_thing = false;
+  bool with_gateway = false;
   dev::registration_request reg;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -124,6 +187,8 @@ int main(int argc, char** argv) {
       o.offline_buffer = std::stoul(next());
     else if (a == "--thing")
       with_thing = true;
+    else if (a == "--gateway")
+      with_gateway = true;
     else if (a == "--register")
       reg.url = next();
     else if (a == "--product-secret")
@@ -195,6 +260,9 @@ int main(int argc, char** argv) {
       return "pong:" + std::string(payload);
     });
   }
+  std::unique_ptr<dev::gateway> gw;
+  if (with_gateway)
+    gw = std::make_unique<dev::gateway>(*c, std::chrono::seconds(5));
   c->start();
 
   auto reply_cb = [](std::string what) {
@@ -281,6 +349,9 @@ int main(int argc, char** argv) {
           emit(std::move(e));
         });
       }
+    } else if (gw && cmd.starts_with("gw_")) {
+      if (!gateway_command(*gw, cmd, in))
+        emit({{"event", "bad_command"}, {"line", line}});
     } else if (cmd == "stats") {
       const auto& s = c->stats();
       emit({{"event", "stats"},
@@ -295,6 +366,8 @@ int main(int argc, char** argv) {
       emit({{"event", "bad_command"}, {"line", line}});
     }
   }
+  if (gw)
+    gw->cancel();
   if (t)
     t->cancel();
   c->stop();

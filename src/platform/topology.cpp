@@ -1,5 +1,6 @@
 #include "platform/topology.hpp"
 
+#include <algorithm>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -162,6 +163,20 @@ topology_answer add(store::identity_store& ids, sub_sessions* subs, gateway_stat
       return *refused;
     refs.push_back(ref_of(*o));
   }
+  topology_answer answer{{}, refs_json(refs), {}, {}};
+  for (const auto& r : refs) { // held by another gateway: it moves here, that one is told
+    auto g = ids.gateway_of(r.product_key, r.device_name);
+    if (!g)
+      return store_failure(g.error());
+    if (!g->has_value() || ((*g)->product_key == pk && (*g)->device_name == dn))
+      continue;
+    auto at = std::find_if(answer.left.begin(), answer.left.end(), [&](const auto& e) {
+      return e.first.product_key == (*g)->product_key && e.first.device_name == (*g)->device_name;
+    });
+    if (at == answer.left.end())
+      at = answer.left.insert(answer.left.end(), {**g, {}});
+    at->second.push_back(r);
+  }
   if (auto r = ids.add_sub_devices(pk, dn, refs); !r)
     return store_failure(r.error()); // past the bound: limit_reached, nothing added
   if (subs != nullptr)
@@ -169,7 +184,7 @@ topology_answer add(store::identity_store& ids, sub_sessions* subs, gateway_stat
       subs->end_sub_session(r, pk, dn); // moved here from a gateway it was logged in through
   if (gw != nullptr)
     gw->forget_found(pk, dn, refs); // found, now added
-  return {{}, refs_json(refs), {}};
+  return answer;
 }
 
 topology_answer remove(store::identity_store& ids, sub_sessions* subs, std::string_view pk,

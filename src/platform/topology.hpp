@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -24,6 +26,9 @@ struct topology_answer {
   std::error_code code{};    // thing::code; empty: 200
   boost::json::value data{}; // [{"productKey","deviceName"}] of the sub-devices concerned
   std::string message{};     // empty: the code's own
+  // thing.topo.add: the sub-devices it took from other gateways, per gateway they left (each is
+  // told by thing/topo/change status 1, as when the API moves one).
+  std::vector<std::pair<store::device_ref, std::vector<store::device_ref>>> left{};
 };
 
 // Sub-device sessions over a gateway's link (combine/login, combine/logout): who is online

@@ -98,6 +98,44 @@ def test_topo_change_on_api_add_remove_enable_disable(api, hub):
     assert gw.notice("topo/change")["params"] == {"status": 1, "subList": [ref(m[2])]}
 
 
+def test_a_newer_login_through_another_gateway_wins(broker, api, hub, made):
+    """A sub-device logged in through gateway A: gateway B's login is refused (6401, not in its
+    topology) and disturbs nothing; once B's thing.topo.add takes it, A is told (topo/change
+    status 1) and its session ends; B's login then wins and A may no longer speak for it."""
+    a, m = hub["gw"], hub["meters"]
+    pk, dn = m[0]["productKey"], m[0]["deviceName"]
+    b = NoticeGateway(broker, {**api.device(a.pk), "productKey": a.pk}, made)
+    dev = f"/api/v1/products/{pk}/devices/{dn}"
+    post = f"/sys/{pk}/{dn}/thing/event/property/post"
+
+    def body(v: int) -> str:
+        return json.dumps({"id": str(v), "version": "1.0", "params": {"humidity": v},
+                           "method": "thing.event.property.post"})
+
+    assert a.call("add", [topo_sign(m[0], "c")])["code"] == 200
+    assert a.session("login", topo_sign(m[0], "c"))["code"] == 200
+    assert b.session("login", topo_sign(m[0], "c"))["code"] == 6401  # not in B's topology
+    assert api.ok("GET", dev)["status"] == "ONLINE"
+    assert [s["deviceName"] for s in api.ok("GET", topo(a))["subDevices"]] == [dn]
+
+    assert b.call("add", [topo_sign(m[0], "node")])["code"] == 200  # it moves to B
+    assert a.notice("topo/change")["params"] == {"status": 1, "subList": [ref(m[0])]}
+    assert api.ok("GET", dev)["status"] == "OFFLINE"
+    assert b.session("login", topo_sign(m[0], "node"))["code"] == 200
+    assert api.ok("GET", dev)["status"] == "ONLINE"
+    assert api.ok("GET", topo(a))["subDevices"] == []
+    # A may not post for it any more (dropped; A's next request is still answered), B may.
+    a.c.publish(post, body(1), qos=1)
+    assert a.session("logout", ref(m[0]))["code"] == 200  # not A's: changes nothing
+    assert api.ok("GET", dev)["status"] == "ONLINE"
+    assert b.c.subscribe([(post + "_reply", 1)]) == [1]
+    b.c.publish(post, body(2), qos=1)
+    r = b.c.get()
+    assert r.topic == post + "_reply" and json.loads(r.payload)["code"] == 200
+    props = api.ok("GET", dev + "/properties")["properties"]
+    assert [(p["identifier"], p["value"]) for p in props] == [("humidity", 2)]
+
+
 def test_list_found_and_add_notify(api, hub):
     gw, m = hub["gw"], hub["meters"]
     found = [ref(m[0]), {"productKey": m[0]["productKey"], "deviceName": "not-yet-made"}]

@@ -427,6 +427,7 @@ def test_gateway_example_speaks_for_its_sub_devices(broker, api, client_factory)
     for d in devs:
         assert len(re.findall(rf"^{d['deviceName']} post \d: code 200$", out, re.M)) == 2, out
     assert "logout: code 200" in out, out
+    assert f"topo: {len(devs)} sub-devices" in out, out  # thing.topo.get
     for d in devs:
         assert api.ok("GET", f"/api/v1/products/{pk}/devices/{d['deviceName']}")["status"] \
             == "OFFLINE"

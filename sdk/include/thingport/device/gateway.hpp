@@ -55,6 +55,12 @@ public:
   std::string get_topo(reply_handler done);
   // thing.sub.register: 1 to 30; data [{"iotId","productKey","deviceName","deviceSecret"}].
   std::string register_subs(const std::vector<device_ref>& subs, reply_handler done);
+  // thing.proxy.provisioning.product_register (Link SDK 4's registration through a gateway):
+  // 1 to 30 sub-devices of products with dynamic registration on, each signed (hmacSha256, with a
+  // fresh random) with `product_secret` (all of one product, or one call per product). data
+  // {"successes":[{"iotId","productKey","deviceName","deviceSecret"}],"failures":[{...,"code"}]}.
+  std::string product_register(const std::vector<device_ref>& subs,
+                               const std::string& product_secret, reply_handler done);
   // thing.list.found: 1 to 30 sub-devices the gateway discovered.
   std::string report_found(const std::vector<device_ref>& subs, reply_handler done = {});
   // combine/login of one sub-device (in this gateway's topology), signed with its secret.
