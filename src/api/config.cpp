@@ -91,6 +91,15 @@ response get_config(context& ctx, const call& c) {
   return json_response(http::status::ok, config_json(*r));
 }
 
+response delete_config(context& ctx, const call& c) {
+  const auto &pk = c.params[0], &id = c.params[1];
+  if (auto p = no_config(ctx, pk))
+    return error_response(*p);
+  if (!config_of(ctx)->remove(pk, id))
+    return error_response(http::status::not_found, "configuration " + id + " not found");
+  return json_response(http::status::ok, json::object{{"configId", id}, {"deleted", true}});
+}
+
 response start_push(context& ctx, const call& c) {
   const auto &pk = c.params[0], &id = c.params[1];
   if (auto p = no_config(ctx, pk))
@@ -130,6 +139,8 @@ void add_config_routes(router& r, context& ctx) {
         bind(ctx, list_configs, path_ids::product));
   r.add(http::verb::get, "/api/v1/products/{pk}/configs/{id}",
         bind(ctx, get_config, path_ids::product));
+  r.add(http::verb::delete_, "/api/v1/products/{pk}/configs/{id}",
+        bind(ctx, delete_config, path_ids::product));
   r.add(http::verb::post, "/api/v1/products/{pk}/configs/{id}/push",
         bind(ctx, start_push, path_ids::product));
   r.add(http::verb::get, "/api/v1/products/{pk}/configs/{id}/push",

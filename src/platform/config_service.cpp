@@ -258,6 +258,29 @@ std::optional<config_record> config_service::find(std::string_view pk, std::stri
   return std::nullopt;
 }
 
+bool config_service::remove(std::string_view pk, std::string_view id) {
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_product_.find(pk);
+    if (it == by_product_.end())
+      return false;
+    auto& v = it->second;
+    auto c = std::find_if(v.begin(), v.end(), [&](const config_record& r) { return r.id == id; });
+    if (c == v.end())
+      return false;
+    v.erase(c);
+    if (v.empty())
+      by_product_.erase(it);
+    if (auto p = pushes_.find(id); p != pushes_.end())
+      pushes_.erase(p);
+  }
+  std::error_code ec;
+  fs::remove(dir_ / (std::string(id) + ".json"), ec);
+  fs::remove(path_of(id), ec);
+  spdlog::info("config: {} of {} deleted", id, pk);
+  return true;
+}
+
 std::optional<config_record> config_service::newest(std::string_view pk) const {
   auto it = by_product_.find(pk);
   if (it == by_product_.end() || it->second.empty())

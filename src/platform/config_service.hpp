@@ -83,6 +83,8 @@ public:
   std::vector<config_record> list(std::string_view pk) const; // oldest first
   std::optional<config_record> find(std::string_view pk, std::string_view id) const;
   std::filesystem::path path_of(std::string_view id) const;
+  // Forgets configuration `id` of pk, its push and its files; false when there is none.
+  bool remove(std::string_view pk, std::string_view id);
   const config_options& options() const noexcept { return opts_; }
 
   struct push_started {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 
 import pytest
 
@@ -198,16 +199,21 @@ def test_logins_per_second_are_bounded(api, hub):
     # a fresh bucket holds 20: a batch of 21 is refused whole, then 20 single logins pass
     r = gw.session("batch_login", {"deviceList": [entry] * 21})
     assert r["code"] == 429, r
-    # 60 logins sent at once (the bucket refills at 20/s; they are handled well within a second)
+    # 200 logins sent at once: the bucket holds 20 and refills at 20/s, so however slowly they
+    # are handled (a loaded machine), no more pass than 20 + 20 a second of the time taken
     topic = f"/ext/session/{gw.pk}/{gw.dn}/combine/login"
-    for i in range(60):
+    n = 200
+    t0 = time.monotonic()
+    for i in range(n):
         gw.c.publish(topic, json.dumps({"id": f"r{i}", "version": "1.0", "params": entry}), qos=1)
     replies = {}
-    for _ in range(60):
+    for _ in range(n):
         r = json.loads(gw.c.get().payload)
         replies[r["id"]] = r["code"]
-    codes = [replies[f"r{i}"] for i in range(60)]
-    assert codes[:20] == [200] * 20 and 429 in codes, codes
+    took = time.monotonic() - t0
+    codes = [replies[f"r{i}"] for i in range(n)]
+    assert codes[:20] == [200] * 20 and set(codes) == {200, 429}, codes
+    assert codes.count(200) <= 20 + 20 * took + 1, (codes.count(200), took)
     assert api.metric("thingport_subdevice_logins_refused_total") >= 2
 
 

@@ -112,6 +112,16 @@ def test_upload_get_and_download(broker, api, made):
     with pytest.raises(AssertionError):
         c.get_where(lambda m: m.topic.endswith("get_reply"), timeout=0.5)
 
+    # delete: the newest goes, devices are given the one before, its link and files are gone
+    gone = f"/api/v1/products/{pk}/configs/{cfg['configId']}"
+    assert api.ok("DELETE", gone) == {"configId": cfg["configId"], "deleted": True}
+    assert api.call("DELETE", gone).status == 404
+    assert api.call("GET", gone).status == 404
+    assert api.call("GET", path, token=None).status == 404
+    assert not (broker.workdir / "data" / "config" / f"{cfg['configId']}.bin").exists()
+    assert not (broker.workdir / "data" / "config" / f"{cfg['configId']}.json").exists()
+    assert get_config(c, pk, dn, "10")["data"]["configId"] == r1.json["configId"]
+
 
 def test_push_at_a_rate_with_replies(broker, api, made):
     pk = api.product("config push")["productKey"]
@@ -146,8 +156,8 @@ def test_push_at_a_rate_with_replies(broker, api, made):
                           f'"id":{pushes[last]["id"]},"code":"400","data":{{}}', qos=1)
     view = poll_until(
         lambda: api.ok("GET", f"/api/v1/products/{pk}/configs/{cfg['configId']}/push"),
-        lambda v: v["counts"]["replied"] == 4)
-    assert view["state"] == "done" and view["ratePerMinute"] == 120
+        lambda v: v["counts"]["replied"] == 4 and v["state"] == "done")  # offline ones at the rate too
+    assert view["ratePerMinute"] == 120
     assert view["counts"] == {"waiting": 0, "sent": 0, "offline": 2, "replied": 4}
     assert view["replyCodes"] == {"200": 3, "400": 1}
     by_name = {d["deviceName"]: d for d in view["devices"]}
