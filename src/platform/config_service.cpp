@@ -12,6 +12,7 @@
 #include "auth/identity.hpp"
 #include "platform/core.hpp"
 #include "platform/ota_files.hpp"
+#include "platform/ota_message.hpp"
 #include "platform/services.hpp"
 
 namespace thingport::platform {
@@ -27,16 +28,6 @@ std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::optional<json::object> parse_object(std::string_view payload) {
-  if (payload.size() > 64 * 1024)
-    return std::nullopt;
-  std::error_code ec;
-  json::value v = json::parse(payload, ec);
-  if (ec || !v.is_object())
-    return std::nullopt;
-  return std::move(v.as_object());
 }
 
 // The fields of config/get_reply's "data" and config/push's "params", as the SDKs read them.
@@ -76,9 +67,9 @@ std::optional<config_record> record_of(const json::object& o) {
 // A push_reply's code: 200 as a number or a string. The C SDK's failure reply is not JSON
 // (`"id":1,"code":"400","data":{}`, the braces missing): it is read with the braces added.
 std::optional<int> reply_code(std::string_view payload, std::uint64_t& id) {
-  auto o = parse_object(payload);
+  auto o = parse_device_object(payload);
   if (!o && payload.size() < 1024)
-    o = parse_object("{" + std::string(payload) + "}");
+    o = parse_device_object("{" + std::string(payload) + "}");
   if (!o)
     return std::nullopt;
   if (const auto* v = o->if_contains("id")) {
@@ -159,7 +150,7 @@ config_service::config_service(services& s, fs::path dir, const download_signer&
     std::ifstream in(e.path());
     std::stringstream text;
     text << in.rdbuf();
-    auto o2 = parse_object(text.str());
+    auto o2 = parse_device_object(text.str());
     auto rec = o2 ? record_of(*o2) : std::nullopt;
     if (!rec || !fs::exists(path_of(rec->id))) {
       spdlog::warn("config: {} is not a configuration's index entry: skipped", e.path().string());
@@ -404,7 +395,7 @@ void config_service::tick() {
 
 void config_service::on_get(std::string_view pk, std::string_view dn, std::string_view topic,
                             std::string_view payload) {
-  auto o = parse_object(payload);
+  auto o = parse_device_object(payload);
   if (!o)
     return;
   json::value id = "0";

@@ -17,7 +17,9 @@ json::object data_of(const upgrade_info& u) {
                       {"md5", u.md5},   {"module", u.module}};
 }
 
-std::optional<json::object> parse_object(std::string_view payload) {
+} // namespace
+
+std::optional<json::object> parse_device_object(std::string_view payload) {
   if (payload.size() > 64 * 1024)
     return std::nullopt;
   std::error_code ec;
@@ -26,8 +28,6 @@ std::optional<json::object> parse_object(std::string_view payload) {
     return std::nullopt;
   return std::move(v.as_object());
 }
-
-} // namespace
 
 bool valid_firmware_version(std::string_view v) noexcept {
   return !v.empty() && v.size() <= 64 && v.find('\0') == std::string_view::npos;
@@ -61,7 +61,7 @@ std::string firmware_get_reply(const std::optional<upgrade_info>& u, std::string
 }
 
 std::optional<progress_report> parse_progress(std::string_view payload) {
-  auto o = parse_object(payload);
+  auto o = parse_device_object(payload);
   if (!o)
     return std::nullopt;
   const auto* params = o->if_contains("params");
@@ -99,7 +99,7 @@ std::optional<progress_report> parse_progress(std::string_view payload) {
 std::optional<firmware_request> parse_firmware_request(std::string_view payload) {
   firmware_request r;
   r.module = "default";
-  auto o = parse_object(payload);
+  auto o = parse_device_object(payload);
   if (!o)
     return std::nullopt;
   if (const auto* id = o->if_contains("id"); id != nullptr && (id->is_string() || id->is_number()))

@@ -13,7 +13,12 @@
 #include <string>
 #include <string_view>
 
+#include <boost/json/object.hpp>
+
 namespace thingport::platform {
+
+// A device message's JSON object (at most 64 KiB), or nullopt.
+std::optional<boost::json::object> parse_device_object(std::string_view payload);
 
 struct upgrade_info {
   std::string version{};
