@@ -68,17 +68,21 @@ boost::json::array sub_list(const std::vector<store::device_ref>& subs) {
 
 } // namespace
 
-void services::topo_change(std::string_view gpk, std::string_view gdn, int status,
-                           const std::vector<store::device_ref>& subs) {
+void send_topo_change(broker::broker& b, std::string_view gpk, std::string_view gdn, int status,
+                      const std::vector<store::device_ref>& subs) {
   if (subs.empty())
     return;
-  const auto id = core_.next_message_id();
+  const auto id = b.next_message_id();
   const auto body =
       thing::make_request(std::to_string(id), "thing.topo.change",
                           boost::json::object{{"status", status}, {"subList", sub_list(subs)}});
-  core_.publish_to(
-      auth::device_session_key(gpk, gdn),
-      make_message(thing::sys_topic(gpk, gdn, "thing/topo/change"), body, 1, false, id));
+  b.publish_to(auth::device_session_key(gpk, gdn),
+               make_message(thing::sys_topic(gpk, gdn, "thing/topo/change"), body, 1, false, id));
+}
+
+void services::topo_change(std::string_view gpk, std::string_view gdn, int status,
+                           const std::vector<store::device_ref>& subs) {
+  send_topo_change(core_, gpk, gdn, status, subs);
 }
 
 void services::sub_enabled_changed(std::string_view pk, std::string_view dn, bool enabled) {

@@ -20,6 +20,11 @@ namespace thingport::platform {
 class thing_service;
 class sub_sessions;
 
+// Sends gateway gpk/gdn thing/topo/change {"status","subList"} through `b` (services::
+// topo_change below says the statuses); nothing when `subs` is empty.
+void send_topo_change(broker::broker& b, std::string_view gpk, std::string_view gdn, int status,
+                      const std::vector<store::device_ref>& subs);
+
 class services {
 public:
   // `thing` may be null (the thing layer is off: its endpoints answer 503).

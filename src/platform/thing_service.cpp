@@ -14,6 +14,7 @@
 #include "auth/login.hpp"
 #include "broker/broker.hpp"
 #include "platform/device_policy.hpp"
+#include "platform/services.hpp"
 #include "platform/topology.hpp"
 #include "thing/topic.hpp"
 
@@ -451,7 +452,7 @@ bool thing_service::carry_out(std::string_view pk, std::string_view dn, std::uin
               send(pk, dn, t.reply_topic,
                    thing::make_reply(t.req, answer.code, answer.data, answer.message), qos);
             for (const auto& [g, subs] : answer.left) // moved to this gateway: status 1
-              tell_topo_left(g, subs);
+              send_topo_change(broker_, g.product_key, g.device_name, services::topo_removed, subs);
             return true; // answered either way; nothing for the thing store to roll back
           },
           [&](const thing::ota_version_action& o) {
@@ -509,22 +510,6 @@ void thing_service::send(std::string_view pk, std::string_view dn, std::string_v
   broker_.publish_to(
       auth::device_session_key(pk, dn),
       make_message(topic, payload, qos, false, qos > 0 ? broker_.next_message_id() : 0));
-}
-
-void thing_service::tell_topo_left(const store::device_ref& gateway,
-                                   const std::vector<store::device_ref>& subs) {
-  boost::json::array list;
-  for (const auto& r : subs)
-    list.push_back(
-        boost::json::object{{"productKey", r.product_key}, {"deviceName", r.device_name}});
-  const auto id = broker_.next_message_id();
-  const auto body =
-      thing::make_request(std::to_string(id), "thing.topo.change",
-                          boost::json::object{{"status", 1}, {"subList", std::move(list)}});
-  broker_.publish_to(
-      auth::device_session_key(gateway.product_key, gateway.device_name),
-      make_message(thing::sys_topic(gateway.product_key, gateway.device_name, "thing/topo/change"),
-                   body, 1, false, id));
 }
 
 void thing_service::forward(std::string_view topic, std::string_view payload) {

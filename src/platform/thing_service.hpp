@@ -132,8 +132,6 @@ private:
   bool carry_out(std::string_view pk, std::string_view dn, std::uint8_t qos, const thing::action& a,
                  store::timestamp now);
   // Publishes a forward for applications (routed on any worker).
-  // thing/topo/change status 1 to a gateway whose sub-devices another one's thing.topo.add took.
-  void tell_topo_left(const store::device_ref& gateway, const std::vector<store::device_ref>& subs);
   void forward(std::string_view topic, std::string_view payload);
   void wake(std::string_view pk, std::string_view dn, std::string_view id, downlink_reply r);
 
