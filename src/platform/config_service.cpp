@@ -175,13 +175,13 @@ fs::path config_service::path_of(std::string_view id) const {
   return dir_ / (std::string(id) + ".bin");
 }
 
-std::string config_service::link_of(const config_record& c, std::string_view pk,
-                                    std::string_view dn) const {
+std::string config_service::link_of(std::string_view base, const config_record& c,
+                                    std::string_view pk, std::string_view dn) const {
   const auto expires =
       std::chrono::duration_cast<std::chrono::seconds>(
           std::chrono::system_clock::now().time_since_epoch() + std::chrono::hours(24))
           .count();
-  return url_base_ +
+  return std::string(base) +
          download_path(signer_, c.id, pk, dn, expires, config_download_prefix, config_sign_scope);
 }
 
@@ -332,12 +332,15 @@ std::optional<push_view> config_service::push_of(std::string_view pk, std::strin
 
 void config_service::tick() {
   struct send {
-    std::string pk, dn, payload;
+    config_record rec;
+    std::string dn;
     std::uint64_t id;
   };
   std::vector<send> out;
+  std::string base;
   {
     std::lock_guard lock(mu_);
+    base = url_base_;
     const auto now = clock::now();
     const auto wall = std::chrono::system_clock::now();
     for (auto& [cid, st] : pushes_) {
@@ -374,12 +377,7 @@ void config_service::tick() {
         }
         d.state = push_device_state::sent;
         d.message_id = services_.next_message_id();
-        json::object msg{
-            {"id", std::to_string(d.message_id)},
-            {"version", "1.0"},
-            {"params", params_of(*rec, link_of(*rec, rec->product_key, d.device_name))},
-            {"method", "thing.config.push"}};
-        out.push_back({rec->product_key, d.device_name, json::serialize(msg), d.message_id});
+        out.push_back({*rec, d.device_name, d.message_id});
         st.tokens -= 1;
       }
       if (st.next >= st.view.devices.size())
@@ -387,9 +385,16 @@ void config_service::tick() {
     }
     sent_ += out.size();
   }
+  // Signed and written outside mu_: the workers answering config/get wait for nothing of this.
   for (auto& s : out) {
-    const std::string topic = "/sys/" + s.pk + "/" + s.dn + "/thing/config/push";
-    services_.publish_to_device(s.pk, s.dn, make_message(topic, s.payload, 1, false, s.id));
+    const auto& pk = s.rec.product_key;
+    json::object msg{{"id", std::to_string(s.id)},
+                     {"version", "1.0"},
+                     {"params", params_of(s.rec, link_of(base, s.rec, pk, s.dn))},
+                     {"method", "thing.config.push"}};
+    const std::string topic = "/sys/" + pk + "/" + s.dn + "/thing/config/push";
+    services_.publish_to_device(pk, s.dn,
+                                make_message(topic, json::serialize(msg), 1, false, s.id));
   }
 }
 
@@ -402,17 +407,21 @@ void config_service::on_get(std::string_view pk, std::string_view dn, std::strin
   if (const auto* v = o->if_contains("id"); v != nullptr && (v->is_string() || v->is_number()))
     id = *v;
   json::object reply{{"id", std::move(id)}, {"version", "1.0"}};
+  std::optional<config_record> c;
+  std::string base;
   {
     std::lock_guard lock(mu_);
     ++gets_;
-    if (auto c = newest(pk)) {
-      reply["code"] = 200;
-      reply["data"] = params_of(*c, link_of(*c, pk, dn));
-    } else {
-      reply["code"] = 404;
-      reply["data"] = json::object{};
-      reply["message"] = "no configuration for product " + std::string(pk);
-    }
+    c = newest(pk);
+    base = url_base_;
+  }
+  if (c) {
+    reply["code"] = 200;
+    reply["data"] = params_of(*c, link_of(base, *c, pk, dn));
+  } else {
+    reply["code"] = 404;
+    reply["data"] = json::object{};
+    reply["message"] = "no configuration for product " + std::string(pk);
   }
   services_.publish_to_device(
       pk, dn, make_message(std::string(topic) + "_reply", json::serialize(reply), 0, false));

@@ -116,7 +116,9 @@ private:
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
   };
-  std::string link_of(const config_record& c, std::string_view pk, std::string_view dn) const;
+  // The signed link (an HMAC): built outside mu_, from a copy of url_base_ taken under it.
+  std::string link_of(std::string_view base, const config_record& c, std::string_view pk,
+                      std::string_view dn) const;
   std::optional<config_record> newest(std::string_view pk) const; // under mu_
 
   services& services_;
