@@ -159,6 +159,11 @@ asio::awaitable<attempt_result> fetch(Stream& s, beast::tcp_stream& low, const h
     auto piece = chunk.size() - p.get().body().size;
     if (r.cut_after > 0 && got + piece > r.cut_after)
       piece = static_cast<std::size_t>(r.cut_after - got);
+    // Never past the expected size, whatever the server sends: the disk stays bounded, and
+    // the size and digest checks decide on what was kept.
+    const bool past = r.size > 0 && total + piece > r.size;
+    if (past)
+      piece = static_cast<std::size_t>(r.size - std::min(total, r.size));
     file.write(chunk.data(), static_cast<std::streamsize>(piece));
     if (!file) {
       out.ec = boost::system::errc::make_error_code(boost::system::errc::no_space_on_device);
@@ -168,6 +173,10 @@ asio::awaitable<attempt_result> fetch(Stream& s, beast::tcp_stream& low, const h
     total += piece;
     if (r.progress)
       r.progress(total, r.size);
+    if (past) {
+      out.complete = true;
+      co_return out;
+    }
     if (r.cut_after > 0 && got >= r.cut_after) {
       out.ec = asio::error::connection_aborted; // cut on purpose: the next attempt resumes
       co_return out;

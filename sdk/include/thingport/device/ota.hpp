@@ -73,7 +73,7 @@ private:
 struct download_request {
   std::string url;            // http:// or https://
   std::filesystem::path file; // appended to when it holds a first part (resume), else created
-  std::uint64_t size = 0;     // expected; 0: not checked
+  std::uint64_t size = 0;     // expected, and nothing past it is kept; 0: not checked
   std::string md5, sha256;    // expected, lower-case hex; empty: not checked
   std::string ca_file;        // https: the CA (empty: the system's)
   std::chrono::milliseconds timeout{30000}; // per attempt, between two pieces
