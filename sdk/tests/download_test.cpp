@@ -21,7 +21,8 @@ using tcp = asio::ip::tcp;
 // Answers one GET with 200 and `body_size` bytes of 'a', whatever the request asked.
 class flooding_server {
 public:
-  explicit flooding_server(std::size_t body_size) : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
+  explicit flooding_server(std::size_t body_size)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}) {
     thread_ = std::thread([this, body_size] {
       boost::system::error_code ec;
       tcp::socket s(io_);
