@@ -70,6 +70,10 @@ def test_retained_messages_set_receive_replace_and_clear(client_factory, topic):
     for q in (0, 1, 2):
         pub.publish(f"{topic}/r{q}", f"old {q}", q, retain=True)
     pub.publish(f"{topic}/r0", "new 0", 0, retain=True)  # replaces the first one
+    # QoS 0 has no acknowledgement: the PUBACK of a later QoS 1 PUBLISH on the same connection
+    # proves the server has handled it (one connection's packets are handled in order). Without
+    # it, a subscriber on another connection can be served before the server reads "new 0".
+    pub.publish(f"{topic}/fence", "", 1)
 
     sub = client_factory()
     assert sub.subscribe(f"{topic}/#", 2) == [2]
