@@ -234,9 +234,10 @@ void device_policy::on_online(const client_identity& who, const connection_facts
   const auto& li = a->login;
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
-  dir_.mark_online(li.product_key, li.device_name,
-                   online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
-                               c.transport.kind, now, li.rrpc_ext()});
+  // Views, not copies: the key ("d|pk/dn" without "d|"), client id and address live with the
+  // connection until its on_offline, which marks it offline first.
+  dir_.mark_online(online_view{std::string_view(who.session_key).substr(2), c.serial, c.client_id,
+                               c.transport.remote_address, c.transport.kind, now, li.rrpc_ext()});
   dir_.mark_activated(li.product_key, li.device_name);
   enqueue({li.product_key, li.device_name, true, now, ip});
   publish_status(li, true, ip);
