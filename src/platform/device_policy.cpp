@@ -39,15 +39,28 @@ const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
   return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
 }
 
-bool is_device(const auth::login_identity& li) noexcept {
-  return li.kind == auth::client_kind::device;
+// Fills what the identity keeps of a login: its kind, flags, iotId and (devices and
+// registration links, whose session key is "d|pk/dn" or "r|pk/dn") views of pk and dn.
+// `id.session_key` is set already (moved out of li).
+void keep_login(aliyun_identity& id, const auth::login_identity& li) {
+  id.kind = li.kind;
+  id.rrpc_ext = li.rrpc_ext();
+  id.iot_id_size = static_cast<std::uint8_t>(std::min(li.iot_id.size(), id.iot_id_buf.size()));
+  std::copy_n(li.iot_id.data(), id.iot_id_size, id.iot_id_buf.data());
+  const std::string_view key = id.session_key;
+  const auto pk = li.product_key.size(), dn = li.device_name.size();
+  if (!li.product_key.empty() && key.size() == 2 + pk + 1 + dn &&
+      key.substr(2, pk) == li.product_key && key.substr(3 + pk) == li.device_name)
+    id.device = {key.substr(2, pk), key.substr(3 + pk)};
+  else if (id.kind == auth::client_kind::device)
+    id.kind = auth::client_kind::anonymous; // never: login.cpp makes "d|pk/dn"; not a device
 }
 
 } // namespace
 
-const auth::login_identity* device_login(const client_identity& who) noexcept {
+const device_login_ref* device_login(const client_identity& who) noexcept {
   const auto* a = as_aliyun(who);
-  return a != nullptr && is_device(a->login) ? &a->login : nullptr;
+  return a != nullptr && a->is_device() ? &a->device : nullptr;
 }
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
@@ -104,7 +117,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   id->check_delivery = true;
   id->max_subscriptions = opts_.max_subscriptions;
   id->max_filters_per_subscribe = opts_.max_filters_per_subscribe;
-  if (is_device(li)) {
+  if (li.kind == auth::client_kind::device) {
     auto perms = dir_.permissions(li.product_key);
     if (!perms)
       return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
@@ -118,7 +131,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
         products.push_back(std::move(p));
     id->permissions = auth::client_permissions::app(std::move(products));
   }
-  id->login = std::move(li);
+  keep_login(*id, li);
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
@@ -152,7 +165,7 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
   }
   spdlog::info("registration answered product={} device={} kind={}", li.product_key, li.device_name,
                auth::to_string(li.kind));
-  id->login = li;
+  keep_login(*id, li);
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
@@ -162,7 +175,7 @@ std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std:
   if (a == nullptr)
     return generic_.authorize_subscribe(who, filter, requested);
   if (a->permissions.can_subscribe(filter) ||
-      (is_device(a->login) && sub_may(a->login, filter, sub_use::subscribe)))
+      (a->is_device() && sub_may(a->device, filter, sub_use::subscribe)))
     return requested;
   return mqtt::suback_failure;
 }
@@ -173,7 +186,7 @@ publish_verdict device_policy::authorize_publish(const client_identity& who, std
   if (a == nullptr)
     return generic_.authorize_publish(who, topic, qos);
   if (a->permissions.can_publish(topic) ||
-      (is_device(a->login) && sub_may(a->login, topic, sub_use::publish)))
+      (a->is_device() && sub_may(a->device, topic, sub_use::publish)))
     return publish_verdict::allow;
   return publish_verdict::drop;
 }
@@ -221,39 +234,40 @@ bool device_policy::may_receive(const client_identity& who, const message& m, bo
     return generic_.may_receive(who, m, own);
   // A device's reply to a service call would come back to it through thing/service/+: what a
   // device publishes on a topic ending in "_reply" is not delivered back to it.
-  if (own && is_device(a->login) && m.topic.ends_with("_reply"))
+  if (own && a->is_device() && m.topic.ends_with("_reply"))
     return false;
   return a->permissions.can_receive(m.topic) ||
-         (is_device(a->login) && sub_may(a->login, m.topic, sub_use::receive));
+         (a->is_device() && sub_may(a->device, m.topic, sub_use::receive));
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login))
+  if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->login;
+  const auto& li = a->device;
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
-  dir_.mark_online(li.product_key, li.device_name,
-                   online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
-                               c.transport.kind, now, li.rrpc_ext()});
+  // Views, not copies: the key ("d|pk/dn" without "d|"), client id and address live with the
+  // connection until its on_offline, which marks it offline first.
+  dir_.mark_online(online_view{std::string_view(who.session_key).substr(2), c.serial, c.client_id,
+                               c.transport.remote_address, c.transport.kind, now, a->rrpc_ext});
   dir_.mark_activated(li.product_key, li.device_name);
-  enqueue({li.product_key, li.device_name, true, now, ip});
-  publish_status(li, true, ip);
+  enqueue({std::string(li.product_key), std::string(li.device_name), true, now, ip});
+  publish_status(li.product_key, li.device_name, a->iot_id(), true, ip);
 }
 
 void device_policy::on_offline(const client_identity& who, std::uint64_t serial, close_reason r) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login))
+  if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->login;
+  const auto& li = a->device;
   dir_.record_close(li.product_key, li.device_name, to_string(r)); // every close, takeovers too
   // A takeover closes the old link after the new one went online: that is no status change.
   if (!dir_.mark_offline(li.product_key, li.device_name, serial))
     return;
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
-  enqueue({li.product_key, li.device_name, false, store::now(), {}});
-  publish_status(li, false, {});
+  enqueue({std::string(li.product_key), std::string(li.device_name), false, store::now(), {}});
+  publish_status(li.product_key, li.device_name, a->iot_id(), false, {});
   // Its sub-devices were online through this link only.
   for (const auto& sub : dir_.subs_via(li.product_key, li.device_name))
     sub_offline(sub, li.product_key, li.device_name);
@@ -316,8 +330,7 @@ std::optional<store::device_ref> device_policy::gateway_online(std::string_view 
   return now_online ? now_online->via : std::nullopt;
 }
 
-bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,
-                            sub_use use) const {
+bool device_policy::sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
   // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
   std::array<std::string_view, 5> levels{}; // no allocation: this is on the per-message path
@@ -345,11 +358,6 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
     return false;
   return use == sub_use::publish ? perms->device_can_publish(dn, topic)
                                  : perms->device_can_subscribe(dn, topic);
-}
-
-void device_policy::publish_status(const auth::login_identity& li, bool online,
-                                   const std::string& ip) {
-  publish_status(li.product_key, li.device_name, li.iot_id, online, ip);
 }
 
 void device_policy::publish_status(std::string_view pk, std::string_view dn,
