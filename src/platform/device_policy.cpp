@@ -247,11 +247,15 @@ void device_policy::on_online(const client_identity& who, const connection_facts
   const auto& li = a->device;
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
+  const auto before = gateway_online(li.product_key, li.device_name);
   // Views, not copies: the key ("d|pk/dn" without "d|"), client id and address live with the
   // connection until its on_offline, which marks it offline first.
   dir_.mark_online(online_view{std::string_view(who.session_key).substr(2), c.serial, c.client_id,
                                c.transport.remote_address, c.transport.kind, now, a->rrpc_ext});
   dir_.mark_activated(li.product_key, li.device_name);
+  if (before) // it was logged in through a gateway: its own link wins
+    revoke({std::string(li.product_key), std::string(li.device_name)}, before->product_key,
+           before->device_name);
   enqueue({std::string(li.product_key), std::string(li.device_name), true, now, ip});
   publish_status(li.product_key, li.device_name, a->iot_id(), true, ip);
 }
@@ -279,6 +283,7 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
   const auto gateway = dir_.online(gpk, gdn);
   if (!gateway)
     return false;
+  const auto before = gateway_online(sub.product_key, sub.device_name);
   const auto now = store::now();
   online_info info{gateway->serial,
                    std::string(client_id),
@@ -289,6 +294,8 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
                    store::device_ref{std::string(gpk), std::string(gdn)}};
   dir_.mark_online(sub.product_key, sub.device_name, std::move(info));
   dir_.mark_activated(sub.product_key, sub.device_name);
+  if (before && (before->product_key != gpk || before->device_name != gdn))
+    revoke(sub, before->product_key, before->device_name); // the newer login wins
   // The gateway may have gone offline meanwhile: then so does the sub-device, at once.
   if (!dir_.online(gpk, gdn)) {
     dir_.mark_offline(sub.product_key, sub.device_name, gateway->serial);
@@ -313,6 +320,7 @@ bool device_policy::sub_offline(const store::device_ref& sub, std::string_view g
   if (dir_.find_device(sub.product_key, sub.device_name, rec) == auth::lookup_status::found)
     iot_id = rec.iot_id;
   publish_status(sub.product_key, sub.device_name, iot_id, false, {});
+  revoke(sub, gpk, gdn);
   return true;
 }
 
@@ -330,7 +338,7 @@ std::optional<store::device_ref> device_policy::gateway_online(std::string_view 
   return now_online ? now_online->via : std::nullopt;
 }
 
-bool device_policy::sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const {
+std::optional<device_policy::named> device_policy::device_named(std::string_view topic) noexcept {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
   // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
   std::array<std::string_view, 5> levels{}; // no allocation: this is on the per-message path
@@ -341,23 +349,55 @@ bool device_policy::sub_may(const device_login_ref& li, std::string_view topic, 
     at = end + 1;
   }
   if (topic.empty() || topic[0] != '/' || n < 2)
-    return false;
+    return std::nullopt;
   std::size_t first = 0;
   if (levels[0] == "sys" || levels[0] == "shadow" || levels[0] == "ext")
     first = levels[0] == "sys" ? 1 : 2;
   else if (levels[0] == "ota")
     first = 3;
   if (n < first + 2)
+    return std::nullopt;
+  return named{levels[first], levels[first + 1]};
+}
+
+bool device_policy::sub_may(const device_login_ref& li, std::string_view topic,
+                            sub_use use) const {
+  return sub_may(li.product_key, li.device_name, topic, use);
+}
+
+bool device_policy::sub_may(std::string_view gpk, std::string_view gdn, std::string_view topic,
+                            sub_use use) const {
+  const auto who = device_named(topic);
+  if (!who)
     return false;
-  const auto pk = levels[first], dn = levels[first + 1];
-  if ((pk == li.product_key && dn == li.device_name) ||
-      !dir_.online_via(pk, dn, li.product_key, li.device_name, use != sub_use::receive))
+  const auto [pk, dn] = *who;
+  if ((pk == gpk && dn == gdn) || !dir_.online_via(pk, dn, gpk, gdn, use != sub_use::receive))
     return false;
   const auto perms = dir_.permissions(pk);
   if (!perms)
     return false;
   return use == sub_use::publish ? perms->device_can_publish(dn, topic)
                                  : perms->device_can_subscribe(dn, topic);
+}
+
+void device_policy::revoke(const store::device_ref& sub, std::string_view gpk,
+                           std::string_view gdn) {
+  if (broker_ == nullptr)
+    return;
+  // Decided on the gateway session's worker, when the drop runs, by the SUBSCRIBE check itself:
+  // a filter naming the sub-device goes unless the gateway may subscribe it now (the
+  // sub-device logged in through it again meanwhile keeps it).
+  broker_->drop_filters(
+      auth::device_session_key(gpk, gdn),
+      [this, sub, gpk = std::string(gpk), gdn = std::string(gdn)](const client_identity* who,
+                                                                  std::string_view filter) {
+        const auto n = device_named(filter);
+        if (!n || n->product_key != sub.product_key || n->device_name != sub.device_name)
+          return false;
+        if (who != nullptr)
+          return authorize_subscribe(*who, filter, 1) == mqtt::suback_failure;
+        return !sub_may(gpk, gdn, filter, sub_use::subscribe); // a session restored at start
+      });
 }
 
 void device_policy::publish_status(std::string_view pk, std::string_view dn,

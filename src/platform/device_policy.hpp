@@ -135,6 +135,16 @@ private:
   // last notice, thing/disable, still reaches its gateway), whose own product permits it.
   enum class sub_use : std::uint8_t { publish, subscribe, receive };
   bool sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const;
+  bool sub_may(std::string_view gpk, std::string_view gdn, std::string_view topic,
+               sub_use use) const;
+  // The device a topic (or filter) names in the levels sub_may checks; views into `topic`.
+  struct named {
+    std::string_view product_key, device_name;
+  };
+  static std::optional<named> device_named(std::string_view topic) noexcept;
+  // The login of `sub` through gateway gpk/gdn ended: the gateway's session loses the filters
+  // it held only as that sub-device's gateway (asynchronously, on the session's worker).
+  void revoke(const store::device_ref& sub, std::string_view gpk, std::string_view gdn);
   void enqueue(status_write w);
   void writer_loop();
 
