@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <iterator>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
@@ -273,8 +274,12 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   enqueue({std::string(li.product_key), std::string(li.device_name), false, store::now(), {}});
   publish_status(li.product_key, li.device_name, a->iot_id(), false, {});
   // Its sub-devices were online through this link only.
-  for (const auto& sub : dir_.subs_via(li.product_key, li.device_name))
-    sub_offline(sub, li.product_key, li.device_name);
+  std::vector<store::device_ref> gone;
+  for (auto& sub : dir_.subs_via(li.product_key, li.device_name))
+    if (sub_offline_only(sub, li.product_key, li.device_name))
+      gone.push_back(std::move(sub));
+  if (!gone.empty())
+    revoke(std::move(gone), li.product_key, li.device_name);
 }
 
 bool device_policy::sub_online(const store::device_ref& sub, std::string_view iot_id,
@@ -309,6 +314,14 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
 
 bool device_policy::sub_offline(const store::device_ref& sub, std::string_view gpk,
                                 std::string_view gdn) {
+  if (!sub_offline_only(sub, gpk, gdn))
+    return false;
+  revoke(sub, gpk, gdn);
+  return true;
+}
+
+bool device_policy::sub_offline_only(const store::device_ref& sub, std::string_view gpk,
+                                     std::string_view gdn) {
   const auto now_online = dir_.online(sub.product_key, sub.device_name);
   if (!now_online || !now_online->via || now_online->via->product_key != gpk ||
       now_online->via->device_name != gdn ||
@@ -320,7 +333,6 @@ bool device_policy::sub_offline(const store::device_ref& sub, std::string_view g
   if (dir_.find_device(sub.product_key, sub.device_name, rec) == auth::lookup_status::found)
     iot_id = rec.iot_id;
   publish_status(sub.product_key, sub.device_name, iot_id, false, {});
-  revoke(sub, gpk, gdn);
   return true;
 }
 
@@ -382,17 +394,28 @@ bool device_policy::sub_may(std::string_view gpk, std::string_view gdn, std::str
 
 void device_policy::revoke(const store::device_ref& sub, std::string_view gpk,
                            std::string_view gdn) {
+  revoke(std::vector<store::device_ref>{sub}, gpk, gdn);
+}
+
+void device_policy::revoke(std::vector<store::device_ref> subs, std::string_view gpk,
+                           std::string_view gdn) {
   if (broker_ == nullptr)
     return;
+  std::unordered_set<std::string> names;
+  for (const auto& r : subs)
+    names.insert(r.product_key + "/" + r.device_name);
   // Decided on the gateway session's worker, when the drop runs, by the SUBSCRIBE check itself:
-  // a filter naming the sub-device goes unless the gateway may subscribe it now (the
-  // sub-device logged in through it again meanwhile keeps it).
+  // a filter naming one of the sub-devices goes unless the gateway may subscribe it now (one
+  // logged in through it again meanwhile keeps it).
   broker_->drop_filters(
       auth::device_session_key(gpk, gdn),
-      [this, sub, gpk = std::string(gpk), gdn = std::string(gdn)](const client_identity* who,
-                                                                  std::string_view filter) {
+      [this, names = std::move(names), gpk = std::string(gpk), gdn = std::string(gdn),
+       key = std::string()](const client_identity* who, std::string_view filter) mutable {
         const auto n = device_named(filter);
-        if (!n || n->product_key != sub.product_key || n->device_name != sub.device_name)
+        if (!n)
+          return false;
+        key.assign(n->product_key).append("/").append(n->device_name);
+        if (!names.contains(key))
           return false;
         if (who != nullptr)
           return authorize_subscribe(*who, filter, 1) == mqtt::suback_failure;

@@ -145,6 +145,10 @@ private:
   // The login of `sub` through gateway gpk/gdn ended: the gateway's session loses the filters
   // it held only as that sub-device's gateway (asynchronously, on the session's worker).
   void revoke(const store::device_ref& sub, std::string_view gpk, std::string_view gdn);
+  // The same for many at once (the gateway's link closed): one pass over its filters.
+  void revoke(std::vector<store::device_ref> subs, std::string_view gpk, std::string_view gdn);
+  // sub_offline without the revoke (the caller revokes them together).
+  bool sub_offline_only(const store::device_ref& sub, std::string_view gpk, std::string_view gdn);
   void enqueue(status_write w);
   void writer_loop();
 

@@ -17,6 +17,12 @@ namespace thingport::platform {
 
 namespace {
 
+// A sub-device's OTA messages come from the gateway it is logged in through.
+bool gateway_of(const std::optional<online_info>& sub, const auth::login_identity& who) {
+  return sub && sub->via && sub->via->product_key == who.product_key &&
+         sub->via->device_name == who.device_name;
+}
+
 using clock = std::chrono::steady_clock;
 
 // The consumer kinds of the OTA topics; the thing layer's kinds are far below.
@@ -137,7 +143,7 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
   const auto* login = device_login(*who);
   if (login == nullptr)
     return;
-  // A device speaks for itself only (a gateway's sub-devices: not in this version).
+  // A device speaks for itself, a gateway also for a sub-device logged in through it.
   std::string_view pk, dn;
   if (kind == kind_get) {
     const auto t = thing::classify_topic(m->topic);
@@ -150,7 +156,8 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
                                      : "inform",
               pk, dn);
   }
-  if (pk != login->product_key || dn != login->device_name)
+  if ((pk != login->product_key || dn != login->device_name) &&
+      !gateway_of(services_.devices().online(pk, dn), *login))
     return;
   {
     std::lock_guard lock(mu_);
@@ -354,7 +361,7 @@ void ota_service::schedule(clock::time_point now) {
       if (waiting->size() == scan_batch)
         st.cursor = d.device_name;
       auto on = services_.devices().online(st.job.product_key, d.device_name);
-      if (!on || on->via || wall - on->since < opts_.online_grace)
+      if (!on || wall - on->since < opts_.online_grace) // through a gateway too
         continue;
       auto marked = db_.mark_sent(id, d.device_name, store::now());
       if (!marked || !*marked)

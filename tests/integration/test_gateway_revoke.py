@@ -180,3 +180,18 @@ def test_a_persistent_gateway_session_loses_them_too(broker, api, made):
     assert json.loads(reply.payload)["code"] == 200
     sender.publish(topic, set_body(9), qos=1)
     nothing_before_marker(hub, sender)
+
+
+def test_the_sub_devices_own_login_ends_the_gateways_subscriptions(broker, fleet, made):
+    a, meter, sender = fleet["hubs"][0], fleet["meter"], fleet["app"]
+    topic = logged_in_and_subscribed(a, meter)
+    cred = aliyun.device_credentials(meter["productKey"], meter["deviceName"],
+                                     meter["deviceSecret"])
+    own = MqttClient(broker, client_id=cred["client_id"], username=cred["username"],
+                     password=cred["password"])
+    made.append(own)
+    own.connect()  # the newer login wins: its own link
+    own.disconnect()
+    assert a.session("login", topo_sign(meter, "c"))["code"] == 200
+    sender.publish(topic, set_body(10), qos=1)
+    nothing_before_marker(a, sender)
