@@ -19,7 +19,7 @@ namespace thingport::platform {
 namespace {
 
 // A sub-device's OTA messages come from the gateway it is logged in through.
-bool gateway_of(const std::optional<online_info>& sub, const auth::login_identity& who) {
+bool gateway_of(const std::optional<online_info>& sub, const device_login_ref& who) {
   return sub && sub->via && sub->via->product_key == who.product_key &&
          sub->via->device_name == who.device_name;
 }
