@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/bridge.hpp"
@@ -158,6 +159,8 @@ public:
 
   // --- the session registry: session key -> id; any thread ---
   subscriber_id find_session(std::string_view key) const;
+  // The worker that holds the session named `key`, and its id; {nullptr, 0} when there is none.
+  std::pair<worker*, subscriber_id> session_home(std::string_view key) const;
   // `key` is the session's own key (session::key()): the registry keeps a view of it, so it
   // must stay until unregister_session() (or a later register_session() of the same key).
   void register_session(const std::string& key, subscriber_id id);

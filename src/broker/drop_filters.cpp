@@ -17,14 +17,10 @@ constexpr std::uint8_t max_drop_hops = 4; // a session that keeps moving: given 
 } // namespace
 
 void broker::drop_filters(std::string_view session_key, filter_pick drop) {
-  const auto id = find_session(session_key);
-  if (id == 0)
+  const auto [w, id] = session_home(session_key);
+  if (w == nullptr)
     return;
-  const auto home = sessions_.home(id);
-  if (!home)
-    return;
-  worker& w = *workers_[*home];
-  asio::post(w.io(), [&w, id, drop = std::move(drop)] { w.drop_filters(id, drop, 0); });
+  asio::post(w->io(), [w, id, drop = std::move(drop)] { w->drop_filters(id, drop, 0); });
 }
 
 void worker::drop_filters(subscriber_id id,

@@ -372,8 +372,7 @@ std::optional<device_policy::named> device_policy::device_named(std::string_view
   return named{levels[first], levels[first + 1]};
 }
 
-bool device_policy::sub_may(const device_login_ref& li, std::string_view topic,
-                            sub_use use) const {
+bool device_policy::sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const {
   return sub_may(li.product_key, li.device_name, topic, use);
 }
 
