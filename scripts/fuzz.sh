@@ -10,7 +10,8 @@ targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api fuzz_proxy)
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for name in "${targets[@]}"; do
+run_target() {
+  local name=$1 f seeds regressions
   f=build/fuzz/tests/fuzz/$name
   # Each target's own seeds when it has them (corpus_tsl for fuzz_tsl), else the MQTT corpus.
   seeds=tests/fuzz/corpus_${name#fuzz_}
@@ -22,7 +23,30 @@ for name in "${targets[@]}"; do
     fuzz_proxy) regressions=tests/fuzz/regressions_proxy ;;
   esac
   cp -r "$seeds" "$work/$name"
-  echo "fuzz: $name for $secs s"
   "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix=tests/fuzz/crash- \
-    "$work/$name" "$regressions" 2>&1 | tail -3
+    "$work/$name" "$regressions" >"$work/$name.log" 2>&1
+}
+# Each target is single-threaded: run as many at a time as there are cores.
+lanes=$(nproc)
+running=0
+for name in "${targets[@]}"; do
+  if [ "$running" -ge "$lanes" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  (
+    rc=0
+    run_target "$name" || rc=$?
+    echo "$rc" >"$work/$name.rc"
+  ) &
+  running=$((running + 1))
 done
+wait
+failed=0
+for name in "${targets[@]}"; do
+  rc=$(cat "$work/$name.rc" 2>/dev/null || echo missing)
+  echo "fuzz: $name for $secs s (exit $rc)"
+  tail -3 "$work/$name.log"
+  if [ "$rc" != 0 ]; then failed=1; fi
+done
+exit "$failed"

@@ -42,8 +42,10 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     if harness.TEST_STORE == "postgres":
-        # Tests of the SQLite files themselves; the SQLite run covers them.
-        kept = [i for i in items if i.get_closest_marker("sqlite_only") is None]
+        # Tests of the SQLite files themselves, and tests that read no identity or thing data:
+        # the SQLite run covers them.
+        kept = [i for i in items if i.get_closest_marker("sqlite_only") is None
+                and i.get_closest_marker("store_independent") is None]
         config.hook.pytest_deselected(items=[i for i in items if i not in kept])
         items[:] = kept
     for item in items:

@@ -16,6 +16,8 @@ import mqttraw
 from mqtt_clients import MqttClient, marker_payload
 from harness import WAIT, unique_id
 
+pytestmark = pytest.mark.store_independent
+
 CLOSE_WITHIN = 5.0  # s: a bad connection must be closed at least this promptly
 ACCEPTED = bytes([0x20, 0x02, 0x00, 0x00])  # CONNACK, return code 0
 

@@ -16,6 +16,8 @@ import mqttraw
 from mqtt_clients import expect_nothing_then_marker, marker_payload
 from harness import DENY_SUBSCRIBE, IS_MOSQUITTO, WAIT, unique_id
 
+pytestmark = pytest.mark.store_independent
+
 
 def read_until_types(c: mqttraw.RawClient, wanted: dict, timeout: float = WAIT) -> list:
     """Read packets until `wanted` ({ptype: count}) have all arrived, in any order; returns

@@ -21,7 +21,10 @@ from apiclient import Api
 from harness import BrokerProcess, poll_until
 from test_durability import clients, make_broker
 
-pytestmark = pytest.mark.thingport_only(reason="thingport's [limits] overload")
+pytestmark = [
+    pytest.mark.thingport_only(reason="thingport's [limits] overload"),
+    pytest.mark.store_independent,
+]
 
 __all__ = ["clients", "make_broker"]  # fixtures, imported for pytest
 

@@ -17,7 +17,10 @@ import pytest
 
 from sdkprobe import Probe, cpu_seconds
 
-pytestmark = pytest.mark.thingport_only(reason="tests the C++ SDK, not a broker")
+pytestmark = [
+    pytest.mark.thingport_only(reason="tests the C++ SDK, not a broker"),
+    pytest.mark.store_independent,
+]
 
 
 class FakeServer:

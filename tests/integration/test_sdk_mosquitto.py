@@ -12,7 +12,10 @@ import pytest
 from harness import BrokerProcess, unique_id
 from sdkprobe import probes  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.thingport_only(reason="tests the C++ SDK against Mosquitto")
+pytestmark = [
+    pytest.mark.thingport_only(reason="tests the C++ SDK against Mosquitto"),
+    pytest.mark.store_independent,
+]
 
 
 @pytest.fixture

@@ -28,7 +28,10 @@ from harness import WAIT, unique_id
 from transport_broker import (TransportBroker, TransportClient, broker,  # noqa: F401
                               make_dev_certs, unique_topic)
 
-pytestmark = pytest.mark.thingport_only(reason="thingport's TLS, WebSocket and auto listeners")
+pytestmark = [
+    pytest.mark.thingport_only(reason="thingport's TLS, WebSocket and auto listeners"),
+    pytest.mark.store_independent,
+]
 
 CLOSE_WITHIN = 5.0   # s: a bad connection is closed at least this promptly
 CONNECT_TIMEOUT = 10.0  # s: the server's bound on a whole handshake

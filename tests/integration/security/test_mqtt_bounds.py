@@ -10,7 +10,10 @@ import harness
 import mqttraw
 from harness import WAIT
 
-pytestmark = pytest.mark.thingport_only(reason="thingport's bounds")
+pytestmark = [
+    pytest.mark.thingport_only(reason="thingport's bounds"),
+    pytest.mark.store_independent,
+]
 
 
 @pytest.fixture(scope="module")
