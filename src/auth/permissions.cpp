@@ -359,7 +359,10 @@ client_permissions::app(std::vector<std::shared_ptr<const product_permissions>> 
   client_permissions p;
   p.mode_ = mode::app;
   std::erase(products, nullptr);
-  p.products_ = std::move(products);
+  if (!products.empty()) {
+    p.more_ = std::make_unique<extra>();
+    p.more_->products = std::move(products);
+  }
   return p;
 }
 
@@ -375,16 +378,23 @@ void client_permissions::add_sub_device(std::shared_ptr<const product_permission
     return;
   }
   remove_sub_device(product->product_key(), device_name);
+  if (!more_) {
+    more_ = std::make_unique<extra>();
+  }
   std::string key = device_name;
-  sub_devices_.emplace(std::move(key), identity{std::move(product), std::move(device_name)});
+  more_->sub_devices.emplace(std::move(key), identity{std::move(product), std::move(device_name)});
 }
 
 void client_permissions::remove_sub_device(std::string_view product_key,
                                            std::string_view device_name) {
-  auto [it, end] = sub_devices_.equal_range(device_name);
+  if (!more_) {
+    return;
+  }
+  auto& subs = more_->sub_devices;
+  auto [it, end] = subs.equal_range(device_name);
   while (it != end) {
     if (it->second.product->product_key() == product_key) {
-      it = sub_devices_.erase(it);
+      it = subs.erase(it);
     } else {
       ++it;
     }
@@ -399,13 +409,13 @@ bool client_permissions::device_check(std::string_view topic, bool publish) cons
   if (check(self_)) {
     return true;
   }
-  if (sub_devices_.empty()) {
+  if (!more_ || more_->sub_devices.empty()) {
     return false;
   }
   // A sub-device's topics name it in one of their levels: look only at those sub-devices.
   level_reader r(topic);
   while (!r.done()) {
-    auto [it, end] = sub_devices_.equal_range(r.next());
+    auto [it, end] = more_->sub_devices.equal_range(r.next());
     for (; it != end; ++it) {
       if (check(it->second)) {
         return true;
@@ -413,6 +423,12 @@ bool client_permissions::device_check(std::string_view topic, bool publish) cons
     }
   }
   return false;
+}
+
+const std::vector<std::shared_ptr<const product_permissions>>&
+client_permissions::products() const noexcept {
+  static const std::vector<std::shared_ptr<const product_permissions>> none;
+  return more_ ? more_->products : none;
 }
 
 bool client_permissions::can_publish(std::string_view topic) const noexcept {
@@ -424,7 +440,7 @@ bool client_permissions::can_publish(std::string_view topic) const noexcept {
   case mode::device:
     return device_check(topic, true);
   case mode::app:
-    return std::any_of(products_.begin(), products_.end(),
+    return std::any_of(products().begin(), products().end(),
                        [&](const auto& p) { return p->any_device_can_subscribe(topic); });
   }
   return false;
@@ -439,7 +455,7 @@ bool client_permissions::can_subscribe(std::string_view filter) const noexcept {
   case mode::device:
     return device_check(filter, false);
   case mode::app:
-    return std::any_of(products_.begin(), products_.end(),
+    return std::any_of(products().begin(), products().end(),
                        [&](const auto& p) { return p->app_can_subscribe(filter); });
   }
   return false;

@@ -115,7 +115,7 @@ public:
   // Gateways: once a sub-device has logged in through this device, its topics too.
   void add_sub_device(std::shared_ptr<const product_permissions> product, std::string device_name);
   void remove_sub_device(std::string_view product_key, std::string_view device_name);
-  std::size_t sub_device_count() const noexcept { return sub_devices_.size(); }
+  std::size_t sub_device_count() const noexcept { return more_ ? more_->sub_devices.size() : 0; }
 
   bool can_publish(std::string_view topic) const noexcept;
   bool can_subscribe(std::string_view filter) const noexcept;
@@ -137,11 +137,18 @@ private:
 
   bool device_check(std::string_view topic, bool publish) const noexcept;
 
+  // What a plain device's connection does not need, made on first use (memory per idle
+  // device, docs/performance.md): a gateway's sub-devices, an application's products.
+  struct extra {
+    // Sub-devices by device name, so that a check looks only at the names found in the topic.
+    std::unordered_multimap<std::string, identity, string_hash, std::equal_to<>> sub_devices;
+    std::vector<std::shared_ptr<const product_permissions>> products; // app
+  };
+  const std::vector<std::shared_ptr<const product_permissions>>& products() const noexcept;
+
   mode mode_ = mode::none;
   identity self_;
-  // Sub-devices by device name, so that a check looks only at the names found in the topic.
-  std::unordered_multimap<std::string, identity, string_hash, std::equal_to<>> sub_devices_;
-  std::vector<std::shared_ptr<const product_permissions>> products_; // app
+  std::unique_ptr<extra> more_;
 };
 
 } // namespace thingport::auth

@@ -138,9 +138,9 @@ subscriber_id broker::find_session(std::string_view key) const {
   return it == registry_.end() ? 0 : it->second;
 }
 
-void broker::register_session(const std::string& key, subscriber_id id) {
+void broker::register_session(std::string_view key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
-  auto it = registry_.find(std::string_view(key));
+  auto it = registry_.find(key);
   if (it == registry_.end()) {
     registry_.emplace(key, id);
     return;
@@ -152,9 +152,9 @@ void broker::register_session(const std::string& key, subscriber_id id) {
   registry_.insert(std::move(node));
 }
 
-void broker::unregister_session(const std::string& key, subscriber_id id) {
+void broker::unregister_session(std::string_view key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
-  const auto it = registry_.find(std::string_view(key));
+  const auto it = registry_.find(key);
   if (it != registry_.end() && it->second == id)
     registry_.erase(it);
 }

@@ -163,9 +163,9 @@ public:
   std::pair<worker*, subscriber_id> session_home(std::string_view key) const;
   // `key` is the session's own key (session::key()): the registry keeps a view of it, so it
   // must stay until unregister_session() (or a later register_session() of the same key).
-  void register_session(const std::string& key, subscriber_id id);
+  void register_session(std::string_view key, subscriber_id id);
   // Forgets `key` when it still names session `id`.
-  void unregister_session(const std::string& key, subscriber_id id);
+  void unregister_session(std::string_view key, subscriber_id id);
 
 private:
   void publish_on(worker& w, message_ptr m, std::function<void(bool)> done);

@@ -260,18 +260,20 @@ void client::attach(session& s, bool session_present) {
   }
   online_ = true;
   worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
-  for (const auto& [topic, payload] : identity_->greeting)
-    mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
-  if (identity_->close_after.count() > 0)
-    close_at_ = last_rx_ + identity_->close_after;
-  if (s.dropped != 0) {
+  if (const auto& r = identity_->reply) {
+    for (const auto& [topic, payload] : r->greeting)
+      mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
+    if (r->close_after.count() > 0)
+      close_at_ = last_rx_ + r->close_after;
+  }
+  if (s.view().dropped != 0) {
     spdlog::warn("session {}: {} messages were dropped while it was offline (queue full or the "
                  "store's disk budget)",
-                 s.key(), s.dropped);
-    s.dropped = 0;
+                 s.key(), s.view().dropped);
+    s.data().dropped = 0;
   }
   // Unacknowledged messages go again, with DUP, in their original order.
-  for (const auto& m : s.inflight) {
+  for (const auto& m : s.view().inflight) {
     if (m.released)
       send(mqtt::pubrel_packet{m.packet_id});
     else
@@ -367,7 +369,7 @@ void client::handle(const mqtt::publish_packet& p) {
                    log_topic(p.topic), suppressed_note(*n));
   }
   if (p.qos == 2) {
-    auto& ids = session_->inbound_qos2;
+    auto& ids = session_->data().inbound_qos2;
     if (std::find(ids.begin(), ids.end(), p.packet_id) != ids.end()) {
       // A retry of a message already routed: acknowledge again (once stored), deliver once.
       if (acks_ && std::any_of(acks_->begin(), acks_->end(),
@@ -475,7 +477,7 @@ void client::handle(const mqtt::puback_packet& p) {
     return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
-  session_->progress = last_rx_; // not a slow consumer (worker::sweep_congested)
+  session_->data().progress = last_rx_; // not a slow consumer (worker::sweep_congested)
   worker_.drain(*session_);
 }
 
@@ -490,7 +492,9 @@ void client::handle(const mqtt::pubrec_packet& p) {
 }
 
 void client::handle(const mqtt::pubrel_packet& p) {
-  auto& ids = session_->inbound_qos2;
+  if (!session_->has_data())
+    return send(mqtt::pubcomp_packet{p.packet_id});
+  auto& ids = session_->data().inbound_qos2;
   ids.erase(std::remove(ids.begin(), ids.end(), p.packet_id), ids.end());
   send(mqtt::pubcomp_packet{p.packet_id});
 }
@@ -501,7 +505,7 @@ void client::handle(const mqtt::pubcomp_packet& p) {
     return;
   worker_.acked(*session_, *m);
   session_->erase_inflight(p.packet_id);
-  session_->progress = last_rx_; // not a slow consumer (worker::sweep_congested)
+  session_->data().progress = last_rx_; // not a slow consumer (worker::sweep_congested)
   worker_.drain(*session_);
 }
 
@@ -514,7 +518,7 @@ void client::handle(const mqtt::subscribe_packet& p) {
   std::size_t explicit_subs = 0;
   bool interest = false; // new to this node: the SUBACK waits for the bridge
   if (bound != 0) {
-    for (const auto& sub : session_->subscriptions) {
+    for (const auto& sub : session_->view().subscriptions) {
       const auto& imp = who.implicit_subscriptions;
       if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end())
         ++explicit_subs;
@@ -527,7 +531,7 @@ void client::handle(const mqtt::subscribe_packet& p) {
     if (who.max_filters_per_subscribe != 0 && i >= who.max_filters_per_subscribe)
       granted = mqtt::suback_failure;
     if (granted != mqtt::suback_failure && bound != 0 && explicit_subs >= bound &&
-        std::none_of(session_->subscriptions.begin(), session_->subscriptions.end(),
+        std::none_of(session_->view().subscriptions.begin(), session_->view().subscriptions.end(),
                      [&](const mqtt::subscription& s) { return s.filter == sub.filter; }))
       granted = mqtt::suback_failure;
     if (granted == mqtt::suback_failure)

@@ -92,6 +92,8 @@ public:
   // reference to what the client holds anyway, not a copy per connection.
   const std::string& session_key() const noexcept;
   bool clean_session() const noexcept { return clean_session_; }
+  // Null until its CONNECT is accepted.
+  const std::shared_ptr<const client_identity>& identity() const noexcept { return identity_; }
 
 private:
   enum class state : std::uint8_t { awaiting_connect, awaiting_session, connected, closed };

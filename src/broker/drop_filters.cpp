@@ -39,7 +39,7 @@ void worker::drop_filters(subscriber_id id,
   }
   session& s = *it->second;
   std::vector<std::string> gone;
-  for (const auto& sub : s.subscriptions)
+  for (const auto& sub : s.view().subscriptions)
     if (drop(s.identity.get(), sub.filter))
       gone.push_back(sub.filter);
   for (const auto& f : gone)

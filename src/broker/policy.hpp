@@ -44,9 +44,13 @@ struct client_identity {
   std::uint16_t max_subscriptions = 0; // explicit subscriptions per session; 0: no limit
   std::uint8_t max_filters_per_subscribe = 0; // later filters get 0x80; 0: no limit
   // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
-  // to a dynamic registration; then the link is closed after close_after (0: never).
-  std::vector<std::pair<std::string, std::string>> greeting;
-  std::chrono::milliseconds close_after{0};
+  // to a dynamic registration; then the link is closed after close_after (0: never). Only such
+  // links have one: 8 bytes per identity, not 32 (memory per idle device, docs/performance.md).
+  struct farewell {
+    std::vector<std::pair<std::string, std::string>> greeting;
+    std::chrono::milliseconds close_after{0};
+  };
+  std::unique_ptr<farewell> reply;
 };
 
 // What a policy learns of a connection that went online.

@@ -4,6 +4,23 @@
 
 namespace thingport::broker {
 
+const session_data session::empty_{};
+
+session::session(subscriber_id id, std::string_view key)
+    : id_(id), own_key_(std::make_unique_for_overwrite<char[]>(key.size())) {
+  std::copy(key.begin(), key.end(), own_key_.get());
+  key_ = std::string_view(own_key_.get(), key.size());
+}
+
+session::session(subscriber_id id, std::shared_ptr<const client_identity> who)
+    : identity(std::move(who)), id_(id), key_(identity->session_key) {}
+
+session_data& session::data() {
+  if (!data_)
+    data_ = std::make_unique<session_data>();
+  return *data_;
+}
+
 std::uint16_t session::next_packet_id() noexcept {
   // The window is far smaller than 65535, so this terminates quickly.
   for (;;) {
@@ -15,13 +32,18 @@ std::uint16_t session::next_packet_id() noexcept {
 }
 
 inflight_message* session::find_inflight(std::uint16_t packet_id) noexcept {
-  for (auto& m : inflight)
+  if (!data_)
+    return nullptr;
+  for (auto& m : data_->inflight)
     if (m.packet_id == packet_id)
       return &m;
   return nullptr;
 }
 
 bool session::erase_inflight(std::uint16_t packet_id) noexcept {
+  if (!data_)
+    return false;
+  auto& inflight = data_->inflight;
   auto it = std::find_if(inflight.begin(), inflight.end(),
                          [&](const inflight_message& m) { return m.packet_id == packet_id; });
   if (it == inflight.end())
@@ -31,6 +53,7 @@ bool session::erase_inflight(std::uint16_t packet_id) noexcept {
 }
 
 bool session::add_subscription(const std::string& filter, std::uint8_t qos) {
+  auto& subscriptions = data().subscriptions;
   for (auto& s : subscriptions) {
     if (s.filter == filter) {
       s.qos = qos;
@@ -42,6 +65,9 @@ bool session::add_subscription(const std::string& filter, std::uint8_t qos) {
 }
 
 bool session::remove_subscription(std::string_view filter) {
+  if (!data_)
+    return false;
+  auto& subscriptions = data_->subscriptions;
   auto it = std::find_if(subscriptions.begin(), subscriptions.end(),
                          [&](const mqtt::subscription& s) { return s.filter == filter; });
   if (it == subscriptions.end())

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/container/devector.hpp>
@@ -41,12 +42,39 @@ struct inflight_message {
   std::uint64_t seq = 0; // its entry in the session store; 0: not stored
 };
 
+// What a session holds only once it is used: subscriptions, messages queued and in flight,
+// inbound QoS 2 ids, its store order. An idle clean-session link (most devices) never makes it
+// (memory per idle connection, docs/performance.md).
+struct session_data {
+  std::vector<mqtt::subscription> subscriptions;
+  // A devector, not a std::deque: libstdc++'s deque allocates 600 bytes when constructed.
+  boost::container::devector<queued_message> queue;
+  std::size_t queued_bytes = 0; // topic + payload bytes of `queue` (the byte bound)
+  std::vector<inflight_message> inflight;
+  std::vector<std::uint16_t> inbound_qos2; // PUBREC sent, PUBREL not yet received
+  std::uint64_t next_seq = 1;              // of the next stored entry (order within the session)
+  std::uint64_t dropped = 0;               // messages dropped by a bound since last logged
+  // When it last acknowledged a delivery (or was first watched as congested).
+  std::chrono::steady_clock::time_point progress{};
+};
+
 class session {
 public:
-  session(subscriber_id id, std::string key) : id_(id), key_(std::move(key)) {}
+  // Keeps its own copy of `key` (a persistent or restored session outlives any connection).
+  session(subscriber_id id, std::string_view key);
+  // A clean session of a client with an identity key: views `who->session_key`, which the
+  // session's `identity` keeps alive (no copy of "d|pk/dn" per device).
+  session(subscriber_id id, std::shared_ptr<const client_identity> who);
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   subscriber_id id() const noexcept { return id_; }
-  const std::string& key() const noexcept { return key_; }
+  std::string_view key() const noexcept { return key_; }
+
+  // The used parts: data() makes them on first use; view() reads them (empty when not made).
+  session_data& data();
+  const session_data& view() const noexcept { return data_ ? *data_ : empty_; }
+  bool has_data() const noexcept { return data_ != nullptr; }
 
   // Next free packet id (1..65535), skipping ids still in flight.
   std::uint16_t next_packet_id() noexcept;
@@ -57,28 +85,20 @@ public:
   bool add_subscription(const std::string& filter, std::uint8_t qos);
   bool remove_subscription(std::string_view filter);
 
-  bool persistent = false;    // cleanSession = 0
-  bool budgeted = false;      // counted in its credential's persistent-session budget
-  bool stored = false;        // kept in the session store: every change is written there
-  std::uint64_t next_seq = 1; // of the next stored entry (order within the session)
   std::shared_ptr<const client_identity> identity;
-  std::vector<mqtt::subscription> subscriptions;
-  // A devector, not a std::deque: libstdc++'s deque allocates 600 bytes when constructed, and
-  // most sessions never queue anything (memory per idle connection, docs/performance.md).
-  boost::container::devector<queued_message> queue;
-  std::size_t queued_bytes = 0; // topic + payload bytes of `queue` (the byte bound)
-  std::vector<inflight_message> inflight;
-  std::vector<std::uint16_t> inbound_qos2; // PUBREC sent, PUBREL not yet received
-  client* conn = nullptr;                  // attached connection, on this worker
-  std::uint64_t dropped = 0;               // messages dropped by a bound since last logged
-  // Its queue passed its bound while online: watched as a possible slow consumer; `progress` is
-  // when it last acknowledged a delivery (or was first watched).
+  client* conn = nullptr;  // attached connection, on this worker
+  bool persistent = false; // cleanSession = 0
+  bool budgeted = false;   // counted in its credential's persistent-session budget
+  bool stored = false;     // kept in the session store: every change is written there
+  // Its queue passed its bound while online: watched as a possible slow consumer (progress).
   bool congested = false;
-  std::chrono::steady_clock::time_point progress{};
 
 private:
+  static const session_data empty_;
   subscriber_id id_;
-  std::string key_;
+  std::unique_ptr<char[]> own_key_; // the key's bytes, unless it views the identity's
+  std::string_view key_;
+  std::unique_ptr<session_data> data_;
   std::uint16_t last_packet_id_ = 0;
 };
 

@@ -40,7 +40,7 @@ public:
     auto m = messages_.find(e.message_id);
     if (it == sessions_.end() || m == messages_.end())
       return;
-    session& s = *it->second.s;
+    auto& s = it->second.s->data();
     s.next_seq = std::max(s.next_seq, e.seq + 1);
     ++entries_;
     if (e.state == store::entry_state::queued) {

@@ -39,7 +39,11 @@ void worker::create_session(client& c) {
     return c.refuse_session();
   const bool stored = !c.clean_session() && broker_.writer() != nullptr;
   const auto id = broker_.sessions().allocate(index_, stored);
-  auto s = std::make_unique<session>(id, c.session_key());
+  // A clean session ends with its connection: it views the identity's key (no copy per device).
+  const auto& who = c.identity();
+  auto s = c.clean_session() && who && !who->session_key.empty()
+               ? std::make_unique<session>(id, who)
+               : std::make_unique<session>(id, c.session_key());
   session& ref = *s;
   broker_.register_session(ref.key(), id);
   sessions_.emplace(id, std::move(s));
@@ -47,8 +51,9 @@ void worker::create_session(client& c) {
   ref.budgeted = budgeted;
   if (stored) {
     ref.stored = true;
-    persist(store::put_session{ref.key(), std::chrono::time_point_cast<std::chrono::milliseconds>(
-                                              std::chrono::system_clock::now())});
+    persist(store::put_session{
+        std::string(ref.key()),
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now())});
   }
   c.attach(ref, false);
 }
@@ -139,8 +144,9 @@ void worker::detach_session(client& c, session& s) {
     s.conn = nullptr;
   // Publishers held by this session's queue go on: a persistent session keeps what it queued
   // (that is its promise), a clean one is destroyed below.
-  for (auto& q : s.queue)
-    q.hold.reset();
+  if (s.has_data())
+    for (auto& q : s.data().queue)
+      q.hold.reset();
   if (!s.persistent)
     destroy_session(s);
 }
@@ -149,11 +155,11 @@ void worker::destroy_session(session& s) {
   const auto id = s.id();
   if (s.budgeted)
     broker_.give_budget(s.key());
-  broker_.release_queued(s.queued_bytes);
+  broker_.release_queued(s.view().queued_bytes);
   if (s.stored)
-    persist(store::delete_session{s.key()});
+    persist(store::delete_session{std::string(s.key())});
   auto* link = broker_.linked();
-  for (const auto& sub : s.subscriptions)
+  for (const auto& sub : s.view().subscriptions)
     if (broker_.index().unsubscribe(sub.filter, id) && link != nullptr)
       link->interest(sub.filter, false);
   broker_.unregister_session(s.key(), id);
@@ -211,8 +217,8 @@ void worker::route(const message_ptr& m, publish_ack* ack) {
       session& s = *it->second;
       // Never the publisher's own subscription: it would wait for acknowledgements it cannot
       // read while it is held (that one is dropped at the bound and counted, as before).
-      const bool full =
-          may_hold && counts && s.conn != nullptr && s.queue.size() >= bound && mt.id != m->origin;
+      const bool full = may_hold && counts && s.conn != nullptr && s.view().queue.size() >= bound &&
+                        mt.id != m->origin;
       deliver(s, m, mt.qos, false, token_for(s.stored, mt.qos), full ? token() : no_ack);
       continue;
     }
@@ -293,17 +299,17 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
   if (s.conn != nullptr) {
     if (qos == 0)
       return s.conn->send_publish(*m, 0, retain, false, 0);
-    if (s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
+    if (s.view().queue.empty() && s.view().inflight.size() < broker_.opts().max_inflight) {
       const auto pid = s.next_packet_id();
       if (!s.stored) {
-        s.inflight.push_back({m, pid, qos, retain, false, 0});
+        s.data().inflight.push_back({m, pid, qos, retain, false, 0});
         return s.conn->send_publish(*m, qos, retain, false, pid);
       }
       if (drop_over_budget(s))
         return;
       auto mm = with_id(m);
       const auto seq = store_entry(s, mm, qos, retain, store::entry_state::inflight, pid, 0, ack);
-      s.inflight.push_back({mm, pid, qos, retain, false, seq});
+      s.data().inflight.push_back({mm, pid, qos, retain, false, seq});
       return s.conn->send_publish(*mm, qos, retain, false, pid);
     }
   } else if (qos == 0 || !s.persistent) {
@@ -312,7 +318,8 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
   }
   const auto& o = broker_.opts();
   const std::size_t bytes = m->topic.size() + m->payload.size();
-  const bool over = s.queue.size() >= o.max_queued || s.queued_bytes + bytes > o.max_queued_bytes;
+  auto& sd = s.data();
+  const bool over = sd.queue.size() >= o.max_queued || sd.queued_bytes + bytes > o.max_queued_bytes;
   // Past the bound only for a connected subscriber, and only when its publisher is held (or a
   // router on another worker counted it in and acknowledged on that basis).
   const bool keep = s.conn != nullptr && o.overload == overload_mode::backpressure &&
@@ -326,7 +333,7 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
       hold->failed.store(true, std::memory_order_relaxed);
     return drop_full(s);
   }
-  s.queued_bytes += bytes;
+  sd.queued_bytes += bytes;
   queued_message q{m, qos, retain, 0, 0, over ? hold : no_ack};
   if (s.stored) {
     q.expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -335,8 +342,8 @@ void worker::deliver(session& s, const message_ptr& m, std::uint8_t granted, boo
     q.msg = with_id(m);
     q.seq = store_entry(s, q.msg, qos, retain, store::entry_state::queued, 0, q.expires_ms, ack);
   }
-  s.queue.push_back(std::move(q));
-  broker_.sessions().set_queued(s.id(), s.queue.size());
+  sd.queue.push_back(std::move(q));
+  broker_.sessions().set_queued(s.id(), sd.queue.size());
   if (over) {
     stats_.held.fetch_add(1, std::memory_order_relaxed);
     watch_congested(s);
@@ -347,7 +354,7 @@ void worker::watch_congested(session& s) {
   if (s.congested || s.conn == nullptr)
     return;
   s.congested = true;
-  s.progress = std::chrono::steady_clock::now();
+  s.data().progress = std::chrono::steady_clock::now();
   congested_.push_back(s.id());
   arm_sweep();
 }
@@ -374,11 +381,11 @@ void worker::sweep_congested() {
     if (it == sessions_.end())
       continue; // gone, or moved (its new worker watches it)
     session& s = *it->second;
-    if (s.conn == nullptr || s.queue.size() < broker_.opts().max_queued) {
+    if (s.conn == nullptr || s.view().queue.size() < broker_.opts().max_queued) {
       s.congested = false;
       continue;
     }
-    if (now - s.progress < broker_.opts().slow_consumer) {
+    if (now - s.view().progress < broker_.opts().slow_consumer) {
       keep.push_back(id);
       continue;
     }
@@ -386,7 +393,7 @@ void worker::sweep_congested() {
     spdlog::warn(
         "session {}: {} messages queued past its bound and nothing acknowledged for "
         "{} s: closing it as a slow consumer ([limits] slow_consumer)",
-        s.key(), s.queue.size(),
+        s.key(), s.view().queue.size(),
         std::chrono::duration_cast<std::chrono::seconds>(broker_.opts().slow_consumer).count());
     s.conn->close(close_reason::slow_consumer); // may destroy `s`
   }
@@ -402,11 +409,15 @@ void worker::sweep_congested() {
 void worker::drain(session& s) {
   std::int64_t now_ms = 0; // read once, when a message carries an expiry
   std::uint64_t expired = 0;
-  const std::size_t queued_before = s.queue.size();
-  while (s.conn != nullptr && !s.queue.empty() && s.inflight.size() < broker_.opts().max_inflight) {
-    queued_message q = std::move(s.queue.front());
-    s.queue.pop_front();
-    s.queued_bytes -= q.msg->topic.size() + q.msg->payload.size();
+  if (!s.has_data())
+    return; // nothing queued
+  auto& sd = s.data();
+  const std::size_t queued_before = sd.queue.size();
+  while (s.conn != nullptr && !sd.queue.empty() &&
+         sd.inflight.size() < broker_.opts().max_inflight) {
+    queued_message q = std::move(sd.queue.front());
+    sd.queue.pop_front();
+    sd.queued_bytes -= q.msg->topic.size() + q.msg->payload.size();
     broker_.release_queued(q.msg->topic.size() + q.msg->payload.size());
     if (q.expires_ms != 0) {
       if (now_ms == 0)
@@ -416,18 +427,19 @@ void worker::drain(session& s) {
       if (q.expires_ms <= now_ms) {
         ++expired;
         if (q.seq != 0)
-          persist(store::delete_entry{s.key(), q.seq, q.msg->id});
+          persist(store::delete_entry{std::string(s.key()), q.seq, q.msg->id});
         continue;
       }
     }
     const auto pid = s.next_packet_id();
     if (q.seq != 0)
-      persist(store::set_entry_state{s.key(), q.seq, store::entry_state::inflight, pid});
-    s.inflight.push_back({q.msg, pid, q.qos, q.retain, false, q.seq});
+      persist(
+          store::set_entry_state{std::string(s.key()), q.seq, store::entry_state::inflight, pid});
+    sd.inflight.push_back({q.msg, pid, q.qos, q.retain, false, q.seq});
     s.conn->send_publish(*q.msg, q.qos, q.retain, false, pid);
   }
-  if (s.queue.size() != queued_before)
-    broker_.sessions().set_queued(s.id(), s.queue.size());
+  if (sd.queue.size() != queued_before)
+    broker_.sessions().set_queued(s.id(), sd.queue.size());
   if (expired != 0) {
     stats_.dropped_expired.fetch_add(expired, std::memory_order_relaxed);
     spdlog::info("session {}: {} queued messages expired (offline_ttl), not delivered", s.key(),
@@ -445,7 +457,7 @@ bool worker::subscribe(session& s, const std::string& filter, std::uint8_t qos, 
     }
   }
   if (s.stored)
-    persist(store::put_subscription{s.key(), filter, qos});
+    persist(store::put_subscription{std::string(s.key()), filter, qos});
   return added;
 }
 
@@ -456,7 +468,7 @@ bool worker::unsubscribe(session& s, std::string_view filter) {
     if (auto* link = broker_.linked())
       link->interest(filter, false);
   if (s.stored)
-    persist(store::delete_subscription{s.key(), std::string(filter)});
+    persist(store::delete_subscription{std::string(s.key()), std::string(filter)});
   return true;
 }
 

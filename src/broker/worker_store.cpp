@@ -69,14 +69,14 @@ void worker::ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok) {
 std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
                                   store::entry_state state, std::uint16_t packet_id,
                                   std::int64_t expires_ms, const std::shared_ptr<ack_token>& ack) {
-  const auto seq = s.next_seq++;
+  const auto seq = s.data().next_seq++;
   if (m->id != last_stored_message_) {
     // Stored once per flush here; the store keeps the first copy of an id it already has.
     last_stored_message_ = m->id;
     persist(store::put_message{m->id, m->topic, m->payload, m->qos, m->retain,
                                store::timestamp{std::chrono::milliseconds{expires_ms}}, m});
   }
-  persist(store::put_entry{s.key(), seq, m->id, qos, retain, state, packet_id});
+  persist(store::put_entry{std::string(s.key()), seq, m->id, qos, retain, state, packet_id});
   if (ack && (store_acks_.empty() || store_acks_.back() != ack))
     store_acks_.push_back(ack);
   return seq;
@@ -92,10 +92,10 @@ message_ptr worker::with_id(const message_ptr& m) {
 void worker::drop_full(session& s) {
   stats_.dropped_queue_full.fetch_add(1, std::memory_order_relaxed);
   // Logged once per run of drops; the count is reported when the session is attached again.
-  if (s.dropped++ == 0)
+  if (s.data().dropped++ == 0)
     spdlog::warn("session {}: queue full ({} messages of {} bytes; [limits] offline_queue = {}, "
                  "offline_queue_bytes = {}): dropping new messages",
-                 s.key(), s.queue.size(), s.queued_bytes, broker_.opts().max_queued,
+                 s.key(), s.view().queue.size(), s.view().queued_bytes, broker_.opts().max_queued,
                  broker_.opts().max_queued_bytes);
 }
 
@@ -103,7 +103,7 @@ bool worker::drop_over_budget(session& s) {
   if (!broker_.store_over_budget())
     return false;
   stats_.dropped_disk_budget.fetch_add(1, std::memory_order_relaxed);
-  if (s.dropped++ == 0)
+  if (s.data().dropped++ == 0)
     spdlog::warn("session {}: the session store is over its disk budget ([store] disk_budget = "
                  "{} bytes): dropping new messages for it",
                  s.key(), broker_.opts().disk_budget);
@@ -128,12 +128,13 @@ bool broker::store_over_budget() const noexcept {
 
 void worker::acked(session& s, const inflight_message& m) {
   if (m.seq != 0 && s.stored)
-    persist(store::delete_entry{s.key(), m.seq, m.msg ? m.msg->id : 0});
+    persist(store::delete_entry{std::string(s.key()), m.seq, m.msg ? m.msg->id : 0});
 }
 
 void worker::released(session& s, const inflight_message& m) {
   if (m.seq != 0 && s.stored)
-    persist(store::set_entry_state{s.key(), m.seq, store::entry_state::released, m.packet_id});
+    persist(store::set_entry_state{std::string(s.key()), m.seq, store::entry_state::released,
+                                   m.packet_id});
 }
 
 session& worker::restore_session(const std::string& key) {

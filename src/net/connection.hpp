@@ -47,12 +47,19 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 
 using tcp_stream = asio::ip::tcp::socket;
+// A plain TCP link straight from the listener: its socket and every operation pending on it hold
+// the io_context's executor (8 bytes), not an any_io_executor (56 bytes, copied into each
+// pending read): memory per idle connection, docs/performance.md.
+using plain_tcp_stream = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 using tls_stream = asio::ssl::stream<tcp_stream>;
 using ws_stream = beast::websocket::stream<tcp_stream>;
 using wss_stream = beast::websocket::stream<tls_stream>;
 
 template <class Stream> struct transport_of;
 template <> struct transport_of<tcp_stream> {
+  static constexpr auto kind = broker::transport_kind::tcp;
+};
+template <> struct transport_of<plain_tcp_stream> {
   static constexpr auto kind = broker::transport_kind::tcp;
 };
 template <> struct transport_of<tls_stream> {

@@ -78,20 +78,22 @@ tcp::endpoint listener::local_endpoint() const {
 
 void listener::do_accept() {
   broker::worker& w = broker_.pick();
-  acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, tcp::socket s) {
+  acceptor_.async_accept(w.io(), [this, &w](boost::system::error_code ec, plain_tcp_stream s) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open())
       return;
     if (!ec) {
       w.stats().connections.fetch_add(1, std::memory_order_relaxed);
       if (kind_ == listener_kind::tcp && !proxy_) {
         asio::post(w.io(), [&w, s = std::move(s)]() mutable {
-          broker::transport_info info{broker::transport_kind::tcp, remote_address(s)};
-          std::make_shared<connection<tcp_stream>>(std::move(s), w, std::move(info))->start();
+          boost::system::error_code rec;
+          const auto peer = s.remote_endpoint(rec);
+          broker::transport_info info{broker::transport_kind::tcp, rec ? "?" : to_string(peer)};
+          std::make_shared<connection<plain_tcp_stream>>(std::move(s), w, std::move(info))->start();
         });
       } else {
         asio::post(w.io(),
                    [&w, kind = kind_, opts = opts_, proxy = proxy_, s = std::move(s)]() mutable {
-                     start_handshake(std::move(s), w, kind, std::move(opts), proxy);
+                     start_handshake(tcp::socket(std::move(s)), w, kind, std::move(opts), proxy);
                    });
       }
     } else {

@@ -142,11 +142,12 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
   id->session_key = li.session_key;
   id->max_qos = 1;
   id->check_delivery = true; // permissions deny everything: nothing is delivered
-  id->close_after = opts_.registration_linger;
+  id->reply = std::make_unique<client_identity::farewell>();
+  id->reply->close_after = opts_.registration_linger;
   boost::json::object answer{{"productKey", li.product_key}, {"deviceName", li.device_name}};
   if (li.kind == auth::client_kind::register_device) {
     answer["deviceSecret"] = li.registration_secret;
-    id->greeting.emplace_back("/ext/register", boost::json::serialize(answer));
+    id->reply->greeting.emplace_back("/ext/register", boost::json::serialize(answer));
   } else {
     // regnwl: the device may not exist yet; it gets a token for its connwl logins. Rare, so
     // the store write happens here, on the worker, instead of going through the writer.
@@ -162,7 +163,7 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
     answer["clientId"] =
         li.client_id.empty() ? li.product_key + "." + li.device_name : li.client_id;
     answer["deviceToken"] = token;
-    id->greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
+    id->reply->greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
   }
   spdlog::info("registration answered product={} device={} kind={}", li.product_key, li.device_name,
                auth::to_string(li.kind));

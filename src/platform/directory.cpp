@@ -2,6 +2,7 @@
 
 #include "auth/identity.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -405,7 +406,14 @@ std::size_t directory::subs_via_count(std::string_view gpk, std::string_view gdn
 void directory::record_close(std::string_view pk, std::string_view dn, std::string_view reason) {
   auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
-  last_close_.insert_or_assign(std::move(key), std::string(reason));
+  auto name = std::find(close_names_.begin(), close_names_.end(), reason);
+  if (name == close_names_.end()) {
+    if (close_names_.size() >= 255)
+      return; // not a close_reason name: there are far fewer
+    name = close_names_.insert(name, std::string(reason));
+  }
+  last_close_.insert_or_assign(std::move(key),
+                               static_cast<std::uint8_t>(name - close_names_.begin()));
 }
 
 std::optional<std::string> directory::last_close(std::string_view pk, std::string_view dn) const {
@@ -414,7 +422,7 @@ std::optional<std::string> directory::last_close(std::string_view pk, std::strin
   auto it = last_close_.find(key);
   if (it == last_close_.end())
     return std::nullopt;
-  return it->second;
+  return close_names_[it->second];
 }
 
 std::optional<online_info> directory::online(std::string_view pk, std::string_view dn) const {

@@ -172,7 +172,10 @@ private:
   // Key "pk/dn", a view of the connection's own (its identity's session key) or of `own`.
   online_map online_;
   string_map<std::vector<store::device_ref>> via_; // gateway "pk/dn" -> its online sub-devices
-  string_map<std::string> last_close_;             // key "pk/dn": a close_reason name
+  // Key "pk/dn": its last close reason, an index into close_names_ (one byte, not a string:
+  // an entry stays for every device that ever closed; docs/performance.md).
+  string_map<std::uint8_t> last_close_;
+  std::vector<std::string> close_names_; // the reasons seen, at most 255 (a close_reason name)
   std::size_t devices_ = 0;
 };
 
