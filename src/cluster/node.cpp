@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "broker/broker.hpp"
+#include "cluster/failover.hpp"
 #include "cluster/subject.hpp"
 
 namespace thingport::cluster {
@@ -271,6 +272,17 @@ void node::confirm(std::function<void(bool)> done) {
 
 void node::claimed(std::string_view key) {
   push({op::control, takeover_subject, std::string(key), 0, false}, false);
+}
+
+void node::link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
+                   const mqtt::will_message* will) {
+  if (failover_ != nullptr)
+    failover_->link_up(who, key, serial, will);
+}
+
+void node::link_down(std::uint64_t serial) {
+  if (failover_ != nullptr)
+    failover_->link_down(serial);
 }
 
 void node::announce(const registry_change& c) {
