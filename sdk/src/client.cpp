@@ -5,6 +5,7 @@
 //          -> again, until stop().
 // Per link (here): the transport, the read buffer, the ping state. What persists across links
 // (subscriptions, the in-flight window, the offline buffer) is in session.cpp.
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
@@ -27,6 +28,7 @@ using clock_type = client::impl::clock_type;
 constexpr auto token = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t max_write_batch = 64 * 1024;
 constexpr auto stop_grace = std::chrono::seconds(2);
+constexpr std::size_t max_filters_per_unsubscribe = 8; // as SUBSCRIBE: the platform's limit
 
 std::string status::describe() const {
   std::ostringstream out;
@@ -150,6 +152,7 @@ asio::awaitable<void> client::impl::run(std::shared_ptr<impl> self) {
   }
   stop_timer_.cancel();
   fail_all();
+  fail_unsubscribes();
   report(link_state::stopped, {});
   (void)self;
 }
@@ -220,6 +223,7 @@ void client::impl::on_connected() {
   ping_outstanding_ = false;
   last_sent_ = clock_type::now();
   resubscribe_and_resend();
+  resend_unsubscribes();
 }
 
 asio::awaitable<std::error_code> client::impl::serve_link() {
@@ -329,10 +333,11 @@ std::error_code client::impl::handle(const mqtt::packet& p) {
           on_suback(pkt);
         } else if constexpr (std::is_same_v<P, mqtt::pingresp_packet>) {
           ping_outstanding_ = false;
-        } else if constexpr (std::is_same_v<P, mqtt::unsuback_packet> ||
-                             std::is_same_v<P, mqtt::pubrec_packet> ||
+        } else if constexpr (std::is_same_v<P, mqtt::unsuback_packet>) {
+          on_unsuback(pkt.packet_id);
+        } else if constexpr (std::is_same_v<P, mqtt::pubrec_packet> ||
                              std::is_same_v<P, mqtt::pubcomp_packet>) {
-          // we send neither UNSUBSCRIBE nor QoS 2: nothing to match, nothing to do
+          // we send no QoS 2: nothing to match, nothing to do
         } else {
           return make_error_code(errc::unexpected_packet); // e.g. a second CONNACK
         }
@@ -423,6 +428,102 @@ const counters& client::stats() const noexcept {
 }
 asio::any_io_executor client::executor() const {
   return impl_->strand_;
+}
+
+void client::unsubscribe(std::vector<std::string> filters, completion done) {
+  asio::post(impl_->strand_, [i = impl_, f = std::move(filters), d = std::move(done)]() mutable {
+    i->do_unsubscribe(std::move(f), std::move(d));
+  });
+}
+
+void client::unsubscribe_if(std::function<bool(std::string_view)> which, completion done) {
+  asio::post(impl_->strand_, [i = impl_, w = std::move(which), d = std::move(done)]() mutable {
+    i->do_unsubscribe_if(w, std::move(d));
+  });
+}
+
+// -- unsubscribing (on the strand) --
+
+void client::impl::do_unsubscribe_if(const std::function<bool(std::string_view)>& which,
+                                     completion done) {
+  std::vector<std::string> picked;
+  for (const auto& [filter, s] : subs_)
+    if (which(filter))
+      picked.push_back(filter);
+  do_unsubscribe(std::move(picked), std::move(done));
+}
+
+void client::impl::do_unsubscribe(std::vector<std::string> filters, completion done) {
+  unsub_op op;
+  for (auto& f : filters)
+    if (subs_.erase(f) != 0)
+      op.filters.push_back(std::move(f));
+  if (op.filters.empty() || stopping_)
+    return finish(done, op.filters.empty() ? errc::ok : errc::stopped, false);
+  op.done = std::move(done);
+  unsub_ops_.push_back(std::move(op));
+  if (connected_)
+    send_unsubscribe(unsub_ops_.back());
+}
+
+void client::impl::send_unsubscribe(unsub_op& op) {
+  op.waiting.clear();
+  // One subscribed again meanwhile stays: its SUBSCRIBE went after this UNSUBSCRIBE's first try.
+  std::vector<std::string> gone;
+  for (const auto& f : op.filters)
+    if (!subs_.contains(f))
+      gone.push_back(f);
+  for (std::size_t at = 0; at < gone.size(); at += max_filters_per_unsubscribe) {
+    mqtt::unsubscribe_packet u;
+    u.packet_id = next_packet_id();
+    for (std::size_t i = at; i < std::min(gone.size(), at + max_filters_per_unsubscribe); ++i)
+      u.filters.push_back(gone[i]);
+    op.waiting.push_back(u.packet_id);
+    std::string bytes;
+    mqtt::encode(u, bytes);
+    enqueue(std::move(bytes));
+  }
+}
+
+void client::impl::on_unsuback(std::uint16_t id) {
+  for (auto it = unsub_ops_.begin(); it != unsub_ops_.end(); ++it) {
+    auto w = std::find(it->waiting.begin(), it->waiting.end(), id);
+    if (w == it->waiting.end())
+      continue;
+    it->waiting.erase(w);
+    if (it->waiting.empty()) {
+      completion done = std::move(it->done);
+      unsub_ops_.erase(it);
+      finish(done, errc::ok, false);
+    }
+    return;
+  }
+}
+
+void client::impl::resend_unsubscribes() {
+  for (auto it = unsub_ops_.begin(); it != unsub_ops_.end();) {
+    send_unsubscribe(*it);
+    if (!it->waiting.empty()) {
+      ++it;
+      continue;
+    }
+    completion done = std::move(it->done); // all of them subscribed again: nothing to send
+    it = unsub_ops_.erase(it);
+    finish(done, errc::ok, false);
+  }
+}
+
+void client::impl::fail_unsubscribes() {
+  auto ops = std::move(unsub_ops_);
+  unsub_ops_.clear();
+  for (auto& op : ops)
+    finish(op.done, errc::stopped, false);
+}
+
+bool client::impl::unsub_waiting(std::uint16_t id) const {
+  return std::any_of(unsub_ops_.begin(), unsub_ops_.end(), [id](const unsub_op& op) {
+    return std::find(op.waiting.begin(), op.waiting.end(), id) != op.waiting.end();
+  });
 }
 
 } // namespace thingport::device

@@ -71,6 +71,8 @@ public:
   // -- strand entry points (session.cpp, but do_stop) --
   void do_publish(outbound o);
   void do_subscribe(std::string filter, std::uint8_t qos, message_handler h, suback_handler done);
+  void do_unsubscribe(std::vector<std::string> filters, completion done); // (client.cpp)
+  void do_unsubscribe_if(const std::function<bool(std::string_view)>& which, completion done);
   void do_stop();
 
 private:
@@ -139,6 +141,19 @@ private:
   // SUBSCRIBEs of the current link waiting for their SUBACK; forgotten when the link ends (the
   // filters are subscribed again on the next one).
   std::map<std::uint16_t, std::vector<std::string>> suback_wait_;
+  // Unsubscribes not yet acknowledged (client.cpp): each waits for the UNSUBACKs of `waiting`
+  // (packet ids on the current link); sent again on the next link if that one ends first.
+  struct unsub_op {
+    std::vector<std::string> filters;
+    completion done;
+    std::vector<std::uint16_t> waiting;
+  };
+  std::deque<unsub_op> unsub_ops_;
+  void send_unsubscribe(unsub_op& op);
+  void on_unsuback(std::uint16_t id);
+  void resend_unsubscribes(); // a new link
+  void fail_unsubscribes();   // stopped
+  bool unsub_waiting(std::uint16_t id) const;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool connected_flag_ = false;

@@ -1,5 +1,6 @@
 #include "thingport/device/gateway.hpp"
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 
@@ -32,6 +33,29 @@ json::array refs_json(const std::vector<device_ref>& subs) {
   return out;
 }
 
+// Whether a filter names the sub-device where the platform looks for it: /sys/{pk}/{dn}/...,
+// /{pk}/{dn}/... (custom topics), /shadow/{x}/{pk}/{dn}, /ext/{x}/{pk}/{dn}/...,
+// /ota/device/{x}/{pk}/{dn}: the filters a gateway holds as that sub-device's gateway.
+bool names(std::string_view filter, const device_ref& sub) {
+  std::vector<std::string_view> levels;
+  for (std::size_t at = 1; at <= filter.size() && levels.size() < 5;) {
+    const auto end = std::min(filter.find('/', at), filter.size());
+    levels.push_back(filter.substr(at, end - at));
+    at = end + 1;
+  }
+  if (filter.empty() || filter[0] != '/' || levels.size() < 2)
+    return false;
+  std::size_t first = 0;
+  if (levels[0] == "sys")
+    first = 1;
+  else if (levels[0] == "shadow" || levels[0] == "ext")
+    first = 2;
+  else if (levels[0] == "ota")
+    first = 3;
+  return levels.size() >= first + 2 && levels[first] == sub.product_key &&
+         levels[first + 1] == sub.device_name;
+}
+
 } // namespace
 
 struct gateway::state {
@@ -47,6 +71,15 @@ struct gateway::state {
   std::string sys(std::string_view rest) const { return thingport::thing::sys_topic(pk, dn, rest); }
   std::string session(std::string_view op) const {
     return "/ext/session/" + pk + "/" + dn + "/combine/" + std::string(op);
+  }
+
+  // A logout ends the gateway's right to the sub-devices' topics (the platform drops those
+  // filters from its session): the client forgets them too, so no later link asks for them.
+  void forget(std::vector<device_ref> subs) {
+    c.unsubscribe_if([subs = std::move(subs)](std::string_view f) {
+      return std::any_of(subs.begin(), subs.end(),
+                         [f](const device_ref& r) { return names(f, r); });
+    });
   }
 
   json::object signed_entry(const triplet& t) const { return sign_entry(t, sign_method, now_ms()); }
@@ -159,6 +192,7 @@ std::string gateway::login(const triplet& sub, reply_handler done) {
 }
 
 std::string gateway::logout(const device_ref& sub, reply_handler done) {
+  state_->forget({sub});
   return state_->own.request(
       state_->session("logout"), "combine.logout",
       json::object{{"productKey", sub.product_key}, {"deviceName", sub.device_name}},
@@ -174,6 +208,7 @@ std::string gateway::batch_login(const std::vector<triplet>& subs, reply_handler
 }
 
 std::string gateway::batch_logout(const std::vector<device_ref>& subs, reply_handler done) {
+  state_->forget(subs);
   return state_->own.request(state_->session("batch_logout"), "combine.batch_logout",
                              refs_json(subs), std::move(done));
 }

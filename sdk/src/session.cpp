@@ -170,9 +170,9 @@ std::uint16_t client::impl::next_packet_id() {
     if (++last_id_ == 0)
       last_id_ = 1;
     const auto id = last_id_;
-    const bool used =
-        suback_wait_.contains(id) || std::any_of(inflight_.begin(), inflight_.end(),
-                                                 [id](const outbound& o) { return o.id == id; });
+    const bool used = suback_wait_.contains(id) || unsub_waiting(id) ||
+                      std::any_of(inflight_.begin(), inflight_.end(),
+                                  [id](const outbound& o) { return o.id == id; });
     if (!used)
       return id;
   }

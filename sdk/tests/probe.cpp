@@ -312,6 +312,15 @@ int main(int argc, char** argv) {
                      e["granted"] = granted;
                      emit(std::move(e));
                    });
+    } else if (cmd == "unsub") {
+      std::vector<std::string> filters;
+      for (std::string f; in >> f;)
+        filters.push_back(f);
+      c->unsubscribe(filters, [](std::error_code ec) {
+        json::object e = error_fields(ec);
+        e["event"] = "unsuback";
+        emit(std::move(e));
+      });
     } else if ((cmd == "post" || cmd == "event") && t) {
       std::string id;
       if (cmd == "event")

@@ -16,6 +16,8 @@
 #include <memory>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -348,6 +350,20 @@ int run(int argc, char** argv) {
                "to its topology, logged in through it in batches of 50 and posting by pack/post");
   app.add_option("--subs", sub_count,
                  "with --gateway: the first N sub-devices of --csv/--batch (0: all)");
+  std::string ota_version;
+  ota_run ota_opts;
+  std::string ota_dir;
+  app.add_option("--ota", ota_version,
+                 "OTA mode: each device informs this version, takes upgrade messages, downloads "
+                 "and checks the firmware over HTTP, then informs the new version");
+  app.add_option("--ota-fail", ota_opts.fail,
+                 "with --ota: the fraction of devices that report -2 on their first upgrade "
+                 "message (the job retries them)")
+      ->check(CLI::Range(0.0, 1.0));
+  app.add_option("--ota-workers", ota_opts.workers, "with --ota: download threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1u, 64u));
+  app.add_option("--ota-dir", ota_dir, "with --ota: where downloads go (default: a temp dir)");
   CLI11_PARSE(app, argc, argv);
 
   std::vector<triplet> devices;
@@ -421,6 +437,17 @@ int run(int argc, char** argv) {
   s.base.ca_file = ca;
   s.base.verify_peer = !insecure;
   s.base.keepalive = std::chrono::seconds(keepalive);
+  if (!ota_version.empty()) {
+    ota_opts.base = s.base;
+    ota_opts.devices = std::move(devices);
+    ota_opts.version = ota_version;
+    ota_opts.dir = ota_dir.empty() ? std::filesystem::temp_directory_path() /
+                                         ("thingport-ota-" + std::to_string(::getpid()))
+                                   : std::filesystem::path(ota_dir);
+    ota_opts.duration = s.duration;
+    ota_opts.verbose = s.verbose;
+    return run_ota(ota_opts);
+  }
   if (gateway_mode) {
     gateway_run g;
     g.base = s.base;

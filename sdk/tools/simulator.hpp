@@ -2,6 +2,7 @@
 // properties. Pure; any thread.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <random>
 #include <string>
@@ -55,5 +56,23 @@ struct gateway_run {
 // properties by pack/post (50 a message) `count` times. Exit code 0 when all logged in and every
 // post was answered 200; 3 otherwise.
 int run_gateway(const gateway_run& g);
+
+// --ota: devices that take OTA upgrades (simulator_ota.cpp).
+struct ota_run {
+  options base;
+  std::vector<triplet> devices;
+  std::string version;       // what each device informs at start
+  double fail = 0;           // the fraction that reports -2 on its first upgrade message
+  unsigned workers = 4;      // download threads
+  std::filesystem::path dir; // where downloads go (each removed once checked)
+  double duration = 0;       // seconds, then exit (0: no limit)
+  bool verbose = false;
+};
+// Runs until every device has informed the new version (or the duration or a signal). Prints
+// one summary line: devices, upgraded, messages, simulatedFailures, downloadErrors, bytes,
+// downloadSeconds, MBps, messageSeconds, devicesPerMinute, messagesPerSecond (upgrade messages
+// received in each second from the first). Exit code 0 when all upgraded without a download
+// error; 3 otherwise.
+int run_ota(const ota_run& r);
 
 } // namespace thingport::device::sim

@@ -88,6 +88,15 @@ metrics_snapshot take_snapshot(context& ctx) {
   }
   if (const auto* gw = ctx.platform.gateways())
     s.subdevice_logins_refused = gw->logins_refused();
+  if (ctx.ota != nullptr) {
+    s.ota = true;
+    s.ota_jobs_running = ctx.ota->jobs_running();
+    s.ota_upgrade_messages = ctx.ota->sent();
+    s.ota_download_bytes = ctx.ota->download_bytes();
+    s.ota_blocks = ctx.ota->blocks_served();
+    s.ota_block_bytes = ctx.ota->block_bytes();
+    s.ota_blocks_dropped = ctx.ota->blocks_dropped();
+  }
   if (ctx.http) {
     const auto& h = *ctx.http;
     s.http_refused_max_connections = h.refused_max_connections.load();
@@ -205,6 +214,21 @@ std::string render_metrics(const metrics_snapshot& s) {
                                   std::pair{"too_large", s.http_refused_too_large}})
     fmt::format_to(std::back_inserter(out), "thingport_http_refused_total{{reason=\"{}\"}} {}\n",
                    reason, n);
+  if (s.ota) {
+    metric(out, "thingport_ota_jobs_running", "gauge", "OTA jobs running (seen by the OTA thread).",
+           s.ota_jobs_running);
+    metric(out, "thingport_ota_upgrade_messages_total", "counter",
+           "OTA upgrade messages and firmware/get answers with an upgrade sent.",
+           s.ota_upgrade_messages);
+    metric(out, "thingport_ota_download_bytes_total", "counter",
+           "Firmware and configuration bytes sent over HTTP.", s.ota_download_bytes);
+    metric(out, "thingport_ota_blocks_total", "counter",
+           "Firmware blocks sent on thing/file/download_reply.", s.ota_blocks);
+    metric(out, "thingport_ota_block_bytes_total", "counter", "Firmware bytes sent in MQTT blocks.",
+           s.ota_block_bytes);
+    metric(out, "thingport_ota_blocks_dropped_total", "counter",
+           "Block requests dropped: past a device's block rate.", s.ota_blocks_dropped);
+  }
   if (s.clustered) {
     metric(out, "thingport_cluster_linked", "gauge",
            "1 while this node reaches NATS (0: new logins are refused with CONNACK 3).",

@@ -53,6 +53,7 @@ json::object job_json(const store::ota_job_record& j) {
                       {"ratePerMinute", j.rate_per_minute},
                       {"retries", j.retries},
                       {"timeoutMinutes", j.timeout_ms / 60'000},
+                      {"downloadProtocol", j.download_protocol},
                       {"createdAt", millis(j.created)}};
 }
 
@@ -96,8 +97,9 @@ response create_job(context& ctx, const call& c) {
   const auto& pk = c.params[0];
   if (auto p = no_ota(ctx, pk))
     return error_response(*p);
-  auto body = json_body::parse(c.req.body(), {"firmwareId", "devices", "fromVersions",
-                                              "ratePerMinute", "retries", "timeoutMinutes"});
+  auto body =
+      json_body::parse(c.req.body(), {"firmwareId", "devices", "fromVersions", "ratePerMinute",
+                                      "retries", "timeoutMinutes", "downloadProtocol"});
   platform::job_spec spec;
   spec.firmware_id = body.string("firmwareId", true).value_or("");
   spec.devices = body.strings("devices", 100'000);
@@ -105,6 +107,7 @@ response create_job(context& ctx, const call& c) {
   const auto rate = body.integer("ratePerMinute").value_or(0);
   const auto retries = body.integer("retries").value_or(0);
   const auto timeout = body.integer("timeoutMinutes").value_or(0);
+  const auto protocol = body.string("downloadProtocol", false).value_or("https");
   if (!body.error()) {
     if (body.raw().contains("ratePerMinute") && (rate < 1 || rate > 1'000'000))
       body.fail("ratePerMinute: 1..1000000");
@@ -112,12 +115,15 @@ response create_job(context& ctx, const call& c) {
       body.fail("retries: 0..10");
     else if (timeout < 0 || timeout > 7 * 24 * 60)
       body.fail("timeoutMinutes: 0..10080");
+    else if (protocol != "https" && protocol != "mqtt")
+      body.fail("downloadProtocol: https or mqtt");
   }
   if (body.error())
     return error_response(*body.error());
   spec.rate_per_minute = static_cast<std::uint32_t>(rate);
   spec.retries = static_cast<std::uint32_t>(retries);
   spec.timeout_minutes = static_cast<std::uint32_t>(timeout);
+  spec.download_protocol = protocol;
   auto made = ctx.ota->create_job(pk, spec);
   if (made.job_id.empty())
     return error_response(static_cast<http::status>(made.status), made.message);
@@ -158,11 +164,15 @@ response get_job(context& ctx, const call& c) {
     auto page = ctx.ota->store().devices(id, after, 1000);
     if (!page)
       return error_response(store_problem(page.error(), "job " + id));
-    for (const auto& d : *page)
-      devices.push_back(json::object{{"deviceName", d.device_name},
-                                     {"state", to_string(d.state)},
-                                     {"progress", d.progress},
-                                     {"attempts", d.attempts}});
+    for (const auto& d : *page) {
+      json::object o{{"deviceName", d.device_name},
+                     {"state", to_string(d.state)},
+                     {"progress", d.progress},
+                     {"attempts", d.attempts}};
+      if (d.sent)
+        o["sentAt"] = millis(*d.sent); // the last upgrade message
+      devices.push_back(std::move(o));
+    }
     if (page->size() < 1000)
       break;
     after = page->back().device_name;

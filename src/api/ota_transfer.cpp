@@ -308,6 +308,7 @@ asio::awaitable<bool> download(context& ctx, beast::tcp_stream& stream,
       ec = {};
     if (ec)
       co_return false;
+    ctx.ota->count_download(static_cast<std::uint64_t>(got));
   }
   co_return keep;
 }

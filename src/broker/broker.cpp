@@ -192,15 +192,21 @@ void broker::publish_remote(message_ptr m, std::uint64_t order) {
   });
 }
 
-void broker::disconnect(std::string_view session_key, close_reason r, bool discard) {
-  const auto id = find_session(session_key);
+std::pair<worker*, subscriber_id> broker::session_home(std::string_view key) const {
+  const auto id = find_session(key);
   if (id == 0)
-    return;
+    return {nullptr, 0};
   const auto home = sessions_.home(id);
   if (!home)
+    return {nullptr, 0};
+  return {workers_[*home].get(), id};
+}
+
+void broker::disconnect(std::string_view session_key, close_reason r, bool discard) {
+  const auto [w, id] = session_home(session_key);
+  if (w == nullptr)
     return;
-  worker& w = *workers_[*home];
-  asio::post(w.io(), [&w, id, r, discard] { w.disconnect_session(id, r, discard, 0); });
+  asio::post(w->io(), [w, id, r, discard] { w->disconnect_session(id, r, discard, 0); });
 }
 
 } // namespace thingport::broker

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/bridge.hpp"
@@ -148,8 +149,18 @@ public:
   // messages). Any thread; asynchronous: done on the session's worker shortly after.
   void disconnect(std::string_view session_key, close_reason r, bool discard);
 
+  // Removes from session `session_key` every filter `drop(identity, filter)` picks (identity:
+  // the session's, null for a stored one not connected since the start) as UNSUBSCRIBE does:
+  // from the session, the index, the bridge's interest and the session store. A policy taking
+  // back what it granted (a gateway's sub-device logged out). Any thread; asynchronous: done on
+  // the session's worker, where `drop` runs (drop_filters.cpp).
+  using filter_pick = std::function<bool(const client_identity*, std::string_view filter)>;
+  void drop_filters(std::string_view session_key, filter_pick drop);
+
   // --- the session registry: session key -> id; any thread ---
   subscriber_id find_session(std::string_view key) const;
+  // The worker that holds the session named `key`, and its id; {nullptr, 0} when there is none.
+  std::pair<worker*, subscriber_id> session_home(std::string_view key) const;
   // `key` is the session's own key (session::key()): the registry keeps a view of it, so it
   // must stay until unregister_session() (or a later register_session() of the same key).
   void register_session(const std::string& key, subscriber_id id);

@@ -52,13 +52,23 @@ std::string assigned_client_id() {
 
 client::client(worker& w, transport& t, transport_info info, clock::time_point now)
     : worker_(w), transport_(t), info_(std::move(info)), serial_(w.owner().next_serial()),
-      created_(now), last_rx_(now) {
-  const auto& o = w.owner().opts();
-  parser_opts_.side = mqtt::parser_options::role::server;
-  // Until CONNECT is accepted a stranger gets only max_connect_size; then the PUBLISH limits.
-  parser_opts_.max_payload = std::min(o.max_payload, o.max_connect_size);
-  parser_opts_.max_remaining_length = o.max_connect_size;
+      last_rx_(now) {
   worker_.add_client(*this);
+}
+
+mqtt::parser_options client::parser_options() const noexcept {
+  const auto& o = worker_.owner().opts();
+  mqtt::parser_options po;
+  po.side = mqtt::parser_options::role::server;
+  if (state_ == state::awaiting_connect) {
+    // Until CONNECT is accepted a stranger gets only max_connect_size; then the PUBLISH limits.
+    po.max_payload = std::min(o.max_payload, o.max_connect_size);
+    po.max_remaining_length = o.max_connect_size;
+  } else {
+    po.max_payload = o.max_payload;
+    po.max_remaining_length = o.max_payload + 65536 + 4;
+  }
+  return po;
 }
 
 client::~client() {
@@ -75,14 +85,14 @@ const std::string& client::session_key() const noexcept {
     return none; // no accepted CONNECT yet
   if (!identity_->session_key.empty())
     return identity_->session_key;
-  return client_id_.empty() ? assigned_key_ : client_id_;
+  return client_id_.empty() && assigned_key_ ? *assigned_key_ : client_id_;
 }
 
 std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
   std::size_t used = 0;
   while ((state_ == state::awaiting_connect || state_ == state::connected) && !over_outbound_ &&
          !waiting_for_acks()) {
-    auto r = mqtt::parse(in.subspan(used), parser_opts_);
+    auto r = mqtt::parse(in.subspan(used), parser_options());
     if (r.state == mqtt::parse_result::status::need_more)
       break;
     if (r.state == mqtt::parse_result::status::error) {
@@ -126,7 +136,7 @@ void client::on_timer(clock::time_point now) {
 
 clock::time_point client::deadline() const noexcept {
   if (state_ == state::awaiting_connect)
-    return created_ + worker_.owner().opts().connect_timeout;
+    return last_rx_ + worker_.owner().opts().connect_timeout;
   if (state_ == state::connected && keepalive_ > 0)
     return std::min(close_at_,
                     last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500));
@@ -232,7 +242,7 @@ void client::send_pubrel(std::uint16_t packet_id) {
 }
 
 bool client::waiting_for_acks() const noexcept {
-  return acks_.size() >= worker_.owner().opts().max_inbound_qos1;
+  return acks_waiting() >= worker_.owner().opts().max_inbound_qos1;
 }
 
 void client::attach(session& s, bool session_present) {
@@ -332,10 +342,8 @@ void client::handle(const mqtt::connect_packet& p) {
       return refuse(mqtt::connack_code::not_authorized, close_reason::auth_failed);
     }
   }
-  parser_opts_.max_payload = b.opts().max_payload;
-  parser_opts_.max_remaining_length = b.opts().max_payload + 65536 + 4;
   if (identity_->session_key.empty() && client_id_.empty())
-    assigned_key_ = assigned_client_id();
+    assigned_key_ = std::make_unique<const std::string>(assigned_client_id());
   if (p.will)
     will_ = std::make_unique<mqtt::will_message>(*p.will);
   if (will_ && will_->qos > identity_->max_qos)
@@ -366,8 +374,8 @@ void client::handle(const mqtt::publish_packet& p) {
     auto& ids = session_->inbound_qos2;
     if (std::find(ids.begin(), ids.end(), p.packet_id) != ids.end()) {
       // A retry of a message already routed: acknowledge again (once stored), deliver once.
-      if (std::any_of(acks_.begin(), acks_.end(),
-                      [&](const owed_ack& a) { return a.packet_id == p.packet_id; }))
+      if (acks_ && std::any_of(acks_->begin(), acks_->end(),
+                               [&](const owed_ack& a) { return a.packet_id == p.packet_id; }))
         return;
       return acknowledge(p.packet_id, 2);
     }
@@ -392,7 +400,9 @@ void client::handle(const mqtt::publish_packet& p) {
       if (wait.token) {
         // Acknowledged when the commits holding it are done and every subscriber queue that
         // held it past its bound has sent it (ack_ready).
-        acks_.push_back({++ack_seq_, p.packet_id, p.qos, false});
+        if (!acks_)
+          acks_ = std::make_unique<boost::container::devector<owed_ack>>();
+        acks_->push_back({++ack_seq_, p.packet_id, p.qos, false});
         return;
       }
     } else {
@@ -419,12 +429,12 @@ bool client::keep_retained(std::string_view topic, std::string_view payload, std
 }
 
 void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
-  if (acks_.empty()) {
+  if (acks_waiting() == 0) {
     if (qos == 1)
       return send(mqtt::puback_packet{packet_id});
     return send(mqtt::pubrec_packet{packet_id});
   }
-  acks_.push_back({++ack_seq_, packet_id, qos, true});
+  acks_->push_back({++ack_seq_, packet_id, qos, true});
 }
 
 void client::ack_ready(std::uint64_t ack_seq, bool ok) {
@@ -436,10 +446,12 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
                  log_id(client_id_));
     return close(close_reason::store_failure);
   }
-  for (auto& a : acks_) {
-    if (a.seq == ack_seq) {
-      a.ready = true;
-      break;
+  if (acks_) {
+    for (auto& a : *acks_) {
+      if (a.seq == ack_seq) {
+        a.ready = true;
+        break;
+      }
     }
   }
   const bool was_waiting = waiting_for_acks();
@@ -451,9 +463,9 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
 }
 
 void client::send_ready_acks() {
-  while (!acks_.empty() && acks_.front().ready) {
-    const auto a = acks_.front();
-    acks_.pop_front();
+  while (acks_waiting() != 0 && acks_->front().ready) {
+    const auto a = acks_->front();
+    acks_->pop_front();
     if (a.qos == 1)
       send(mqtt::puback_packet{a.packet_id});
     else

@@ -109,6 +109,8 @@ private:
   template <class P> void handle(const P&) { close(close_reason::protocol_error); }
 
   void send(const mqtt::packet& p);
+  // What a packet may be: CONNECT's limits until it is accepted, then the PUBLISH limits.
+  mqtt::parser_options parser_options() const noexcept;
   // Closes (posted) as slow_consumer once the unread output passes max_outbound_bytes.
   void check_outbound();
   // Too many inbound QoS 1/2 wait for their acknowledgement: read no more until some go out.
@@ -129,16 +131,15 @@ private:
   worker& worker_;
   transport& transport_;
   transport_info info_;
-  mqtt::parser_options parser_opts_;
   state state_ = state::awaiting_connect;
   close_reason reason_ = close_reason::none;
   std::uint16_t keepalive_ = 0;
   bool clean_session_ = true;
   std::uint64_t serial_;
-  clock::time_point created_;
-  clock::time_point last_rx_;
+  clock::time_point last_rx_; // before CONNECT: when the connection came (nothing is parsed)
   std::string client_id_;
-  std::string assigned_key_; // "$auto/..." for an empty client id without an identity key
+  // "$auto/..." for an empty client id without an identity key (rare: 8 bytes, not 32).
+  std::unique_ptr<const std::string> assigned_key_;
   std::shared_ptr<const client_identity> identity_;
   std::unique_ptr<mqtt::will_message> will_;              // most clients have none: 8 bytes, not 72
   bool online_ = false;                                   // attached once: on_offline owed
@@ -153,7 +154,9 @@ private:
     std::uint8_t qos;
     bool ready;
   };
-  boost::container::devector<owed_ack> acks_; // allocates only when an ack must wait
+  // Made when an ack first must wait (memory per idle connection: 8 bytes, not 32).
+  std::unique_ptr<boost::container::devector<owed_ack>> acks_;
+  std::size_t acks_waiting() const noexcept { return acks_ ? acks_->size() : 0; }
   struct held_suback {
     mqtt::suback_packet ack;
     std::vector<mqtt::subscription> subs;

@@ -110,6 +110,10 @@ public:
   // `discard`); forwards to the session's home worker otherwise.
   void disconnect_session(subscriber_id id, close_reason r, bool discard, std::uint8_t hops);
   bool unsubscribe(session& s, std::string_view filter);
+  // broker::drop_filters on this worker; forwards to the session's home worker (drop_filters.cpp).
+  void drop_filters(subscriber_id id,
+                    const std::function<bool(const client_identity*, std::string_view)>& drop,
+                    std::uint8_t hops);
   void deliver_retained(session& s, const std::string& filter, std::uint8_t granted);
 
   // The held SUBACK of client `serial` may go (client::release_suback), if it is still here.

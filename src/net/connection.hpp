@@ -218,8 +218,10 @@ private:
       const std::size_t used = client_->feed(pending_, now);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
     }
-    if (pending_.empty() && pending_.capacity() > 65536)
-      pending_ = {};
+    // Plain TCP keeps only a partial packet's tail: none left, no buffer kept (memory per idle
+    // connection). TLS and WebSocket read into it: their 4 KiB read area stays.
+    if (pending_.empty() && pending_.capacity() > (own_buffer ? 65536 : 0))
+      std::vector<std::uint8_t>().swap(pending_); // `= {}` would keep the capacity
     in_feed_ = false;
     if (!closing_ && client_->deadline() < timer_at_)
       arm_timer();
@@ -274,8 +276,12 @@ private:
   void on_write(boost::system::error_code ec) {
     writing_ = false;
     write_buf_.clear();
-    if (write_buf_.capacity() > 65536)
-      write_buf_ = {};
+    // Nothing more to write: an idle link keeps no buffer a burst grew (both the one written
+    // and the client's, which wake() swapped); while output flows they are reused.
+    if (write_buf_.capacity() > 65536 || (client_->output().empty() && write_buf_.capacity() > 256))
+      std::string().swap(write_buf_);
+    if (client_->output().empty() && client_->output().capacity() > 256)
+      std::string().swap(client_->output());
     if (ec) {
       closing_ = true; // nothing more to flush or say
       client_->on_transport_closed(broker::close_reason::io_error);

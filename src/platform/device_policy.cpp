@@ -4,6 +4,7 @@
 #include <array>
 #include <chrono>
 #include <iterator>
+#include <unordered_set>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
@@ -39,15 +40,28 @@ const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
   return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
 }
 
-bool is_device(const auth::login_identity& li) noexcept {
-  return li.kind == auth::client_kind::device;
+// Fills what the identity keeps of a login: its kind, flags, iotId and (devices and
+// registration links, whose session key is "d|pk/dn" or "r|pk/dn") views of pk and dn.
+// `id.session_key` is set already (moved out of li).
+void keep_login(aliyun_identity& id, const auth::login_identity& li) {
+  id.kind = li.kind;
+  id.rrpc_ext = li.rrpc_ext();
+  id.iot_id_size = static_cast<std::uint8_t>(std::min(li.iot_id.size(), id.iot_id_buf.size()));
+  std::copy_n(li.iot_id.data(), id.iot_id_size, id.iot_id_buf.data());
+  const std::string_view key = id.session_key;
+  const auto pk = li.product_key.size(), dn = li.device_name.size();
+  if (!li.product_key.empty() && key.size() == 2 + pk + 1 + dn &&
+      key.substr(2, pk) == li.product_key && key.substr(3 + pk) == li.device_name)
+    id.device = {key.substr(2, pk), key.substr(3 + pk)};
+  else if (id.kind == auth::client_kind::device)
+    id.kind = auth::client_kind::anonymous; // never: login.cpp makes "d|pk/dn"; not a device
 }
 
 } // namespace
 
-const auth::login_identity* device_login(const client_identity& who) noexcept {
+const device_login_ref* device_login(const client_identity& who) noexcept {
   const auto* a = as_aliyun(who);
-  return a != nullptr && is_device(a->login) ? &a->login : nullptr;
+  return a != nullptr && a->is_device() ? &a->device : nullptr;
 }
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
@@ -104,7 +118,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   id->check_delivery = true;
   id->max_subscriptions = opts_.max_subscriptions;
   id->max_filters_per_subscribe = opts_.max_filters_per_subscribe;
-  if (is_device(li)) {
+  if (li.kind == auth::client_kind::device) {
     auto perms = dir_.permissions(li.product_key);
     if (!perms)
       return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
@@ -118,7 +132,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
         products.push_back(std::move(p));
     id->permissions = auth::client_permissions::app(std::move(products));
   }
-  id->login = std::move(li);
+  keep_login(*id, li);
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
@@ -152,7 +166,7 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
   }
   spdlog::info("registration answered product={} device={} kind={}", li.product_key, li.device_name,
                auth::to_string(li.kind));
-  id->login = li;
+  keep_login(*id, li);
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
@@ -162,7 +176,7 @@ std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std:
   if (a == nullptr)
     return generic_.authorize_subscribe(who, filter, requested);
   if (a->permissions.can_subscribe(filter) ||
-      (is_device(a->login) && sub_may(a->login, filter, sub_use::subscribe)))
+      (a->is_device() && sub_may(a->device, filter, sub_use::subscribe)))
     return requested;
   return mqtt::suback_failure;
 }
@@ -173,7 +187,7 @@ publish_verdict device_policy::authorize_publish(const client_identity& who, std
   if (a == nullptr)
     return generic_.authorize_publish(who, topic, qos);
   if (a->permissions.can_publish(topic) ||
-      (is_device(a->login) && sub_may(a->login, topic, sub_use::publish)))
+      (a->is_device() && sub_may(a->device, topic, sub_use::publish)))
     return publish_verdict::allow;
   return publish_verdict::drop;
 }
@@ -221,42 +235,51 @@ bool device_policy::may_receive(const client_identity& who, const message& m, bo
     return generic_.may_receive(who, m, own);
   // A device's reply to a service call would come back to it through thing/service/+: what a
   // device publishes on a topic ending in "_reply" is not delivered back to it.
-  if (own && is_device(a->login) && m.topic.ends_with("_reply"))
+  if (own && a->is_device() && m.topic.ends_with("_reply"))
     return false;
   return a->permissions.can_receive(m.topic) ||
-         (is_device(a->login) && sub_may(a->login, m.topic, sub_use::receive));
+         (a->is_device() && sub_may(a->device, m.topic, sub_use::receive));
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login))
+  if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->login;
+  const auto& li = a->device;
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
-  dir_.mark_online(li.product_key, li.device_name,
-                   online_info{c.serial, std::string(c.client_id), c.transport.remote_address,
-                               c.transport.kind, now, li.rrpc_ext()});
+  const auto before = gateway_online(li.product_key, li.device_name);
+  // Views, not copies: the key ("d|pk/dn" without "d|"), client id and address live with the
+  // connection until its on_offline, which marks it offline first.
+  dir_.mark_online(online_view{std::string_view(who.session_key).substr(2), c.serial, c.client_id,
+                               c.transport.remote_address, c.transport.kind, now, a->rrpc_ext});
   dir_.mark_activated(li.product_key, li.device_name);
-  enqueue({li.product_key, li.device_name, true, now, ip});
-  publish_status(li, true, ip);
+  if (before) // it was logged in through a gateway: its own link wins
+    revoke({std::string(li.product_key), std::string(li.device_name)}, before->product_key,
+           before->device_name);
+  enqueue({std::string(li.product_key), std::string(li.device_name), true, now, ip});
+  publish_status(li.product_key, li.device_name, a->iot_id(), true, ip);
 }
 
 void device_policy::on_offline(const client_identity& who, std::uint64_t serial, close_reason r) {
   const auto* a = as_aliyun(who);
-  if (a == nullptr || !is_device(a->login))
+  if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->login;
+  const auto& li = a->device;
   dir_.record_close(li.product_key, li.device_name, to_string(r)); // every close, takeovers too
   // A takeover closes the old link after the new one went online: that is no status change.
   if (!dir_.mark_offline(li.product_key, li.device_name, serial))
     return;
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
-  enqueue({li.product_key, li.device_name, false, store::now(), {}});
-  publish_status(li, false, {});
+  enqueue({std::string(li.product_key), std::string(li.device_name), false, store::now(), {}});
+  publish_status(li.product_key, li.device_name, a->iot_id(), false, {});
   // Its sub-devices were online through this link only.
-  for (const auto& sub : dir_.subs_via(li.product_key, li.device_name))
-    sub_offline(sub, li.product_key, li.device_name);
+  std::vector<store::device_ref> gone;
+  for (auto& sub : dir_.subs_via(li.product_key, li.device_name))
+    if (sub_offline_only(sub, li.product_key, li.device_name))
+      gone.push_back(std::move(sub));
+  if (!gone.empty())
+    revoke(std::move(gone), li.product_key, li.device_name);
 }
 
 bool device_policy::lost_elsewhere(std::string_view pk, std::string_view dn) {
@@ -276,6 +299,7 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
   const auto gateway = dir_.online(gpk, gdn);
   if (!gateway)
     return false;
+  const auto before = gateway_online(sub.product_key, sub.device_name);
   const auto now = store::now();
   online_info info{gateway->serial,
                    std::string(client_id),
@@ -286,6 +310,8 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
                    store::device_ref{std::string(gpk), std::string(gdn)}};
   dir_.mark_online(sub.product_key, sub.device_name, std::move(info));
   dir_.mark_activated(sub.product_key, sub.device_name);
+  if (before && (before->product_key != gpk || before->device_name != gdn))
+    revoke(sub, before->product_key, before->device_name); // the newer login wins
   // The gateway may have gone offline meanwhile: then so does the sub-device, at once.
   if (!dir_.online(gpk, gdn)) {
     dir_.mark_offline(sub.product_key, sub.device_name, gateway->serial);
@@ -299,6 +325,14 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
 
 bool device_policy::sub_offline(const store::device_ref& sub, std::string_view gpk,
                                 std::string_view gdn) {
+  if (!sub_offline_only(sub, gpk, gdn))
+    return false;
+  revoke(sub, gpk, gdn);
+  return true;
+}
+
+bool device_policy::sub_offline_only(const store::device_ref& sub, std::string_view gpk,
+                                     std::string_view gdn) {
   const auto now_online = dir_.online(sub.product_key, sub.device_name);
   if (!now_online || !now_online->via || now_online->via->product_key != gpk ||
       now_online->via->device_name != gdn ||
@@ -327,8 +361,7 @@ std::optional<store::device_ref> device_policy::gateway_online(std::string_view 
   return now_online ? now_online->via : std::nullopt;
 }
 
-bool device_policy::sub_may(const auth::login_identity& li, std::string_view topic,
-                            sub_use use) const {
+std::optional<device_policy::named> device_policy::device_named(std::string_view topic) noexcept {
   // The levels that name a device: /sys/{pk}/{dn}/..., /{pk}/{dn}/... (custom topics),
   // /shadow/update|get/{pk}/{dn}, /ota/device/{x}/{pk}/{dn}, /ext/ntp|error/{pk}/{dn}/...
   std::array<std::string_view, 5> levels{}; // no allocation: this is on the per-message path
@@ -339,17 +372,28 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
     at = end + 1;
   }
   if (topic.empty() || topic[0] != '/' || n < 2)
-    return false;
+    return std::nullopt;
   std::size_t first = 0;
   if (levels[0] == "sys" || levels[0] == "shadow" || levels[0] == "ext")
     first = levels[0] == "sys" ? 1 : 2;
   else if (levels[0] == "ota")
     first = 3;
   if (n < first + 2)
+    return std::nullopt;
+  return named{levels[first], levels[first + 1]};
+}
+
+bool device_policy::sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const {
+  return sub_may(li.product_key, li.device_name, topic, use);
+}
+
+bool device_policy::sub_may(std::string_view gpk, std::string_view gdn, std::string_view topic,
+                            sub_use use) const {
+  const auto who = device_named(topic);
+  if (!who)
     return false;
-  const auto pk = levels[first], dn = levels[first + 1];
-  if ((pk == li.product_key && dn == li.device_name) ||
-      !dir_.online_via(pk, dn, li.product_key, li.device_name, use != sub_use::receive))
+  const auto [pk, dn] = *who;
+  if ((pk == gpk && dn == gdn) || !dir_.online_via(pk, dn, gpk, gdn, use != sub_use::receive))
     return false;
   const auto perms = dir_.permissions(pk);
   if (!perms)
@@ -358,9 +402,35 @@ bool device_policy::sub_may(const auth::login_identity& li, std::string_view top
                                  : perms->device_can_subscribe(dn, topic);
 }
 
-void device_policy::publish_status(const auth::login_identity& li, bool online,
-                                   const std::string& ip) {
-  publish_status(li.product_key, li.device_name, li.iot_id, online, ip);
+void device_policy::revoke(const store::device_ref& sub, std::string_view gpk,
+                           std::string_view gdn) {
+  revoke(std::vector<store::device_ref>{sub}, gpk, gdn);
+}
+
+void device_policy::revoke(std::vector<store::device_ref> subs, std::string_view gpk,
+                           std::string_view gdn) {
+  if (broker_ == nullptr)
+    return;
+  std::unordered_set<std::string> names;
+  for (const auto& r : subs)
+    names.insert(r.product_key + "/" + r.device_name);
+  // Decided on the gateway session's worker, when the drop runs, by the SUBSCRIBE check itself:
+  // a filter naming one of the sub-devices goes unless the gateway may subscribe it now (one
+  // logged in through it again meanwhile keeps it).
+  broker_->drop_filters(
+      auth::device_session_key(gpk, gdn),
+      [this, names = std::move(names), gpk = std::string(gpk), gdn = std::string(gdn),
+       key = std::string()](const client_identity* who, std::string_view filter) mutable {
+        const auto n = device_named(filter);
+        if (!n)
+          return false;
+        key.assign(n->product_key).append("/").append(n->device_name);
+        if (!names.contains(key))
+          return false;
+        if (who != nullptr)
+          return authorize_subscribe(*who, filter, 1) == mqtt::suback_failure;
+        return !sub_may(gpk, gdn, filter, sub_use::subscribe); // a session restored at start
+      });
 }
 
 void device_policy::publish_status(std::string_view pk, std::string_view dn,

@@ -10,6 +10,7 @@
 // concurrently. The store writes go through one background thread (status_writer).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -47,15 +48,33 @@ struct device_policy_options {
   std::chrono::milliseconds registration_linger{15'000}; // register links close after this
 };
 
-// What a device or application connection carries (policy_kind 1).
+// Who a device's connection is, as the services need it after CONNECT: views of its identity's
+// session key ("d|pk/dn"), valid as long as the identity.
+struct device_login_ref {
+  std::string_view product_key, device_name;
+};
+
+// What a device or application connection carries (policy_kind 1): only what is needed after
+// CONNECT (memory per idle device, docs/performance.md), not the whole auth::login_identity.
 struct aliyun_identity final : client_identity {
-  auth::login_identity login;
+  aliyun_identity() = default;
+  aliyun_identity(const aliyun_identity&) = delete; // `device` views its own session_key
+  aliyun_identity& operator=(const aliyun_identity&) = delete;
+
+  std::string_view iot_id() const noexcept { return {iot_id_buf.data(), iot_id_size}; }
+  bool is_device() const noexcept { return kind == auth::client_kind::device; }
+
+  auth::client_kind kind = auth::client_kind::anonymous;
+  bool rrpc_ext = false; // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
+  std::uint8_t iot_id_size = 0;
+  std::array<char, 24> iot_id_buf{}; // auth::iot_id(): 24 hex digits
+  device_login_ref device;           // devices and registration links
   auth::client_permissions permissions;
 };
 
 // The login of a device's connection; null for applications, registration links and generic
-// clients. Any thread.
-const auth::login_identity* device_login(const client_identity& who) noexcept;
+// clients. Any thread; valid as long as `who`.
+const device_login_ref* device_login(const client_identity& who) noexcept;
 
 class device_policy final : public client_policy, public sub_sessions {
 public:
@@ -114,14 +133,27 @@ private:
     std::string ip;
   };
   connect_decision accept_registration(const auth::login_identity& li);
-  void publish_status(const auth::login_identity& li, bool online, const std::string& ip);
   void publish_status(std::string_view pk, std::string_view dn, std::string_view iot_id,
                       bool online, const std::string& ip);
   // Whether gateway `li` may use `topic` (a filter when subscribing) as a sub-device logged in
   // through it: the topic names that sub-device, enabled (but for receiving: a disabled one's
   // last notice, thing/disable, still reaches its gateway), whose own product permits it.
   enum class sub_use : std::uint8_t { publish, subscribe, receive };
-  bool sub_may(const auth::login_identity& li, std::string_view topic, sub_use use) const;
+  bool sub_may(const device_login_ref& li, std::string_view topic, sub_use use) const;
+  bool sub_may(std::string_view gpk, std::string_view gdn, std::string_view topic,
+               sub_use use) const;
+  // The device a topic (or filter) names in the levels sub_may checks; views into `topic`.
+  struct named {
+    std::string_view product_key, device_name;
+  };
+  static std::optional<named> device_named(std::string_view topic) noexcept;
+  // The login of `sub` through gateway gpk/gdn ended: the gateway's session loses the filters
+  // it held only as that sub-device's gateway (asynchronously, on the session's worker).
+  void revoke(const store::device_ref& sub, std::string_view gpk, std::string_view gdn);
+  // The same for many at once (the gateway's link closed): one pass over its filters.
+  void revoke(std::vector<store::device_ref> subs, std::string_view gpk, std::string_view gdn);
+  // sub_offline without the revoke (the caller revokes them together).
+  bool sub_offline_only(const store::device_ref& sub, std::string_view gpk, std::string_view gdn);
   void enqueue(status_write w);
   void writer_loop();
 

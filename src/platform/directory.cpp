@@ -313,26 +313,60 @@ void drop_via(Map& via, const store::device_ref& gateway, std::string_view pk,
 
 } // namespace
 
+struct directory::owned_link {
+  std::string key, client_id, ip;
+  std::optional<store::device_ref> via;
+};
+
+online_info directory::online_slot::info() const {
+  return online_info{serial,   std::string(client_id),       std::string(ip), transport, since,
+                     ext_rrpc, own ? own->via : std::nullopt};
+}
+
+const store::device_ref* directory::online_slot::via() const noexcept {
+  return own && own->via ? &*own->via : nullptr;
+}
+
+void directory::erase_online(online_map::iterator it, std::string_view pk, std::string_view dn) {
+  if (const auto* via = it->second.via())
+    drop_via(via_, *via, pk, dn);
+  online_.erase(it);
+}
+
 void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
-  auto key = online_key(pk, dn);
+  auto own = std::make_unique<owned_link>(
+      owned_link{online_key(pk, dn), std::move(info.client_id), std::move(info.ip), info.via});
+  online_slot slot{info.serial,    info.since,    own->client_id, own->ip,
+                   info.transport, info.ext_rrpc, nullptr};
+  const std::string_view key = own->key;
+  slot.own = std::move(own);
   std::unique_lock lock(mu_);
-  if (auto it = online_.find(key); it != online_.end() && it->second.via)
-    drop_via(via_, *it->second.via, pk, dn);
+  if (auto it = online_.find(key); it != online_.end())
+    erase_online(it, pk, dn);
   if (info.via)
     via_[online_key(info.via->product_key, info.via->device_name)].push_back(
         {std::string(pk), std::string(dn)});
-  online_.insert_or_assign(std::move(key), std::move(info));
+  online_.emplace(key, std::move(slot));
+}
+
+void directory::mark_online(const online_view& v) {
+  const auto slash = v.key.find('/');
+  const auto pk = v.key.substr(0, slash), dn = v.key.substr(slash + 1);
+  std::unique_lock lock(mu_);
+  // A takeover: the old record's key is the old connection's; the new one keys it from now on.
+  if (auto it = online_.find(v.key); it != online_.end())
+    erase_online(it, pk, dn);
+  online_.emplace(
+      v.key, online_slot{v.serial, v.since, v.client_id, v.ip, v.transport, v.ext_rrpc, nullptr});
 }
 
 bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial) {
-  auto key = online_key(pk, dn);
+  const auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
   auto it = online_.find(key);
   if (it == online_.end() || it->second.serial != serial)
     return false;
-  if (it->second.via)
-    drop_via(via_, *it->second.via, pk, dn);
-  online_.erase(it);
+  erase_online(it, pk, dn);
   return true;
 }
 
@@ -341,8 +375,8 @@ bool directory::online_via(std::string_view pk, std::string_view dn, std::string
   const auto key = online_key(pk, dn);
   std::shared_lock lock(mu_);
   auto it = online_.find(key);
-  if (it == online_.end() || !it->second.via || it->second.via->product_key != gpk ||
-      it->second.via->device_name != gdn)
+  const auto* via = it == online_.end() ? nullptr : it->second.via();
+  if (via == nullptr || via->product_key != gpk || via->device_name != gdn)
     return false;
   if (!enabled)
     return true;
@@ -389,7 +423,7 @@ std::optional<online_info> directory::online(std::string_view pk, std::string_vi
   auto it = online_.find(key);
   if (it == online_.end())
     return std::nullopt;
-  return it->second;
+  return it->second.info();
 }
 
 std::size_t directory::online_count() const {

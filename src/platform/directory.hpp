@@ -39,6 +39,21 @@ struct online_info {
                                           // (serial, ip and transport are the gateway's)
 };
 
+// A direct link's online record, viewed rather than copied (memory per idle device): `key`
+// ("pk/dn"), `client_id` and `ip` belong to the connection (its identity and client) and must
+// stay valid until mark_offline(pk, dn, serial) for this serial, or until a later mark_online
+// of the device replaces the record (a takeover), whichever comes first. The broker keeps them:
+// every connection that went online gets its on_offline before its client is gone.
+struct online_view {
+  std::string_view key; // "pk/dn"
+  std::uint64_t serial = 0;
+  std::string_view client_id;
+  std::string_view ip;
+  transport_kind transport = transport_kind::tcp;
+  store::timestamp since{};
+  bool ext_rrpc = false;
+};
+
 class directory final : public auth::device_lookup {
 public:
   explicit directory(store::identity_store& s);
@@ -97,8 +112,10 @@ public:
   std::shared_ptr<const auth::product_permissions> permissions(std::string_view pk) const;
 
   // --- who is online ---
-  // Records `info` as pk/dn's live connection (replacing an older one: takeover).
+  // Records `info` as pk/dn's live connection (replacing an older one: takeover); copies it.
   void mark_online(std::string_view pk, std::string_view dn, online_info info);
+  // The same for a direct link, without copies (see online_view for how long it must live).
+  void mark_online(const online_view& v);
   // Forgets pk/dn's live connection if it is still `serial`; returns whether it was.
   bool mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial);
   std::optional<online_info> online(std::string_view pk, std::string_view dn) const;
@@ -128,14 +145,32 @@ private:
   template <class V>
   using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
+  // One online device: views of its connection's strings (online_view), or of `own` (a record
+  // given as online_info: sub-devices, tests). 64 bytes plus the map node.
+  struct owned_link;
+  struct online_slot {
+    std::uint64_t serial = 0;
+    store::timestamp since{};
+    std::string_view client_id, ip;
+    transport_kind transport = transport_kind::tcp;
+    bool ext_rrpc = false;
+    std::unique_ptr<owned_link> own; // sub-devices: the key, strings and the gateway
+    online_info info() const;
+    const store::device_ref* via() const noexcept;
+  };
+
   static void rebuild_permissions(std::string_view pk, product_entry& p);
+  // Drops pk/dn's record (unique lock held), its gateway's list entry too.
+  using online_map = std::unordered_map<std::string_view, online_slot, string_hash>;
+  void erase_online(online_map::iterator it, std::string_view pk, std::string_view dn);
 
   store::identity_store& store_;
   observer observer_;
   mutable std::shared_mutex mu_;
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;
-  string_map<online_info> online_;                 // key "pk/dn"
+  // Key "pk/dn", a view of the connection's own (its identity's session key) or of `own`.
+  online_map online_;
   string_map<std::vector<store::device_ref>> via_; // gateway "pk/dn" -> its online sub-devices
   string_map<std::string> last_close_;             // key "pk/dn": a close_reason name
   std::size_t devices_ = 0;

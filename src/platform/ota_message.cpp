@@ -12,9 +12,17 @@ namespace json = boost::json;
 namespace {
 
 json::object data_of(const upgrade_info& u) {
-  return json::object{{"size", u.size}, {"sign", u.sha256},  {"version", u.version},
-                      {"isDiff", 0},    {"url", u.url},      {"signMethod", "SHA256"},
-                      {"md5", u.md5},   {"module", u.module}};
+  json::object o{{"size", u.size},    {"sign", u.sha256},       {"version", u.version},
+                 {"isDiff", 0},       {"signMethod", "SHA256"}, {"md5", u.md5},
+                 {"module", u.module}};
+  if (u.stream_id != 0) {
+    o["dProtocol"] = "mqtt";
+    o["streamId"] = u.stream_id;
+    o["streamFileId"] = 1;
+  } else {
+    o["url"] = u.url;
+  }
+  return o;
 }
 
 } // namespace

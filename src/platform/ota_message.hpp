@@ -27,10 +27,14 @@ struct upgrade_info {
   std::string md5{};
   std::string sha256{};
   std::string url{};
+  // Not 0: an MQTT download (ota_blocks.hpp): "dProtocol":"mqtt", this "streamId" and
+  // "streamFileId":1 in place of "url".
+  std::uint32_t stream_id = 0;
 };
 
 // {"code":"1000","data":{"size":N,"sign":sha256,"version":..,"isDiff":0,"url":..,
-//  "signMethod":"SHA256","md5":..,"module":..},"id":id,"message":"success"}
+//  "signMethod":"SHA256","md5":..,"module":..},"id":id,"message":"success"}; for an MQTT
+// download "dProtocol":"mqtt","streamId":N,"streamFileId":1 instead of "url".
 std::string upgrade_message(const upgrade_info& u, std::uint64_t id);
 
 // The reply of thing.ota.firmware.get: {"code":200,"data":{as upgrade_message's, or {} when

@@ -9,6 +9,7 @@
 #include "auth/identity.hpp"
 #include "auth/login.hpp"
 #include "platform/device_policy.hpp"
+#include "platform/ota_blocks.hpp"
 #include "platform/services.hpp"
 #include "thing/requests.hpp"
 #include "thing/topic.hpp"
@@ -16,6 +17,12 @@
 namespace thingport::platform {
 
 namespace {
+
+// A sub-device's OTA messages come from the gateway it is logged in through.
+bool gateway_of(const std::optional<online_info>& sub, const device_login_ref& who) {
+  return sub && sub->via && sub->via->product_key == who.product_key &&
+         sub->via->device_name == who.device_name;
+}
 
 using clock = std::chrono::steady_clock;
 
@@ -25,6 +32,7 @@ constexpr std::uint8_t kind_request = 0xF2;
 constexpr std::uint8_t kind_get = 0xF3;
 constexpr std::uint8_t kind_config_get = 0xF4;
 constexpr std::uint8_t kind_config_reply = 0xF5;
+constexpr std::uint8_t kind_file_download = 0xF6;
 constexpr auto kind_inform = static_cast<std::uint8_t>(thing::topic_kind::ota_inform);
 
 constexpr std::size_t scan_batch = 500;          // waiting rows looked at per job and tick
@@ -95,6 +103,18 @@ std::uint64_t ota_service::sent() const noexcept {
   return sent_.load(std::memory_order_relaxed);
 }
 
+std::uint64_t ota_service::blocks_served() const noexcept {
+  return blocks_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t ota_service::block_bytes() const noexcept {
+  return block_bytes_.load(std::memory_order_relaxed);
+}
+
+std::uint64_t ota_service::blocks_dropped() const noexcept {
+  return blocks_dropped_.load(std::memory_order_relaxed);
+}
+
 std::uint8_t ota_service::classify(const client_identity& who, std::string_view topic) const {
   if (topic.starts_with("/ota/device/") && device_login(who) != nullptr) {
     std::string_view pk, dn;
@@ -105,6 +125,9 @@ std::uint8_t ota_service::classify(const client_identity& who, std::string_view 
   } else if (topic.starts_with("/sys/") && topic.ends_with("/thing/ota/firmware/get") &&
              device_login(who) != nullptr) {
     return kind_get;
+  } else if (topic.starts_with("/sys/") && topic.ends_with("/thing/file/download") &&
+             device_login(who) != nullptr) {
+    return kind_file_download;
   } else if (config_ != nullptr && topic.starts_with("/sys/") && device_login(who) != nullptr) {
     if (topic.ends_with("/thing/config/get"))
       return kind_config_get;
@@ -129,7 +152,8 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
       config_->on_push_reply(t.product_key, t.device_name, m->payload);
     return;
   }
-  const bool ours = kind == kind_progress || kind == kind_request || kind == kind_get;
+  const bool ours = kind == kind_progress || kind == kind_request || kind == kind_get ||
+                    kind == kind_file_download;
   if (!ours)
     next_.consume(who, m);
   if (!ours && kind != kind_inform)
@@ -137,9 +161,9 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
   const auto* login = device_login(*who);
   if (login == nullptr)
     return;
-  // A device speaks for itself only (a gateway's sub-devices: not in this version).
+  // A device speaks for itself, a gateway also for a sub-device logged in through it.
   std::string_view pk, dn;
-  if (kind == kind_get) {
+  if (kind == kind_get || kind == kind_file_download) {
     const auto t = thing::classify_topic(m->topic);
     pk = t.product_key;
     dn = t.device_name;
@@ -150,7 +174,8 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
                                      : "inform",
               pk, dn);
   }
-  if (pk != login->product_key || dn != login->device_name)
+  if ((pk != login->product_key || dn != login->device_name) &&
+      !gateway_of(services_.devices().online(pk, dn), *login))
     return;
   {
     std::lock_guard lock(mu_);
@@ -187,7 +212,7 @@ void ota_service::run() {
 }
 
 upgrade_info ota_service::info_of(const store::firmware_record& fw, std::string_view pk,
-                                  std::string_view dn) const {
+                                  std::string_view dn, bool mqtt) const {
   const auto expires = std::chrono::duration_cast<std::chrono::seconds>(
                            std::chrono::system_clock::now().time_since_epoch() + opts_.link_ttl)
                            .count();
@@ -196,13 +221,16 @@ upgrade_info ota_service::info_of(const store::firmware_record& fw, std::string_
           .size = fw.size,
           .md5 = fw.md5,
           .sha256 = fw.sha256,
-          .url = opts_.url_base + download_path(signer_, fw.id, pk, dn, expires)};
+          .url = mqtt ? std::string()
+                      : opts_.url_base + download_path(signer_, fw.id, pk, dn, expires),
+          .stream_id = mqtt ? stream_id_of(fw.id) : 0};
 }
 
 void ota_service::send_upgrade(const store::ota_job_record& job, const store::firmware_record& fw,
                                std::string_view dn) {
   const auto id = services_.next_message_id();
-  const auto payload = upgrade_message(info_of(fw, job.product_key, dn), id);
+  const auto payload =
+      upgrade_message(info_of(fw, job.product_key, dn, job.download_protocol == "mqtt"), id);
   const std::string topic = "/ota/device/upgrade/" + job.product_key + "/" + std::string(dn);
   services_.publish_to_device(job.product_key, dn, make_message(topic, payload, 1, false, id));
   sent_.fetch_add(1, std::memory_order_relaxed);
@@ -219,6 +247,8 @@ void ota_service::check_done(const std::string& job_id) {
 }
 
 void ota_service::handle(const item& it) {
+  if (it.kind == kind_file_download)
+    return serve_block(it);
   const auto now = store::now();
   auto open = db_.open_job_of(it.pk, it.dn);
   if (!open) {
@@ -276,7 +306,9 @@ void ota_service::handle(const item& it) {
       services_.publish_to_device(
           it.pk, it.dn,
           make_message(it.msg->topic + "_reply",
-                       firmware_get_reply(info_of(*fw, it.pk, it.dn), r->id_json), 0, false));
+                       firmware_get_reply(
+                           info_of(*fw, it.pk, it.dn, job.download_protocol == "mqtt"), r->id_json),
+                       0, false));
       sent_.fetch_add(1, std::memory_order_relaxed);
     } else {
       send_upgrade(job, *fw, it.dn);
@@ -315,6 +347,7 @@ void ota_service::refresh_jobs() {
     jobs_.emplace(st.job.id, std::move(st));
   }
   std::erase_if(jobs_, [&](const auto& kv) { return !seen.contains(kv.first); });
+  jobs_running_.store(jobs_.size(), std::memory_order_relaxed);
 }
 
 void ota_service::schedule(clock::time_point now) {
@@ -354,7 +387,7 @@ void ota_service::schedule(clock::time_point now) {
       if (waiting->size() == scan_batch)
         st.cursor = d.device_name;
       auto on = services_.devices().online(st.job.product_key, d.device_name);
-      if (!on || on->via || wall - on->since < opts_.online_grace)
+      if (!on || wall - on->since < opts_.online_grace) // through a gateway too
         continue;
       auto marked = db_.mark_sent(id, d.device_name, store::now());
       if (!marked || !*marked)
@@ -432,7 +465,8 @@ job_created ota_service::create_job(std::string_view pk, const job_spec& spec) {
                                                                          : spec.rate_per_minute,
                             .retries = spec.retries,
                             .timeout_ms = std::int64_t{spec.timeout_minutes} * 60'000,
-                            .created = store::now()};
+                            .created = store::now(),
+                            .download_protocol = spec.download_protocol};
   if (auto r = db_.create_job(job, names, job.created); !r)
     return fail(500, "store: " + r.error().message());
   {

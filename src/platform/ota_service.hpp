@@ -49,6 +49,10 @@ struct ota_options {
   std::size_t max_queue = 10'000; // device messages waiting for the OTA thread
   std::uint32_t default_rate = 1000;
   std::uint64_t max_firmware = 1ull << 30; // [limits] max_firmware: bytes of one upload
+  // MQTT block download (ota_blocks.hpp): block requests a device may make a second (a burst
+  // of as many); past it a request is dropped (the SDK asks again after its timeout).
+  std::uint32_t block_rate = 200;
+  std::size_t max_streams = 10'000; // devices whose stream is remembered between requests
 };
 
 struct job_spec {
@@ -57,7 +61,8 @@ struct job_spec {
   std::vector<std::string> from_versions{};          // empty: any (or the firmware's srcVersions)
   std::uint32_t rate_per_minute = 0;                 // 0: the default
   std::uint32_t retries = 0;
-  std::uint32_t timeout_minutes = 0; // 0: none
+  std::uint32_t timeout_minutes = 0;       // 0: none
+  std::string download_protocol = "https"; // or "mqtt" (blocks on thing/file/download)
 };
 
 struct job_created {
@@ -105,12 +110,34 @@ public:
   store::result<bool> cancel_job(std::string_view pk, std::string_view job_id);
 
   std::uint64_t sent() const noexcept;
+  std::uint64_t blocks_served() const noexcept;
+  std::uint64_t block_bytes() const noexcept;
+  std::uint64_t blocks_dropped() const noexcept;
+  // HTTP download bytes sent (the API's file answers add them).
+  void count_download(std::uint64_t n) noexcept {
+    download_bytes_.fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t download_bytes() const noexcept {
+    return download_bytes_.load(std::memory_order_relaxed);
+  }
+  std::size_t jobs_running() const noexcept {
+    return jobs_running_.load(std::memory_order_relaxed);
+  }
 
 private:
   struct item {
     std::uint8_t kind;
     std::string pk, dn;
     message_ptr msg;
+  };
+  // A device's MQTT download: the firmware of its open job (OTA thread only).
+  struct stream {
+    std::uint32_t id = 0;
+    std::string firmware_id{};
+    std::uint64_t size = 0;
+    double tokens = 0;
+    std::chrono::steady_clock::time_point refilled{};
+    std::chrono::steady_clock::time_point checked{}; // the open job was read (again each 5 s)
   };
   struct job_state {
     store::ota_job_record job;
@@ -127,9 +154,11 @@ private:
   // Sends the upgrade message of `job` to pk/dn (after mark_sent, or a resend).
   void send_upgrade(const store::ota_job_record& job, const store::firmware_record& fw,
                     std::string_view dn);
-  upgrade_info info_of(const store::firmware_record& fw, std::string_view pk,
-                       std::string_view dn) const;
+  upgrade_info info_of(const store::firmware_record& fw, std::string_view pk, std::string_view dn,
+                       bool mqtt = false) const;
   void check_done(const std::string& job_id);
+  // thing/file/download (ota_service_blocks.cpp).
+  void serve_block(const item& it);
 
   services& services_;
   store::ota_store& db_;
@@ -151,6 +180,9 @@ private:
   std::map<std::string, job_state> jobs_;
   std::chrono::steady_clock::time_point next_refresh_{};
   std::atomic<std::uint64_t> sent_{0};
+  std::map<std::string, stream> streams_; // "pk/dn"
+  std::atomic<std::uint64_t> blocks_{0}, block_bytes_{0}, blocks_dropped_{0}, download_bytes_{0};
+  std::atomic<std::size_t> jobs_running_{0};
 };
 
 } // namespace thingport::platform

@@ -205,7 +205,7 @@ void thing_service::run() {
 }
 
 void thing_service::handle(const item& it, group& g) {
-  const auth::login_identity* li = device_login(*it.who);
+  const device_login_ref* li = device_login(*it.who);
   if (li == nullptr)
     return;
   std::string_view pk = li->product_key, dn = li->device_name;

@@ -43,7 +43,8 @@ ota_job_record read_job(const statement& s, int at = 0) {
           .rate_per_minute = static_cast<std::uint32_t>(s.int64(at + 6)),
           .retries = static_cast<std::uint32_t>(s.int64(at + 7)),
           .timeout_ms = s.int64(at + 8),
-          .created = s.time(at + 9)};
+          .created = s.time(at + 9),
+          .download_protocol = s.text(at + 10)};
 }
 
 // TP_JD_COLUMNS from `at` on.
@@ -152,7 +153,7 @@ result<void> ota_store::create_job(const ota_job_record& j, std::span<const std:
         s.bind(1, j.id).bind(2, j.product_key).bind(3, j.firmware_id).bind(4, j.version);
         s.bind(5, j.module).bind(6, to_string(j.state));
         s.bind(7, std::int64_t{j.rate_per_minute}).bind(8, std::int64_t{j.retries});
-        s.bind(9, j.timeout_ms).bind(10, j.created);
+        s.bind(9, j.timeout_ms).bind(10, j.created).bind(11, j.download_protocol);
       }))
     return ec;
   if (auto ec =
@@ -246,7 +247,7 @@ ota_store::open_job_of(std::string_view pk, std::string_view dn) const {
   return first_row<std::pair<ota_job_record, ota_device_record>>(
       *db_, oq::open_job_of, [&](statement& s) { s.bind(1, pk).bind(2, dn); },
       [](const statement& s) {
-        return std::pair{read_job(s, 0), read_device(s, 10)};
+        return std::pair{read_job(s, 0), read_device(s, 11)};
       });
 }
 

@@ -65,6 +65,7 @@ struct ota_job_record {
   std::uint32_t retries = 0;   // failed attempts that are retried
   std::int64_t timeout_ms = 0; // in progress longer than this: failed; 0 never
   timestamp created{};
+  std::string download_protocol{"https"}; // or "mqtt": blocks on thing/file/download
   friend bool operator==(const ota_job_record&, const ota_job_record&) = default;
 };
 

@@ -68,3 +68,51 @@ def test_the_sdk_gateway_against_the_server(broker, api, probes):  # noqa: F811
     assert op(f"gw_login {spec(made[0], pk)}")["code"] == 6401
     assert op(f"gw_delete {spec(made[0], pk, False)}")["code"] == 6100
     assert p.close() == 0
+
+
+def test_the_sdk_gateway_forgets_a_logged_out_sub_devices_filters(broker, api, probes):  # noqa: F811
+    """client::unsubscribe answers with the UNSUBACK; gateway::logout unsubscribes the client
+    from the sub-device's topics, so the next link (after a kick) does not subscribe them again
+    (the server would refuse them: 0x80)."""
+    gw_pk = api.product("sdk unsub hubs", nodeType="gateway")["productKey"]
+    pk = api.product("sdk unsub meters", nodeType="subdevice")["productKey"]
+    gw, meter = api.device(gw_pk), api.device(pk)
+    p = probes("--url", f"mqtt://127.0.0.1:{broker.port}", "--pk", gw_pk, "--dn",
+               gw["deviceName"], "--ds", gw["deviceSecret"], "--gateway", "--backoff-ms", "20",
+               "--backoff-max-ms", "100")
+    p.connected()
+
+    def op(line: str) -> dict:
+        at = p.mark()
+        p.send(line)
+        ev = p.wait_event("gw_reply", after=at, op=line.split()[0])
+        assert ev["error"] is None, ev
+        return ev
+
+    def sub(filt: str) -> int:
+        at = p.mark()
+        p.send(f"sub {filt} 1")
+        return p.wait_event("suback", after=at, filter=filt)["granted"]
+
+    own = f"/sys/{gw_pk}/{gw['deviceName']}/thing/service/property/set"
+    assert sub(own) == 1
+    at = p.mark()
+    p.send(f"unsub {own} /not/subscribed")
+    assert p.wait_event("unsuback", after=at)["error"] is None
+
+    assert op(f"gw_add {spec(meter, pk)}")["code"] == 200
+    assert op(f"gw_login {spec(meter, pk)}")["code"] == 200
+    theirs = f"/sys/{pk}/{meter['deviceName']}/thing/service/property/set"
+    assert sub(theirs) == 1
+    assert op(f"gw_logout {spec(meter, pk, False)}")["code"] == 200
+
+    # A new link: the client subscribes what it holds; the sub-device's filter is not among it.
+    dev = f"/api/v1/products/{gw_pk}/devices/{gw['deviceName']}"
+    at = p.mark()
+    api.ok("POST", dev + "/disable")
+    p.wait_event("status", after=at, state="waiting")
+    api.ok("POST", dev + "/enable")
+    p.connected(after=at)
+    assert sub(own) == 1  # its SUBACK comes after those of the resubscription
+    assert [e for e in p.events[at:] if e.get("event") == "suback" and e["filter"] == theirs] == []
+    assert p.close() == 0

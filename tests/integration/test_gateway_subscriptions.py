@@ -2,7 +2,7 @@
 device link holds 100 explicit subscriptions, a gateway's 20 more per sub-device logged in
 through it. A paho gateway logs 50 sub-devices in and subscribes each one's usual topics one by
 one, as the C SDK 3.x does: every SUBACK granted; past 100 + 20 x 50 the next filter gets 0x80,
-counted in /metrics; after a logout the bound is 20 lower."""
+counted in /metrics; a logout takes the sub-device's filters away and the bound is 20 lower."""
 
 from __future__ import annotations
 
@@ -54,11 +54,15 @@ def test_gateway_bound_grows_with_its_sub_devices(broker, api, made):
     # a filter already held is granted again (it adds nothing)
     assert gw.c.subscribe([(extra[-1], 1)]) == [1]
 
-    # A logout lowers the bound: still full. A login of it again restores it, but no more.
+    # A logout takes the sub-device's filters (5 usual, 17 extra) and 20 of the bound: two
+    # more fit, on another sub-device's topics; its own are refused (not logged in).
     s = subs[0]
     assert gw.session("logout", {"productKey": pk, "deviceName": s["deviceName"]})["code"] == 200
     assert gw.c.subscribe([(over, 1)]) == [128]
+    after = [f"/sys/{pk}/{subs[1]['deviceName']}/thing/service/after{i}" for i in range(3)]
+    assert gw.c.subscribe([(after[0], 1), (after[1], 1)]) == [1, 1]
+    assert gw.c.subscribe([(after[2], 1)]) == [128]
+    # Logged in again: 20 more; its filters must be subscribed anew.
     assert gw.session("login", topo_sign(s, "c"))["code"] == 200
-    assert gw.c.subscribe([(over, 1)]) == [128]
-    gw.c.unsubscribe([extra[0]])
     assert gw.c.subscribe([(over, 1)]) == [1]
+    assert gw.c.subscribe([(f, 1) for f in usual(pk, s["deviceName"])]) == [1] * 5

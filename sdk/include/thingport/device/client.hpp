@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -140,6 +141,13 @@ public:
   // Subscribes now if connected and again after every reconnect. `h` gets the PUBLISHes that match
   // `filter`. A filter subscribed again replaces the earlier handler and QoS.
   void subscribe(std::string filter, std::uint8_t qos, message_handler h, suback_handler done = {});
+  // Forgets the filters (later links do not subscribe them; their handlers are dropped) and
+  // sends UNSUBSCRIBE (8 filters a packet) if connected. `done` runs once every UNSUBACK came,
+  // at once when none of them was subscribed, or with errc::stopped. A link lost before the
+  // UNSUBACK: the next link sends the UNSUBSCRIBE again (a persistent session still holds them).
+  void unsubscribe(std::vector<std::string> filters, completion done = {});
+  // The same for every subscribed filter `which` picks (a gateway: a logged-out sub-device's).
+  void unsubscribe_if(std::function<bool(std::string_view filter)> which, completion done = {});
   // QoS 0 or 1. `done` runs when the PUBACK arrives (QoS 1), when the packet is queued on a live
   // link (QoS 0), or with an error (buffer_full, stopped, invalid_argument).
   void publish(std::string topic, std::string payload, std::uint8_t qos = 1, bool retain = false,

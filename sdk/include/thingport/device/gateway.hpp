@@ -5,7 +5,8 @@
 //
 // A sub-device logged in through the gateway speaks through the gateway's link: construct
 // thing(gateway_client, sub_pk, sub_dn) once login() answered 200 to post its properties and
-// events and to answer its property sets, services and RRPC (thing.hpp).
+// events and to answer its property sets, services and RRPC (thing.hpp). logout() ends those
+// subscriptions: after the next login construct a new thing for the sub-device.
 //
 // Threads: as thing: every callback runs on the client's strand, the member functions may be
 // called from any thread. The client must outlive the gateway.
@@ -65,6 +66,9 @@ public:
   std::string report_found(const std::vector<device_ref>& subs, reply_handler done = {});
   // combine/login of one sub-device (in this gateway's topology), signed with its secret.
   std::string login(const triplet& sub, reply_handler done = {});
+  // logout and batch_logout first unsubscribe the client from every filter naming the
+  // sub-devices (/sys/{pk}/{dn}/..., /{pk}/{dn}/..., /ota/device/.../{pk}/{dn} ...): the platform
+  // takes them from the gateway's session at the logout, and a later link must not ask again.
   std::string logout(const device_ref& sub, reply_handler done = {});
   // combine/batch_login: 1 to 50, all or nothing; data [{"productKey","deviceName"}].
   std::string batch_login(const std::vector<triplet>& subs, reply_handler done = {});

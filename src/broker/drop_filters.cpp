@@ -1,0 +1,49 @@
+// Filters a policy takes back from a live or stored session (broker::drop_filters): a gateway's
+// filters on a sub-device's topics when the sub-device's login through it ends.
+#include <string>
+#include <vector>
+
+#include <boost/asio/post.hpp>
+
+#include "broker/broker.hpp"
+#include "broker/worker.hpp"
+
+namespace thingport::broker {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr std::uint8_t max_drop_hops = 4; // a session that keeps moving: given up
+} // namespace
+
+void broker::drop_filters(std::string_view session_key, filter_pick drop) {
+  const auto [w, id] = session_home(session_key);
+  if (w == nullptr)
+    return;
+  asio::post(w->io(), [w, id, drop = std::move(drop)] { w->drop_filters(id, drop, 0); });
+}
+
+void worker::drop_filters(subscriber_id id,
+                          const std::function<bool(const client_identity*, std::string_view)>& drop,
+                          std::uint8_t hops) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) {
+    // Moving between workers (a takeover): chase it to its new home.
+    const auto home = broker_.sessions().home(id);
+    if (!home || *home == index_ || hops >= max_drop_hops)
+      return;
+    asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, drop, hops] {
+      w->drop_filters(id, drop, static_cast<std::uint8_t>(hops + 1));
+    });
+    return;
+  }
+  session& s = *it->second;
+  std::vector<std::string> gone;
+  for (const auto& sub : s.subscriptions)
+    if (drop(s.identity.get(), sub.filter))
+      gone.push_back(sub.filter);
+  for (const auto& f : gone)
+    unsubscribe(s, f); // the session, the index, the bridge's interest, the stored session
+}
+
+} // namespace thingport::broker
