@@ -328,7 +328,7 @@ int serve(const config& c) {
       const auto* li = platform::device_login(who);
       if (li == nullptr || li->product_key.empty() || li->device_name.empty())
         return std::nullopt;
-      return std::pair{li->product_key, li->device_name};
+      return std::pair{std::string(li->product_key), std::string(li->device_name)};
     };
     fo.device_lost = [p = policy.get()](const std::string& pk, const std::string& dn) {
       p->lost_elsewhere(pk, dn);
