@@ -47,7 +47,10 @@ def test_a_dead_nodes_wills_and_devices(tmp_path: Path):
         b = BrokerProcess(tmp_path / "b", thingport_config=node_config("node-b", nats.url, url))
         b.start()
         try:
-            _scenario(a, b, client)
+            _scenario(a, b, client, lambda node: _links(pg, url, node))
+        except BaseException:
+            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
+            raise
         finally:
             for c in made:
                 c.close()
@@ -71,7 +74,7 @@ def _connect_device(client, broker, cred, will):
     return poll_until(attempt, lambda c: c is not None, timeout=3)
 
 
-def _scenario(a, b, client):
+def _scenario(a, b, client, links):
     api = Api(a)
     poll_until(lambda: [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]],
                lambda s: s == ["up", "up"], timeout=5)
@@ -103,11 +106,15 @@ def _scenario(a, b, client):
         assert json.loads(m.payload)["status"] == "online", m.payload
         online.add(m.topic)
 
+    # A link's record is written just after its CONNACK (docs/cluster.md): wait for B's three.
+    poll_until(lambda: links("node-b"), lambda n: n == 3, timeout=5)
+
     # B freezes; device 2 logs in again on A (B cannot close its old link: it is frozen).
     os.kill(b.proc.pid, signal.SIGSTOP)
     moved = _connect_device(client, a, c2, (f"/{pk}/dev-2/user/update", b"will-2", 1, False))
     m = watcher.get_where(lambda m: m.topic == f"/as/mqtt/status/{pk}/dev-2", timeout=3)
     assert json.loads(m.payload)["status"] == "online"
+    poll_until(lambda: links("node-a"), lambda n: n == 1, timeout=5)  # device 2's
     os.kill(b.proc.pid, signal.SIGKILL)
     t0 = time.monotonic()
     b.proc.wait(5)
@@ -152,6 +159,11 @@ def _scenario(a, b, client):
         assert m.payload != b"will-2", m.topic
         assert m.topic != f"/as/mqtt/status/{pk}/dev-1", m.payload  # once only
     assert api.ok("GET", f"/api/v1/products/{pk}/devices/dev-2")["status"] == "ONLINE"
+
+
+def _links(pg, url: str, node: str) -> int:
+    """How many link records (table cluster_link) the node has written."""
+    return int(pg.psql(url, f"SELECT count(*) FROM cluster_link WHERE node = '{node}'").strip())
 
 
 def _try(connect) -> bool:
