@@ -27,6 +27,7 @@
 #include "app/bootstrap.hpp"
 #include "auth/lookup.hpp"
 #include "broker/broker.hpp"
+#include "cluster/failover.hpp"
 #include "cluster/node.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
@@ -317,6 +318,24 @@ int serve(const config& c) {
   platform::services* services_ptr = nullptr; // for the cluster link, set below
   platform::thing_service* things_ptr = nullptr;
   auto link = make_cluster(c, b, dir, services_ptr, things_ptr);
+  // A dead node's devices and wills (docs/cluster.md): the links this node holds, recorded.
+  std::unique_ptr<cluster::failover> failover;
+  if (link) {
+    cluster::failover_options fo;
+    fo.db = {.url = c.store.url, .password_file = c.store.password_file};
+    fo.device_of = [](const broker::client_identity& who)
+        -> std::optional<std::pair<std::string, std::string>> {
+      const auto* li = platform::device_login(who);
+      if (li == nullptr || li->product_key.empty() || li->device_name.empty())
+        return std::nullopt;
+      return std::pair{std::string(li->product_key), std::string(li->device_name)};
+    };
+    fo.device_lost = [p = policy.get()](const std::string& pk, const std::string& dn) {
+      p->lost_elsewhere(pk, dn);
+    };
+    failover = std::make_unique<cluster::failover>(b, *link, std::move(fo));
+    link->track(failover.get());
+  }
   if (auto n = b.restore(session_db); !n)
     throw store::open_error("session database " + sessions_file.string() +
                             ": cannot load: " + n.error().message());
@@ -387,6 +406,8 @@ int serve(const config& c) {
   things.start();
   if (link)
     link->start();
+  if (failover)
+    failover->start();
   ota.start();
   b.start();
   listeners.start();
@@ -403,6 +424,8 @@ int serve(const config& c) {
   ota.stop();
   listeners.stop();
   b.stop();
+  if (failover)
+    failover->stop(); // after the workers: their links' records go
   if (link)
     link->stop(); // after the workers: their last wills may still go out
   things.stop();

@@ -8,12 +8,19 @@
 // order, so a publisher's messages reach the bridge in the order it sent them.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string_view>
 
 #include "broker/message.hpp"
 
+namespace thingport::mqtt {
+struct will_message;
+}
+
 namespace thingport::broker {
+
+struct client_identity;
 
 class bridge {
 public:
@@ -36,6 +43,13 @@ public:
   virtual void claimed(std::string_view key) = 0;
   // False while the bridge cannot reach the others: new logins are refused with CONNACK 3.
   virtual bool ready() const noexcept = 0;
+  // A link logged in here (CONNACK sent; `serial` is the connection's) and, later, closed
+  // (its will, if due, already routed): the bridge may record what this node holds, for the
+  // others to act on when this node dies (a dead node's wills and devices). `will` is null
+  // when the link has none. Default: nothing.
+  virtual void link_up(const client_identity& /*who*/, std::string_view /*key*/,
+                       std::uint64_t /*serial*/, const mqtt::will_message* /*will*/) {}
+  virtual void link_down(std::uint64_t /*serial*/) {}
 };
 
 } // namespace thingport::broker

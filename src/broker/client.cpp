@@ -166,6 +166,8 @@ void client::close(close_reason r) {
   if (online_) {
     online_ = false;
     worker_.owner().policy().on_offline(*identity_, serial_, r);
+    if (auto* link = worker_.owner().linked())
+      link->link_down(serial_);
   }
   transport_.shutdown();
 }
@@ -260,6 +262,8 @@ void client::attach(session& s, bool session_present) {
   }
   online_ = true;
   worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
+  if (auto* link = worker_.owner().linked())
+    link->link_up(*identity_, session_key(), serial_, will_.get());
   if (const auto& r = identity_->reply) {
     for (const auto& [topic, payload] : r->greeting)
       mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);

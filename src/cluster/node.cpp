@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "broker/broker.hpp"
+#include "cluster/failover.hpp"
 #include "cluster/subject.hpp"
 
 namespace thingport::cluster {
@@ -25,6 +26,7 @@ constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
 constexpr auto heartbeat_every = std::chrono::seconds(1);
 constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway after this
+constexpr int drain_within_ms = 1000;          // at shutdown, per subscription (in parallel)
 constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
 
 // Headers of a routed message.
@@ -190,11 +192,24 @@ void node::stop() {
     thread_.join();
   closing_.store(true, std::memory_order_release);
   if (impl_->conn != nullptr) {
+    // Drain every subscription first: the server stops sending, and each message already read
+    // (queued for the delivery thread) goes through on_message, which destroys it. Closing with
+    // messages still queued left one of them to the library's shutdown, which can lose it.
+    std::vector<natsSubscription*> all(impl_->control), draining;
+    for (auto& [subject, s] : impl_->subs)
+      all.push_back(s);
+    for (auto* s : all)
+      if (natsSubscription_DrainTimeout(s, drain_within_ms) == NATS_OK)
+        draining.push_back(s);
     natsConnection_FlushTimeout(impl_->conn, 1000);
+    for (auto* s : draining)
+      if (natsSubscription_WaitForDrainCompletion(s, drain_within_ms) != NATS_OK)
+        spdlog::warn("cluster: a subscription did not drain within {} ms", drain_within_ms);
     natsConnection_Close(impl_->conn);
   }
   impl_.reset(); // subscriptions, connection, options
-  nats_CloseAndWait(2000);
+  if (const auto s = nats_CloseAndWait(2000); s != NATS_OK)
+    spdlog::warn("cluster: the NATS library did not shut down: {}", natsStatus_GetText(s));
 }
 
 void node::push(item it, bool bounded) {
@@ -271,6 +286,17 @@ void node::confirm(std::function<void(bool)> done) {
 
 void node::claimed(std::string_view key) {
   push({op::control, takeover_subject, std::string(key), 0, false}, false);
+}
+
+void node::link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
+                   const mqtt::will_message* will) {
+  if (failover_ != nullptr)
+    failover_->link_up(who, key, serial, will);
+}
+
+void node::link_down(std::uint64_t serial) {
+  if (failover_ != nullptr)
+    failover_->link_down(serial);
 }
 
 void node::announce(const registry_change& c) {

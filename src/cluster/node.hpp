@@ -35,6 +35,8 @@ class broker;
 
 namespace thingport::cluster {
 
+class failover;
+
 struct node_load {
   std::uint64_t connections = 0;
   std::uint64_t devices_online = 0;
@@ -82,6 +84,12 @@ public:
   void confirm(std::function<void(bool confirmed)> done) override;
   void claimed(std::string_view key) override;
   bool ready() const noexcept override { return connected_.load(std::memory_order_acquire); }
+  void link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
+               const mqtt::will_message* will) override;
+  void link_down(std::uint64_t serial) override;
+
+  // Links are recorded through `f` (a dead node's wills and devices); before start() only.
+  void track(failover* f) noexcept { failover_ = f; }
 
   void announce(const registry_change& c);
   std::vector<node_status> nodes() const;
@@ -115,6 +123,7 @@ private:
   std::string origin_; // name + '/' + a random incarnation: sequences restart with it
   std::unique_ptr<impl> impl_;
   link_stats stats_;
+  failover* failover_ = nullptr;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false}; // stop() closes the connection: not "unreachable"
 

@@ -283,6 +283,17 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
     revoke(std::move(gone), li.product_key, li.device_name);
 }
 
+bool device_policy::lost_elsewhere(std::string_view pk, std::string_view dn) {
+  if (dir_.online(pk, dn))
+    return false; // it logged in here again
+  auth::device_record rec;
+  if (dir_.find_device(pk, dn, rec) != auth::lookup_status::found)
+    return false; // deleted meanwhile
+  enqueue({std::string(pk), std::string(dn), false, store::now(), {}});
+  publish_status(pk, dn, rec.iot_id, false, {});
+  return true;
+}
+
 bool device_policy::sub_online(const store::device_ref& sub, std::string_view iot_id,
                                std::string_view gpk, std::string_view gdn,
                                std::string_view client_id) {

@@ -113,6 +113,11 @@ public:
   std::optional<store::device_ref> gateway_online(std::string_view pk,
                                                   std::string_view dn) const override;
 
+  // A device that was online on a cluster node that died (cluster/failover.hpp): OFFLINE through
+  // the status path (the store write, the status message) unless it is online on this node.
+  // Any thread.
+  bool lost_elsewhere(std::string_view pk, std::string_view dn);
+
   // Store writes queued and not yet done (for tests and shutdown).
   std::size_t pending_writes() const;
   // Waits until every queued store write is done.
