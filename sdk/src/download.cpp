@@ -12,11 +12,13 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <boost/url/parse.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "file_blocks.hpp"
 #include "thingport/device/error.hpp"
 #include "thingport/device/ota.hpp"
 #include "transport.hpp"
@@ -37,69 +39,42 @@ struct http_url {
   std::string host, port, authority, target;
 };
 
-std::optional<http_url> parse_http_url(std::string_view u) {
+// http:// or https:// with a host (a name, IPv4 or [IPv6]) and an optional port 1..65535;
+// nullopt for anything else (no user info: a download link carries its own signature).
+std::optional<http_url> parse_http_url(std::string_view text) {
+  auto u = boost::urls::parse_uri(text);
+  if (!u || !u->has_authority() || u->has_userinfo())
+    return std::nullopt;
   http_url out;
-  if (u.starts_with("https://")) {
+  if (u->scheme_id() == boost::urls::scheme::https)
     out.tls = true;
-    u.remove_prefix(8);
-  } else if (u.starts_with("http://")) {
-    u.remove_prefix(7);
-  } else {
+  else if (u->scheme_id() != boost::urls::scheme::http)
+    return std::nullopt;
+  switch (u->host_type()) {
+  case boost::urls::host_type::name:
+    out.host = u->host();
+    break;
+  case boost::urls::host_type::ipv4:
+  case boost::urls::host_type::ipv6:
+    out.host = u->host_address(); // an IPv6 address without its brackets
+    break;
+  default: // none, IPvFuture
     return std::nullopt;
   }
-  const auto slash = u.find('/');
-  out.authority = std::string(u.substr(0, slash));
-  out.target = slash == std::string_view::npos ? "/" : std::string(u.substr(slash));
-  std::string_view a = out.authority;
-  if (a.empty())
+  if (out.host.empty() || out.host.find('\0') != std::string::npos)
     return std::nullopt;
-  if (a.front() == '[') { // [v6]:port
-    const auto close = a.find(']');
-    if (close == std::string_view::npos)
+  if (u->has_port()) {
+    if (u->port().empty() || u->port_number() == 0 || u->port().size() > 5)
       return std::nullopt;
-    out.host = std::string(a.substr(1, close - 1));
-    a.remove_prefix(close + 1);
-    out.port = a.starts_with(':') ? std::string(a.substr(1)) : "";
+    out.port = std::string(u->port());
   } else {
-    const auto colon = a.rfind(':');
-    out.host = std::string(a.substr(0, colon));
-    out.port = colon == std::string_view::npos ? "" : std::string(a.substr(colon + 1));
-  }
-  if (out.port.empty())
     out.port = out.tls ? "443" : "80";
-  return out;
-}
-
-// The file's MD5 and SHA-256, lower hex.
-std::pair<std::string, std::string> digests_of(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  EVP_MD_CTX* md5 = EVP_MD_CTX_new();
-  EVP_MD_CTX* sha = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(md5, EVP_md5(), nullptr);
-  EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
-  std::vector<char> buf(64 * 1024);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    const auto n = static_cast<std::size_t>(in.gcount());
-    EVP_DigestUpdate(md5, buf.data(), n);
-    EVP_DigestUpdate(sha, buf.data(), n);
   }
-  auto hex_of = [](EVP_MD_CTX* ctx) {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned i = 0; i < n; ++i) {
-      out += digits[md[i] >> 4];
-      out += digits[md[i] & 15];
-    }
-    EVP_MD_CTX_free(ctx);
-    return out;
-  };
-  auto m = hex_of(md5);
-  auto s = hex_of(sha);
-  return {m, s};
+  out.authority = std::string(u->encoded_host_and_port());
+  out.target = u->encoded_path().empty() ? "/" : std::string(u->encoded_path());
+  if (u->has_query())
+    out.target += "?" + std::string(u->encoded_query());
+  return out;
 }
 
 struct attempt_result {
@@ -188,6 +163,37 @@ asio::awaitable<attempt_result> fetch(Stream& s, beast::tcp_stream& low, const h
 
 } // namespace
 
+std::pair<std::string, std::string> detail::file_digests(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  EVP_MD_CTX* md5 = EVP_MD_CTX_new();
+  EVP_MD_CTX* sha = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(md5, EVP_md5(), nullptr);
+  EVP_DigestInit_ex(sha, EVP_sha256(), nullptr);
+  std::vector<char> buf(64 * 1024);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    EVP_DigestUpdate(md5, buf.data(), n);
+    EVP_DigestUpdate(sha, buf.data(), n);
+  }
+  auto hex_of = [](EVP_MD_CTX* ctx) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    EVP_DigestFinal_ex(ctx, md, &n);
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < n; ++i) {
+      out += digits[md[i] >> 4];
+      out += digits[md[i] & 15];
+    }
+    EVP_MD_CTX_free(ctx);
+    return out;
+  };
+  auto m = hex_of(md5);
+  auto s = hex_of(sha);
+  return {m, s};
+}
+
 download_result download_file(const download_request& r) {
   download_result out;
   auto u = parse_http_url(r.url);
@@ -267,7 +273,7 @@ download_result download_file(const download_request& r) {
     out.error = make_error_code(errc::connection_closed);
     return out;
   }
-  const auto [md5, sha256] = digests_of(r.file);
+  const auto [md5, sha256] = detail::file_digests(r.file);
   if ((r.size > 0 && out.bytes != r.size) || (!r.md5.empty() && r.md5 != md5) ||
       (!r.sha256.empty() && r.sha256 != sha256))
     out.error = make_error_code(errc::digest_mismatch);

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json.hpp>
 
+#include "file_blocks.hpp"
 #include "thingport/device/error.hpp"
 
 namespace thingport::device {
@@ -28,16 +29,7 @@ std::optional<json::object> object_of(std::string_view payload) {
   return std::move(v.as_object());
 }
 
-std::string text(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr)
-    return {};
-  if (v->is_string())
-    return std::string(v->as_string());
-  if (v->is_number())
-    return json::serialize(*v);
-  return {};
-}
+using detail::text;
 
 std::uint64_t number(const json::object& o, std::string_view key) {
   const auto* v = o.if_contains(key);
@@ -90,6 +82,7 @@ struct ota::state : std::enable_shared_from_this<ota::state> {
     std::shared_ptr<asio::steady_timer> timer;
   };
   std::map<std::string, pending> gets;
+  std::shared_ptr<detail::block_download> blocks; // on the strand only
 
   state(client& c, std::chrono::milliseconds t) : cl(c), timeout(t) {}
 
@@ -117,12 +110,17 @@ struct ota::state : std::enable_shared_from_this<ota::state> {
       u.sha256 = u.sign;
     else if (lower(u.sign_method) == "md5" && u.md5.empty())
       u.md5 = u.sign;
+    if (auto p = text(f, "dProtocol"); !p.empty())
+      u.protocol = lower(p);
+    u.stream_id = number(f, "streamId");
+    u.stream_file_id = number(f, "streamFileId");
     upgrade_handler h;
     {
       std::lock_guard lock(mu);
       h = upgrade;
     }
-    if (h && !u.url.empty())
+    const bool by_blocks = u.protocol == "mqtt" && u.stream_id != 0;
+    if (h && (!u.url.empty() || by_blocks))
       h(u);
   }
 
@@ -193,6 +191,17 @@ ota::ota(client& c, std::chrono::milliseconds reply_timeout)
     if (auto s = w.lock())
       s->on_push(m);
   });
+  // The SUBACK comes again after every reconnect: a block download asks again at once.
+  c.subscribe(
+      state_->sys("thing/file/download_reply"), 0,
+      [w](const message& m) {
+        if (auto s = w.lock(); s && s->blocks)
+          s->blocks->on_reply(m.payload);
+      },
+      [w](std::error_code ec, int) {
+        if (auto s = w.lock(); s && !ec && s->blocks)
+          s->blocks->on_link_up();
+      });
 }
 
 ota::~ota() {
@@ -205,6 +214,25 @@ ota::~ota() {
   }
   for (auto& [id, p] : gets)
     p.timer->cancel();
+  asio::post(state_->cl.executor(), [s = state_] {
+    if (s->blocks)
+      s->blocks->drop();
+    s->blocks.reset();
+  });
+}
+
+void ota::download_blocks(block_download_request r, block_done done) {
+  asio::post(state_->cl.executor(), [s = state_, r = std::move(r), done = std::move(done)] {
+    if (s->blocks && !s->blocks->finished()) {
+      download_result res;
+      res.error = make_error_code(errc::invalid_argument);
+      done(res);
+      return;
+    }
+    s->blocks = std::make_shared<detail::block_download>(s->cl, s->sys("thing/file/download"),
+                                                         std::move(r), std::move(done));
+    s->blocks->start();
+  });
 }
 
 void ota::on_upgrade(upgrade_handler h) {

@@ -66,5 +66,59 @@ TEST(Download, NothingIsKeptPastTheExpectedSize) {
   std::filesystem::remove(file);
 }
 
+// A URL download_file() cannot use is refused before any connection: errc::invalid_argument,
+// no file made, no request counted.
+TEST(Download, BadUrlsAreRefused) {
+  const auto file =
+      std::filesystem::temp_directory_path() / ("tp-badurl-" + std::to_string(::getpid()) + ".bin");
+  for (const char* url : {
+           "",
+           "firmware.bin",
+           "ftp://127.0.0.1/firmware",
+           "mqtt://127.0.0.1:1883/x",
+           "http://",
+           "http:///path",
+           "http://:80/path",
+           "http://host:0/x",
+           "http://host:65536/x",
+           "http://host:99999999999/x",
+           "http://host:port/x",
+           "http://host:/x",
+           "http://[::1/x",
+           "http://[v1.fe]/x",
+           "http://user:pass@host/x",
+           "http://host/a b",
+           "http://ho%st/x",
+           "http://host/x#frag#",
+           "HTTP//host/x",
+       }) {
+    download_request r;
+    r.url = url;
+    r.file = file;
+    r.attempts = 1;
+    const auto got = download_file(r);
+    EXPECT_EQ(got.error, make_error_code(errc::invalid_argument)) << url;
+    EXPECT_EQ(got.attempts, 0u) << url;
+    EXPECT_FALSE(std::filesystem::exists(file)) << url;
+  }
+}
+
+// An upper-case scheme, an explicit port and a query are taken.
+TEST(Download, UrlForms) {
+  flooding_server server(10);
+  const auto file = std::filesystem::temp_directory_path() /
+                    ("tp-urlforms-" + std::to_string(::getpid()) + ".bin");
+  std::filesystem::remove(file);
+  download_request r;
+  r.url = "HTTP://127.0.0.1:" + std::to_string(server.port()) + "/ota/firmware/x?a=1&b=%2F";
+  r.file = file;
+  r.size = 10;
+  r.attempts = 1;
+  const auto got = download_file(r);
+  EXPECT_FALSE(got.error) << got.error.message();
+  EXPECT_EQ(got.bytes, 10u);
+  std::filesystem::remove(file);
+}
+
 } // namespace
 } // namespace thingport::device

@@ -5,11 +5,11 @@
 // summary line (posts still waiting for their reply at the end are counted as cut_short, not as
 // errors); with --require-replies the exit code is 3 unless every post got a 200 reply.
 #include "simulator.hpp"
+#include "simulator_stop.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -20,7 +20,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -353,9 +352,10 @@ int run(int argc, char** argv) {
   std::string ota_version;
   ota_run ota_opts;
   std::string ota_dir;
-  app.add_option("--ota", ota_version,
-                 "OTA mode: each device informs this version, takes upgrade messages, downloads "
-                 "and checks the firmware over HTTP, then informs the new version");
+  app.add_option(
+      "--ota", ota_version,
+      "OTA mode: each device informs this version, takes upgrade messages, downloads "
+      "and checks the firmware over HTTP (or MQTT blocks), then informs the new version");
   app.add_option("--ota-fail", ota_opts.fail,
                  "with --ota: the fraction of devices that report -2 on their first upgrade "
                  "message (the job retries them)")
@@ -363,6 +363,12 @@ int run(int argc, char** argv) {
   app.add_option("--ota-workers", ota_opts.workers, "with --ota: download threads")
       ->capture_default_str()
       ->check(CLI::Range(1u, 64u));
+  app.add_option("--ota-block-size", ota_opts.block_size,
+                 "with --ota: bytes a block when a job sends its firmware over MQTT")
+      ->check(CLI::Range(1, 65536));
+  app.add_option("--ota-block-interval", ota_opts.block_interval_ms,
+                 "with --ota: milliseconds between MQTT block requests (a slow device)")
+      ->check(CLI::Range(0u, 60000u));
   app.add_option("--ota-dir", ota_dir, "with --ota: where downloads go (default: a temp dir)");
   CLI11_PARSE(app, argc, argv);
 
@@ -465,39 +471,20 @@ int run(int argc, char** argv) {
   totals tot;
   std::vector<std::unique_ptr<simulated>> sims;
   std::size_t finished = 0;
-  bool stopping = false;
-  asio::steady_timer deadline(io);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  auto stop_all = [&] {
-    if (stopping)
-      return;
-    stopping = true;
-    deadline.cancel();
-    signals.cancel();
+  run_stop end(io, s.duration, [&] {
     for (auto& d : sims)
       d->stop();
-  };
+  });
   try {
     for (const auto& t : devices) {
       sims.push_back(std::make_unique<simulated>(io, s, t, tot, [&] {
         if (++finished == devices.size())
-          stop_all();
+          end.stop();
       }));
     }
   } catch (const std::exception& e) {
     std::cerr << "thingport-device: " << e.what() << "\n";
     return 1;
-  }
-  signals.async_wait([&](boost::system::error_code ec, int) {
-    if (!ec)
-      stop_all();
-  });
-  if (s.duration > 0) {
-    deadline.expires_after(std::chrono::milliseconds(static_cast<long>(s.duration * 1000)));
-    deadline.async_wait([&](boost::system::error_code ec) {
-      if (!ec)
-        stop_all();
-    });
   }
   for (auto& d : sims)
     d->start();

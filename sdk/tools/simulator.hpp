@@ -61,15 +61,18 @@ int run_gateway(const gateway_run& g);
 struct ota_run {
   options base;
   std::vector<triplet> devices;
-  std::string version;       // what each device informs at start
-  double fail = 0;           // the fraction that reports -2 on its first upgrade message
-  unsigned workers = 4;      // download threads
-  std::filesystem::path dir; // where downloads go (each removed once checked)
-  double duration = 0;       // seconds, then exit (0: no limit)
+  std::string version;             // what each device informs at start
+  double fail = 0;                 // the fraction that reports -2 on its first upgrade message
+  unsigned workers = 4;            // download threads
+  std::uint32_t block_size = 5120; // MQTT block downloads: bytes a block (1..65536)
+  unsigned block_interval_ms = 0;  // MQTT block downloads: pause between blocks
+  std::filesystem::path dir;       // where downloads go (each removed once checked)
+  double duration = 0;             // seconds, then exit (0: no limit)
   bool verbose = false;
 };
 // Runs until every device has informed the new version (or the duration or a signal). Prints
 // one summary line: devices, upgraded, messages, simulatedFailures, downloadErrors, bytes,
+// blockResumes (MQTT block downloads: re-asks after a reconnect or a timeout),
 // downloadSeconds, MBps, messageSeconds, devicesPerMinute, messagesPerSecond (upgrade messages
 // received in each second from the first). Exit code 0 when all upgraded without a download
 // error; 3 otherwise.

@@ -3,12 +3,14 @@
 // the message's signed link (download_file, on a small pool of threads: it blocks), checks its
 // size and digests, reports progress, then informs the new version. A chosen fraction reports
 // -2 (download failed) on its first upgrade message, so that the job sends it again; it
-// succeeds then. One I/O thread for the MQTT side; the summary is one JSON line.
+// succeeds then. An upgrade message that names a stream instead of a URL (a job's
+// downloadProtocol mqtt) is fetched over MQTT in blocks (ota::download_blocks, on the I/O
+// thread: it does not block), reporting progress each 10%. One I/O thread for the MQTT side;
+// the summary is one JSON line.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
-#include <csignal>
 #include <deque>
 #include <filesystem>
 #include <iostream>
@@ -18,11 +20,11 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "simulator.hpp"
+#include "simulator_stop.hpp"
 #include "thingport/device/ota.hpp"
 
 namespace thingport::device::sim {
@@ -39,6 +41,7 @@ struct ota_totals {
   std::uint64_t errors = 0;     // downloads that failed for real
   std::uint64_t upgraded = 0;   // devices that informed the new version
   std::uint64_t bytes = 0;      // downloaded and checked
+  std::uint64_t resumes = 0;    // block downloads: re-asks after a reconnect or a timeout
   std::vector<double> received; // seconds since the start, one per upgrade message
   clock::time_point first_download{}, last_download{};
   bool any_download = false;
@@ -155,6 +158,10 @@ private:
     req.ca_file = r_.base.ca_file;
     std::error_code rm;
     std::filesystem::remove(req.file, rm);
+    if (u.url.empty()) {
+      blocks(u, req);
+      return;
+    }
     pool_.add([this, req = std::move(req), u] {
       const auto started = clock::now();
       auto res = download_file(req);
@@ -162,6 +169,35 @@ private:
       std::error_code rm_ec;
       std::filesystem::remove(req.file, rm_ec);
       asio::post(io_, [this, res, u, started, ended] { downloaded(res, u, started, ended); });
+    });
+  }
+
+  void blocks(const upgrade_info& u, const download_request& http) {
+    ota::block_download_request req;
+    req.stream_id = u.stream_id;
+    req.file_id = u.stream_file_id == 0 ? 1 : u.stream_file_id;
+    req.file = http.file;
+    req.size = u.size;
+    req.md5 = u.md5;
+    req.sha256 = u.sha256;
+    req.block_size = r_.block_size;
+    req.block_interval = std::chrono::milliseconds(r_.block_interval_ms);
+    req.progress = [this, last = 0ull](std::uint64_t have, std::uint64_t total) mutable {
+      const auto pct = have * 100 / std::max<std::uint64_t>(total, 1);
+      if (pct / 10 > last / 10 && pct < 100)
+        ota_->progress(static_cast<int>(pct), "downloading");
+      last = pct;
+    };
+    const auto started = clock::now();
+    ota_->download_blocks(std::move(req), [this, u, started,
+                                           file = http.file](const download_result& res) {
+      std::error_code rm;
+      std::filesystem::remove(file, rm);
+      tot_.resumes += res.resumes;
+      if (r_.verbose)
+        log("blocks: " + std::to_string(res.attempts) + " requests, " +
+            std::to_string(res.resumes) + " resumed, last at " + std::to_string(res.last_start));
+      downloaded(res, u, started, clock::now());
     });
   }
 
@@ -222,18 +258,10 @@ int run_ota(const ota_run& r) {
   download_pool pool(r.workers);
   const auto t0 = clock::now();
   std::vector<std::unique_ptr<ota_device>> devices;
-  bool stopping = false;
-  asio::steady_timer deadline(io);
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  auto stop_all = [&] {
-    if (stopping)
-      return;
-    stopping = true;
-    deadline.cancel();
-    signals.cancel();
+  run_stop end(io, r.duration, [&] {
     for (auto& d : devices)
       d->stop();
-  };
+  });
   const std::size_t n = r.devices.size();
   for (std::size_t i = 0; i < n; ++i) {
     // Spread evenly: device i fails once when the running count of failures steps up at i.
@@ -241,19 +269,8 @@ int run_ota(const ota_run& r) {
                        std::floor(static_cast<double>(i) * r.fail);
     devices.push_back(std::make_unique<ota_device>(io, r, r.devices[i], fails, tot, pool, t0, [&] {
       if (tot.upgraded == n)
-        stop_all();
+        end.stop();
     }));
-  }
-  signals.async_wait([&](boost::system::error_code e, int) {
-    if (!e)
-      stop_all();
-  });
-  if (r.duration > 0) {
-    deadline.expires_after(std::chrono::milliseconds(static_cast<long>(r.duration * 1000)));
-    deadline.async_wait([&](boost::system::error_code e) {
-      if (!e)
-        stop_all();
-    });
   }
   for (auto& d : devices)
     d->start();
@@ -280,6 +297,7 @@ int run_ota(const ota_run& r) {
       {"simulatedFailures", tot.simulated},
       {"downloadErrors", tot.errors},
       {"bytes", tot.bytes},
+      {"blockResumes", tot.resumes},
       {"downloadSeconds", std::round(download_s * 1000) / 1000},
       {"MBps", download_s > 0 ? std::round(tot.bytes / download_s / 1e4) / 100 : 0.0},
       {"messageSeconds", std::round(span * 1000) / 1000},

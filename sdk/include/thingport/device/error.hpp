@@ -25,6 +25,7 @@ enum class errc {
   bad_reply,           // an Alink reply or NTP response that is not the expected JSON
   digest_mismatch,     // a downloaded file's size, MD5 or SHA-256 is not the announced one
   http_status,         // a download answered with a status other than 200, 206 or 416
+                       // (MQTT blocks: a reply code other than 200)
 };
 
 const std::error_category& error_category() noexcept;
