@@ -4,6 +4,7 @@
 // for as long as the session exists. Every hop follows one real takeover (a handoff posts the
 // adopt to the new home before it publishes that home, so the chase is queued behind it); the
 // chase ends when it lands or when the session is gone (its filters went with it).
+#include <chrono>
 #include <limits>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::uint8_t busy_hops = 16; // a session moving this often: logged once, still chased
+// Unsubscribes per turn of the worker: a gateway losing thousands of filters at once (its link
+// closed with hundreds of sub-devices logged in) does not hold the worker for the whole pass; the
+// rest is picked again (the pick decides at each turn) in a turn posted behind other work.
+constexpr std::size_t max_drops_per_turn = 256;
 } // namespace
 
 void broker::drop_filters(std::string_view session_key, filter_pick drop) {
@@ -47,12 +52,27 @@ void worker::drop_filters(subscriber_id id,
     return;
   }
   session& s = *it->second;
+  const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> gone;
-  for (const auto& sub : s.subscriptions)
-    if (drop(s.identity.get(), sub.filter))
-      gone.push_back(sub.filter);
+  bool more = false;
+  for (const auto& sub : s.subscriptions) {
+    if (!drop(s.identity.get(), sub.filter))
+      continue;
+    if (gone.size() == max_drops_per_turn) {
+      more = true;
+      break;
+    }
+    gone.push_back(sub.filter);
+  }
   for (const auto& f : gone)
     unsubscribe(s, f); // the session, the index, the bridge's interest, the stored session
+  if (more)            // the rest in a later turn, wherever the session is then
+    asio::post(io(), [this, id, drop, hops] { drop_filters(id, drop, hops); });
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
+  spdlog::debug("drop_filters: {} of {} filters of session {} dropped in {} us", gone.size(),
+                s.subscriptions.size() + gone.size(), s.key(), us);
 }
 
 } // namespace thingport::broker

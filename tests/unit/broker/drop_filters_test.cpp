@@ -143,6 +143,47 @@ TEST(drop_filters, follows_a_session_that_keeps_moving_until_it_lands) {
   EXPECT_EQ(b.sessions().live(), 1u);
 }
 
+TEST(drop_filters, a_large_pick_is_spread_over_turns_of_the_worker) {
+  recording_store db;
+  store::session_writer writer{db};
+  writer.stop();
+  tp::broker::options o;
+  o.workers = 1;
+  tp::broker::broker b{o, anonymous()};
+  b.attach_store(writer, false);
+  const auto t0 = tp::broker::clock::now();
+  fake_conn c;
+  c.c = std::make_unique<tp::broker::client>(b.at(0), c.t, tp::broker::transport_info{}, t0);
+  auto feed = [&](const mqtt::packet& p) {
+    const auto s = bytes(p);
+    c.c->feed({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}, t0);
+  };
+  mqtt::connect_packet p;
+  p.client_id = "gw";
+  p.clean_session = false;
+  feed(p);
+  for (std::uint16_t i = 0; i < 20; ++i) { // 600 of a/..., 20 of b/...
+    mqtt::subscribe_packet sp{static_cast<std::uint16_t>(i + 1), {}};
+    for (int j = 0; j < 30; ++j)
+      sp.subscriptions.push_back({"a/" + std::to_string(i * 30 + j), 1});
+    sp.subscriptions.push_back({"b/" + std::to_string(i), 1});
+    feed(sp);
+  }
+  auto& io = b.at(0).io();
+  io.restart();
+  io.poll();
+  b.drop_filters("gw", starts_with_a);
+  // 600 in turns of 256: three turns (and the store's flushes), not one.
+  std::size_t handlers = 0;
+  for (io.restart(); io.poll_one() == 1; io.restart())
+    ++handlers;
+  EXPECT_GE(handlers, 3u);
+  const auto dropped = db.dropped();
+  EXPECT_EQ(dropped.size(), 600u);
+  EXPECT_TRUE(std::all_of(dropped.begin(), dropped.end(),
+                          [](const std::string& f) { return f.starts_with("a/"); }));
+}
+
 // ---- a real broker and a real client --------------------------------------------------------
 
 // One broker "process": the session store file, its writer, the broker, a TCP listener on port 0.
