@@ -335,6 +335,7 @@ void config_service::tick() {
     config_record rec;
     std::string dn;
     std::uint64_t id;
+    std::optional<store::device_ref> via; // a sub-device: the gateway it is logged in through
   };
   std::vector<send> out;
   std::string base;
@@ -367,8 +368,10 @@ void config_service::tick() {
         auto& d = st.view.devices[st.next++];
         auto on = services_.devices().online(rec->product_key, d.device_name);
         d.at_ms = unix_ms();
-        if (!on || on->via || wall - on->since < std::chrono::milliseconds(500)) {
-          if (on && !on->via) { // just connected: come back to it on the next tick
+        // A sub-device online through its gateway is pushed to on its own topic, which the
+        // gateway subscribes, through the gateway's link (like every other downlink to it).
+        if (!on || wall - on->since < std::chrono::milliseconds(500)) {
+          if (on) { // just connected (logged in): come back to it on the next tick
             --st.next;
             break;
           }
@@ -377,7 +380,7 @@ void config_service::tick() {
         }
         d.state = push_device_state::sent;
         d.message_id = services_.next_message_id();
-        out.push_back({*rec, d.device_name, d.message_id});
+        out.push_back({*rec, d.device_name, d.message_id, on->via});
         st.tokens -= 1;
       }
       if (st.next >= st.view.devices.size())
@@ -393,8 +396,11 @@ void config_service::tick() {
                      {"params", params_of(s.rec, link_of(base, s.rec, pk, s.dn))},
                      {"method", "thing.config.push"}};
     const std::string topic = "/sys/" + pk + "/" + s.dn + "/thing/config/push";
-    services_.publish_to_device(pk, s.dn,
-                                make_message(topic, json::serialize(msg), 1, false, s.id));
+    auto m = make_message(topic, json::serialize(msg), 1, false, s.id);
+    if (s.via) // routed where the gateway's session lives
+      services_.publish_to_device(s.via->product_key, s.via->device_name, std::move(m));
+    else
+      services_.publish_to_device(pk, s.dn, std::move(m));
   }
 }
 

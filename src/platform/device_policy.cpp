@@ -332,6 +332,16 @@ bool device_policy::sub_offline(const store::device_ref& sub, std::string_view g
   return true;
 }
 
+void device_policy::subs_offline(const std::vector<store::device_ref>& subs, std::string_view gpk,
+                                 std::string_view gdn) {
+  std::vector<store::device_ref> gone;
+  for (const auto& sub : subs)
+    if (sub_offline_only(sub, gpk, gdn))
+      gone.push_back(sub);
+  if (!gone.empty())
+    revoke(std::move(gone), gpk, gdn); // one pass over the gateway's filters, not one each
+}
+
 bool device_policy::sub_offline_only(const store::device_ref& sub, std::string_view gpk,
                                      std::string_view gdn) {
   const auto now_online = dir_.online(sub.product_key, sub.device_name);

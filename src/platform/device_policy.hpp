@@ -104,6 +104,8 @@ public:
                   std::string_view gdn, std::string_view client_id) override;
   bool sub_offline(const store::device_ref& sub, std::string_view gpk,
                    std::string_view gdn) override;
+  void subs_offline(const std::vector<store::device_ref>& subs, std::string_view gpk,
+                    std::string_view gdn) override;
   bool is_online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
                      std::string_view gdn) const override {
     return dir_.online_via(pk, dn, gpk, gdn);

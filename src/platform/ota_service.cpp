@@ -143,8 +143,10 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
     // Answered here, on the worker: the configuration index is in memory.
     const auto* login = device_login(*who);
     const auto t = thing::classify_topic(m->topic);
-    if (login == nullptr || config_ == nullptr || t.product_key != login->product_key ||
-        t.device_name != login->device_name)
+    // A gateway asks and replies for a sub-device logged in through it.
+    if (login == nullptr || config_ == nullptr ||
+        ((t.product_key != login->product_key || t.device_name != login->device_name) &&
+         !gateway_of(services_.devices().online(t.product_key, t.device_name), *login)))
       return;
     if (kind == kind_config_get)
       config_->on_get(t.product_key, t.device_name, m->topic, m->payload);

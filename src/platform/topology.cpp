@@ -476,10 +476,9 @@ topology_answer logout(sub_sessions& subs, std::string_view gpk, std::string_vie
     refs.push_back(ref_of(*o));
   }
   json::array out;
-  for (const auto& r : refs) {
-    subs.sub_offline(r, gpk, gdn);
+  for (const auto& r : refs)
     out.push_back(ref_json(r));
-  }
+  subs.subs_offline(refs, gpk, gdn);
   if (!batch)
     return {{}, out.front(), {}};
   return {{}, std::move(out), {}};

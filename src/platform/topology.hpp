@@ -42,6 +42,12 @@ public:
   // `sub` goes offline if it is online through gpk/gdn; returns whether it was.
   virtual bool sub_offline(const store::device_ref& sub, std::string_view gpk,
                            std::string_view gdn) = 0;
+  // The same for many (a batch_logout): the gateway's session loses their filters in one pass.
+  virtual void subs_offline(const std::vector<store::device_ref>& subs, std::string_view gpk,
+                            std::string_view gdn) {
+    for (const auto& s : subs)
+      sub_offline(s, gpk, gdn);
+  }
   virtual bool is_online_via(std::string_view pk, std::string_view dn, std::string_view gpk,
                              std::string_view gdn) const = 0;
   // `sub` goes offline if it is online through any gateway other than gpk/gdn (empty: any):

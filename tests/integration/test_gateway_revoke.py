@@ -99,6 +99,21 @@ def test_logout_ends_the_gateways_subscriptions(fleet):
     delivered(a, sender, topic, 4)
 
 
+def test_batch_logout_ends_each_ones_subscriptions_and_no_others(api, fleet):
+    a, sender, pk = fleet["hubs"][0], fleet["app"], fleet["pk"]
+    meters = [fleet["meter"]] + [{**api.device(pk), "productKey": pk} for _ in range(2)]
+    assert a.call("add", [topo_sign(m, "c") for m in meters[1:]])["code"] == 200
+    topics = [logged_in_and_subscribed(a, m) for m in meters]
+    r = a.session("batch_logout", [{"productKey": pk, "deviceName": m["deviceName"]}
+                                   for m in meters[:2]])
+    assert r["code"] == 200 and len(r["data"]) == 2, r
+    for t in topics[:2]:
+        sender.publish(t, set_body(5), qos=1)
+    nothing_before_marker(a, sender)
+    assert a.c.subscribe([(t, 1) for t in topics[:2]]) == [128, 128]
+    delivered(a, sender, topics[2], 6)  # the one still logged in keeps its filter
+
+
 def test_a_login_through_another_gateway_moves_the_downlinks(fleet):
     a, b, meter, sender = fleet["hubs"][0], fleet["hubs"][1], fleet["meter"], fleet["app"]
     topic = logged_in_and_subscribed(a, meter)

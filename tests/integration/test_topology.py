@@ -103,16 +103,21 @@ def test_refusals(api, fleet):
     assert api.call("GET", topo(api, gw, hub), token=None).status == 401
 
 
-def test_a_gateway_holds_at_most_1500(api, fleet):
+def test_a_gateway_holds_at_most_1500(broker, api, fleet, made):
     gw = fleet["gw"]
-    hub = api.device(gw)["deviceName"]
+    hub_dev = api.device(gw)
+    hub = hub_dev["deviceName"]
     many_pk = api.product("many meters", nodeType="subdevice")["productKey"]
-    names = [d["deviceName"] for d in
-             api.ok("POST", f"/api/v1/products/{many_pk}/devices/batch",
-                    {"prefix": "m", "count": 1501}, 201)["devices"]]
+    devices = api.ok("POST", f"/api/v1/products/{many_pk}/devices/batch",
+                     {"prefix": "m", "count": 1501}, 201)["devices"]
+    names = [d["deviceName"] for d in devices]
     for i in range(0, 1500, 100):
         api.ok("POST", topo(api, gw, hub), refs(*[(many_pk, n) for n in names[i:i + 100]]))
     error(api.call("POST", topo(api, gw, hub), refs((many_pk, names[1500]))), 409, "1500")
+    # the limit plus one over the gateway's own link: the Alink code the SDKs know, nothing added
+    link = Gateway(broker, {**hub_dev, "productKey": gw}, made)
+    assert link.call("add", [topo_sign({**devices[1500], "productKey": many_pk}, "c")])["code"] \
+        == 460
     assert len(subs(api, gw, hub)) == 1500
 
 
