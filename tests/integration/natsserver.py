@@ -98,3 +98,10 @@ def cluster_of(n: int) -> List[NatsServer]:
     cports = [free_port() for _ in range(n)]
     return [NatsServer(cluster_port=cports[i], routes=[p for j, p in enumerate(cports) if j != i])
             for i in range(n)]
+
+
+def node_config(name: str, nats_urls: str, pg_url: str) -> str:
+    """thingport.toml of a cluster node `name` on the NATS URLs and a PostgreSQL store."""
+    return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\n'
+            f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
+            '[limits]\nconnect_rate = 0\n')

@@ -17,17 +17,11 @@ import aliyun
 from apiclient import Api, b64
 from harness import BrokerProcess, poll_until, unique_id
 from mqtt_clients import MqttClient, mosquitto_pub
-from natsserver import NatsServer
+from natsserver import NatsServer, node_config
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
-
-
-def node_config(name: str, nats_url: str, pg_url: str) -> str:
-    return (f'[cluster]\nnats = "{nats_url}"\nnode = "{name}"\n'
-            f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
-            '[limits]\nconnect_rate = 0\n')
 
 
 @pytest.fixture(scope="module")

@@ -13,17 +13,11 @@ import pytest
 from apiclient import Api
 from harness import BrokerProcess, poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import cluster_of
+from natsserver import cluster_of, node_config
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS servers and PostgreSQL
-
-
-def node_config(name: str, nats_urls: str, pg_url: str) -> str:
-    return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\n'
-            f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
-            '[limits]\nconnect_rate = 0\n')
 
 
 def crosses(sender: MqttClient, receiver: MqttClient, topic: str, timeout: float = 5.0) -> float:
