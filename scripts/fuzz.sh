@@ -23,7 +23,7 @@ run_target() {
     fuzz_proxy) regressions=tests/fuzz/regressions_proxy ;;
   esac
   cp -r "$seeds" "$work/$name"
-  "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix=tests/fuzz/crash- \
+  "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix="tests/fuzz/crash-$name-" \
     "$work/$name" "$regressions" >"$work/$name.log" 2>&1
 }
 # Each target is single-threaded: run as many at a time as there are cores.
@@ -46,7 +46,18 @@ failed=0
 for name in "${targets[@]}"; do
   rc=$(cat "$work/$name.rc" 2>/dev/null || echo missing)
   echo "fuzz: $name for $secs s (exit $rc)"
-  tail -3 "$work/$name.log"
-  if [ "$rc" != 0 ]; then failed=1; fi
+  if [ "$rc" != 0 ]; then
+    failed=1
+    # The whole report (the check that failed, the stack) and the input, so a CI log reproduces it.
+    grep -v -E '^#[0-9]+|^INFO: |^ *"' "$work/$name.log" | tail -60
+    for crash in tests/fuzz/crash-"$name"-*; do
+      [ -f "$crash" ] || continue
+      echo "fuzz: $crash as base64 (decode it into a file and run build/fuzz/tests/fuzz/$name on it):"
+      base64 -w 0 "$crash" | head -c 16384
+      echo
+    done
+  else
+    tail -3 "$work/$name.log"
+  fi
 done
 exit "$failed"

@@ -114,7 +114,7 @@ downlink_result service_call(const thing_model* model, device_id device, std::st
                                 [&](const param& x) { return x.identifier == key; });
     if (p == s->input.end()) {
       return refuse(code::param_not_in_model,
-                    "tsl parse: params not exist -> " + std::string(key.substr(0, 64)));
+                    "tsl parse: params not exist -> " + std::string(clip_utf8(key, 64)));
     }
     check_result r = check_value(p->spec, kv.value(), key);
     if (!r) {
@@ -151,7 +151,8 @@ downlink_result property_get(const thing_model* model, device_id device, std::st
       return refuse(code::bad_params, "bad property identifier");
     }
     if (model != nullptr && model->find_property(p) == nullptr) {
-      return refuse(code::not_defined, "tsl parse: property not exist -> " + p.substr(0, 64));
+      return refuse(code::not_defined,
+                    "tsl parse: property not exist -> " + std::string(clip_utf8(p, 64)));
     }
     params.emplace_back(p);
   }

@@ -123,6 +123,18 @@ std::string to_json(const boost::json::value& v) {
   return out;
 }
 
+std::string_view clip_utf8(std::string_view s, std::size_t max_bytes) noexcept {
+  if (s.size() <= max_bytes) {
+    return s;
+  }
+  std::size_t n = max_bytes;
+  // A continuation byte (10xxxxxx) at the cut means the character before it is split.
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) {
+    --n;
+  }
+  return s.substr(0, n);
+}
+
 std::optional<std::int64_t> as_int64(const boost::json::value& v) noexcept {
   if (const auto* i = v.if_int64()) {
     return *i;

@@ -51,6 +51,10 @@ std::optional<double> double_of(const boost::json::value& v) noexcept;
 std::optional<std::int64_t> parse_int(std::string_view s) noexcept;
 std::optional<double> parse_double(std::string_view s) noexcept;
 
+// At most max_bytes of s, cut at a character boundary: a name or message the thing layer shortens
+// for a reply or a forward stays valid UTF-8 when s is (a JSON key or string always is).
+std::string_view clip_utf8(std::string_view s, std::size_t max_bytes) noexcept;
+
 // The member `key` of an object value, or nullptr when `v` is not an object or has no such key.
 const boost::json::value* member(const boost::json::value& v, std::string_view key) noexcept;
 

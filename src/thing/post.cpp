@@ -83,7 +83,7 @@ void check_property(const thing_model* model, std::string_view id, const json::v
   const data_spec* spec = nullptr;
   if (model == nullptr) {
     if (!valid_identifier(id)) {
-      out.failed.push_back(failure(id.substr(0, 64), *u.value, u.time, code::bad_params,
+      out.failed.push_back(failure(clip_utf8(id, 64), *u.value, u.time, code::bad_params,
                                    "identifier must be 1 to 50 characters of A-Z a-z 0-9 _"));
       return;
     }
@@ -91,8 +91,8 @@ void check_property(const thing_model* model, std::string_view id, const json::v
     const property* p = model->find_property(id);
     if (p == nullptr) {
       out.failed.push_back(
-          failure(id.substr(0, 64), *u.value, u.time, code::param_not_in_model,
-                  "tsl parse: params not exist -> " + std::string(id.substr(0, 64))));
+          failure(clip_utf8(id, 64), *u.value, u.time, code::param_not_in_model,
+                  "tsl parse: params not exist -> " + std::string(clip_utf8(id, 64))));
       return;
     }
     spec = &p->spec;
@@ -141,8 +141,8 @@ std::error_code check_event(const thing_model* model, std::string_view id, const
                                   [&](const param& x) { return x.identifier == key; });
       if (p == e->output.end()) {
         item.failed.push_back(
-            failure(key.substr(0, 64), kv.value(), u.time, code::param_not_in_model,
-                    "tsl parse: params not exist -> " + std::string(key.substr(0, 64))));
+            failure(clip_utf8(key, 64), kv.value(), u.time, code::param_not_in_model,
+                    "tsl parse: params not exist -> " + std::string(clip_utf8(key, 64))));
         continue;
       }
       spec = &p->spec;
@@ -169,8 +169,8 @@ void check_event_in_batch(const thing_model* model, std::string_view id, const j
     std::string message = c == code::not_defined ? "tsl parse: event not exist -> "
                                                  : "event must be {\"value\":{..},\"time\":ms} or "
                                                    "its output fields -> ";
-    message += id.substr(0, 64);
-    out.failed.push_back(failure(id.substr(0, 64), raw, now, c, std::move(message)));
+    message += clip_utf8(id, 64);
+    out.failed.push_back(failure(clip_utf8(id, 64), raw, now, c, std::move(message)));
   }
 }
 

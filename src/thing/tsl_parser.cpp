@@ -144,7 +144,7 @@ private:
       return false;
     }
     if (!valid_identifier(out)) {
-      return fail_at("identifier", "identifier \"" + out.substr(0, 64) +
+      return fail_at("identifier", "identifier \"" + std::string(clip_utf8(out, 64)) +
                                        "\" must be 1 to 50 characters of A-Z a-z 0-9 _");
     }
     if (check_reserved && reserved_identifier(out)) {
@@ -379,7 +379,7 @@ private:
     }
     const auto type = parse_type(type_name);
     if (!type) {
-      return fail_at("type", "unknown data type \"" + type_name.substr(0, 32) + "\"");
+      return fail_at("type", "unknown data type \"" + std::string(clip_utf8(type_name, 32)) + "\"");
     }
     spec.type = *type;
     if (spec.type == data_type::structure && where.in_struct) {

@@ -223,4 +223,25 @@ TEST_F(Post, ForwardedMessages) {
             R"("gmtCreate":2000,"checkFailedData":{}})");
 }
 
+// A name longer than the 64 bytes a failure keeps is cut at a character boundary: the message
+// forwarded to applications must stay valid UTF-8, so valid JSON.
+TEST_F(Post, ALongNameIsCutBetweenCharacters) {
+  const std::string key = std::string(63, 'a') + "\xC3\xA9"; // 63 bytes, then a 2-byte character
+  const post_result r = check_property_post(model_.get(), json_of("{\"" + key + "\":1}"), now);
+  ASSERT_EQ(r.failed.size(), 1U);
+  EXPECT_EQ(r.failed[0].identifier, std::string(63, 'a'));
+  EXPECT_TRUE(r.failed[0].message.ends_with("-> " + std::string(63, 'a'))) << r.failed[0].message;
+  EXPECT_TRUE(parse_json(to_json(boost::json::value(r.failed[0].message))));
+}
+
+TEST(ClipUtf8, KeepsWholeCharacters) {
+  EXPECT_EQ(clip_utf8("abc", 64), "abc");
+  EXPECT_EQ(clip_utf8("abc", 2), "ab");
+  EXPECT_EQ(clip_utf8("a\xC3\xA9", 2), "a");         // 2-byte character split: dropped
+  EXPECT_EQ(clip_utf8("a\xC3\xA9", 3), "a\xC3\xA9"); // whole
+  EXPECT_EQ(clip_utf8("\xF0\x9F\x98\x80z", 3), "");  // 4-byte character split at any byte
+  EXPECT_EQ(clip_utf8("\xF0\x9F\x98\x80z", 4), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(clip_utf8("", 0), "");
+}
+
 } // namespace thingport::thing::test
