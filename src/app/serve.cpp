@@ -83,21 +83,22 @@ std::uint64_t open_connections(const broker::broker& b) {
 // The cluster link as the API shows it.
 class cluster_view final : public api::cluster_view {
 public:
-  explicit cluster_view(const cluster::node& n) : n_(n) {}
+  explicit cluster_view(cluster::node& n) : n_(n) {}
   std::vector<member> members() const override {
     std::vector<member> out;
     for (auto& m : n_.nodes())
-      out.push_back({std::move(m.node), m.up, m.connections, m.devices_online});
+      out.push_back({std::move(m.node), m.up, m.connections, m.devices_online, m.draining});
     return out;
   }
   traffic counts() const override {
     const auto& s = n_.stats();
     return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load(), s.unconfirmed.load()};
   }
-  bool linked() const override { return n_.ready(); }
+  bool linked() const override { return n_.linked(); }
+  bool drain(unsigned per_second) const override { return n_.drain(per_second); }
 
 private:
-  const cluster::node& n_;
+  cluster::node& n_;
 };
 
 // [cluster] nats: the link to the other nodes. A registry change made here is announced; one

@@ -161,7 +161,7 @@ void failover::write_pending() {
 }
 
 void failover::sweep(steady::time_point now) {
-  if (!node_.ready()) {
+  if (!node_.linked()) {
     joined_.reset(); // cut off: every peer looks down; wait to hear them again
     return;
   }
