@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "thing/file_block.hpp"
 #include "thingport/device/error.hpp"
 
 namespace thingport::device::detail {
@@ -17,25 +18,6 @@ namespace {
 constexpr std::size_t max_header = 4096;
 constexpr std::uint32_t max_block = 64 * 1024;
 
-// A non-negative integer, as a number or a decimal string; nullopt otherwise.
-std::optional<std::uint64_t> count(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr)
-    return std::nullopt;
-  if (v->is_uint64())
-    return v->as_uint64();
-  if (v->is_int64() && v->as_int64() >= 0)
-    return static_cast<std::uint64_t>(v->as_int64());
-  if (v->is_string()) {
-    const auto& s = v->as_string();
-    if (s.empty() || s.size() > 19 ||
-        !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
-      return std::nullopt;
-    return std::stoull(std::string(s));
-  }
-  return std::nullopt;
-}
-
 } // namespace
 
 std::string text(const json::object& o, std::string_view key) {
@@ -47,17 +29,6 @@ std::string text(const json::object& o, std::string_view key) {
   if (v->is_number())
     return json::serialize(*v);
   return {};
-}
-
-std::uint16_t crc16_arc(std::string_view data) noexcept {
-  std::uint16_t crc = 0;
-  for (unsigned char c : data) {
-    crc ^= c;
-    for (int i = 0; i < 8; ++i)
-      crc = (crc & 1) != 0 ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
-                           : static_cast<std::uint16_t>(crc >> 1);
-  }
-  return crc;
 }
 
 std::string block_request(std::string_view id, std::string_view file_token, std::uint64_t stream_id,
@@ -85,7 +56,7 @@ std::optional<block_reply> parse_block_reply(std::string_view payload) {
   const auto& o = v.as_object();
   block_reply r;
   r.id = text(o, "id");
-  const auto code = count(o, "code");
+  const auto code = thing::count_of(o, "code");
   if (!code || *code > 100000)
     return std::nullopt;
   r.code = static_cast<int>(*code);
@@ -97,9 +68,9 @@ std::optional<block_reply> parse_block_reply(std::string_view payload) {
     return std::nullopt;
   const auto& data = d->as_object();
   r.file_token = text(data, "fileToken");
-  const auto length = count(data, "fileLength");
-  const auto b_size = count(data, "bSize");
-  const auto b_offset = count(data, "bOffset");
+  const auto length = thing::count_of(data, "fileLength");
+  const auto b_size = thing::count_of(data, "bSize");
+  const auto b_offset = thing::count_of(data, "bOffset");
   if (!length || !b_size || !b_offset || *b_size == 0 || *b_size > max_block ||
       rest.size() != *b_size + 2)
     return std::nullopt;
@@ -108,7 +79,7 @@ std::optional<block_reply> parse_block_reply(std::string_view payload) {
   r.block = rest.substr(0, *b_size);
   const auto crc = static_cast<std::uint16_t>(static_cast<unsigned char>(rest[*b_size]) |
                                               (static_cast<unsigned char>(rest[*b_size + 1]) << 8));
-  if (crc != crc16_arc(r.block))
+  if (crc != thing::crc16_arc(r.block))
     return std::nullopt;
   return r;
 }

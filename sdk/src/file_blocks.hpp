@@ -25,9 +25,6 @@ namespace thingport::device::detail {
 // A field as text: a string as it is, a number as JSON writes it; empty otherwise.
 std::string text(const boost::json::object& o, std::string_view key);
 
-// CRC-16/IBM (ARC: polynomial 0x8005 reflected, initial 0), as the server frames a block.
-std::uint16_t crc16_arc(std::string_view data) noexcept;
-
 std::string block_request(std::string_view id, std::string_view file_token, std::uint64_t stream_id,
                           std::uint64_t file_id, std::uint64_t offset, std::uint32_t size);
 

@@ -1,6 +1,7 @@
 // The block download's wire format, device side (sdk/src/file_blocks.hpp): the request as the
 // server reads it, and the reply's framing checked (length header, JSON, block, CRC).
 #include "../src/file_blocks.hpp"
+#include "thing/file_block.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -14,7 +15,7 @@ std::string frame(const std::string& header, const std::string& block, int crc_d
   out += static_cast<char>(header.size() & 0xff);
   out += header + block;
   if (!block.empty()) {
-    const auto crc = static_cast<std::uint16_t>(crc16_arc(block) + crc_delta);
+    const auto crc = static_cast<std::uint16_t>(thing::crc16_arc(block) + crc_delta);
     out += static_cast<char>(crc & 0xff);
     out += static_cast<char>(crc >> 8);
   }
@@ -22,8 +23,8 @@ std::string frame(const std::string& header, const std::string& block, int crc_d
 }
 
 TEST(FileBlocks, Crc16IsArc) {
-  EXPECT_EQ(crc16_arc("123456789"), 0xBB3D); // the catalogue's check value of CRC-16/ARC
-  EXPECT_EQ(crc16_arc(""), 0);
+  EXPECT_EQ(thing::crc16_arc("123456789"), 0xBB3D); // the catalogue's check value of CRC-16/ARC
+  EXPECT_EQ(thing::crc16_arc(""), 0);
 }
 
 TEST(FileBlocks, TheRequestHasTheFieldsTheServerReads) {

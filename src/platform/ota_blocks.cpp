@@ -5,6 +5,8 @@
 
 #include <boost/json.hpp>
 
+#include "thing/file_block.hpp"
+
 namespace thingport::platform {
 
 namespace json = boost::json;
@@ -12,25 +14,6 @@ namespace json = boost::json;
 namespace {
 
 constexpr std::size_t max_request = 4 * 1024;
-
-// A non-negative integer given as a JSON number or a decimal string.
-std::optional<std::uint64_t> count_of(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  if (v == nullptr)
-    return std::nullopt;
-  if (v->is_uint64())
-    return v->as_uint64();
-  if (v->is_int64())
-    return v->as_int64() >= 0 ? std::optional<std::uint64_t>(v->as_int64()) : std::nullopt;
-  if (v->is_string()) {
-    const auto& s = v->as_string();
-    std::uint64_t n = 0;
-    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-    if (ec == std::errc{} && end == s.data() + s.size() && !s.empty())
-      return n;
-  }
-  return std::nullopt;
-}
 
 std::string framed(const json::object& header, std::string_view block, bool crc) {
   const std::string h = json::serialize(header);
@@ -41,7 +24,7 @@ std::string framed(const json::object& header, std::string_view block, bool crc)
   out += h;
   out += block;
   if (crc) {
-    const auto c = crc16_ibm(block);
+    const auto c = thing::crc16_arc(block);
     out.push_back(static_cast<char>(c & 0xFF));
     out.push_back(static_cast<char>(c >> 8));
   }
@@ -80,10 +63,10 @@ std::optional<block_request> parse_block_request(std::string_view payload) {
   if (const auto* t = p.if_contains("fileToken");
       t != nullptr && t->is_string() && !t->as_string().empty() && t->as_string().size() <= 128)
     r.file_token = std::string(t->as_string());
-  auto stream = count_of(info->as_object(), "streamId");
-  auto file = count_of(info->as_object(), "fileId");
-  auto size = count_of(block->as_object(), "size");
-  auto offset = count_of(block->as_object(), "offset");
+  auto stream = thing::count_of(info->as_object(), "streamId");
+  auto file = thing::count_of(info->as_object(), "fileId");
+  auto size = thing::count_of(block->as_object(), "size");
+  auto offset = thing::count_of(block->as_object(), "offset");
   if (!stream || !size || !offset)
     return std::nullopt;
   r.stream_id = *stream;
@@ -106,17 +89,6 @@ std::string block_reply(const block_request& r, std::uint64_t file_length, std::
 
 std::string block_error(std::string_view id_json, int code, std::string_view msg) {
   return framed(json::object{{"id", id_value(id_json)}, {"code", code}, {"msg", msg}}, {}, false);
-}
-
-std::uint16_t crc16_ibm(std::string_view data) noexcept {
-  std::uint16_t crc = 0;
-  for (unsigned char c : data) {
-    crc ^= c;
-    for (int i = 0; i < 8; ++i)
-      crc = (crc & 1) != 0 ? static_cast<std::uint16_t>((crc >> 1) ^ 0xA001)
-                           : static_cast<std::uint16_t>(crc >> 1);
-  }
-  return crc;
 }
 
 std::uint32_t stream_id_of(std::string_view firmware_id) noexcept {

@@ -40,8 +40,6 @@ std::optional<block_request> parse_block_request(std::string_view payload);
 std::string block_reply(const block_request& r, std::uint64_t file_length, std::string_view block);
 std::string block_error(std::string_view id_json, int code, std::string_view msg);
 
-std::uint16_t crc16_ibm(std::string_view data) noexcept;
-
 // The streamId of a firmware (its id's first 7 hex digits + 1: 1..2^28). Not unique across
 // firmwares: a request is served from the device's own open job, whose firmware must match.
 std::uint32_t stream_id_of(std::string_view firmware_id) noexcept;

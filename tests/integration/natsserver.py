@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import List, Optional
 
-from harness import OutputLog, _track, free_port, kill_process
+from harness import BrokerProcess, OutputLog, _track, free_port, kill_process
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -105,3 +105,10 @@ def node_config(name: str, nats_urls: str, pg_url: str) -> str:
     return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\n'
             f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
             '[limits]\nconnect_rate = 0\n')
+
+
+def start_node(root: Path, name: str, nats_urls: str, pg_url: str) -> BrokerProcess:
+    """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL."""
+    node = BrokerProcess(root / name, thingport_config=node_config(f"node-{name}", nats_urls, pg_url))
+    node.start()
+    return node

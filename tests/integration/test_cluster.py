@@ -15,9 +15,9 @@ import pytest
 
 import aliyun
 from apiclient import Api, b64
-from harness import BrokerProcess, poll_until, unique_id
+from harness import poll_until, unique_id
 from mqtt_clients import MqttClient, mosquitto_pub
-from natsserver import NatsServer, node_config
+from natsserver import NatsServer, start_node
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -29,10 +29,8 @@ def cluster(tmp_path_factory):
     root: Path = tmp_path_factory.mktemp("cluster")
     with NatsServer() as nats, PgServer() as pg:
         url = pg.create_database()
-        a = BrokerProcess(root / "a", thingport_config=node_config("node-a", nats.url, url))
-        a.start()
-        b = BrokerProcess(root / "b", thingport_config=node_config("node-b", nats.url, url))
-        b.start()
+        a = start_node(root, "a", nats.url, url)
+        b = start_node(root, "b", nats.url, url)
         try:
             yield {"a": a, "b": b, "nats": nats, "pg": pg}
         finally:

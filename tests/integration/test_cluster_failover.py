@@ -17,9 +17,9 @@ import pytest
 
 import aliyun
 from apiclient import Api
-from harness import BrokerProcess, poll_until, unique_id
+from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, node_config
+from natsserver import NatsServer, start_node
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -36,10 +36,8 @@ def test_a_dead_nodes_wills_and_devices(tmp_path: Path):
 
     with NatsServer() as nats, PgServer() as pg:
         url = pg.create_database()
-        a = BrokerProcess(tmp_path / "a", thingport_config=node_config("node-a", nats.url, url))
-        a.start()
-        b = BrokerProcess(tmp_path / "b", thingport_config=node_config("node-b", nats.url, url))
-        b.start()
+        a = start_node(tmp_path, "a", nats.url, url)
+        b = start_node(tmp_path, "b", nats.url, url)
         try:
             _scenario(a, b, client, lambda node: _links(pg, url, node))
         except BaseException:

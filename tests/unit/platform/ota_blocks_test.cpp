@@ -5,6 +5,7 @@
 
 #include "platform/ota_blocks.hpp"
 #include "platform/ota_message.hpp"
+#include "thing/file_block.hpp"
 
 namespace thingport::platform {
 namespace {
@@ -12,8 +13,8 @@ namespace {
 namespace json = boost::json;
 
 TEST(OtaBlocks, Crc16IbmOfTheCheckString) {
-  EXPECT_EQ(crc16_ibm("123456789"), 0xBB3D); // CRC-16/ARC's check value
-  EXPECT_EQ(crc16_ibm(""), 0);
+  EXPECT_EQ(thing::crc16_arc("123456789"), 0xBB3D); // CRC-16/ARC's check value
+  EXPECT_EQ(thing::crc16_arc(""), 0);
 }
 
 TEST(OtaBlocks, ParsesTheSdkRequestWithItsTrailingComma) {
