@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from apiclient import Api
-from harness import THINGPORT_BIN, BrokerProcess, poll_until, unique_id
+from harness import THINGPORT_BIN, poll_until, unique_id
 from mqtt_clients import MqttClient, run_cli
-from natsserver import NatsServer
+from natsserver import NatsServer, start_node
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -31,20 +31,12 @@ EARLY_MARGIN = 0.25
 LATE_MARGIN = 1.5
 
 
-def node_config(name: str, nats_url: str, pg_url: str) -> str:
-    return (f'[cluster]\nnats = "{nats_url}"\nnode = "{name}"\n'
-            f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
-            '[limits]\nconnect_rate = 0\n')
-
-
 def test_drain_moves_the_links_at_the_rate(tmp_path: Path):
     made = []
     with NatsServer() as nats, PgServer() as pg:
         url = pg.create_database()
-        a = BrokerProcess(tmp_path / "a", thingport_config=node_config("node-a", nats.url, url))
-        a.start()
-        b = BrokerProcess(tmp_path / "b", thingport_config=node_config("node-b", nats.url, url))
-        b.start()
+        a = start_node(tmp_path, "a", nats.url, url)
+        b = start_node(tmp_path, "b", nats.url, url)
         try:
             _scenario(a, b, made)
         except BaseException:
