@@ -336,6 +336,13 @@ int serve(const config& c) {
     };
     failover = std::make_unique<cluster::failover>(b, *link, std::move(fo));
     link->track(failover.get());
+    policy->observe_subs(
+        [f = failover.get()](const store::device_ref& sub, std::uint64_t serial, bool online) {
+          if (online)
+            f->sub_up(serial, sub.product_key, sub.device_name);
+          else
+            f->sub_down(serial, sub.product_key, sub.device_name);
+        });
   }
   if (auto n = b.restore(session_db); !n)
     throw store::open_error("session database " + sessions_file.string() +
