@@ -107,8 +107,25 @@ def node_config(name: str, nats_urls: str, pg_url: str) -> str:
             '[limits]\nconnect_rate = 0\n')
 
 
-def start_node(root: Path, name: str, nats_urls: str, pg_url: str) -> BrokerProcess:
-    """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL."""
+def start_node(root: Path, name: str, nats_urls: str, pg_url: str,
+               behind_balancer: bool = False) -> BrokerProcess:
+    """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL.
+    behind_balancer: its tcp listener takes a PROXY header first (a balancer's), and an `auto`
+    listener (no header) serves the test's own clients."""
     node = BrokerProcess(root / name, thingport_config=node_config(f"node-{name}", nats_urls, pg_url))
+    if behind_balancer:
+        text = node.config_path.read_text()
+        plain = 'tcp = "127.0.0.1:0"\n'
+        assert plain in text, text
+        node.config_path.write_text(text.replace(
+            plain, 'tcp = { address = "127.0.0.1:0", proxy_protocol = true }\n'
+                   'auto = "127.0.0.1:0"\n', 1))
     node.start()
     return node
+
+
+def listener_port(node: BrokerProcess, kind: str) -> int:
+    """The port of the node's `kind` listener, from its "listening" line."""
+    with node._listen_cv:
+        assert node._listen_cv.wait_for(lambda: kind in node._listeners, 5), node.log.tail()
+        return node._listeners[kind][1]
