@@ -83,7 +83,9 @@ std::uint64_t open_connections(const broker::broker& b) {
 // The cluster link as the API shows it.
 class cluster_view final : public api::cluster_view {
 public:
-  explicit cluster_view(cluster::node& n) : n_(n) {}
+  // `drained`: once, when this node starts draining (its MQTT listeners close).
+  cluster_view(cluster::node& n, std::function<void()> drained)
+      : n_(n), drained_(std::move(drained)) {}
   std::vector<member> members() const override {
     std::vector<member> out;
     for (auto& m : n_.nodes())
@@ -95,10 +97,16 @@ public:
     return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load(), s.unconfirmed.load()};
   }
   bool linked() const override { return n_.linked(); }
-  bool drain(unsigned per_second) const override { return n_.drain(per_second); }
+  bool drain(unsigned per_second) const override {
+    if (!n_.drain(per_second))
+      return false;
+    drained_();
+    return true;
+  }
 
 private:
   cluster::node& n_;
+  std::function<void()> drained_;
 };
 
 // [cluster] nats: the link to the other nodes. A registry change made here is announced; one
@@ -400,10 +408,16 @@ int serve(const config& c) {
     api::server_options ho;
     ho.max_connections = c.http.max_connections;
     ho.max_connections_per_ip = c.http.max_connections_per_ip;
-    api::context ctx{services,     dir,
-                     token.value,  store_up,
-                     &things,      std::make_shared<api::http_stats>(),
-                     node_name(c), link ? std::make_shared<cluster_view>(*link) : nullptr};
+    api::context ctx{services,     dir,     token.value,
+                     store_up,     &things, std::make_shared<api::http_stats>(),
+                     node_name(c), nullptr};
+    // A draining node stops listening for MQTT: a balancer's health check fails, so it sends
+    // the reconnecting devices to the other nodes (docs/cluster.md "Rolling upgrade").
+    if (link)
+      ctx.cluster = std::make_shared<cluster_view>(*link, [&listeners] {
+        listeners.stop();
+        spdlog::warn("cluster: draining: the MQTT listeners are closed");
+      });
     ctx.ota = &ota;
     http.emplace(std::move(ctx), net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());
