@@ -1,11 +1,7 @@
 #include "app/cli_node.hpp"
 
-#include <cstdio>
-#include <filesystem>
-
 #include <boost/json.hpp>
 
-#include "api/token.hpp"
 #include "app/cli_http.hpp"
 
 namespace thingport::app {
@@ -17,34 +13,9 @@ struct node_commands::state {
   CLI::App* drain = nullptr;
 
   int run_drain() const {
-    const auto ep = parse_api_url(api_url);
-    if (!ep) {
-      std::fprintf(stderr, "thingport: --api: expected http://HOST[:PORT], got '%s'\n",
-                   api_url.c_str());
-      return 2;
-    }
-    std::string tok = token;
-    if (tok.empty()) {
-      try {
-        tok = api::read_token_file(std::filesystem::path(data_dir) / api::token_file_name);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "thingport: no admin token: pass --token or --data (%s)\n", e.what());
-        return 2;
-      }
-    }
-    try {
-      const auto reply = call_api(*ep, boost::beast::http::verb::post, "/api/v1/cluster/drain", tok,
-                                  boost::json::serialize(boost::json::object{{"rate", rate}}));
-      if (reply.status >= 200 && reply.status < 300) {
-        std::printf("%s\n", reply.body.c_str());
-        return 0;
-      }
-      std::fprintf(stderr, "thingport: %s (HTTP %u)\n", error_message(reply).c_str(), reply.status);
-      return 1;
-    } catch (const api_unreachable& e) {
-      std::fprintf(stderr, "thingport: %s\n", e.what());
-      return 2;
-    }
+    return run_api_call(api_url, token, data_dir, boost::beast::http::verb::post,
+                        "/api/v1/cluster/drain",
+                        boost::json::serialize(boost::json::object{{"rate", rate}}));
   }
 };
 
