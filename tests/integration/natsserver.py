@@ -6,16 +6,20 @@ deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import urllib.request
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from harness import BrokerProcess, OutputLog, _track, free_port, kill_process
+from pgserver import PgServer
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -129,3 +133,46 @@ def listener_port(node: BrokerProcess, kind: str) -> int:
     with node._listen_cv:
         assert node._listen_cv.wait_for(lambda: kind in node._listeners, 5), node.log.tail()
         return node._listeners[kind][1]
+
+
+class TwoNodes:
+    """Nodes `a` and `b` on one NATS server and one PostgreSQL database (`pg`, `url`); `made`:
+    clients closed at the end; check_b: B must still run at the end and stop cleanly (else, when
+    it still runs, it is killed: a test that killed or froze it failed half-way)."""
+
+    def __init__(self, a: BrokerProcess, b: BrokerProcess, pg, url: str) -> None:
+        self.a, self.b, self.pg, self.url = a, b, pg, url
+        self.made: list = []
+        self.check_b = False
+
+    def count(self, sql: str) -> int:
+        """A `SELECT count(*) ...` on the cluster's database."""
+        return int(self.pg.psql(self.url, sql).strip())
+
+
+@contextlib.contextmanager
+def two_nodes(root: Path, behind_balancer: bool = False) -> Iterator[TwoNodes]:
+    """NATS, PostgreSQL and two cluster nodes (node-a, node-b), all stopped at the end: the
+    clients first, then B, then A (exit 0 on SIGTERM, sanitizers clean). On a failure both nodes'
+    log tails are printed."""
+    with NatsServer() as nats, PgServer() as pg:
+        url = pg.create_database()
+        a = start_node(root, "a", nats.url, url, behind_balancer)
+        b = start_node(root, "b", nats.url, url, behind_balancer)
+        t = TwoNodes(a, b, pg, url)
+        try:
+            yield t
+        except BaseException:
+            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
+            raise
+        finally:
+            for c in t.made:
+                c.close()
+            if t.check_b:
+                b.stop_and_check()
+            else:
+                if b.proc is not None and b.proc.poll() is None:
+                    os.kill(b.proc.pid, signal.SIGKILL)
+                    b.proc.wait(5)
+                b.stop()
+            a.stop_and_check()

@@ -17,8 +17,7 @@ import pytest
 from apiclient import Api
 from harness import THINGPORT_BIN, poll_until, unique_id
 from mqtt_clients import MqttClient, run_cli
-from natsserver import NatsServer, start_node
-from pgserver import PgServer
+from natsserver import two_nodes
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -34,21 +33,9 @@ LATE_MARGIN = 1.5
 
 
 def test_drain_moves_the_links_at_the_rate(tmp_path: Path):
-    made = []
-    with NatsServer() as nats, PgServer() as pg:
-        url = pg.create_database()
-        a = start_node(tmp_path, "a", nats.url, url)
-        b = start_node(tmp_path, "b", nats.url, url)
-        try:
-            _scenario(a, b, made)
-        except BaseException:
-            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
-            raise
-        finally:
-            for c in made:
-                c.close()
-            b.stop_and_check()
-            a.stop_and_check()
+    with two_nodes(tmp_path) as t:
+        t.check_b = True  # B drains, and still stops cleanly
+        _scenario(t.a, t.b, t.made)
 
 
 def _scenario(a, b, made):

@@ -29,8 +29,7 @@ import aliyun
 from apiclient import Api
 from harness import free_port, poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, listener_port, start_node
-from pgserver import PgServer
+from natsserver import listener_port, two_nodes
 from test_proxy_protocol import HAProxy
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -92,41 +91,26 @@ class Device:
 
 @contextlib.contextmanager
 def two_nodes_behind_haproxy(tmp_path: Path):
-    """(a, b, HAProxy's port, a list of clients closed at the end); B is HAProxy's first."""
-    made = []
-    with NatsServer() as nats, PgServer() as pg:
-        url = pg.create_database()
-        a = start_node(tmp_path, "a", nats.url, url, behind_balancer=True)
-        b = start_node(tmp_path, "b", nats.url, url, behind_balancer=True)
+    """(a, b, HAProxy's port, the TwoNodes); B is HAProxy's first server."""
+    with two_nodes(tmp_path, behind_balancer=True) as t:
         front = free_port()
-        h = HAProxy(haproxy_config(tmp_path / "haproxy.cfg", front, listener_port(b, "tcp"),
-                                   listener_port(a, "tcp")), {"mqtt": front})
+        h = HAProxy(haproxy_config(tmp_path / "haproxy.cfg", front, listener_port(t.b, "tcp"),
+                                   listener_port(t.a, "tcp")), {"mqtt": front})
         try:
-            yield a, b, front, made
-        except BaseException:
-            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
-            raise
+            yield t.a, t.b, front, t
         finally:
-            for c in made:
-                c.close()
             h.stop()
-            if b.proc.poll() is None and b.log.wait_for("draining", timeout=0):
-                b.stop_and_check()
-            elif b.proc.poll() is None:
-                os.kill(b.proc.pid, signal.SIGKILL)
-                b.proc.wait(5)
-            b.stop()
-            a.stop_and_check()  # exit 0 on SIGTERM, sanitizers clean
 
 
 def test_a_device_behind_haproxy_moves_when_its_node_dies(tmp_path: Path):
-    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, made):
-        _scenario(a, b, front, made)
+    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, t):
+        _scenario(a, b, front, t.made)
 
 
 def test_a_device_behind_haproxy_moves_when_its_node_drains(tmp_path: Path):
-    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, made):
-        api, pk, dn, watcher, dev = _device_on_b(a, b, front, made)
+    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, t):
+        t.check_b = True  # B drains, and still stops cleanly
+        api, pk, dn, watcher, dev = _device_on_b(a, b, front, t.made)
         status_topic = f"/as/mqtt/status/{pk}/{dn}"
         r = Api(b).ok("POST", "/api/v1/cluster/drain", {"rate": 100})
         t0 = time.monotonic()

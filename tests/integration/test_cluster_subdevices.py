@@ -19,8 +19,7 @@ import aliyun
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, start_node
-from pgserver import PgServer
+from natsserver import two_nodes
 from test_sub_sessions import SessionGateway
 from test_topology import topo_sign
 
@@ -29,24 +28,8 @@ pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS")
 
 
 def test_a_dead_nodes_gateway_takes_its_sub_devices_offline(tmp_path: Path):
-    made = []
-    with NatsServer() as nats, PgServer() as pg:
-        url = pg.create_database()
-        a = start_node(tmp_path, "a", nats.url, url)
-        b = start_node(tmp_path, "b", nats.url, url)
-        try:
-            _scenario(a, b, made, lambda sql: int(pg.psql(url, sql).strip()))
-        except BaseException:
-            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
-            raise
-        finally:
-            for c in made:
-                c.close()
-            if b.proc.poll() is None:
-                os.kill(b.proc.pid, signal.SIGKILL)
-                b.proc.wait(5)
-            b.stop()
-            a.stop_and_check()  # exit 0 on SIGTERM, sanitizers clean
+    with two_nodes(tmp_path) as t:
+        _scenario(t.a, t.b, t.made, t.count)
 
 
 def _gateway_on(b, gw: dict, made: list) -> SessionGateway:
