@@ -10,6 +10,7 @@
 
 #include "broker/broker.hpp"
 #include "cluster/node.hpp"
+#include "cluster/stop_thread.hpp"
 #include "mqtt/packet.hpp"
 
 namespace thingport::cluster {
@@ -46,15 +47,7 @@ void failover::start() {
 }
 
 void failover::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_)
-      return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
+  stop_thread(mu_, cv_, stopping_, thread_);
 }
 
 void failover::link_up(const broker::client_identity& who, std::string_view key,

@@ -13,6 +13,7 @@
 
 #include "broker/broker.hpp"
 #include "cluster/failover.hpp"
+#include "cluster/stop_thread.hpp"
 #include "cluster/subject.hpp"
 
 namespace thingport::cluster {
@@ -182,15 +183,8 @@ void node::start() {
 }
 
 void node::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_)
-      return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
+  if (!stop_thread(mu_, cv_, stopping_, thread_))
+    return;
   closing_.store(true, std::memory_order_release);
   if (impl_->conn != nullptr) {
     // Drain every subscription first: the server stops sending, and each message already read
