@@ -74,20 +74,10 @@ std::optional<std::string_view> or_null(const std::string& s) {
 link_table::link_table(const store::pg::options& opts, std::string node, std::string incarnation)
     : db_(std::make_unique<store::pg::connection>(opts)), node_(std::move(node)),
       incarnation_(std::move(incarnation)) {
+  // One lock id for every node's cluster migration: "TPcl".
   store::sql::migrate(
-      *db_,
-      {.where = "PostgreSQL database " + store::pg::redact(opts.url),
-       .schema = "cluster schema",
-       // One lock id for every node's cluster migration: "TPcl".
-       .lock = "SELECT pg_advisory_xact_lock(1414554476)",
-       .create_table = "CREATE TABLE IF NOT EXISTS thingport_schema (component TEXT NOT NULL "
-                       "PRIMARY KEY, version BIGINT NOT NULL, migrated_ms BIGINT NOT NULL)",
-       .read_version = "SELECT version FROM thingport_schema WHERE component = 'cluster'",
-       .write_version = "INSERT INTO thingport_schema (component, version, migrated_ms) VALUES "
-                        "('cluster', ?1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) "
-                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-                        "migrated_ms = excluded.migrated_ms",
-       .migrations = migrations});
+      *db_, store::sql::component_migration("PostgreSQL database " + store::pg::redact(opts.url),
+                                            "cluster schema", "cluster", 1414554476, migrations));
 }
 
 std::error_code link_table::write(const std::vector<link_row>& up,
