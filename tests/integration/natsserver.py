@@ -18,7 +18,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-from harness import BrokerProcess, OutputLog, _track, free_port, kill_process
+from apiclient import Api
+from harness import BrokerProcess, OutputLog, _track, free_port, kill_process, poll_until
 from pgserver import PgServer
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -151,16 +152,22 @@ class TwoNodes:
 
 
 @contextlib.contextmanager
-def two_nodes(root: Path, behind_balancer: bool = False) -> Iterator[TwoNodes]:
+def two_nodes(root: Path, behind_balancer: bool = False,
+              pg: Optional[PgServer] = None) -> Iterator[TwoNodes]:
     """NATS, PostgreSQL and two cluster nodes (node-a, node-b), all stopped at the end: the
-    clients first, then B, then A (exit 0 on SIGTERM, sanitizers clean). On a failure both nodes'
-    log tails are printed."""
-    with NatsServer() as nats, PgServer() as pg:
+    clients first, then B, then A (exit 0 on SIGTERM, sanitizers clean). Yields once A lists both
+    nodes up; on a failure both nodes' log tails are printed. `pg`: a PostgreSQL server already
+    running (a database of its own is made on it), else one is started here."""
+    with NatsServer() as nats, contextlib.ExitStack() as stack:
+        if pg is None:
+            pg = stack.enter_context(PgServer())
         url = pg.create_database()
         a = start_node(root, "a", nats.url, url, behind_balancer)
         b = start_node(root, "b", nats.url, url, behind_balancer)
         t = TwoNodes(a, b, pg, url)
         try:
+            poll_until(lambda: [n["state"] for n in Api(a).ok("GET", "/api/v1/cluster")["nodes"]],
+                       lambda s: s == ["up", "up"], timeout=5)
             yield t
         except BaseException:
             print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
@@ -176,3 +183,14 @@ def two_nodes(root: Path, behind_balancer: bool = False) -> Iterator[TwoNodes]:
                     b.proc.wait(5)
                 b.stop()
             a.stop_and_check()
+
+
+def until_made(make, timeout: float = 5.0):
+    """make() again until it does not fail an assertion (a node refuses a device it has not
+    heard of yet: registry changes cross within 1 s); its result."""
+    def attempt():
+        try:
+            return make()
+        except AssertionError:
+            return None
+    return poll_until(attempt, lambda made: made is not None, timeout=timeout)

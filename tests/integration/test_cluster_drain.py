@@ -40,8 +40,6 @@ def test_drain_moves_the_links_at_the_rate(tmp_path: Path):
 
 def _scenario(a, b, made):
     api_a, api_b = Api(a), Api(b)
-    poll_until(lambda: [n["state"] for n in api_a.ok("GET", "/api/v1/cluster")["nodes"]],
-               lambda s: s == ["up", "up"], timeout=5)
     closed_at = {}  # client id -> when its link on B closed
 
     def watch(c: MqttClient) -> MqttClient:

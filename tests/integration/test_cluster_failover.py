@@ -19,7 +19,7 @@ import aliyun
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import two_nodes
+from natsserver import two_nodes, until_made
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -37,22 +37,19 @@ def test_a_dead_nodes_wills_and_devices(tmp_path: Path):
 
 
 def _connect_device(client, broker, cred, will):
-    def attempt():
+    def connect():
         c = client(broker, client_id=cred["client_id"], username=cred["username"],
                    password=cred["password"], will=will)
         try:
-            c.connect(timeout=2)
-            return c
+            return c.connect(timeout=2)
         except AssertionError:
             c.close()
-            return None
-    return poll_until(attempt, lambda c: c is not None, timeout=3)
+            raise
+    return until_made(connect, timeout=3)
 
 
 def _scenario(a, b, client, links):
     api = Api(a)
-    poll_until(lambda: [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]],
-               lambda s: s == ["up", "up"], timeout=5)
     pk = api.product("failover product")["productKey"]
     d1 = api.device(pk, "dev-1")
     d2 = api.device(pk, "dev-2")

@@ -30,6 +30,7 @@ from apiclient import Api
 from harness import free_port, poll_until, unique_id
 from mqtt_clients import MqttClient
 from natsserver import listener_port, two_nodes
+from pgserver import PgServer
 from test_proxy_protocol import HAProxy
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -89,10 +90,17 @@ class Device:
         self.c.loop_stop()
 
 
+@pytest.fixture(scope="module")
+def pg():
+    """One PostgreSQL for the module's tests (each has a database of its own)."""
+    with PgServer() as server:
+        yield server
+
+
 @contextlib.contextmanager
-def two_nodes_behind_haproxy(tmp_path: Path):
+def two_nodes_behind_haproxy(tmp_path: Path, pg: PgServer):
     """(a, b, HAProxy's port, the TwoNodes); B is HAProxy's first server."""
-    with two_nodes(tmp_path, behind_balancer=True) as t:
+    with two_nodes(tmp_path, behind_balancer=True, pg=pg) as t:
         front = free_port()
         h = HAProxy(haproxy_config(tmp_path / "haproxy.cfg", front, listener_port(t.b, "tcp"),
                                    listener_port(t.a, "tcp")), {"mqtt": front})
@@ -102,13 +110,13 @@ def two_nodes_behind_haproxy(tmp_path: Path):
             h.stop()
 
 
-def test_a_device_behind_haproxy_moves_when_its_node_dies(tmp_path: Path):
-    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, t):
+def test_a_device_behind_haproxy_moves_when_its_node_dies(tmp_path: Path, pg: PgServer):
+    with two_nodes_behind_haproxy(tmp_path, pg) as (a, b, front, t):
         _scenario(a, b, front, t.made)
 
 
-def test_a_device_behind_haproxy_moves_when_its_node_drains(tmp_path: Path):
-    with two_nodes_behind_haproxy(tmp_path) as (a, b, front, t):
+def test_a_device_behind_haproxy_moves_when_its_node_drains(tmp_path: Path, pg: PgServer):
+    with two_nodes_behind_haproxy(tmp_path, pg) as (a, b, front, t):
         t.check_b = True  # B drains, and still stops cleanly
         api, pk, dn, watcher, dev = _device_on_b(a, b, front, t.made)
         status_topic = f"/as/mqtt/status/{pk}/{dn}"
@@ -136,8 +144,6 @@ def test_a_device_behind_haproxy_moves_when_its_node_drains(tmp_path: Path):
 def _device_on_b(a, b, front, made):
     """A device through HAProxy on node B, an application watching it on node A."""
     api = Api(a)
-    poll_until(lambda: [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]],
-               lambda s: s == ["up", "up"], timeout=5)
     pk = api.product("balanced product")["productKey"]
     d = api.device(pk)
     dn = d["deviceName"]

@@ -19,7 +19,7 @@ import aliyun
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import two_nodes
+from natsserver import two_nodes, until_made
 from test_sub_sessions import SessionGateway
 from test_topology import topo_sign
 
@@ -34,18 +34,11 @@ def test_a_dead_nodes_gateway_takes_its_sub_devices_offline(tmp_path: Path):
 
 def _gateway_on(b, gw: dict, made: list) -> SessionGateway:
     """The gateway logged in on B, once B has heard of the device A's API made."""
-    def attempt():
-        try:
-            return SessionGateway(b, gw, made)
-        except AssertionError:
-            return None
-    return poll_until(attempt, lambda g: g is not None, timeout=5)
+    return until_made(lambda: SessionGateway(b, gw, made))
 
 
 def _scenario(a, b, made, count):
     api = Api(a)
-    poll_until(lambda: [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]],
-               lambda s: s == ["up", "up"], timeout=5)
     gw_pk = api.product("cluster hubs", nodeType="gateway")["productKey"]
     sub_pk = api.product("cluster meters", nodeType="subdevice")["productKey"]
     meters = [{**api.device(sub_pk), "productKey": sub_pk} for _ in range(4)]
