@@ -26,6 +26,7 @@ CREATE TABLE cluster_sub (
   product_key TEXT NOT NULL, device_name TEXT NOT NULL, since_ms BIGINT NOT NULL,
   PRIMARY KEY (node, incarnation, product_key, device_name));
 CREATE INDEX cluster_sub_by_device ON cluster_sub (product_key, device_name);
+CREATE INDEX cluster_sub_by_link ON cluster_sub (node, incarnation, serial);
 CREATE INDEX cluster_link_by_device ON cluster_link (product_key, device_name);
 )sql";
 
