@@ -34,6 +34,7 @@ public:
     bool up = true;
     std::uint64_t connections = 0;
     std::uint64_t devices_online = 0;
+    bool draining = false;
   };
   struct traffic {
     std::uint64_t out = 0, in = 0, dropped = 0, duplicates = 0, unconfirmed = 0;
@@ -42,6 +43,9 @@ public:
   virtual std::vector<member> members() const = 0; // this node and its peers, sorted by name
   virtual traffic counts() const = 0;
   virtual bool linked() const = 0; // NATS reachable now
+  // POST /api/v1/cluster/drain: refuse new logins, close this node's links `per_second` each
+  // second. False: draining already.
+  virtual bool drain(unsigned per_second) const = 0;
 };
 
 struct context {

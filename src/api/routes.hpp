@@ -19,6 +19,7 @@ void add_ota_routes(router& r, context& ctx);        // firmware versions device
 void add_ota_job_routes(router& r, context& ctx);    // OTA firmware and upgrade jobs
 void add_topology_routes(router& r, context& ctx);   // a gateway's sub-devices
 void add_config_routes(router& r, context& ctx);     // remote configuration files and pushes
+void add_cluster_routes(router& r, context& ctx);    // POST /api/v1/cluster/drain
 
 // What the captured path segments are. A segment that cannot be such an identity names
 // nothing that can exist: 404 before the handler runs.

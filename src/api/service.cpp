@@ -21,6 +21,7 @@ service::service(context& ctx) : ctx_(ctx) {
   add_ota_routes(router_, ctx_);
   add_topology_routes(router_, ctx_);
   add_config_routes(router_, ctx_);
+  add_cluster_routes(router_, ctx_);
 }
 
 namespace {

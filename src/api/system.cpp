@@ -31,7 +31,9 @@ response cluster(context& ctx, const call&) {
     json::array nodes;
     for (const auto& m : ctx.cluster->members())
       nodes.push_back(json::object{{"node", m.node},
-                                   {"state", m.up ? "up" : "down"},
+                                   {"state", !m.up        ? "down"
+                                             : m.draining ? "draining"
+                                                          : "up"},
                                    {"connections", m.connections},
                                    {"devicesOnline", m.devices_online}});
     return json_response(http::status::ok, json::object{{"nodes", std::move(nodes)}});

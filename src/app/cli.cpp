@@ -1,14 +1,12 @@
 #include "app/cli.hpp"
 
 #include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "api/base64.hpp"
-#include "api/token.hpp"
 #include "app/cli_http.hpp"
 #include "app/cli_sign.hpp"
 
@@ -77,36 +75,7 @@ struct client_commands::state {
 };
 
 int client_commands::state::call(const request_spec& r) {
-  const auto ep = parse_api_url(api_url);
-  if (!ep) {
-    std::fprintf(stderr, "thingport: --api: expected http://HOST[:PORT], got '%s'\n",
-                 api_url.c_str());
-    return 2;
-  }
-  std::string tok = token;
-  if (tok.empty()) {
-    try {
-      tok = api::read_token_file(std::filesystem::path(data_dir) / api::token_file_name);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr,
-                   "thingport: no admin token: pass --token, set THINGPORT_TOKEN or point --data "
-                   "at the server's data directory (%s)\n",
-                   e.what());
-      return 2;
-    }
-  }
-  try {
-    const auto reply = call_api(*ep, r.method, r.path, tok, r.body);
-    if (reply.status >= 200 && reply.status < 300) {
-      std::printf("%s\n", reply.body.c_str());
-      return 0;
-    }
-    std::fprintf(stderr, "thingport: %s (HTTP %u)\n", error_message(reply).c_str(), reply.status);
-    return 1;
-  } catch (const api_unreachable& e) {
-    std::fprintf(stderr, "thingport: %s\n", e.what());
-    return 2;
-  }
+  return run_api_call(api_url, token, data_dir, r.method, r.path, r.body);
 }
 
 client_commands::client_commands(CLI::App& app) : s_(std::make_unique<state>()) {

@@ -1,6 +1,8 @@
 #include "app/cli_http.hpp"
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -11,6 +13,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
+
+#include "api/token.hpp"
 
 namespace thingport::app {
 
@@ -103,6 +107,53 @@ std::string error_message(const api_reply& r) {
       return std::string(m->get_string());
   }
   return r.body.empty() ? "HTTP " + std::to_string(r.status) : r.body;
+}
+
+std::optional<int> resolve_api(std::string_view url, const std::string& token,
+                               const std::string& data_dir, api_endpoint& ep, std::string& tok) {
+  const auto parsed = parse_api_url(url);
+  if (!parsed) {
+    std::fprintf(stderr, "thingport: --api: expected http://HOST[:PORT], got '%.*s'\n",
+                 static_cast<int>(url.size()), url.data());
+    return 2;
+  }
+  ep = *parsed;
+  tok = token;
+  if (tok.empty()) {
+    try {
+      tok = api::read_token_file(std::filesystem::path(data_dir) / api::token_file_name);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr,
+                   "thingport: no admin token: pass --token, set THINGPORT_TOKEN or point --data "
+                   "at the server's data directory (%s)\n",
+                   e.what());
+      return 2;
+    }
+  }
+  return std::nullopt;
+}
+
+int print_reply(const api_reply& r) {
+  if (r.status >= 200 && r.status < 300) {
+    std::printf("%s\n", r.body.c_str());
+    return 0;
+  }
+  std::fprintf(stderr, "thingport: %s (HTTP %u)\n", error_message(r).c_str(), r.status);
+  return 1;
+}
+
+int run_api_call(std::string_view url, const std::string& token, const std::string& data_dir,
+                 http::verb method, std::string_view path, std::string body) {
+  api_endpoint ep;
+  std::string tok;
+  if (auto rc = resolve_api(url, token, data_dir, ep, tok))
+    return *rc;
+  try {
+    return print_reply(call_api(ep, method, path, tok, std::move(body)));
+  } catch (const api_unreachable& e) {
+    std::fprintf(stderr, "thingport: %s\n", e.what());
+    return 2;
+  }
 }
 
 } // namespace thingport::app

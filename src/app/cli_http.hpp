@@ -43,4 +43,14 @@ api_reply call_api(const api_endpoint& ep, boost::beast::http::verb method, std:
 // The message of an API error body ({"code","message"}), or the body itself.
 std::string error_message(const api_reply& r);
 
+// The endpoint and token of an admin command's --api, --token and --data (the token file
+// there when --token is empty): nullopt, or the exit code (2) after saying why on stderr.
+std::optional<int> resolve_api(std::string_view url, const std::string& token,
+                               const std::string& data_dir, api_endpoint& ep, std::string& tok);
+// Prints the answer: the body on stdout (exit code 0) or its message on stderr (1).
+int print_reply(const api_reply& r);
+// resolve_api, call_api and print_reply: the exit code (2 when the server cannot be reached).
+int run_api_call(std::string_view url, const std::string& token, const std::string& data_dir,
+                 boost::beast::http::verb method, std::string_view path, std::string body = {});
+
 } // namespace thingport::app

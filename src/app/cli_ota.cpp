@@ -15,7 +15,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json.hpp>
 
-#include "api/token.hpp"
 #include "app/cli_http.hpp"
 
 namespace thingport::app {
@@ -122,43 +121,10 @@ struct ota_commands::state {
   }
   // The endpoint and token, or an exit code.
   std::optional<int> prepare(api_endpoint& ep, std::string& tok) const {
-    const auto parsed = parse_api_url(api_url);
-    if (!parsed) {
-      std::fprintf(stderr, "thingport: --api: expected http://HOST[:PORT], got '%s'\n",
-                   api_url.c_str());
-      return 2;
-    }
-    ep = *parsed;
-    tok = token;
-    if (tok.empty()) {
-      try {
-        tok = api::read_token_file(std::filesystem::path(data_dir) / api::token_file_name);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "thingport: no admin token: pass --token or --data (%s)\n", e.what());
-        return 2;
-      }
-    }
-    return std::nullopt;
-  }
-  int finish(const api_reply& reply) const {
-    if (reply.status >= 200 && reply.status < 300) {
-      std::printf("%s\n", reply.body.c_str());
-      return 0;
-    }
-    std::fprintf(stderr, "thingport: %s (HTTP %u)\n", error_message(reply).c_str(), reply.status);
-    return 1;
+    return resolve_api(api_url, token, data_dir, ep, tok);
   }
   int call(http::verb method, const std::string& path, std::string body = {}) const {
-    api_endpoint ep;
-    std::string tok;
-    if (auto rc = prepare(ep, tok))
-      return *rc;
-    try {
-      return finish(call_api(ep, method, path, tok, std::move(body)));
-    } catch (const api_unreachable& e) {
-      std::fprintf(stderr, "thingport: %s\n", e.what());
-      return 2;
-    }
+    return run_api_call(api_url, token, data_dir, method, path, std::move(body));
   }
   std::string product() const { return "/api/v1/products/" + encode(pk); }
 };
@@ -185,7 +151,7 @@ ota_commands::ota_commands(CLI::App& app) : s_(std::make_unique<state>()) {
     if (!s.src_versions.empty())
       path += "&srcVersions=" + encode(s.src_versions);
     try {
-      return s.finish(upload_file(ep, path, tok, s.file));
+      return print_reply(upload_file(ep, path, tok, s.file));
     } catch (const std::exception& e) {
       std::fprintf(stderr, "thingport: %s\n", e.what());
       return 2;

@@ -7,6 +7,7 @@
 
 #include "app/cert.hpp"
 #include "app/cli.hpp"
+#include "app/cli_node.hpp"
 #include "app/cli_ota.hpp"
 #include "app/config.hpp"
 #include "app/serve.hpp"
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   serve->add_option("--data", data_dir, "data directory (overrides data_dir)");
   thingport::app::client_commands clients(app); // product, device, pub, sign
   thingport::app::ota_commands ota(app);        // ota upload, start, jobs, status, cancel
+  thingport::app::node_commands node(app);      // node drain
   thingport::app::dev_cert_request dev_cert;
   auto* cert = app.add_subcommand("cert", "TLS certificates")->require_subcommand(1);
   auto* cert_dev = cert->add_subcommand("dev", "write a development CA and server certificate");
@@ -79,6 +81,8 @@ int main(int argc, char** argv) {
       return thingport::app::serve(c);
     }
     if (auto rc = clients.run())
+      return *rc;
+    if (auto rc = node.run())
       return *rc;
     if (auto rc = ota.run())
       return *rc;

@@ -83,21 +83,30 @@ std::uint64_t open_connections(const broker::broker& b) {
 // The cluster link as the API shows it.
 class cluster_view final : public api::cluster_view {
 public:
-  explicit cluster_view(const cluster::node& n) : n_(n) {}
+  // `drained`: once, when this node starts draining (its MQTT listeners close).
+  cluster_view(cluster::node& n, std::function<void()> drained)
+      : n_(n), drained_(std::move(drained)) {}
   std::vector<member> members() const override {
     std::vector<member> out;
     for (auto& m : n_.nodes())
-      out.push_back({std::move(m.node), m.up, m.connections, m.devices_online});
+      out.push_back({std::move(m.node), m.up, m.connections, m.devices_online, m.draining});
     return out;
   }
   traffic counts() const override {
     const auto& s = n_.stats();
     return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load(), s.unconfirmed.load()};
   }
-  bool linked() const override { return n_.ready(); }
+  bool linked() const override { return n_.linked(); }
+  bool drain(unsigned per_second) const override {
+    if (!n_.drain(per_second))
+      return false;
+    drained_();
+    return true;
+  }
 
 private:
-  const cluster::node& n_;
+  cluster::node& n_;
+  std::function<void()> drained_;
 };
 
 // [cluster] nats: the link to the other nodes. A registry change made here is announced; one
@@ -335,6 +344,13 @@ int serve(const config& c) {
     };
     failover = std::make_unique<cluster::failover>(b, *link, std::move(fo));
     link->track(failover.get());
+    policy->observe_subs(
+        [f = failover.get()](const store::device_ref& sub, std::uint64_t serial, bool online) {
+          if (online)
+            f->sub_up(serial, sub.product_key, sub.device_name);
+          else
+            f->sub_down(serial, sub.product_key, sub.device_name);
+        });
   }
   if (auto n = b.restore(session_db); !n)
     throw store::open_error("session database " + sessions_file.string() +
@@ -392,10 +408,16 @@ int serve(const config& c) {
     api::server_options ho;
     ho.max_connections = c.http.max_connections;
     ho.max_connections_per_ip = c.http.max_connections_per_ip;
-    api::context ctx{services,     dir,
-                     token.value,  store_up,
-                     &things,      std::make_shared<api::http_stats>(),
-                     node_name(c), link ? std::make_shared<cluster_view>(*link) : nullptr};
+    api::context ctx{services,     dir,     token.value,
+                     store_up,     &things, std::make_shared<api::http_stats>(),
+                     node_name(c), nullptr};
+    // A draining node stops listening for MQTT: a balancer's health check fails, so it sends
+    // the reconnecting devices to the other nodes (docs/cluster.md "Rolling upgrade").
+    if (link)
+      ctx.cluster = std::make_shared<cluster_view>(*link, [&listeners] {
+        listeners.stop();
+        spdlog::warn("cluster: draining: the MQTT listeners are closed");
+      });
     ctx.ota = &ota;
     http.emplace(std::move(ctx), net::parse_endpoint(c.http.listen), ho);
     announce("http", http->local_endpoint());

@@ -46,6 +46,8 @@ std::string_view to_string(close_reason r) noexcept {
     return "proxy_refused";
   case close_reason::cluster_unavailable:
     return "cluster_unavailable";
+  case close_reason::draining:
+    return "draining";
   case close_reason::count_:
     break;
   }

@@ -29,6 +29,7 @@ enum class close_reason : std::uint8_t {
   handshake_failed, // closed before MQTT began: TLS, the WebSocket upgrade, an unknown first byte
   proxy_refused,    // no valid PROXY header on a listener that requires one
   cluster_unavailable, // a login refused (CONNACK 3) while the cluster link is down
+  draining,            // closed by `thingport node drain` (the node is leaving the cluster)
   count_
 };
 

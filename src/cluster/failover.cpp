@@ -3,11 +3,14 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <iterator>
+#include <set>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
 #include "broker/broker.hpp"
 #include "cluster/node.hpp"
+#include "cluster/stop_thread.hpp"
 #include "mqtt/packet.hpp"
 
 namespace thingport::cluster {
@@ -44,15 +47,7 @@ void failover::start() {
 }
 
 void failover::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_)
-      return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
+  stop_thread(mu_, cv_, stopping_, thread_);
 }
 
 void failover::link_up(const broker::client_identity& who, std::string_view key,
@@ -83,7 +78,7 @@ void failover::link_up(const broker::client_identity& who, std::string_view key,
       stats_.rows_not_recorded.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    wake = pending_up_.empty() && pending_down_.empty();
+    wake = idle();
     rows_.insert(serial);
     pending_up_.emplace(serial, std::move(r));
   }
@@ -97,11 +92,39 @@ void failover::link_down(std::uint64_t serial) {
     std::lock_guard lock(mu_);
     if (rows_.erase(serial) == 0)
       return; // no row
-    // Up and down before the thread wrote it: neither goes to PostgreSQL.
-    if (pending_up_.erase(serial) != 0)
+    // Up and down before the thread wrote it: neither goes to PostgreSQL, nor its sub-devices
+    // (their logins came after the link's, so none of them is written either).
+    if (pending_up_.erase(serial) != 0) {
+      std::erase_if(pending_subs_, [&](const auto& c) { return c.serial == serial; });
       return;
-    wake = pending_up_.empty() && pending_down_.empty();
+    }
+    wake = idle();
     pending_down_.push_back(serial);
+  }
+  if (wake)
+    cv_.notify_one();
+}
+
+void failover::sub_up(std::uint64_t serial, std::string_view pk, std::string_view dn) {
+  sub_change(serial, pk, dn, true);
+}
+
+void failover::sub_down(std::uint64_t serial, std::string_view pk, std::string_view dn) {
+  sub_change(serial, pk, dn, false);
+}
+
+void failover::sub_change(std::uint64_t serial, std::string_view pk, std::string_view dn, bool up) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !rows_.contains(serial))
+      return; // the gateway's link has no row: nothing would delete this one
+    if (pending_subs_.size() >= opts_.max_pending) {
+      stats_.rows_not_recorded.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    wake = idle();
+    pending_subs_.push_back({serial, std::string(pk), std::string(dn), up});
   }
   if (wake)
     cv_.notify_one();
@@ -112,8 +135,7 @@ void failover::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_sweep,
-                     [&] { return stopping_ || !pending_up_.empty() || !pending_down_.empty(); });
+      cv_.wait_until(lock, next_sweep, [&] { return stopping_ || !idle(); });
       if (stopping_) {
         lock.unlock();
         write_pending(); // the links closed at shutdown: their rows go
@@ -130,22 +152,24 @@ void failover::run() {
 
 void failover::write_pending() {
   std::vector<link_row> up;
+  std::vector<cluster::sub_change> subs;
   std::vector<std::uint64_t> down;
   {
     std::lock_guard lock(mu_);
-    if (pending_up_.empty() && pending_down_.empty())
+    if (idle())
       return;
     up.reserve(pending_up_.size());
     for (auto& [serial, row] : pending_up_)
       up.push_back(std::move(row));
     pending_up_.clear();
+    subs.swap(pending_subs_);
     down.swap(pending_down_);
   }
   // Inserts before deletes, so a row written and closed while this ran goes in one transaction.
-  if (auto ec = table_.write(up, down); ec) {
+  if (auto ec = table_.write(up, subs, down); ec) {
     stats_.write_failures.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("cluster: {} link records not written ({}); retried", up.size() + down.size(),
-                 ec.message());
+    spdlog::warn("cluster: {} link records not written ({}); retried",
+                 up.size() + subs.size() + down.size(), ec.message());
     std::lock_guard lock(mu_);
     for (auto& r : up) {
       if (rows_.contains(r.serial)) {
@@ -154,14 +178,18 @@ void failover::write_pending() {
         pending_down_.push_back(r.serial); // closed meanwhile; the delete is harmless
       }
     }
+    // Before what came meanwhile: the order of a sub-device's logins and logouts holds.
+    subs.insert(subs.end(), std::make_move_iterator(pending_subs_.begin()),
+                std::make_move_iterator(pending_subs_.end()));
+    pending_subs_.swap(subs);
     pending_down_.insert(pending_down_.end(), down.begin(), down.end());
     return;
   }
-  stats_.rows_written.fetch_add(up.size() + down.size(), std::memory_order_relaxed);
+  stats_.rows_written.fetch_add(up.size() + subs.size() + down.size(), std::memory_order_relaxed);
 }
 
 void failover::sweep(steady::time_point now) {
-  if (!node_.ready()) {
+  if (!node_.linked()) {
     joined_.reset(); // cut off: every peer looks down; wait to hear them again
     return;
   }
@@ -197,9 +225,22 @@ void failover::take(const std::string& dead, const std::string& keep) {
                  rows.error().message());
     return;
   }
-  if (rows->empty())
+  auto subs = table_.take_subs(dead, keep);
+  if (!subs) {
+    spdlog::warn("cluster: cannot take the sub-device records of node {}: {}", dead,
+                 subs.error().message());
+    subs = std::vector<taken_sub>{}; // the next sweep takes them (the node stays listed)
+  }
+  if (rows->empty() && subs->empty())
     return;
   std::size_t wills = 0, devices = 0, moved = 0;
+  std::set<std::pair<std::string, std::string>> offline; // once each (a device's link, or a sub)
+  auto lost = [&](const std::string& pk, const std::string& dn) {
+    if (opts_.device_lost && offline.emplace(pk, dn).second) {
+      opts_.device_lost(pk, dn);
+      ++devices;
+    }
+  };
   for (auto& t : *rows) {
     if (t.moved) {
       ++moved;
@@ -210,18 +251,23 @@ void failover::take(const std::string& dead, const std::string& keep) {
                                            r.will_qos > 0 ? broker_.next_message_id() : 0));
       ++wills;
     }
-    if (!t.row.product_key.empty() && opts_.device_lost) {
-      opts_.device_lost(t.row.product_key, t.row.device_name);
-      ++devices;
+    if (!t.row.product_key.empty())
+      lost(t.row.product_key, t.row.device_name);
+  }
+  for (const auto& s : *subs) {
+    if (s.moved) {
+      ++moved;
+      continue;
     }
+    lost(s.product_key, s.device_name);
   }
   stats_.wills_published.fetch_add(wills, std::memory_order_relaxed);
   stats_.devices_offline.fetch_add(devices, std::memory_order_relaxed);
   stats_.moved.fetch_add(moved, std::memory_order_relaxed);
-  spdlog::info("cluster: node {}{} left {} links: {} wills published, {} devices set offline, "
-               "{} logged in again elsewhere",
-               dead, keep.empty() ? " is down and" : " (this node's last run)", rows->size(), wills,
-               devices, moved);
+  spdlog::info("cluster: node {}{} left {} links and {} sub-device logins: {} wills published, "
+               "{} devices set offline, {} logged in again elsewhere",
+               dead, keep.empty() ? " is down and" : " (this node's last run)", rows->size(),
+               subs->size(), wills, devices, moved);
 }
 
 } // namespace thingport::cluster

@@ -3,10 +3,12 @@
 // is not heard for the membership bound, one survivor (the alive node with the smallest name)
 // takes that node's rows (one DELETE ... RETURNING: once, however many survivors race) and, for
 // each key that has not logged in again elsewhere, publishes its will through the broker (so the
-// cluster routes it to every node) and sets its device OFFLINE through the status path. A node
-// that starts does the same with the rows of its own last incarnation.
+// cluster routes it to every node) and sets its device OFFLINE through the status path; the
+// sub-devices logged in through a gateway's link there (sub_up) go OFFLINE in the same sweep.
+// A node that starts does the same with the rows of its own last incarnation.
 //
-// Threads: link_up/link_down run on worker threads and only queue (bounded); one thread of its
+// Threads: link_up/link_down/sub_up/sub_down run on any thread and only queue (bounded); one
+// thread of its
 // own writes the queue in batches (one transaction each) and sweeps (every sweep_every).
 #pragma once
 
@@ -61,7 +63,7 @@ struct failover_stats {
   std::atomic<std::uint64_t> rows_not_recorded{0}; // queue full
   std::atomic<std::uint64_t> write_failures{0};
   std::atomic<std::uint64_t> wills_published{0}; // of dead nodes' links
-  std::atomic<std::uint64_t> devices_offline{0}; // of dead nodes
+  std::atomic<std::uint64_t> devices_offline{0}; // of dead nodes, sub-devices included
   std::atomic<std::uint64_t> moved{0};           // keys that had logged in again elsewhere
 };
 
@@ -79,6 +81,9 @@ public:
   void link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
                const mqtt::will_message* will);
   void link_down(std::uint64_t serial);
+  // Sub-device pk/dn logged in (or out) through the gateway link `serial` held here.
+  void sub_up(std::uint64_t serial, std::string_view pk, std::string_view dn);
+  void sub_down(std::uint64_t serial, std::string_view pk, std::string_view dn);
 
   const failover_stats& stats() const noexcept { return stats_; }
 
@@ -87,6 +92,10 @@ private:
   void write_pending();
   void sweep(std::chrono::steady_clock::time_point now);
   void take(const std::string& node, const std::string& keep);
+  void sub_change(std::uint64_t serial, std::string_view pk, std::string_view dn, bool up);
+  bool idle() const {
+    return pending_up_.empty() && pending_down_.empty() && pending_subs_.empty();
+  } // mu_
 
   broker::broker& broker_;
   const node& node_;
@@ -100,6 +109,7 @@ private:
   std::unordered_set<std::uint64_t> rows_;                 // serials that have a row (or will)
   std::unordered_map<std::uint64_t, link_row> pending_up_; // not written yet
   std::vector<std::uint64_t> pending_down_;
+  std::vector<cluster::sub_change> pending_subs_; // in order
   bool stopping_ = false;
   std::thread thread_;
 

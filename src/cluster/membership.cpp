@@ -8,7 +8,7 @@ membership::membership(std::string self, std::chrono::milliseconds down_after)
     : self_(std::move(self)), down_after_(down_after) {}
 
 void membership::heard(std::string_view node, std::uint64_t connections,
-                       std::uint64_t devices_online, steady::time_point now) {
+                       std::uint64_t devices_online, steady::time_point now, bool draining) {
   if (node == self_ || node.empty())
     return;
   std::lock_guard lock(mu_);
@@ -22,7 +22,7 @@ void membership::heard(std::string_view node, std::uint64_t connections,
     }
     it = peers_.emplace(std::string(node), peer{}).first;
   }
-  it->second = peer{connections, devices_online, now};
+  it->second = peer{connections, devices_online, draining, now};
 }
 
 std::vector<node_status> membership::list(node_status self, steady::time_point now) const {
@@ -31,7 +31,8 @@ std::vector<node_status> membership::list(node_status self, steady::time_point n
     std::lock_guard lock(mu_);
     out.reserve(peers_.size() + 1);
     for (const auto& [name, p] : peers_)
-      out.push_back({name, now - p.last < down_after_, p.connections, p.devices_online});
+      out.push_back(
+          {name, now - p.last < down_after_, p.connections, p.devices_online, p.draining});
   }
   self.node = self_;
   self.up = true;

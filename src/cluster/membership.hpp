@@ -22,6 +22,7 @@ struct node_status {
   bool up = true;
   std::uint64_t connections = 0;
   std::uint64_t devices_online = 0;
+  bool draining = false; // `thingport node drain`: up, refusing logins, closing its links
 };
 
 class membership {
@@ -34,7 +35,7 @@ public:
   const std::string& self() const noexcept { return self_; }
   // A heartbeat of `node` (this node's own name is ignored).
   void heard(std::string_view node, std::uint64_t connections, std::uint64_t devices_online,
-             steady::time_point now);
+             steady::time_point now, bool draining = false);
   // This node (`self`, always up) and every peer heard, sorted by name.
   std::vector<node_status> list(node_status self, steady::time_point now) const;
 
@@ -42,6 +43,7 @@ private:
   struct peer {
     std::uint64_t connections = 0;
     std::uint64_t devices_online = 0;
+    bool draining = false;
     steady::time_point last{};
   };
   std::string self_;

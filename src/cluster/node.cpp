@@ -13,6 +13,7 @@
 
 #include "broker/broker.hpp"
 #include "cluster/failover.hpp"
+#include "cluster/stop_thread.hpp"
 #include "cluster/subject.hpp"
 
 namespace thingport::cluster {
@@ -28,6 +29,7 @@ constexpr auto heartbeat_every = std::chrono::seconds(1);
 constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway after this
 constexpr int drain_within_ms = 1000;          // at shutdown, per subscription (in parallel)
 constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
+constexpr unsigned max_drain_rate = 100'000;   // links closed per second, at most
 
 // Headers of a routed message.
 constexpr const char* h_origin = "Tp-Origin";
@@ -181,15 +183,8 @@ void node::start() {
 }
 
 void node::stop() {
-  {
-    std::lock_guard lock(mu_);
-    if (stopping_)
-      return;
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable())
-    thread_.join();
+  if (!stop_thread(mu_, cv_, stopping_, thread_))
+    return;
   closing_.store(true, std::memory_order_release);
   if (impl_->conn != nullptr) {
     // Drain every subscription first: the server stops sending, and each message already read
@@ -290,11 +285,19 @@ void node::claimed(std::string_view key) {
 
 void node::link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
                    const mqtt::will_message* will) {
+  {
+    std::lock_guard lock(links_mu_);
+    links_[serial] = std::string(key);
+  }
   if (failover_ != nullptr)
     failover_->link_up(who, key, serial, will);
 }
 
 void node::link_down(std::uint64_t serial) {
+  {
+    std::lock_guard lock(links_mu_);
+    links_.erase(serial);
+  }
   if (failover_ != nullptr)
     failover_->link_down(serial);
 }
@@ -304,8 +307,46 @@ void node::announce(const registry_change& c) {
   push({op::control, registry_subject, boost::json::serialize(o), 0, false}, false);
 }
 
+bool node::drain(unsigned per_second) {
+  {
+    std::lock_guard lock(links_mu_);
+    if (draining_.load(std::memory_order_acquire))
+      return false;
+    drain_rate_ = std::clamp(per_second, 1u, max_drain_rate);
+    draining_.store(true, std::memory_order_release);
+    spdlog::warn("cluster: node {} drains: new logins refused (CONNACK 3), its {} links closed "
+                 "at {} per second",
+                 name(), links_.size(), drain_rate_);
+  }
+  {
+    std::lock_guard lock(mu_);
+    drain_kick_ = true;
+  }
+  cv_.notify_all(); // the link thread paces the closes, the first at once
+  return true;
+}
+
+void node::close_some(steady::time_point now) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(links_mu_);
+    if (links_.empty())
+      return;
+    if (!drain_pacer_)
+      drain_pacer_.emplace(drain_rate_); // close k at (first close) + k / rate
+    for (auto n = drain_pacer_->take(now); n > 0 && !links_.empty(); --n) {
+      auto first = links_.begin();
+      keys.push_back(std::move(first->second));
+      links_.erase(first);
+    }
+  }
+  for (const auto& k : keys)
+    broker_.disconnect(k, broker::close_reason::draining, false);
+}
+
 std::vector<node_status> node::nodes() const {
   node_status self;
+  self.draining = draining();
   if (opts_.load) {
     const auto l = opts_.load();
     self.connections = l.connections;
@@ -321,8 +362,16 @@ void node::run() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait_until(lock, next_beat,
-                     [&] { return stopping_ || !queue_.empty() || !confirms_.empty(); });
+      auto wake = next_beat;
+      if (drain_pacer_) {
+        std::lock_guard links(links_mu_);
+        if (!links_.empty())
+          wake = std::min(wake, drain_pacer_->next());
+      }
+      cv_.wait_until(lock, wake, [&] {
+        return stopping_ || drain_kick_ || !queue_.empty() || !confirms_.empty();
+      });
+      drain_kick_ = false;
       if (stopping_)
         return;
       batch.swap(queue_);
@@ -335,13 +384,15 @@ void node::run() {
     if (!confirms.empty()) {
       // The subscriptions of this batch (and before) are at the server once it answers a PING.
       const bool ok =
-          ready() && natsConnection_FlushTimeout(impl_->conn, confirm_within_ms) == NATS_OK;
+          linked() && natsConnection_FlushTimeout(impl_->conn, confirm_within_ms) == NATS_OK;
       if (!ok)
         stats_.unconfirmed.fetch_add(confirms.size(), std::memory_order_relaxed);
       for (auto& done : confirms)
         done(ok);
       confirms.clear();
     }
+    if (draining())
+      close_some(steady::now());
     if (steady::now() >= next_beat) {
       heartbeat();
       next_beat = steady::now() + heartbeat_every;
@@ -405,8 +456,10 @@ void node::send(item& it) {
 
 void node::heartbeat() {
   const auto l = opts_.load ? opts_.load() : node_load{};
-  const boost::json::object o{
-      {"node", name()}, {"connections", l.connections}, {"devicesOnline", l.devices_online}};
+  const boost::json::object o{{"node", name()},
+                              {"connections", l.connections},
+                              {"devicesOnline", l.devices_online},
+                              {"state", draining() ? "draining" : "up"}};
   const auto body = boost::json::serialize(o);
   const std::string subject = std::string(heartbeat_prefix) + name();
   natsConnection_Publish(impl_->conn, subject.c_str(), body.data(), static_cast<int>(body.size()));
@@ -431,7 +484,7 @@ void node::receive(void* raw) {
     if (!ec && v.is_object()) {
       const auto& o = v.as_object();
       members_.heard(json_str(o, "node"), json_u64(o, "connections"), json_u64(o, "devicesOnline"),
-                     steady::now());
+                     steady::now(), json_str(o, "state") == "draining");
     }
   } else if (subject == takeover_subject) {
     if (!body.empty())

@@ -7,6 +7,7 @@
 //   counted); what arrives is routed to local subscribers only (broker::publish_remote).
 // - Heartbeats every second (membership.hpp); takeover and registry announcements.
 // - While NATS is unreachable, ready() is false (new logins get CONNACK 3); libnats reconnects.
+// - drain(): ready() false for good (this node is leaving), its links closed at a bounded rate.
 //
 // Threads: the bridge members and announce_change() are called on any thread and only queue
 // (bounded: messages past max_queued are dropped and counted); the link thread publishes; the
@@ -20,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -28,6 +30,7 @@
 
 #include "broker/bridge.hpp"
 #include "cluster/membership.hpp"
+#include "cluster/pacer.hpp"
 
 namespace thingport::broker {
 class broker;
@@ -83,13 +86,24 @@ public:
   void interest(std::string_view filter, bool added) override;
   void confirm(std::function<void(bool confirmed)> done) override;
   void claimed(std::string_view key) override;
-  bool ready() const noexcept override { return connected_.load(std::memory_order_acquire); }
+  bool ready() const noexcept override {
+    return connected_.load(std::memory_order_acquire) && !draining();
+  }
   void link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
                const mqtt::will_message* will) override;
   void link_down(std::uint64_t serial) override;
 
   // Links are recorded through `f` (a dead node's wills and devices); before start() only.
   void track(failover* f) noexcept { failover_ = f; }
+
+  // NATS reachable now (whether or not this node takes logins).
+  bool linked() const noexcept { return connected_.load(std::memory_order_acquire); }
+  // `thingport node drain` (docs/cluster.md "Rolling upgrade"): from now on new logins are
+  // refused (CONNACK 3) and the links held here are closed, `per_second` of them each second
+  // (at least 1), so their clients reconnect to other nodes without a storm. For the rest of this
+  // process; false when it is draining already (the rate stays).
+  bool drain(unsigned per_second);
+  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
 
   void announce(const registry_change& c);
   std::vector<node_status> nodes() const;
@@ -116,6 +130,7 @@ private:
   void receive(void* msg);
   void receive_data(void* msg, std::string_view subject);
   void set_connected(bool up, const char* how);
+  void close_some(steady::time_point now); // draining: the links due by `now` (link thread)
 
   broker::broker& broker_;
   node_options opts_;
@@ -126,6 +141,11 @@ private:
   failover* failover_ = nullptr;
   std::atomic<bool> connected_{false};
   std::atomic<bool> closing_{false}; // stop() closes the connection: not "unreachable"
+  std::atomic<bool> draining_{false};
+
+  std::mutex links_mu_; // the links held here (for drain): serial -> session key
+  std::map<std::uint64_t, std::string> links_;
+  unsigned drain_rate_ = 0; // links_mu_
 
   std::mutex mu_; // the queue and the interest counts
   std::condition_variable cv_;
@@ -134,10 +154,12 @@ private:
   std::size_t queued_messages_ = 0;
   std::unordered_map<std::string, std::size_t> interest_; // subject -> filters holding it
   bool stopping_ = false;
+  bool drain_kick_ = false; // mu_: drain() asks the link thread to start closing now
   std::thread thread_;
 
   // The link thread's own.
   std::uint64_t seq_ = 0;
+  std::optional<pacer> drain_pacer_; // from the first close of a drain
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };

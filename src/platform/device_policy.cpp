@@ -318,6 +318,8 @@ bool device_policy::sub_online(const store::device_ref& sub, std::string_view io
     dir_.mark_offline(sub.product_key, sub.device_name, gateway->serial);
     return false;
   }
+  if (sub_observer_)
+    sub_observer_(sub, gateway->serial, true);
   std::string ip(broker::host_of(gateway->ip));
   enqueue({sub.product_key, sub.device_name, true, now, ip});
   publish_status(sub.product_key, sub.device_name, iot_id, true, ip);
@@ -349,6 +351,8 @@ bool device_policy::sub_offline_only(const store::device_ref& sub, std::string_v
       now_online->via->device_name != gdn ||
       !dir_.mark_offline(sub.product_key, sub.device_name, now_online->serial))
     return false;
+  if (sub_observer_)
+    sub_observer_(sub, now_online->serial, false);
   enqueue({sub.product_key, sub.device_name, false, store::now(), {}});
   auth::device_record rec;
   std::string iot_id;

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -119,6 +120,12 @@ public:
   // the status path (the store write, the status message) unless it is online on this node.
   // Any thread.
   bool lost_elsewhere(std::string_view pk, std::string_view dn);
+  // Told of every sub-device login and logout through a gateway's link (`gateway_serial`: that
+  // link's serial), for the cluster's records (cluster/failover.hpp). Set before the broker
+  // starts; called on the thread that logs the sub-device in or out.
+  using sub_observer =
+      std::function<void(const store::device_ref& sub, std::uint64_t gateway_serial, bool online)>;
+  void observe_subs(sub_observer f) { sub_observer_ = std::move(f); }
 
   // Store writes queued and not yet done (for tests and shutdown).
   std::size_t pending_writes() const;
@@ -165,6 +172,7 @@ private:
   std::optional<auth::connect_rate_limiter> limiter_;  // logins per device, after the sign
   std::optional<auth::connect_rate_limiter> failures_; // failed logins per source address
   broker::broker* broker_ = nullptr;
+  sub_observer sub_observer_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;

@@ -137,20 +137,9 @@ static_assert(std::size(migrations) == pg_schema_version);
 
 // Migrates the database `db` is on; the version found before.
 int migrate(pg::connection& db, const pg::options& opts) {
-  return sql::migrate(
-      db,
-      {.where = "PostgreSQL database " + pg::redact(opts.url),
-       .schema = "schema",
-       // One lock id for every node's migration: "TPmg".
-       .lock = "SELECT pg_advisory_xact_lock(1414556007)",
-       .create_table = "CREATE TABLE IF NOT EXISTS thingport_schema (component TEXT NOT NULL "
-                       "PRIMARY KEY, version BIGINT NOT NULL, migrated_ms BIGINT NOT NULL)",
-       .read_version = "SELECT version FROM thingport_schema WHERE component = 'thingport'",
-       .write_version = "INSERT INTO thingport_schema (component, version, migrated_ms) VALUES "
-                        "('thingport', ?1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint) "
-                        "ON CONFLICT (component) DO UPDATE SET version = excluded.version, "
-                        "migrated_ms = excluded.migrated_ms",
-       .migrations = migrations});
+  // One lock id for every node's migration: "TPmg".
+  return sql::migrate(db, sql::component_migration("PostgreSQL database " + pg::redact(opts.url),
+                                                   "schema", "thingport", 1414556007, migrations));
 }
 
 std::unique_ptr<sql::connection> open(const pg::options& opts) {

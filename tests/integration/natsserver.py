@@ -6,16 +6,21 @@ deadline."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 import urllib.request
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
-from harness import BrokerProcess, OutputLog, _track, free_port, kill_process
+from apiclient import Api
+from harness import BrokerProcess, OutputLog, _track, free_port, kill_process, poll_until
+from pgserver import PgServer
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
@@ -107,8 +112,85 @@ def node_config(name: str, nats_urls: str, pg_url: str) -> str:
             '[limits]\nconnect_rate = 0\n')
 
 
-def start_node(root: Path, name: str, nats_urls: str, pg_url: str) -> BrokerProcess:
-    """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL."""
+def start_node(root: Path, name: str, nats_urls: str, pg_url: str,
+               behind_balancer: bool = False) -> BrokerProcess:
+    """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL.
+    behind_balancer: its tcp listener takes a PROXY header first (a balancer's), and an `auto`
+    listener (no header) serves the test's own clients."""
     node = BrokerProcess(root / name, thingport_config=node_config(f"node-{name}", nats_urls, pg_url))
+    if behind_balancer:
+        text = node.config_path.read_text()
+        plain = 'tcp = "127.0.0.1:0"\n'
+        assert plain in text, text
+        node.config_path.write_text(text.replace(
+            plain, 'tcp = { address = "127.0.0.1:0", proxy_protocol = true }\n'
+                   'auto = "127.0.0.1:0"\n', 1))
     node.start()
     return node
+
+
+def listener_port(node: BrokerProcess, kind: str) -> int:
+    """The port of the node's `kind` listener, from its "listening" line."""
+    with node._listen_cv:
+        assert node._listen_cv.wait_for(lambda: kind in node._listeners, 5), node.log.tail()
+        return node._listeners[kind][1]
+
+
+class TwoNodes:
+    """Nodes `a` and `b` on one NATS server and one PostgreSQL database (`pg`, `url`); `made`:
+    clients closed at the end; check_b: B must still run at the end and stop cleanly (else, when
+    it still runs, it is killed: a test that killed or froze it failed half-way)."""
+
+    def __init__(self, a: BrokerProcess, b: BrokerProcess, pg, url: str) -> None:
+        self.a, self.b, self.pg, self.url = a, b, pg, url
+        self.made: list = []
+        self.check_b = False
+
+    def count(self, sql: str) -> int:
+        """A `SELECT count(*) ...` on the cluster's database."""
+        return int(self.pg.psql(self.url, sql).strip())
+
+
+@contextlib.contextmanager
+def two_nodes(root: Path, behind_balancer: bool = False,
+              pg: Optional[PgServer] = None) -> Iterator[TwoNodes]:
+    """NATS, PostgreSQL and two cluster nodes (node-a, node-b), all stopped at the end: the
+    clients first, then B, then A (exit 0 on SIGTERM, sanitizers clean). Yields once A lists both
+    nodes up; on a failure both nodes' log tails are printed. `pg`: a PostgreSQL server already
+    running (a database of its own is made on it), else one is started here."""
+    with NatsServer() as nats, contextlib.ExitStack() as stack:
+        if pg is None:
+            pg = stack.enter_context(PgServer())
+        url = pg.create_database()
+        a = start_node(root, "a", nats.url, url, behind_balancer)
+        b = start_node(root, "b", nats.url, url, behind_balancer)
+        t = TwoNodes(a, b, pg, url)
+        try:
+            poll_until(lambda: [n["state"] for n in Api(a).ok("GET", "/api/v1/cluster")["nodes"]],
+                       lambda s: s == ["up", "up"], timeout=5)
+            yield t
+        except BaseException:
+            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
+            raise
+        finally:
+            for c in t.made:
+                c.close()
+            if t.check_b:
+                b.stop_and_check()
+            else:
+                if b.proc is not None and b.proc.poll() is None:
+                    os.kill(b.proc.pid, signal.SIGKILL)
+                    b.proc.wait(5)
+                b.stop()
+            a.stop_and_check()
+
+
+def until_made(make, timeout: float = 5.0):
+    """make() again until it does not fail an assertion (a node refuses a device it has not
+    heard of yet: registry changes cross within 1 s); its result."""
+    def attempt():
+        try:
+            return make()
+        except AssertionError:
+            return None
+    return poll_until(attempt, lambda made: made is not None, timeout=timeout)

@@ -19,57 +19,37 @@ import aliyun
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, start_node
-from pgserver import PgServer
+from natsserver import two_nodes, until_made
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
 
 
 def test_a_dead_nodes_wills_and_devices(tmp_path: Path):
-    made = []
+    with two_nodes(tmp_path) as t:
+        def client(broker, **kw) -> MqttClient:
+            c = MqttClient(broker, **kw)
+            t.made.append(c)
+            return c
 
-    def client(broker, **kw) -> MqttClient:
-        c = MqttClient(broker, **kw)
-        made.append(c)
-        return c
-
-    with NatsServer() as nats, PgServer() as pg:
-        url = pg.create_database()
-        a = start_node(tmp_path, "a", nats.url, url)
-        b = start_node(tmp_path, "b", nats.url, url)
-        try:
-            _scenario(a, b, client, lambda node: _links(pg, url, node))
-        except BaseException:
-            print(f"--- node A:\n{a.log.tail()}\n--- node B:\n{b.log.tail()}")
-            raise
-        finally:
-            for c in made:
-                c.close()
-            if b.proc.poll() is None:
-                os.kill(b.proc.pid, signal.SIGKILL)
-                b.proc.wait(5)
-            b.stop()
-            a.stop_and_check()  # exit 0 on SIGTERM, sanitizers clean
+        _scenario(t.a, t.b, client,
+                  lambda node: t.count(f"SELECT count(*) FROM cluster_link WHERE node = '{node}'"))
 
 
 def _connect_device(client, broker, cred, will):
-    def attempt():
+    def connect():
         c = client(broker, client_id=cred["client_id"], username=cred["username"],
                    password=cred["password"], will=will)
         try:
-            c.connect(timeout=2)
-            return c
+            return c.connect(timeout=2)
         except AssertionError:
             c.close()
-            return None
-    return poll_until(attempt, lambda c: c is not None, timeout=3)
+            raise
+    return until_made(connect, timeout=3)
 
 
 def _scenario(a, b, client, links):
     api = Api(a)
-    poll_until(lambda: [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]],
-               lambda s: s == ["up", "up"], timeout=5)
     pk = api.product("failover product")["productKey"]
     d1 = api.device(pk, "dev-1")
     d2 = api.device(pk, "dev-2")
@@ -151,11 +131,6 @@ def _scenario(a, b, client, links):
         assert m.payload != b"will-2", m.topic
         assert m.topic != f"/as/mqtt/status/{pk}/dev-1", m.payload  # once only
     assert api.ok("GET", f"/api/v1/products/{pk}/devices/dev-2")["status"] == "ONLINE"
-
-
-def _links(pg, url: str, node: str) -> int:
-    """How many link records (table cluster_link) the node has written."""
-    return int(pg.psql(url, f"SELECT count(*) FROM cluster_link WHERE node = '{node}'").strip())
 
 
 def _try(connect) -> bool:
