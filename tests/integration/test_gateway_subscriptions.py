@@ -66,3 +66,18 @@ def test_gateway_bound_grows_with_its_sub_devices(broker, api, made):
     assert gw.session("login", topo_sign(s, "c"))["code"] == 200
     assert gw.c.subscribe([(over, 1)]) == [1]
     assert gw.c.subscribe([(f, 1) for f in usual(pk, s["deviceName"])]) == [1] * 5
+
+
+def test_one_subscribe_grants_its_first_8_filters(broker, api, made):
+    """8 filters per SUBSCRIBE (docs/protocol.md), for a gateway as for any device: a 12-filter
+    packet of a logged-in sub-device's topics gets 8 grants, then 0x80 for the other 4."""
+    gw_pk = api.product("eight hubs", nodeType="gateway")["productKey"]
+    pk = api.product("eight meters", nodeType="subdevice")["productKey"]
+    sub = {**api.device(pk), "productKey": pk}
+    gw = SessionGateway(broker, {**api.device(gw_pk), "productKey": gw_pk}, made)
+    assert gw.call("add", [topo_sign(sub, "c")])["code"] == 200
+    assert gw.session("login", topo_sign(sub, "node"))["code"] == 200
+    filters = [(f"/sys/{pk}/{sub['deviceName']}/thing/service/s{i}", 1) for i in range(12)]
+    assert gw.c.subscribe(filters) == [1] * 8 + [128] * 4
+    # The limit is per packet: the 9th in a packet of its own is granted.
+    assert gw.c.subscribe(filters[8:9]) == [1]
