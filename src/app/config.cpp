@@ -274,8 +274,11 @@ config load_config(const std::string& path) {
       fail(path, "limits.keepalive_min", "greater than keepalive_max");
   }
   if (const auto* t = section(root, "ota", path)) {
-    check_keys(*t, path, "ota", {"url_base"});
+    check_keys(*t, path, "ota", {"url_base", "timeout_unit_seconds"});
     read(*t, "url_base", c.ota.url_base, path, "ota");
+    read(*t, "timeout_unit_seconds", c.ota.timeout_unit_seconds, path, "ota");
+    if (c.ota.timeout_unit_seconds < 1 || c.ota.timeout_unit_seconds > 60)
+      fail(path, "ota.timeout_unit_seconds", "must be 1..60");
     if (!c.ota.url_base.empty() && !c.ota.url_base.starts_with("http://") &&
         !c.ota.url_base.starts_with("https://"))
       fail(path, "ota.url_base", "must start with http:// or https://");

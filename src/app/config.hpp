@@ -78,8 +78,9 @@ struct config {
     std::chrono::seconds keep_age{30 * 24 * 3600}; // 0: no age limit
     std::chrono::seconds prune_interval{3600};     // 0: never prune by the clock
   } thing;
-  struct {                     // [ota] (docs/ota.md)
-    std::string url_base = ""; // what devices download from; "": http://<[http] listen>
+  struct {                              // [ota] (docs/ota.md)
+    std::string url_base = "";          // what devices download from; "": http://<[http] listen>
+    unsigned timeout_unit_seconds = 60; // a job's timeoutMinutes counts these (1..60)
   } ota;
   unsigned workers = 0; // [server] workers; 0 = one per core
   std::string log_level = "info";

@@ -383,6 +383,7 @@ int serve(const config& c) {
   platform::firmware_files firmware(std::filesystem::path(c.data_dir) / "firmware");
   platform::ota_options oo;
   oo.url_base = c.ota.url_base;
+  oo.timeout_unit = std::chrono::seconds(c.ota.timeout_unit_seconds);
   oo.max_firmware = c.limits.max_firmware;
   platform::ota_service ota(services, *ota_db, thing_db, things, firmware,
                             platform::download_signer::load_or_create(c.data_dir), oo);

@@ -359,7 +359,8 @@ void ota_service::schedule(clock::time_point now) {
     refresh_jobs();
     for (auto& [id, st] : jobs_) {
       if (st.job.timeout_ms > 0) {
-        const auto cutoff = store::now() - std::chrono::milliseconds(st.job.timeout_ms);
+        const auto cutoff = store::now() - std::chrono::milliseconds(st.job.timeout_ms / 60 *
+                                                                     opts_.timeout_unit.count());
         if (auto late = db_.overdue(id, cutoff))
           for (const auto& dn : *late)
             (void)db_.fail(id, dn, -1, st.job.retries, store::now());

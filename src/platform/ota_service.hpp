@@ -53,6 +53,9 @@ struct ota_options {
   // of as many); past it a request is dropped (the SDK asks again after its timeout).
   std::uint32_t block_rate = 200;
   std::size_t max_streams = 10'000; // devices whose stream is remembered between requests
+  // [ota] timeout_unit_seconds: what one of a job's timeoutMinutes lasts (a lab or a test sets
+  // 1 s to see timeouts in seconds). Overdue devices are looked for each second.
+  std::chrono::seconds timeout_unit{60};
 };
 
 struct job_spec {
