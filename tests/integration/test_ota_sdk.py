@@ -80,3 +80,44 @@ def test_a_cut_download_resumes_with_range(broker, api, tmp_path):
     assert d["ok"] and d["bytes"] == len(data), d
     # each request is cut after 120,000 bytes: three, each resuming where the file ended
     assert d["attempts"] == 3 and d["firstStart"] == 0 and d["lastStart"] == 240_000, d
+
+
+def test_a_digest_mismatch_is_reported_and_recorded(broker, api, tmp_path):
+    """The firmware on disk no longer matches its digests (same size, other bytes): the SDK
+    checks MD5 and SHA-256 after the download, reports step -3 and keeps its version; the job
+    records the device failed with -3."""
+    data = os.urandom(100_000)
+    pk = api.product("sdk ota digest")["productKey"]
+    dev = api.device(pk)
+    fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=data,
+                  headers={"Content-Type": "application/octet-stream"}).json
+    stored = [p for p in (broker.workdir / "data" / "firmware").iterdir()
+              if p.read_bytes() == data]
+    assert len(stored) == 1, stored
+    stored[0].write_bytes(bytes(b ^ 0xFF for b in data[:10]) + data[10:])
+    proc = subprocess.Popen([sdk_bin("self_upgrade"), f"mqtt://{broker.host}:{broker.port}", pk,
+                             dev["deviceName"], dev["deviceSecret"], "1.0", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=sanitizer_env())
+    steps, job = [], None
+    try:
+        for line in proc.stdout:
+            steps.append(json.loads(line))
+            if steps[-1]["step"] == "informed" and job is None:
+                job = api.ok("POST", f"/api/v1/products/{pk}/ota/jobs",
+                             {"firmwareId": fw["firmwareId"], "devices": [dev["deviceName"]]},
+                             201)["jobId"]
+        assert proc.wait(30) == 1, (steps, proc.stderr.read())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    d = next(s for s in steps if s["step"] == "downloaded")
+    assert not d["ok"] and d["bytes"] == len(data), d
+    assert not any(s["step"] == "restarting" for s in steps), steps
+    done = poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/ota/jobs/{job}"),
+                      lambda j: j["state"] == "done")
+    assert done["counts"]["failed"] == 1 and done["counts"]["succeeded"] == 0, done
+    assert done["devices"][0]["progress"] == -3, done["devices"][0]
+    versions = api.ok("GET", f"/api/v1/products/{pk}/devices/{dev['deviceName']}/ota/versions")
+    assert versions["modules"][0]["version"] == "1.0"
