@@ -185,11 +185,13 @@ def test_leaving_the_topology_or_being_disabled_ends_the_session(api, fleet):
 
 
 def test_the_official_node_sdk_gateway_logs_a_sub_device_in(broker, api):
-    """tests/js/aliyun_gateway.js: the official Node SDK's gateway.addTopo, gateway.login,
-    subDevice.postProps and gateway.logout, each answered 200; the post is stored as the
-    sub-device's, which is ONLINE in between and OFFLINE after."""
+    """tests/js/aliyun_gateway.js: the official Node SDK's gateway.regiestSubDevice (the
+    pre-created device's secret), gateway.addTopo, gateway.getTopo (the sub-device listed),
+    gateway.login, subDevice.postProps and gateway.logout, each answered 200; the post is stored
+    as the sub-device's, which is ONLINE in between and OFFLINE after."""
     gw_pk = api.product("node hubs", nodeType="gateway")["productKey"]
-    sub_pk = api.product("node meters", nodeType="subdevice")["productKey"]
+    sub_pk = api.product("node meters", nodeType="subdevice",
+                         dynamicRegistration=True)["productKey"]
     g = {**api.device(gw_pk), "productKey": gw_pk}
     s = {**api.device(sub_pk), "productKey": sub_pk}
     keep = ("productKey", "deviceName", "deviceSecret")
@@ -211,7 +213,13 @@ def test_the_official_node_sdk_gateway_logs_a_sub_device_in(broker, api):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert [steps[k]["code"] for k in ("addTopo", "login", "postProps", "logout")] == [200] * 4
+    assert [steps[k]["code"] for k in ("regiestSubDevice", "addTopo", "getTopo", "login",
+                                       "postProps", "logout")] == [200] * 6, steps
+    reg = steps["regiestSubDevice"]["data"]
+    assert [(d["productKey"], d["deviceName"], d["deviceSecret"]) for d in reg] == \
+        [(sub_pk, s["deviceName"], s["deviceSecret"])], reg
+    topo = steps["getTopo"]["data"]
+    assert [(d["productKey"], d["deviceName"]) for d in topo] == [(sub_pk, s["deviceName"])], topo
     assert steps["login"]["data"] == {"productKey": sub_pk, "deviceName": s["deviceName"]}
     props = api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{s['deviceName']}/properties")
     assert [(p["identifier"], p["value"]) for p in props["properties"]] == [("Temperature", 21.5)]
