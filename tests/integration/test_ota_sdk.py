@@ -26,11 +26,9 @@ def broker_settings() -> dict:
     return {"thingport_config": "[limits]\nconnect_rate = 0\n"}
 
 
-def run_upgrade(broker, api: Api, tmp_path: Path, data: bytes, cut: int = 0) -> list:
-    pk = api.product(f"sdk ota {cut}")["productKey"]
-    dev = api.device(pk)
-    fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=data,
-                  headers={"Content-Type": "application/octet-stream"}).json
+def drive(broker, api: Api, pk: str, dev: dict, fw: dict, tmp_path: Path, cut: int = 0):
+    """Runs the SDK example as version 1.0; starts a job for it once it has informed. Returns
+    its JSON lines, the job's id and the example's exit code."""
     args = [sdk_bin("self_upgrade"), f"mqtt://{broker.host}:{broker.port}", pk,
             dev["deviceName"], dev["deviceSecret"], "1.0", str(tmp_path)]
     if cut:
@@ -46,11 +44,22 @@ def run_upgrade(broker, api: Api, tmp_path: Path, data: bytes, cut: int = 0) -> 
                 job = api.ok("POST", f"/api/v1/products/{pk}/ota/jobs",
                              {"firmwareId": fw["firmwareId"], "devices": [dev["deviceName"]]},
                              201)["jobId"]
-        assert proc.wait(30) == 0, (steps, proc.stderr.read())
+        code = proc.wait(30)
+        assert job is not None, (steps, proc.stderr.read())
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return steps, job, code
+
+
+def run_upgrade(broker, api: Api, tmp_path: Path, data: bytes, cut: int = 0) -> list:
+    pk = api.product(f"sdk ota {cut}")["productKey"]
+    dev = api.device(pk)
+    fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=data,
+                  headers={"Content-Type": "application/octet-stream"}).json
+    steps, job, code = drive(broker, api, pk, dev, fw, tmp_path, cut)
+    assert code == 0, steps
     done = poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/ota/jobs/{job}"),
                       lambda j: j["state"] == "done")
     assert done["counts"]["succeeded"] == 1, done
@@ -95,23 +104,8 @@ def test_a_digest_mismatch_is_reported_and_recorded(broker, api, tmp_path):
               if p.read_bytes() == data]
     assert len(stored) == 1, stored
     stored[0].write_bytes(bytes(b ^ 0xFF for b in data[:10]) + data[10:])
-    proc = subprocess.Popen([sdk_bin("self_upgrade"), f"mqtt://{broker.host}:{broker.port}", pk,
-                             dev["deviceName"], dev["deviceSecret"], "1.0", str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=sanitizer_env())
-    steps, job = [], None
-    try:
-        for line in proc.stdout:
-            steps.append(json.loads(line))
-            if steps[-1]["step"] == "informed" and job is None:
-                job = api.ok("POST", f"/api/v1/products/{pk}/ota/jobs",
-                             {"firmwareId": fw["firmwareId"], "devices": [dev["deviceName"]]},
-                             201)["jobId"]
-        assert proc.wait(30) == 1, (steps, proc.stderr.read())
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    steps, job, code = drive(broker, api, pk, dev, fw, tmp_path)
+    assert code == 1, steps
     d = next(s for s in steps if s["step"] == "downloaded")
     assert not d["ok"] and d["bytes"] == len(data), d
     assert not any(s["step"] == "restarting" for s in steps), steps
