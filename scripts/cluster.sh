@@ -62,7 +62,8 @@ for i in $(seq "$NATS_N"); do
 done
 for i in $(seq 0 $((NATS_N - 1))); do
   port=${NATS_URLS[$i]##*:}
-  args=(-a 127.0.0.1 -p "$port")
+  # JetStream (the retained messages), a name and a store directory each
+  args=(-a 127.0.0.1 -p "$port" -js -sd "$W/nats-$i" -n "nats-$i")
   if [ "$NATS_N" -gt 1 ]; then
     routes=()
     for j in $(seq 0 $((NATS_N - 1))); do
@@ -113,6 +114,7 @@ url = "$PGURL"
 [cluster]
 nats = "$NATS"
 node = "$name"
+replicas = $(( NATS_N >= 3 ? 3 : 1 ))
 TOML
   "$BIN" serve --config "$W/$name/thingport.toml" >"$W/$name/log" 2>&1 &
   PIDS+=($!)

@@ -11,8 +11,18 @@ namespace json = boost::json;
 
 namespace {
 
+// In a cluster a device may be linked to another node: the shared store's last online and
+// offline writes tell (every node writes its devices' online; an offline is written by the node
+// whose link closed, or by a survivor for a dead node's devices, never for a move between
+// nodes). One node alone trusts only its own links: after a kill -9 the store still says
+// online.
+bool online_elsewhere(const context& ctx, const store::device& d) {
+  return ctx.cluster != nullptr && d.last_online &&
+         (!d.last_offline || *d.last_online >= *d.last_offline);
+}
+
 store::device_status status_with(context& ctx, const store::device& d, bool connected) {
-  auto st = store::status_of(d, connected);
+  auto st = store::status_of(d, connected || online_elsewhere(ctx, d));
   if (st == store::device_status::unactive) {
     auth::device_record rec;
     if (ctx.dir.find_device(d.product_key, d.device_name, rec) == auth::lookup_status::found &&

@@ -85,6 +85,7 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_dropped = t.dropped;
     s.cluster_duplicates = t.duplicates;
     s.cluster_unconfirmed = t.unconfirmed;
+    s.cluster_retained_loaded = t.retained_loaded;
   }
   if (const auto* gw = ctx.platform.gateways())
     s.subdevice_logins_refused = gw->logins_refused();
@@ -249,6 +250,9 @@ std::string render_metrics(const metrics_snapshot& s) {
     metric(out, "thingport_cluster_subacks_unconfirmed_total", "counter",
            "SUBACKs sent before NATS confirmed the new interest (within 2 s, or NATS down).",
            s.cluster_unconfirmed);
+    metric(out, "thingport_cluster_retained_loaded_total", "counter",
+           "Retained messages read back from JetStream (at start and after each reconnection).",
+           s.cluster_retained_loaded);
   }
   return out;
 }

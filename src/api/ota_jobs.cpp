@@ -15,6 +15,10 @@ namespace json = boost::json;
 
 namespace {
 
+// A job's scheduleTime: up to 30 days ahead; a minute in the past is taken as now (clocks).
+constexpr std::int64_t max_schedule_ahead_ms = 30LL * 24 * 3600 * 1000;
+constexpr std::int64_t max_schedule_past_ms = 60'000;
+
 std::optional<problem> no_ota(context& ctx, std::string_view pk) {
   if (ctx.ota == nullptr)
     return problem{http::status::service_unavailable, "OTA is not running"};
@@ -43,13 +47,16 @@ json::object counts_json(const store::ota_counts& c) {
                       {"canceled", c.canceled}};
 }
 
+// A running job whose scheduleTime is ahead shows as "scheduled".
 json::object job_json(const store::ota_job_record& j) {
+  const bool waits = j.state == store::ota_job_state::running && !j.started(store::now());
   return json::object{{"jobId", j.id},
                       {"productKey", j.product_key},
                       {"firmwareId", j.firmware_id},
                       {"version", j.version},
                       {"module", j.module},
-                      {"state", to_string(j.state)},
+                      {"state", waits ? std::string_view("scheduled") : to_string(j.state)},
+                      {"scheduleTime", j.start ? json::value(millis(*j.start)) : json::value()},
                       {"ratePerMinute", j.rate_per_minute},
                       {"retries", j.retries},
                       {"timeoutMinutes", j.timeout_ms / 60'000},
@@ -97,9 +104,9 @@ response create_job(context& ctx, const call& c) {
   const auto& pk = c.params[0];
   if (auto p = no_ota(ctx, pk))
     return error_response(*p);
-  auto body =
-      json_body::parse(c.req.body(), {"firmwareId", "devices", "fromVersions", "ratePerMinute",
-                                      "retries", "timeoutMinutes", "downloadProtocol"});
+  auto body = json_body::parse(c.req.body(),
+                               {"firmwareId", "devices", "fromVersions", "ratePerMinute", "retries",
+                                "timeoutMinutes", "downloadProtocol", "scheduleTime"});
   platform::job_spec spec;
   spec.firmware_id = body.string("firmwareId", true).value_or("");
   spec.devices = body.strings("devices", 100'000);
@@ -108,6 +115,8 @@ response create_job(context& ctx, const call& c) {
   const auto retries = body.integer("retries").value_or(0);
   const auto timeout = body.integer("timeoutMinutes").value_or(0);
   const auto protocol = body.string("downloadProtocol", false).value_or("https");
+  const auto at = body.integer("scheduleTime");
+  const auto now_ms = millis(store::now());
   if (!body.error()) {
     if (body.raw().contains("ratePerMinute") && (rate < 1 || rate > 1'000'000))
       body.fail("ratePerMinute: 1..1000000");
@@ -117,6 +126,8 @@ response create_job(context& ctx, const call& c) {
       body.fail("timeoutMinutes: 0..10080");
     else if (protocol != "https" && protocol != "mqtt")
       body.fail("downloadProtocol: https or mqtt");
+    else if (at && (*at < now_ms - max_schedule_past_ms || *at > now_ms + max_schedule_ahead_ms))
+      body.fail("scheduleTime: milliseconds since the epoch, from now to 30 days ahead");
   }
   if (body.error())
     return error_response(*body.error());
@@ -124,6 +135,8 @@ response create_job(context& ctx, const call& c) {
   spec.retries = static_cast<std::uint32_t>(retries);
   spec.timeout_minutes = static_cast<std::uint32_t>(timeout);
   spec.download_protocol = protocol;
+  if (at)
+    spec.start = store::timestamp(std::chrono::milliseconds(*at));
   auto made = ctx.ota->create_job(pk, spec);
   if (made.job_id.empty())
     return error_response(static_cast<http::status>(made.status), made.message);

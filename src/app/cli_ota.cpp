@@ -1,9 +1,13 @@
 #include "app/cli_ota.hpp"
 
+#include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/connect.hpp>
@@ -105,13 +109,95 @@ api_reply upload_file(const api_endpoint& ep, const std::string& path, const std
   }
 }
 
+// `--at`: "YYYY-MM-DDTHH:MM[:SS]Z" (UTC) or milliseconds since the epoch; nullopt otherwise.
+std::optional<std::int64_t> parse_at(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos && s.size() <= 15)
+    return std::stoll(s);
+  std::tm tm{};
+  int sec = 0, used = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                  &tm.tm_hour, &tm.tm_min, &used) != 5)
+    return std::nullopt;
+  std::string_view rest = std::string_view(s).substr(static_cast<std::size_t>(used));
+  if (rest.size() == 4 && rest[0] == ':' && rest[3] == 'Z' && std::isdigit(rest[1]) != 0 &&
+      std::isdigit(rest[2]) != 0)
+    sec = (rest[1] - '0') * 10 + (rest[2] - '0');
+  else if (rest != "Z")
+    return std::nullopt;
+  if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+      tm.tm_min > 59 || sec > 59)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  tm.tm_sec = sec;
+  return std::int64_t{timegm(&tm)} * 1000;
+}
+
+// One line on stderr for a job: a bar of its finished devices, the counts, its state.
+void show_job(const json::object& job) {
+  const auto count = [&](const char* k) -> std::uint64_t {
+    const auto* c = job.if_contains("counts");
+    const auto* v = c != nullptr && c->is_object() ? c->as_object().if_contains(k) : nullptr;
+    return v != nullptr && v->is_int64() ? static_cast<std::uint64_t>(v->as_int64()) : 0;
+  };
+  const auto waiting = count("waiting"), running = count("inProgress"), ok = count("succeeded"),
+             failed = count("failed"), canceled = count("canceled");
+  const auto total = waiting + running + ok + failed + canceled;
+  const auto finished = ok + failed + canceled;
+  const int pct = static_cast<int>(total == 0 ? 100 : 100 * finished / total);
+  constexpr int width = 30;
+  std::string bar(static_cast<std::size_t>(pct * width / 100), '#');
+  bar.resize(width, '.');
+  const auto* st = job.if_contains("state");
+  std::fprintf(stderr,
+               "\rjob: [%s] %3d%% %llu/%llu (succeeded %llu, failed %llu, inProgress %llu, "
+               "waiting %llu) %s  ",
+               bar.c_str(), pct, static_cast<unsigned long long>(finished),
+               static_cast<unsigned long long>(total), static_cast<unsigned long long>(ok),
+               static_cast<unsigned long long>(failed), static_cast<unsigned long long>(running),
+               static_cast<unsigned long long>(waiting),
+               st != nullptr && st->is_string() ? st->as_string().c_str() : "");
+}
+
+// `ota status --watch`: the job's bar each second until it is no longer running or
+// scheduled (or `limit` seconds passed, 0: no limit); then its document on stdout.
+int watch_job(const api_endpoint& ep, const std::string& tok, const std::string& path,
+              unsigned limit) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(limit);
+  for (;;) {
+    api_reply r;
+    try {
+      r = call_api(ep, http::verb::get, path, tok);
+    } catch (const api_unreachable& e) {
+      std::fprintf(stderr, "\nthingport: %s\n", e.what());
+      return 2;
+    }
+    if (r.status != 200)
+      return print_reply(r);
+    boost::system::error_code ec;
+    auto doc = json::parse(r.body, ec);
+    if (ec || !doc.is_object())
+      return print_reply(r);
+    show_job(doc.as_object());
+    const auto* st = doc.as_object().if_contains("state");
+    const bool open = st != nullptr && st->is_string() &&
+                      (st->as_string() == "running" || st->as_string() == "scheduled");
+    if (!open || (limit > 0 && std::chrono::steady_clock::now() >= until)) {
+      std::fprintf(stderr, "\n");
+      return print_reply(r);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+}
+
 } // namespace
 
 struct ota_commands::state {
   std::string api_url = std::string(default_api_url);
   std::string token, data_dir = "./data";
-  std::string pk, id, file, version, module, src_versions, devices, from_versions;
-  unsigned rate = 0, retries = 0, timeout = 0;
+  std::string pk, id, file, version, module, src_versions, devices, from_versions, at;
+  unsigned rate = 0, retries = 0, timeout = 0, watch_limit = 0;
+  bool watch = false;
   std::vector<std::pair<CLI::App*, std::function<int()>>> cmds;
 
   void connection(CLI::App* c) {
@@ -171,9 +257,21 @@ ota_commands::ota_commands(CLI::App& app) : s_(std::make_unique<state>()) {
   start->add_option("--rate", s.rate, "messages per minute (default 1000)");
   start->add_option("--retries", s.retries, "retries of a failed device (default 0)");
   start->add_option("--timeout", s.timeout, "minutes in progress before it counts as failed");
+  start->add_option("--at", s.at,
+                    "when it starts: YYYY-MM-DDTHH:MM[:SS]Z (UTC) or ms since the epoch "
+                    "(default: now)");
   s.connection(start);
   s.cmds.emplace_back(start, [&s] {
     json::object o{{"firmwareId", s.id}};
+    if (!s.at.empty()) {
+      const auto at = parse_at(s.at);
+      if (!at) {
+        std::fprintf(stderr, "thingport: --at: YYYY-MM-DDTHH:MM[:SS]Z or milliseconds since "
+                             "the epoch\n");
+        return 2;
+      }
+      o["scheduleTime"] = *at;
+    }
     if (!s.devices.empty())
       o["devices"] = list_of(s.devices);
     if (!s.from_versions.empty())
@@ -195,9 +293,20 @@ ota_commands::ota_commands(CLI::App& app) : s_(std::make_unique<state>()) {
   auto* status = ota->add_subcommand("status", "show a job, its counts and devices");
   status->add_option("PRODUCTKEY", s.pk)->required();
   status->add_option("JOBID", s.id)->required();
+  status->add_flag("--watch", s.watch,
+                   "a progress bar on stderr each second until the job ends, then the job");
+  status->add_option("--watch-limit", s.watch_limit, "stop watching after this many seconds");
   s.connection(status);
-  s.cmds.emplace_back(
-      status, [&s] { return s.call(http::verb::get, s.product() + "/ota/jobs/" + encode(s.id)); });
+  s.cmds.emplace_back(status, [&s] {
+    const auto path = s.product() + "/ota/jobs/" + encode(s.id);
+    if (!s.watch)
+      return s.call(http::verb::get, path);
+    api_endpoint ep;
+    std::string tok;
+    if (auto rc = s.prepare(ep, tok))
+      return *rc;
+    return watch_job(ep, tok, path, s.watch_limit);
+  });
 
   auto* cancel = ota->add_subcommand("cancel", "cancel a running job");
   cancel->add_option("PRODUCTKEY", s.pk)->required();

@@ -303,9 +303,12 @@ config load_config(const std::string& path) {
       fail(path, "store.durability", "must be \"sync\" or \"async\"");
   }
   if (const auto* t = section(root, "cluster", path)) {
-    check_keys(*t, path, "cluster", {"nats", "node"});
+    check_keys(*t, path, "cluster", {"nats", "node", "replicas"});
     read(*t, "nats", c.cluster.nats, path, "cluster");
     read(*t, "node", c.cluster.node, path, "cluster");
+    read(*t, "replicas", c.cluster.replicas, path, "cluster");
+    if (c.cluster.replicas < 1 || c.cluster.replicas > 5)
+      fail(path, "cluster.replicas", "1..5 (JetStream's limit; 3 with three NATS servers)");
     if (!c.cluster.nats.empty()) {
       // "nats://h1:4222,nats://h2:4222": each entry with its scheme, nothing empty between.
       std::string_view rest = c.cluster.nats;

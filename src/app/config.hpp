@@ -71,6 +71,7 @@ struct config {
   struct {
     std::string nats = "";
     std::string node = "";
+    std::int64_t replicas = 1; // JetStream replicas of what the cluster keeps (retained)
   } cluster;
   struct { // [thing]: an extension of README.md (docs/thing.md "Retention")
     std::size_t keep_values = 10'000;              // per property, and events per identifier

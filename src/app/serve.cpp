@@ -94,7 +94,8 @@ public:
   }
   traffic counts() const override {
     const auto& s = n_.stats();
-    return {s.out.load(), s.in.load(), s.dropped.load(), s.duplicates.load(), s.unconfirmed.load()};
+    return {s.out.load(),        s.in.load(),          s.dropped.load(),
+            s.duplicates.load(), s.unconfirmed.load(), s.retained_loaded.load()};
   }
   bool linked() const override { return n_.linked(); }
   bool drain(unsigned per_second) const override {
@@ -130,6 +131,7 @@ std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
   cluster::node_options o;
   o.servers = c.cluster.nats;
   o.name = name;
+  o.replicas = static_cast<int>(c.cluster.replicas);
   o.load = [&b, &dir] { return cluster::node_load{open_connections(b), dir.online_count()}; };
   o.on_registry = [&dir, &svc, &things](const cluster::registry_change& ch) {
     try {

@@ -48,6 +48,8 @@ std::string_view to_string(close_reason r) noexcept {
     return "cluster_unavailable";
   case close_reason::draining:
     return "draining";
+  case close_reason::taken_over_elsewhere:
+    return "taken_over_elsewhere";
   case close_reason::count_:
     break;
   }

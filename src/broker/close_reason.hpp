@@ -28,8 +28,9 @@ enum class close_reason : std::uint8_t {
   session_limit,    // its credential has as many persistent sessions as it may keep
   handshake_failed, // closed before MQTT began: TLS, the WebSocket upgrade, an unknown first byte
   proxy_refused,    // no valid PROXY header on a listener that requires one
-  cluster_unavailable, // a login refused (CONNACK 3) while the cluster link is down
-  draining,            // closed by `thingport node drain` (the node is leaving the cluster)
+  cluster_unavailable,  // a login refused (CONNACK 3) while the cluster link is down
+  draining,             // closed by `thingport node drain` (the node is leaving the cluster)
+  taken_over_elsewhere, // same client/session logged in on another cluster node
   count_
 };
 

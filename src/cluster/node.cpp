@@ -23,6 +23,9 @@ namespace {
 constexpr std::string_view heartbeat_prefix = "thingport.node.";
 constexpr const char* heartbeat_all = "thingport.node.>";
 constexpr const char* retained_all = "thingport.r.>";
+constexpr const char* retained_stream = "THINGPORT_RETAINED";
+constexpr int retained_read_ms = 5000; // a stream read's wait for its next message
+constexpr auto retained_retry = std::chrono::seconds(2);
 constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
 constexpr auto heartbeat_every = std::chrono::seconds(1);
@@ -108,6 +111,8 @@ node::~node() {
 }
 
 void node::set_connected(bool up, const char* how) {
+  if (!up)
+    retained_synced_.store(false, std::memory_order_release); // read it again once back
   const bool was = connected_.exchange(up, std::memory_order_acq_rel);
   if (up == was || closing_.load(std::memory_order_acquire))
     return;
@@ -393,6 +398,13 @@ void node::run() {
     }
     if (draining())
       close_some(steady::now());
+    if (linked() && !retained_synced_.load(std::memory_order_acquire) &&
+        steady::now() >= retained_retry_) {
+      if (sync_retained())
+        retained_synced_.store(true, std::memory_order_release);
+      else
+        retained_retry_ = steady::now() + retained_retry;
+    }
     if (steady::now() >= next_beat) {
       heartbeat();
       next_beat = steady::now() + heartbeat_every;
@@ -488,7 +500,7 @@ void node::receive(void* raw) {
     }
   } else if (subject == takeover_subject) {
     if (!body.empty())
-      broker_.disconnect(body, broker::close_reason::taken_over, false);
+      broker_.disconnect(body, broker::close_reason::taken_over_elsewhere, false);
   } else if (subject == registry_subject) {
     boost::system::error_code ec;
     const auto v = boost::json::parse(body, ec);
@@ -525,11 +537,129 @@ void node::receive_data(void* raw, std::string_view subject) {
     return;
   const auto qos = static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
   const bool retain = header(m, h_retain) == "1";
+  if (retain) {
+    std::lock_guard lock(fresh_mu_);
+    if (syncing_)
+      fresh_.insert(*topic);
+  }
   const std::string_view payload(natsMsg_GetData(m),
                                  static_cast<std::size_t>(natsMsg_GetDataLength(m)));
   stats_.in.fetch_add(1, std::memory_order_relaxed);
   broker_.publish_remote(broker::make_message(*topic, payload, qos, retain),
                          std::hash<std::string_view>{}(origin));
+}
+
+bool node::sync_retained() {
+  jsCtx* js = nullptr;
+  if (natsConnection_JetStream(&js, impl_->conn, nullptr) != NATS_OK)
+    return false;
+  const auto said = [&](const char* what, natsStatus s, jsErrCode e) {
+    if (!retained_warned_)
+      spdlog::warn("cluster: JetStream {} ({}, {}): retained messages are kept only in the "
+                   "nodes' memory until it answers (nats-server -js)",
+                   what, natsStatus_GetText(s), static_cast<int>(e));
+    retained_warned_ = true;
+    jsCtx_Destroy(js);
+    return false;
+  };
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = retained_stream;
+  const char* subjects[] = {retained_all};
+  cfg.Subjects = subjects;
+  cfg.SubjectsLen = 1;
+  cfg.MaxMsgsPerSubject = 1; // the last message of each topic: its retained one (or its clear)
+  cfg.Storage = js_FileStorage;
+  cfg.Replicas = std::clamp(opts_.replicas, 1, 5);
+  jsStreamInfo* info = nullptr;
+  jsErrCode err = static_cast<jsErrCode>(0);
+  auto s = js_AddStream(&info, js, &cfg, nullptr, &err);
+  if (s != NATS_OK && err == JSStreamNameExistErr) {
+    jsStreamInfo_Destroy(info);
+    info = nullptr;
+    s = js_UpdateStream(&info, js, &cfg, nullptr, &err); // the replicas may have changed
+    if (s != NATS_OK) {
+      spdlog::warn("cluster: JetStream stream {}: kept as it is ({})", retained_stream,
+                   natsStatus_GetText(s));
+      s = js_GetStreamInfo(&info, js, retained_stream, nullptr, &err);
+    }
+  }
+  if (s != NATS_OK || info == nullptr)
+    return said("stream", s, err);
+  const auto stored = info->State.Msgs;
+  jsStreamInfo_Destroy(info);
+  {
+    std::lock_guard lock(fresh_mu_);
+    syncing_ = true;
+    fresh_.clear();
+  }
+  std::uint64_t loaded = 0;
+  bool complete = stored == 0;
+  if (!complete) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = retained_stream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
+    natsSubscription* sub = nullptr;
+    s = js_SubscribeSync(&sub, js, retained_all, nullptr, &so, &err);
+    if (s != NATS_OK) {
+      std::lock_guard lock(fresh_mu_);
+      syncing_ = false;
+      return said("read", s, err);
+    }
+    for (;;) {
+      natsMsg* m = nullptr;
+      if (natsSubscription_NextMsg(&m, sub, retained_read_ms) != NATS_OK)
+        break;
+      jsMsgMetaData* meta = nullptr;
+      std::uint64_t pending = 0;
+      if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
+        pending = meta->NumPending;
+        jsMsgMetaData_Destroy(meta);
+      }
+      const auto topic = topic_of_subject(natsMsg_GetSubject(m));
+      if (topic) {
+        bool newer = false;
+        {
+          std::lock_guard lock(fresh_mu_);
+          newer = fresh_.contains(*topic);
+        }
+        if (!newer) {
+          const auto qos =
+              static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
+          const std::string_view payload(natsMsg_GetData(m),
+                                         static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+          broker_.retained().set(broker::make_message(*topic, payload, qos, true));
+          ++loaded;
+        }
+      }
+      natsMsg_Destroy(m);
+      if (pending == 0) {
+        complete = true;
+        break;
+      }
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+  }
+  {
+    std::lock_guard lock(fresh_mu_);
+    syncing_ = false;
+    fresh_.clear();
+  }
+  jsCtx_Destroy(js);
+  stats_.retained_loaded.fetch_add(loaded, std::memory_order_relaxed);
+  if (!complete) {
+    spdlog::warn("cluster: JetStream: the retained messages' read stopped after {}; again soon",
+                 loaded);
+    return false;
+  }
+  spdlog::info("cluster: JetStream keeps the retained messages (stream {}, {} replicas); {} "
+               "read back",
+               retained_stream, cfg.Replicas, loaded);
+  retained_warned_ = false;
+  return true;
 }
 
 } // namespace thingport::cluster

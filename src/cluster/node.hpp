@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -59,6 +60,7 @@ struct node_options {
   std::function<node_load()> load;                         // for the heartbeat; any thread
   std::function<void(const registry_change&)> on_registry; // another node's change
   std::size_t max_queued = 100'000;                        // messages waiting for the link thread
+  int replicas = 1; // [cluster] replicas: of the JetStream stream of retained messages
 };
 
 struct link_stats {
@@ -67,6 +69,7 @@ struct link_stats {
   std::atomic<std::uint64_t> dropped{0};     // not sent: queue full, subject too long, NATS refused
   std::atomic<std::uint64_t> duplicates{0};  // the same message through two subscriptions
   std::atomic<std::uint64_t> unconfirmed{0}; // SUBACKs sent without NATS confirming the interest
+  std::atomic<std::uint64_t> retained_loaded{0}; // retained messages read back from JetStream
 };
 
 class node final : public broker::bridge {
@@ -131,6 +134,11 @@ private:
   void receive_data(void* msg, std::string_view subject);
   void set_connected(bool up, const char* how);
   void close_some(steady::time_point now); // draining: the links due by `now` (link thread)
+  // Retained messages in JetStream (docs/cluster.md "Retained messages"): the stream that keeps
+  // the last message of each retained subject, made if missing, and read back into this node's
+  // retained store after each (re)connection. False when JetStream did not answer (tried again
+  // later). Link thread.
+  bool sync_retained();
 
   broker::broker& broker_;
   node_options opts_;
@@ -159,7 +167,15 @@ private:
 
   // The link thread's own.
   std::uint64_t seq_ = 0;
-  std::optional<pacer> drain_pacer_; // from the first close of a drain
+  std::optional<pacer> drain_pacer_;         // from the first close of a drain
+  steady::time_point retained_retry_{};      // the next sync_retained() attempt
+  bool retained_warned_ = false;             // JetStream's absence said once
+  std::atomic<bool> retained_synced_{false}; // since the last (re)connection; false: sync again
+  // Topics a retained message came in for (delivery thread) while sync_retained() reads the
+  // stream: the live message is newer than what the stream read gives for them.
+  std::mutex fresh_mu_;
+  bool syncing_ = false;                     // fresh_mu_
+  std::set<std::string, std::less<>> fresh_; // fresh_mu_
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };

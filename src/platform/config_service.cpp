@@ -1,6 +1,8 @@
 #include "platform/config_service.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -164,6 +166,64 @@ config_service::config_service(services& s, fs::path dir, const download_signer&
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
       return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
     });
+  restore_pushes();
+}
+
+fs::path config_service::journal_of(std::string_view id) const {
+  return dir_ / (std::string(id) + ".push");
+}
+
+void config_service::restore_pushes() {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir_, ec)) {
+    if (e.path().extension() != ".push")
+      continue;
+    const auto id = e.path().stem().string();
+    auto c = push_journal::read(e.path(), opts_.max_push_devices);
+    const auto it = c ? by_product_.find(c->head.product_key) : by_product_.end();
+    if (it == by_product_.end() ||
+        std::none_of(it->second.begin(), it->second.end(),
+                     [&](const config_record& r) { return r.id == id; })) {
+      spdlog::warn("config: {} is not the journal of a configuration's push: removed",
+                   e.path().string());
+      std::error_code ignored;
+      fs::remove(e.path(), ignored);
+      continue;
+    }
+    push_state st;
+    st.view.config_id = id;
+    st.view.rate_per_minute = c->head.rate_per_minute;
+    st.view.started_ms = c->head.started_ms;
+    for (auto& n : c->names) {
+      st.index.emplace(n, st.view.devices.size());
+      st.view.devices.push_back({.device_name = std::move(n)});
+    }
+    for (const auto& s : c->steps) {
+      auto& d = st.view.devices[s.index];
+      d.at_ms = s.at_ms;
+      if (s.kind == 's') {
+        d.state = push_device_state::sent;
+        d.message_id = s.message_id;
+      } else if (s.kind == 'o') {
+        d.state = push_device_state::offline;
+      } else {
+        d.state = push_device_state::replied;
+        d.code = s.code;
+      }
+    }
+    // The schedule goes in device order: the first waiting device is where it stopped.
+    while (st.next < st.view.devices.size() &&
+           st.view.devices[st.next].state != push_device_state::waiting)
+      ++st.next;
+    st.view.running = st.next < st.view.devices.size();
+    st.tokens = std::max(1.0, st.view.rate_per_minute / 60.0);
+    st.refilled = clock::now();
+    st.not_before = st.refilled + opts_.resume_grace;
+    st.journal = push_journal::reopen(e.path());
+    spdlog::info("config: push of {} resumed: {} of {} devices done", id, st.next,
+                 st.view.devices.size());
+    pushes_.insert_or_assign(id, std::move(st));
+  }
 }
 
 void config_service::set_url_base(std::string url) {
@@ -266,6 +326,7 @@ bool config_service::remove(std::string_view pk, std::string_view id) {
       pushes_.erase(p);
   }
   std::error_code ec;
+  fs::remove(journal_of(id), ec);
   fs::remove(dir_ / (std::string(id) + ".json"), ec);
   fs::remove(path_of(id), ec);
   spdlog::info("config: {} of {} deleted", id, pk);
@@ -317,6 +378,17 @@ config_service::push_started config_service::push(std::string_view pk, std::stri
   st.tokens = std::max(1.0, rate / 60.0);
   st.refilled = clock::now();
   out.devices = st.view.devices.size();
+  std::vector<std::string> names;
+  names.reserve(st.view.devices.size());
+  for (const auto& d : st.view.devices)
+    names.push_back(d.device_name);
+  st.journal =
+      push_journal::create(journal_of(id), {std::string(pk), rate, st.view.started_ms}, names);
+  if (!st.journal) {
+    out.status = 500;
+    out.message = "cannot record the push";
+    return out;
+  }
   std::lock_guard lock(mu_);
   pushes_.insert_or_assign(std::string(id), std::move(st));
   return out;
@@ -339,6 +411,8 @@ void config_service::tick() {
   };
   std::vector<send> out;
   std::string base;
+  // What this tick changed, per push: on disk before any of its messages goes out.
+  std::vector<std::pair<std::shared_ptr<push_journal>, std::string>> steps;
   {
     std::lock_guard lock(mu_);
     base = url_base_;
@@ -356,12 +430,17 @@ void config_service::tick() {
         st.view.running = false;
         continue;
       }
+      if (now < st.not_before) {
+        st.refilled = now; // its rate counts from when it goes on
+        continue;
+      }
       const double per_ms = st.view.rate_per_minute / 60000.0;
       const double cap = std::max(1.0, st.view.rate_per_minute / 60.0);
       st.tokens = std::min(
           cap, st.tokens +
                    per_ms * std::chrono::duration<double, std::milli>(now - st.refilled).count());
       st.refilled = now;
+      std::string lines;
       for (std::size_t looked = 0;
            st.tokens >= 1 && looked < opts_.scan_batch && st.next < st.view.devices.size();
            ++looked) {
@@ -376,18 +455,28 @@ void config_service::tick() {
             break;
           }
           d.state = push_device_state::offline;
+          lines += push_journal::line({.kind = 'o', .index = st.next - 1, .at_ms = d.at_ms});
           continue;
         }
         d.state = push_device_state::sent;
         d.message_id = services_.next_message_id();
+        lines += push_journal::line(
+            {.kind = 's', .index = st.next - 1, .message_id = d.message_id, .at_ms = d.at_ms});
         out.push_back({*rec, d.device_name, d.message_id, on->via});
         st.tokens -= 1;
       }
       if (st.next >= st.view.devices.size())
         st.view.running = false;
+      if (!lines.empty() && st.journal)
+        steps.emplace_back(st.journal, std::move(lines));
     }
     sent_ += out.size();
   }
+  // A send that could not be recorded still goes out: after a crash that device may get the
+  // push again (at least once) rather than never.
+  for (auto& [journal, lines] : steps)
+    if (!journal->append(lines, true))
+      spdlog::error("config: a push's journal could not be written: {}", std::strerror(errno));
   // Signed and written outside mu_: the workers answering config/get wait for nothing of this.
   for (auto& s : out) {
     const auto& pk = s.rec.product_key;
@@ -439,13 +528,27 @@ void config_service::on_push_reply(std::string_view pk, std::string_view dn,
   const auto code = reply_code(payload, id);
   if (!code)
     return;
-  std::lock_guard lock(mu_);
+  std::shared_ptr<push_journal> journal;
+  std::string line;
+  {
+    std::lock_guard lock(mu_);
+    if (!record_reply(pk, dn, id, *code, journal, line))
+      return;
+  }
+  if (journal) // not synced: a crash may forget a reply, never a send
+    (void)journal->append(line, false);
+}
+
+bool config_service::record_reply(std::string_view pk, std::string_view dn, std::uint64_t id,
+                                  int code, std::shared_ptr<push_journal>& journal,
+                                  std::string& line) {
   auto it = by_product_.find(pk);
   if (it == by_product_.end())
-    return;
+    return false;
   // The push this reply answers: the one whose message to dn had this id; else the newest
   // push that sent dn a message.
   push_device* best = nullptr;
+  push_state* best_push = nullptr;
   std::int64_t best_at = -1;
   for (const auto& c : it->second) {
     auto p = pushes_.find(c.id);
@@ -459,18 +562,27 @@ void config_service::on_push_reply(std::string_view pk, std::string_view dn,
       continue;
     if (id != 0 && dev.message_id == id) {
       best = &dev;
+      best_push = &p->second;
       break;
     }
     if (p->second.view.started_ms > best_at) {
       best = &dev;
+      best_push = &p->second;
       best_at = p->second.view.started_ms;
     }
   }
   if (best == nullptr)
-    return;
+    return false;
   best->state = push_device_state::replied;
-  best->code = *code;
+  best->code = code;
   best->at_ms = unix_ms();
+  journal = best_push->journal;
+  line =
+      push_journal::line({.kind = 'r',
+                          .index = static_cast<std::size_t>(best - best_push->view.devices.data()),
+                          .code = code,
+                          .at_ms = best->at_ms});
+  return true;
 }
 
 std::uint64_t config_service::gets() const {

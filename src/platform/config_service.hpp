@@ -5,8 +5,9 @@
 // a set rate, the devices' push_reply codes recorded.
 //
 // The configurations are few and small (at most 100 per product, 64 KiB each): the index is in
-// memory, the files are read by the download only. Push state is in memory only (a restart
-// forgets it; the devices still get the newest configuration when they ask).
+// memory, the files are read by the download only. A push's state is in memory and in its
+// journal (push_journal.hpp: data/config/<configId>.push), read back at start: a restart resumes
+// a push where it was, and a device recorded as sent is not sent it again.
 //
 // Threads: every member from any thread (one mutex); tick() from the OTA thread, which calls it
 // each tick. Messages are published outside the lock.
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "platform/ota_token.hpp"
+#include "platform/push_journal.hpp"
 
 namespace thingport::platform {
 
@@ -61,6 +64,9 @@ struct config_options {
   std::size_t max_per_product = 100;  // versions kept per product
   std::size_t max_push_devices = 100'000;
   std::size_t scan_batch = 500; // devices looked at per push and tick
+  // A push resumed at start waits this long for its devices to log in again before it goes on
+  // (else every device not back yet would count as offline).
+  std::chrono::milliseconds resume_grace{10'000};
 };
 
 class config_service {
@@ -115,7 +121,16 @@ private:
     std::size_t next = 0;
     double tokens = 0;
     std::chrono::steady_clock::time_point refilled{};
+    std::shared_ptr<push_journal> journal{}; // null: not recorded (it could not be written)
+    std::chrono::steady_clock::time_point not_before{}; // resumed: after the devices' return
   };
+  std::filesystem::path journal_of(std::string_view id) const;
+  // Under mu_: records dn's push_reply; the journal line to append (outside mu_). False: no
+  // push sent dn a message.
+  bool record_reply(std::string_view pk, std::string_view dn, std::uint64_t id, int code,
+                    std::shared_ptr<push_journal>& journal, std::string& line);
+  // The pushes recorded in the directory (constructor).
+  void restore_pushes();
   // The signed link (an HMAC): built outside mu_, from a copy of url_base_ taken under it.
   std::string link_of(std::string_view base, const config_record& c, std::string_view pk,
                       std::string_view dn) const;

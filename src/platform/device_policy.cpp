@@ -271,9 +271,14 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   // A takeover closes the old link after the new one went online: that is no status change.
   if (!dir_.mark_offline(li.product_key, li.device_name, serial))
     return;
+  // Nor is a login on another cluster node: that node said online (before or after this close,
+  // whichever came first on the wire); an offline from here would be the last word, and wrong.
+  const bool moved = r == close_reason::taken_over_elsewhere;
   spdlog::debug("device {}/{} offline ({})", li.product_key, li.device_name, to_string(r));
-  enqueue({std::string(li.product_key), std::string(li.device_name), false, store::now(), {}});
-  publish_status(li.product_key, li.device_name, a->iot_id(), false, {});
+  if (!moved) {
+    enqueue({std::string(li.product_key), std::string(li.device_name), false, store::now(), {}});
+    publish_status(li.product_key, li.device_name, a->iot_id(), false, {});
+  }
   // Its sub-devices were online through this link only.
   std::vector<store::device_ref> gone;
   for (auto& sub : dir_.subs_via(li.product_key, li.device_name))

@@ -252,7 +252,7 @@ void ota_service::handle(const item& it) {
   if (it.kind == kind_file_download)
     return serve_block(it);
   const auto now = store::now();
-  auto open = db_.open_job_of(it.pk, it.dn);
+  auto open = db_.open_job_of(it.pk, it.dn, now);
   if (!open) {
     spdlog::warn("ota: store: {}", open.error().message());
     return;
@@ -370,7 +370,12 @@ void ota_service::schedule(clock::time_point now) {
     next_refresh_ = now + std::chrono::seconds(1);
   }
   const auto wall = std::chrono::system_clock::now();
+  const auto today = store::now();
   for (auto& [id, st] : jobs_) {
+    if (!st.job.started(today)) {
+      st.refilled = now; // its rate counts from its start
+      continue;
+    }
     const double per_ms = st.job.rate_per_minute / 60000.0;
     const double cap = std::max(1.0, st.job.rate_per_minute / 60.0);
     st.tokens = std::min(
@@ -469,7 +474,8 @@ job_created ota_service::create_job(std::string_view pk, const job_spec& spec) {
                             .retries = spec.retries,
                             .timeout_ms = std::int64_t{spec.timeout_minutes} * 60'000,
                             .created = store::now(),
-                            .download_protocol = spec.download_protocol};
+                            .download_protocol = spec.download_protocol,
+                            .start = spec.start};
   if (auto r = db_.create_job(job, names, job.created); !r)
     return fail(500, "store: " + r.error().message());
   {

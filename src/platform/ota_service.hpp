@@ -66,6 +66,7 @@ struct job_spec {
   std::uint32_t retries = 0;
   std::uint32_t timeout_minutes = 0;       // 0: none
   std::string download_protocol = "https"; // or "mqtt" (blocks on thing/file/download)
+  std::optional<store::timestamp> start{}; // scheduleTime; nullopt: now
 };
 
 struct job_created {

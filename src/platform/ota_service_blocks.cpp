@@ -57,7 +57,7 @@ void ota_service::serve_block(const item& it) {
   if (found == streams_.end() || found->second.id != req->stream_id ||
       now - found->second.checked >= recheck) {
     // Who the device is downloading for: its open job's firmware.
-    auto open = db_.open_job_of(it.pk, it.dn);
+    auto open = db_.open_job_of(it.pk, it.dn, store::now());
     if (!open) {
       spdlog::warn("ota: store: {}", open.error().message());
       return answer(block_error(req->id_json, 500, "store error"));

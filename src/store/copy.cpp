@@ -61,7 +61,7 @@ constexpr table_spec tables[] = {
      "firmware_id"},
     {"ota_job",
      "job_id, product_key, firmware_id, version, module, state, rate_per_minute, retries, "
-     "timeout_ms, created_ms, download_protocol",
+     "timeout_ms, created_ms, download_protocol, start_ms",
      "job_id"},
     {"ota_job_device",
      "job_id, product_key, device_name, state, progress, attempts, sent_ms, updated_ms",

@@ -78,6 +78,12 @@ inline constexpr const char* pg_protocol =
     "ALTER TABLE ota_job ADD COLUMN download_protocol TEXT NOT NULL DEFAULT 'https' "
     "CHECK (download_protocol IN ('https', 'mqtt'));";
 
+// SQLite thing schema version 5 and PostgreSQL schema version 4: when a job starts (its
+// scheduleTime; NULL: when it was created). Before then nothing is sent and devices asking are
+// told of no upgrade.
+inline constexpr const char* sqlite_start = "ALTER TABLE ota_job ADD COLUMN start_ms INTEGER;";
+inline constexpr const char* pg_start = "ALTER TABLE ota_job ADD COLUMN start_ms BIGINT;";
+
 // ---- firmware -------------------------------------------------------------------------------
 #define TP_FW_COLUMNS                                                                              \
   "firmware_id, product_key, version, module, size, md5, sha256, src_versions, created_ms"
@@ -96,9 +102,10 @@ inline constexpr const char* delete_firmware =
 // ---- jobs -----------------------------------------------------------------------------------
 #define TP_JOB_COLUMNS                                                                             \
   "job_id, product_key, firmware_id, version, module, state, rate_per_minute, retries, "           \
-  "timeout_ms, created_ms, download_protocol"
-inline constexpr const char* insert_job = "INSERT INTO ota_job (" TP_JOB_COLUMNS
-                                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+  "timeout_ms, created_ms, download_protocol, start_ms"
+inline constexpr const char* insert_job =
+    "INSERT INTO ota_job (" TP_JOB_COLUMNS
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 inline constexpr const char* insert_job_device =
     "INSERT INTO ota_job_device (job_id, product_key, device_name, state, progress, attempts, "
     "updated_ms) VALUES (?1, ?2, ?3, 'waiting', 0, 0, ?4)";
@@ -119,12 +126,13 @@ inline constexpr const char* devices_in =
     "AND device_name > ?2 ORDER BY device_name LIMIT ?3";
 inline constexpr const char* open_job_of =
     "SELECT j.job_id, j.product_key, j.firmware_id, j.version, j.module, j.state, "
-    "j.rate_per_minute, j.retries, j.timeout_ms, j.created_ms, j.download_protocol, d.job_id, "
+    "j.rate_per_minute, j.retries, j.timeout_ms, j.created_ms, j.download_protocol, j.start_ms, "
+    "d.job_id, "
     "d.device_name, d.state, "
     "d.progress, d.attempts, d.sent_ms, d.updated_ms FROM ota_job_device d "
     "JOIN ota_job j ON j.job_id = d.job_id WHERE d.product_key = ?1 AND d.device_name = ?2 "
     "AND d.state IN ('waiting', 'inProgress') AND j.state = 'running' "
-    "ORDER BY j.created_ms DESC, j.job_id LIMIT 1";
+    "AND (j.start_ms IS NULL OR j.start_ms <= ?3) ORDER BY j.created_ms DESC, j.job_id LIMIT 1";
 inline constexpr const char* mark_sent =
     "UPDATE ota_job_device SET state = 'inProgress', attempts = attempts + 1, progress = 0, "
     "sent_ms = ?3, updated_ms = ?3 WHERE job_id = ?1 AND device_name = ?2 AND state = 'waiting'";

@@ -44,7 +44,8 @@ ota_job_record read_job(const statement& s, int at = 0) {
           .retries = static_cast<std::uint32_t>(s.int64(at + 7)),
           .timeout_ms = s.int64(at + 8),
           .created = s.time(at + 9),
-          .download_protocol = s.text(at + 10)};
+          .download_protocol = s.text(at + 10),
+          .start = s.optional_time(at + 11)};
 }
 
 // TP_JD_COLUMNS from `at` on.
@@ -154,6 +155,10 @@ result<void> ota_store::create_job(const ota_job_record& j, std::span<const std:
         s.bind(5, j.module).bind(6, to_string(j.state));
         s.bind(7, std::int64_t{j.rate_per_minute}).bind(8, std::int64_t{j.retries});
         s.bind(9, j.timeout_ms).bind(10, j.created).bind(11, j.download_protocol);
+        if (j.start)
+          s.bind(12, *j.start);
+        else
+          s.bind_null(12);
       }))
     return ec;
   if (auto ec =
@@ -242,12 +247,12 @@ result<std::vector<ota_device_record>> ota_store::devices_in(std::string_view jo
 }
 
 result<std::optional<std::pair<ota_job_record, ota_device_record>>>
-ota_store::open_job_of(std::string_view pk, std::string_view dn) const {
+ota_store::open_job_of(std::string_view pk, std::string_view dn, timestamp now) const {
   std::lock_guard lock(mu_);
   return first_row<std::pair<ota_job_record, ota_device_record>>(
-      *db_, oq::open_job_of, [&](statement& s) { s.bind(1, pk).bind(2, dn); },
+      *db_, oq::open_job_of, [&](statement& s) { s.bind(1, pk).bind(2, dn).bind(3, now); },
       [](const statement& s) {
-        return std::pair{read_job(s, 0), read_device(s, 11)};
+        return std::pair{read_job(s, 0), read_device(s, 12)};
       });
 }
 

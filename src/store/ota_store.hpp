@@ -66,6 +66,9 @@ struct ota_job_record {
   std::int64_t timeout_ms = 0; // in progress longer than this: failed; 0 never
   timestamp created{};
   std::string download_protocol{"https"}; // or "mqtt": blocks on thing/file/download
+  // When it starts (the API's scheduleTime): nothing is sent before. nullopt: at `created`.
+  std::optional<timestamp> start{};
+  bool started(timestamp now) const noexcept { return !start || *start <= now; }
   friend bool operator==(const ota_job_record&, const ota_job_record&) = default;
 };
 
@@ -115,10 +118,10 @@ public:
   result<std::vector<ota_device_record>> devices_in(std::string_view job_id, ota_device_state s,
                                                     std::string_view after,
                                                     std::size_t limit) const;
-  // The device's open row (waiting or in progress) of a running job of its product, newest job
-  // first; nullopt when it has none.
+  // The device's open row (waiting or in progress) of a running job of its product started by
+  // `now`, newest job first; nullopt when it has none.
   result<std::optional<std::pair<ota_job_record, ota_device_record>>>
-  open_job_of(std::string_view pk, std::string_view dn) const;
+  open_job_of(std::string_view pk, std::string_view dn, timestamp now) const;
 
   // waiting → inProgress, attempts + 1. false when the row was not waiting (nothing changed).
   result<bool> mark_sent(std::string_view job_id, std::string_view dn, timestamp now);

@@ -132,7 +132,7 @@ CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, v
 
 // Version 2: OTA firmware and upgrade jobs (ota_sql.hpp). Version 3: a job's download protocol.
 constexpr sql::migration migrations[] = {
-    {1, schema_v1}, {2, ota_sql::pg_schema}, {3, ota_sql::pg_protocol}};
+    {1, schema_v1}, {2, ota_sql::pg_schema}, {3, ota_sql::pg_protocol}, {4, ota_sql::pg_start}};
 static_assert(std::size(migrations) == pg_schema_version);
 
 // Migrates the database `db` is on; the version found before.

@@ -12,7 +12,7 @@ namespace thingport::store::thing_sql {
 
 // The thing schema's version lives in thing_meta, not in PRAGMA user_version (which is the
 // identity schema's). Steps only ever append, as the identity schema's do.
-inline constexpr int schema_version = 4;
+inline constexpr int schema_version = 5;
 
 inline constexpr const char* create_meta = R"sql(
 CREATE TABLE IF NOT EXISTS thing_meta (
@@ -90,9 +90,13 @@ inline constexpr const char* schema_v2 =
     "  PRIMARY KEY (product_key, device_name, module), " TP_DEVICE_FK ") STRICT, WITHOUT ROWID;"
     "CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);";
 
-// Version 3: OTA firmware and upgrade jobs (ota_sql.hpp). Version 4: a job's download protocol.
-inline constexpr sql::migration migrations[] = {
-    {1, schema_v1}, {2, schema_v2}, {3, ota_sql::sqlite_schema}, {4, ota_sql::sqlite_protocol}};
+// Version 3: OTA firmware and upgrade jobs (ota_sql.hpp). Version 4: a job's download protocol;
+// 5: its start time.
+inline constexpr sql::migration migrations[] = {{1, schema_v1},
+                                                {2, schema_v2},
+                                                {3, ota_sql::sqlite_schema},
+                                                {4, ota_sql::sqlite_protocol},
+                                                {5, ota_sql::sqlite_start}};
 static_assert(std::size(migrations) == schema_version);
 
 // ---- properties -----------------------------------------------------------------------------

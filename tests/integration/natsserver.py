@@ -45,7 +45,9 @@ class NatsServer:
         assert self.proc is None or self.proc.poll() is not None, "nats-server already running"
         self.log = OutputLog()
         args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "--pid",
-                str(self.dir / "pid"), "-m", str(self.monitor_port)]
+                str(self.dir / "pid"), "-m", str(self.monitor_port),
+                # JetStream (retained messages), its files here: kept across a restart
+                "-js", "-sd", str(self.dir / "js"), "-n", f"tp-{self.port}"]
         if self.cluster_port:
             args += ["--cluster_name", "tp", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                      "--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]
@@ -105,19 +107,20 @@ def cluster_of(n: int) -> List[NatsServer]:
             for i in range(n)]
 
 
-def node_config(name: str, nats_urls: str, pg_url: str) -> str:
+def node_config(name: str, nats_urls: str, pg_url: str, replicas: int = 1) -> str:
     """thingport.toml of a cluster node `name` on the NATS URLs and a PostgreSQL store."""
-    return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\n'
+    return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\nreplicas = {replicas}\n'
             f'[store]\nbackend = "postgres"\nurl = "{pg_url}"\n'
             '[limits]\nconnect_rate = 0\n')
 
 
 def start_node(root: Path, name: str, nats_urls: str, pg_url: str,
-               behind_balancer: bool = False) -> BrokerProcess:
+               behind_balancer: bool = False, replicas: int = 1) -> BrokerProcess:
     """Cluster node `node-{name}` (data dir root/name) started on the NATS URLs and PostgreSQL.
     behind_balancer: its tcp listener takes a PROXY header first (a balancer's), and an `auto`
     listener (no header) serves the test's own clients."""
-    node = BrokerProcess(root / name, thingport_config=node_config(f"node-{name}", nats_urls, pg_url))
+    node = BrokerProcess(root / name,
+                         thingport_config=node_config(f"node-{name}", nats_urls, pg_url, replicas))
     if behind_balancer:
         text = node.config_path.read_text()
         plain = 'tcp = "127.0.0.1:0"\n'

@@ -8,6 +8,7 @@ on free ports; the module runs once (not again in the PostgreSQL pass)."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -161,6 +162,53 @@ def test_one_link_per_client_id_across_nodes(cluster, clients):
     assert took < 1.5
     assert a.log.wait_for(f"client={cid}", timeout=2)
     assert a.log.wait_for("reason=taken_over", timeout=2)
+
+
+def test_a_device_moved_to_the_other_node_stays_online(cluster, clients):
+    """A takeover across nodes is no status change: the old node closes its link as
+    `taken_over_elsewhere` and sends no `offline` (which, landing after the new node's `online`,
+    would be the last word); both nodes' API show the device ONLINE."""
+    a, b = cluster["a"], cluster["b"]
+    api_a, api_b = Api(a), Api(b)
+    pk = api_a.product("move product")["productKey"]
+    d = api_a.device(pk, "dev-m")
+    app = api_a.ok("POST", "/api/v1/apps", {"name": "mover", "products": [pk]}, 201)
+    acred = aliyun.app_credentials(app["appKey"], app["appSecret"], client_id=unique_id("app"))
+    watcher = poll_until(lambda: _try_connect(clients, b, acred), lambda c: c is not None,
+                         timeout=3)
+    assert watcher.subscribe(f"/as/mqtt/status/{pk}/+", 1) == [1]
+    dcred = aliyun.device_credentials(pk, "dev-m", d["deviceSecret"], client_id=unique_id("m"))
+    first = _try_connect(clients, a, dcred)
+    assert first is not None
+    m = watcher.get_where(lambda m: m.topic.startswith("/as/mqtt/status/"), timeout=3)
+    assert json.loads(m.payload)["status"] == "online"
+    url = f"/api/v1/products/{pk}/devices/dev-m"
+    # A's online write is in the shared store: B's API, which holds no link, says ONLINE too
+    poll_until(lambda: api_b.ok("GET", url), lambda v: v["status"] == "ONLINE", timeout=3)
+    assert "clientId" not in api_b.ok("GET", url)  # the link's fields: only where it is
+
+    second = poll_until(lambda: _try_connect(clients, b, dcred), lambda c: c is not None,
+                        timeout=3)
+    assert first.disconnected.wait(1.5), "the device's link on node A was not closed"
+    m = watcher.get_where(lambda m: m.topic.startswith("/as/mqtt/status/"), timeout=3)
+    assert json.loads(m.payload)["status"] == "online"
+    # no offline follows, from either node
+    time.sleep(1.0)
+    later = [json.loads(x.payload)["status"] for x in watcher.drain()
+             if x.topic.startswith("/as/mqtt/status/")]
+    assert later == [], later
+    shown_a = poll_until(lambda: api_a.ok("GET", url),
+                         lambda v: v["lastCloseReason"] == "taken_over_elsewhere", timeout=3)
+    assert shown_a["status"] == "ONLINE", shown_a
+    shown_b = api_b.ok("GET", url)
+    assert shown_b["status"] == "ONLINE" and shown_b["clientId"] == dcred["client_id"], shown_b
+    assert shown_b["lastOnline"] >= shown_b["lastOffline"] if shown_b["lastOffline"] else True
+    # and when it leaves for good, both say OFFLINE
+    second.disconnect()
+    m = watcher.get_where(lambda m: m.topic.startswith("/as/mqtt/status/"), timeout=3)
+    assert json.loads(m.payload)["status"] == "offline"
+    for api in (api_a, api_b):
+        poll_until(lambda: api.ok("GET", url), lambda v: v["status"] == "OFFLINE", timeout=3)
 
 
 def test_disable_on_one_node_kicks_the_device_on_the_other(cluster, clients):

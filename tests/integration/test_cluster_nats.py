@@ -1,6 +1,8 @@
 """A cluster of two thingport nodes on a NATS cluster of three servers (routes), each node given
 all three URLs (docs/cluster.md): a nats-server killed with SIGKILL under a node makes that node
-move to another server, and messages keep crossing between the nodes both ways. Everything is
+move to another server, and messages keep crossing between the nodes both ways; a retained
+message, kept by JetStream with three replicas, is read back by a node started after the kill.
+Everything is
 started here, on free ports; the module runs once (not again in the PostgreSQL pass)."""
 
 from __future__ import annotations
@@ -45,10 +47,12 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
                 s.start()
             urls = ",".join(s.url for s in servers)
             url = pg.create_database()
-            a = BrokerProcess(tmp_path / "a", thingport_config=node_config("node-a", urls, url))
+            a = BrokerProcess(tmp_path / "a",
+                              thingport_config=node_config("node-a", urls, url, replicas=3))
             nodes.append(a)
             a.start()
-            b = BrokerProcess(tmp_path / "b", thingport_config=node_config("node-b", urls, url))
+            b = BrokerProcess(tmp_path / "b",
+                              thingport_config=node_config("node-b", urls, url, replicas=3))
             nodes.append(b)
             b.start()
             api = Api(a)
@@ -66,6 +70,11 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
             assert on_b.subscribe("nk/to-b", 1) == [1]
             crosses(on_a, on_b, "nk/to-b")
             crosses(on_b, on_a, "nk/to-a")
+            # a retained message: in JetStream (R3) once the stream is there (a fresh NATS
+            # cluster elects its JetStream leader within seconds; the nodes retry)
+            poll_until(lambda: _stream_msgs(servers), lambda n: n is not None, timeout=20)
+            on_a.publish("nk/kept", b"r3", qos=1, retain=True)
+            poll_until(lambda: _stream_msgs(servers), lambda n: n == 1, timeout=5)
             # the server node-a is on goes away
             under_a = poll_until(
                 lambda: [s for s in servers if "thingport node-a" in s.client_names()],
@@ -81,6 +90,19 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
             # nodes still see each other; new logins work on both
             client(a), client(b)
             assert [n["state"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]] == ["up", "up"]
+            # a node started now, with one NATS server of three gone, reads the retained
+            # message back from the two replicas left
+            c = BrokerProcess(tmp_path / "c",
+                              thingport_config=node_config("node-c", urls, url, replicas=3))
+            nodes.append(c)
+            c.start()
+            poll_until(lambda: Api(c).metric("thingport_cluster_retained_loaded_total"),
+                       lambda v: v >= 1, timeout=15)
+            late = client(c)
+            assert late.subscribe("nk/kept", 1) == [1]
+            m = late.get_where(lambda m: m.topic == "nk/kept", timeout=5)
+            assert m.payload == b"r3" and m.retain
+            c.stop_and_check()
             b.stop_and_check()
             a.stop_and_check()
         finally:
@@ -90,3 +112,24 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
                 n.stop()
             for s in servers:
                 s.close()
+
+
+def _stream_msgs(servers) -> "int | None":
+    """Messages in the retained stream as a live server's monitoring sees them; None before the
+    stream exists."""
+    import json
+    import urllib.request
+    for s in servers:
+        if s.proc is None or s.proc.poll() is not None:
+            continue
+        url = f"http://127.0.0.1:{s.monitor_port}/jsz?streams=true"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                doc = json.load(r)
+        except OSError:
+            continue
+        for acc in doc.get("account_details") or []:
+            for st in acc.get("stream_detail") or []:
+                if st.get("name") == "THINGPORT_RETAINED":
+                    return int(st["state"]["messages"])
+    return None

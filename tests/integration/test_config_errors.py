@@ -59,7 +59,10 @@ def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, wor
     ('[listeners]\ntcp = 1883\n', "listeners.tcp", "expected"),
     ('[cluster]\nnode = "a b"\n', "cluster.node", "letters, digits"),
     ('[cluster]\nnode = "a"\nmembers = 3\n', "cluster.members", "unknown key"),
-], ids=["unknown", "no-address", "not-bool", "port", "number", "node-name", "cluster-key"])
+    ('[cluster]\nreplicas = 7\n', "cluster.replicas", "1..5"),
+    ('[cluster]\nreplicas = 0\n', "cluster.replicas", "1..5"),
+], ids=["unknown", "no-address", "not-bool", "port", "number", "node-name", "cluster-key",
+        "replicas-7", "replicas-0"])
 def test_a_bad_listener_or_cluster_key_is_refused(tmp_path, text, key, words):
     r = serve_with(tmp_path, text)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

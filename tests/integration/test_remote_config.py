@@ -19,8 +19,9 @@ import pytest
 
 import aliyun
 from apiclient import Api
-from harness import poll_until
+from harness import BrokerProcess, poll_until
 from mqtt_clients import MqttClient
+from test_ota import kill9
 
 pytestmark = pytest.mark.thingport_only(reason="Aliyun remote configuration topics and API")
 
@@ -165,6 +166,65 @@ def test_push_at_a_rate_with_replies(broker, api, made):
     assert api.call("POST", f"/api/v1/products/{pk}/configs/{'0' * 32}/push", {}).status == 404
     assert api.call("POST", f"/api/v1/products/{pk}/configs/{cfg['configId']}/push",
                     {"ratePerMinute": 0}).status == 400
+
+
+def test_a_push_resumes_after_kill9_without_sending_twice(tmp_path: Path):
+    """The push's journal (data/config/<id>.push): after kill -9 the push shows what it had done
+    (sent, replied with its code), gives its devices 10 s to come back, goes on with the devices
+    it had not reached, and sends none of the others again."""
+    b = BrokerProcess(tmp_path, thingport_config="[limits]\nconnect_rate = 0\n")
+    b.start()
+    made: list = []
+    try:
+        api = Api(b)
+        pk = api.product("config resume")["productKey"]
+        devs = sorted((api.device(pk) for _ in range(5)), key=lambda d: d["deviceName"])
+        names = [d["deviceName"] for d in devs]
+        clients = {d["deviceName"]: device(b, pk, d, made) for d in devs}
+        cfg = upload(api, pk, b"mode=resume\n").json
+        url = f"/api/v1/products/{pk}/configs/{cfg['configId']}/push"
+        api.ok("POST", url, {"ratePerMinute": 60}, 202)
+        # one a second (the first at once): wait for two, one of them replies, then kill
+        first = {}
+        for dn in names[:2]:
+            m = clients[dn].get_where(lambda m: m.topic.endswith("/thing/config/push"), timeout=10)
+            first[dn] = json.loads(m.payload)
+        clients[names[0]].publish(f"/sys/{pk}/{names[0]}/thing/config/push_reply",
+                                  json.dumps({"id": first[names[0]]["id"], "code": 200,
+                                              "data": {}}), qos=1)
+        poll_until(lambda: api.ok("GET", url), lambda v: v["counts"]["replied"] == 1)
+        kill9(b)
+        for c in made:
+            c.close()
+        made.clear()
+
+        b.start()
+        api = Api(b)
+        view = api.ok("GET", url)
+        by = {d["deviceName"]: d for d in view["devices"]}
+        assert by[names[0]]["state"] == "replied" and by[names[0]]["code"] == 200, view
+        done_before = {dn for dn, d in by.items() if d["state"] in ("sent", "replied")}
+        assert set(names[:2]) <= done_before, view
+        assert view["ratePerMinute"] == 60 and view["state"] == "running", view
+        clients = {d["deviceName"]: device(b, pk, d, made) for d in devs}
+        rest = [dn for dn in names if dn not in done_before]
+        assert rest, view  # the kill came before the push reached every device
+        for dn in rest:  # after the 10 s the devices have to come back, then one a second
+            m = clients[dn].get_where(lambda m: m.topic.endswith("/thing/config/push"),
+                                      timeout=25)
+            assert json.loads(m.payload)["params"]["configId"] == cfg["configId"]
+        done = poll_until(lambda: api.ok("GET", url), lambda v: v["state"] == "done", timeout=15)
+        assert done["counts"]["sent"] + done["counts"]["replied"] == 5, done
+        time.sleep(1.5)  # nothing more comes: the devices pushed before the kill are not again
+        for dn in done_before:
+            assert not [m for m in clients[dn].drain() if m.topic.endswith("/config/push")], dn
+        # a deleted configuration takes its journal with it
+        api.ok("DELETE", f"/api/v1/products/{pk}/configs/{cfg['configId']}")
+        assert not (b.workdir / "data" / "config" / f"{cfg['configId']}.push").exists()
+    finally:
+        for c in made:
+            c.close()
+        b.stop_and_check()
 
 
 def test_the_official_node_sdk_gets_and_is_pushed_a_configuration(broker, api):

@@ -75,7 +75,7 @@ TEST_F(SqliteThingStore, SharesTheIdentityFileWithItsOwnSchemaVersion) {
   { sqlite_thing_store s(env_.file()); }
   EXPECT_EQ(query_text(env_.file(), "PRAGMA user_version"), "3"); // the identity schema's
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
-            "4");
+            "5");
   EXPECT_EQ(query_text(env_.file(), "PRAGMA integrity_check"), "ok");
   // The identity store still opens it, and a second thing store does not migrate again.
   { sqlite_identity_store ids(env_.file()); }
@@ -104,7 +104,7 @@ TEST_F(SqliteThingStore, AVersion1FileGainsTheFirmwareTableWithItsDataKept) {
   exec(env_.file(), "UPDATE thing_meta SET value = 1 WHERE key = 'schema_version'");
   sqlite_thing_store s(env_.file());
   EXPECT_EQ(query_text(env_.file(), "SELECT value FROM thing_meta WHERE key = 'schema_version'"),
-            "4");
+            "5");
   EXPECT_EQ(s.latest_properties("pk", "dev1")->size(), 1U);
   ASSERT_TRUE(s.record_firmware("pk", "dev1", {"default", "1.0", now}));
   EXPECT_EQ(s.firmware("pk", "dev1")->size(), 1U);

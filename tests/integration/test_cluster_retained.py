@@ -1,0 +1,91 @@
+"""Retained messages outlive the nodes (docs/cluster.md "Retained messages"): NATS JetStream
+keeps the last message of each retained topic, so a node started after a retained message was
+published, or after every node and the NATS server restarted, has it; a retained message cleared
+(an empty retained PUBLISH) stays cleared. Everything is started here, on free ports; the module
+runs once (not again in the PostgreSQL pass)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apiclient import Api
+from harness import poll_until, unique_id
+from mqtt_clients import MqttClient
+from natsserver import NatsServer, start_node
+from pgserver import PgServer
+
+pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
+              pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
+
+
+def retained_of(node, filter_: str, expect: int, timeout: float = 3.0) -> dict:
+    """topic -> payload of the retained messages a new subscriber on `node` gets for `filter_`
+    (waits for `expect` of them, then a short while for any more)."""
+    c = MqttClient(node, client_id=unique_id("rs"))
+    c.connect()
+    try:
+        assert c.subscribe(filter_, 1) == [1]
+        got = {}
+        for _ in range(expect):
+            m = c.get(timeout=timeout)
+            assert m.retain, m.topic
+            got[m.topic] = m.payload
+        try:
+            m = c.get(timeout=0.5)
+            got[m.topic] = m.payload
+        except AssertionError:
+            pass
+        return got
+    finally:
+        c.close()
+
+
+def test_retained_messages_survive_nodes_and_the_nats_server(tmp_path: Path):
+    base = unique_id("keep")
+    nodes = []
+    with NatsServer() as nats, PgServer() as pg:
+        url = pg.create_database()
+        try:
+            a = start_node(tmp_path, "a", nats.url, url)
+            nodes.append(a)
+            api = Api(a)
+            # the stream is there (made by the first node) before anything is retained
+            assert a.log.wait_for("JetStream keeps the retained messages", timeout=10), \
+                a.log.tail()
+            pub = MqttClient(a, client_id=unique_id("rp"))
+            pub.connect()
+            pub.publish(f"{base}/one", b"first", qos=1, retain=True)
+            pub.publish(f"{base}/two", b"second", qos=0, retain=True)
+            pub.publish(f"{base}/gone", b"soon cleared", qos=1, retain=True)
+            pub.publish(f"{base}/gone", b"", qos=1, retain=True)  # cleared
+            pub.publish(f"{base}/one", b"first, again", qos=1, retain=True)  # replaced
+            pub.close()
+            want = {f"{base}/one": b"first, again", f"{base}/two": b"second"}
+            assert retained_of(a, f"{base}/#", 2) == want
+
+            # a node that starts now reads them back from JetStream
+            b = start_node(tmp_path, "b", nats.url, url)
+            nodes.append(b)
+            poll_until(lambda: Api(b).metric("thingport_cluster_retained_loaded_total"),
+                       lambda v: v >= 2, timeout=10)
+            assert retained_of(b, f"{base}/#", 2) == want
+
+            # everything restarts: both nodes, then the NATS server (its files kept)
+            b.stop_and_check()
+            a.stop_and_check()
+            nodes.clear()
+            nats.stop()
+            nats.start()
+            c = start_node(tmp_path, "c", nats.url, url)
+            nodes.append(c)
+            poll_until(lambda: Api(c).metric("thingport_cluster_retained_loaded_total"),
+                       lambda v: v >= 2, timeout=15)
+            assert retained_of(c, f"{base}/#", 2) == want
+            assert api is not None
+            c.stop_and_check()
+            nodes.clear()
+        finally:
+            for n in nodes:
+                n.stop()
