@@ -24,7 +24,7 @@ constexpr std::string_view heartbeat_prefix = "thingport.node.";
 constexpr const char* heartbeat_all = "thingport.node.>";
 constexpr const char* retained_all = "thingport.r.>";
 constexpr const char* retained_stream = "THINGPORT_RETAINED";
-constexpr int retained_read_ms = 5000; // a stream read's wait for its next message
+constexpr int retained_wait_ms = 2000; // JetStream's answer, or a stream read's next message
 constexpr auto retained_retry = std::chrono::seconds(2);
 constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
@@ -185,9 +185,30 @@ void node::start() {
     impl_->control.push_back(sub);
   }
   thread_ = std::thread([this] { run(); });
+  retained_thread_ = std::thread([this] { retained_loop(); });
+}
+
+void node::retained_loop() {
+  std::unique_lock lock(rmu_);
+  for (;;) {
+    rcv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return rstop_; });
+    if (rstop_)
+      return;
+    if (!linked() || retained_synced_.load(std::memory_order_acquire) ||
+        steady::now() < retained_retry_)
+      continue;
+    lock.unlock();
+    const bool ok = sync_retained();
+    lock.lock();
+    if (ok)
+      retained_synced_.store(true, std::memory_order_release);
+    else
+      retained_retry_ = steady::now() + retained_retry;
+  }
 }
 
 void node::stop() {
+  stop_thread(rmu_, rcv_, rstop_, retained_thread_); // before the connection goes
   if (!stop_thread(mu_, cv_, stopping_, thread_))
     return;
   closing_.store(true, std::memory_order_release);
@@ -398,13 +419,6 @@ void node::run() {
     }
     if (draining())
       close_some(steady::now());
-    if (linked() && !retained_synced_.load(std::memory_order_acquire) &&
-        steady::now() >= retained_retry_) {
-      if (sync_retained())
-        retained_synced_.store(true, std::memory_order_release);
-      else
-        retained_retry_ = steady::now() + retained_retry;
-    }
     if (steady::now() >= next_beat) {
       heartbeat();
       next_beat = steady::now() + heartbeat_every;
@@ -551,7 +565,10 @@ void node::receive_data(void* raw, std::string_view subject) {
 
 bool node::sync_retained() {
   jsCtx* js = nullptr;
-  if (natsConnection_JetStream(&js, impl_->conn, nullptr) != NATS_OK)
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = retained_wait_ms;
+  if (natsConnection_JetStream(&js, impl_->conn, &jo) != NATS_OK)
     return false;
   const auto said = [&](const char* what, natsStatus s, jsErrCode e) {
     if (!retained_warned_)
@@ -610,7 +627,7 @@ bool node::sync_retained() {
     }
     for (;;) {
       natsMsg* m = nullptr;
-      if (natsSubscription_NextMsg(&m, sub, retained_read_ms) != NATS_OK)
+      if (natsSubscription_NextMsg(&m, sub, retained_wait_ms) != NATS_OK)
         break;
       jsMsgMetaData* meta = nullptr;
       std::uint64_t pending = 0;

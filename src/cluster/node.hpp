@@ -137,8 +137,10 @@ private:
   // Retained messages in JetStream (docs/cluster.md "Retained messages"): the stream that keeps
   // the last message of each retained subject, made if missing, and read back into this node's
   // retained store after each (re)connection. False when JetStream did not answer (tried again
-  // later). Link thread.
+  // later). On a thread of its own (retained_loop): JetStream may take seconds to answer (a
+  // NATS cluster electing its leader), and the link thread's heartbeats must not wait.
   bool sync_retained();
+  void retained_loop();
 
   broker::broker& broker_;
   node_options opts_;
@@ -167,7 +169,12 @@ private:
 
   // The link thread's own.
   std::uint64_t seq_ = 0;
-  std::optional<pacer> drain_pacer_;         // from the first close of a drain
+  std::optional<pacer> drain_pacer_; // from the first close of a drain
+  // The retained thread's own (retained_loop).
+  std::thread retained_thread_;
+  std::mutex rmu_;
+  std::condition_variable rcv_;
+  bool rstop_ = false;                       // rmu_
   steady::time_point retained_retry_{};      // the next sync_retained() attempt
   bool retained_warned_ = false;             // JetStream's absence said once
   std::atomic<bool> retained_synced_{false}; // since the last (re)connection; false: sync again

@@ -81,8 +81,11 @@ def _scenario(a, b, made, count):
     print(f"\nkill -9 -> gateway and 3 sub-devices OFFLINE (status messages): "
           f"{min(offline.values()):.2f}-{max(offline.values()):.2f} s")
     for m in meters[:3] + [gw_dev]:
-        d = api.ok("GET", f"/api/v1/products/{m['productKey']}/devices/{m['deviceName']}")
-        assert d["status"] == "OFFLINE", d
+        # the shared store's status: written by A's status writer just after the message
+        d = poll_until(
+            lambda m=m: api.ok("GET",
+                               f"/api/v1/products/{m['productKey']}/devices/{m['deviceName']}"),
+            lambda d: d["status"] == "OFFLINE", timeout=3)
         assert d["lastOffline"] is not None and d["lastOffline"] >= d["lastOnline"], d
     assert api.ok("GET", f"/api/v1/products/{sub_pk}/devices/{gone}")["status"] == "OFFLINE"
     assert a.log.wait_for("4 devices set offline", timeout=3), a.log.tail()

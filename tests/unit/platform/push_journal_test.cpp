@@ -25,10 +25,10 @@ TEST(PushJournal, WhatIsWrittenReadsBack) {
   const std::vector<std::string> names = {"dev-a", "dev-b", "dev-c"};
   auto j = push_journal::create(f, {"pk1", 120, 1700000000000}, names);
   ASSERT_TRUE(j);
-  ASSERT_TRUE(j->append(push_journal::line({.kind = 's', .index = 0, .message_id = 42,
-                                            .at_ms = 1700000000100}) +
-                            push_journal::line({.kind = 'o', .index = 1, .at_ms = 1700000000200}),
-                        true));
+  ASSERT_TRUE(j->append(
+      push_journal::line({.kind = 's', .index = 0, .message_id = 42, .at_ms = 1700000000100}) +
+          push_journal::line({.kind = 'o', .index = 1, .at_ms = 1700000000200}),
+      true));
   ASSERT_TRUE(
       j->append(push_journal::line({.kind = 'r', .index = 0, .code = 400, .at_ms = 5}), false));
   j.reset();
@@ -56,11 +56,11 @@ TEST(PushJournal, ATornLastLineAndBadLinesAreSkipped) {
   temp_dir dir;
   const auto f = dir.path() / "c.push";
   ASSERT_TRUE(push_journal::create(f, {"pk", 60, 1}, std::vector<std::string>{"a", "b"}));
-  append_raw(f, "s 0 7 100\n"      // fine
-                "s 5 8 100\n"      // no device 5
-                "x 1 100\n"        // no such step
-                "r 1 two 100\n"    // not a number
-                "s 1 9 10");       // torn: no newline
+  append_raw(f, "s 0 7 100\n"   // fine
+                "s 5 8 100\n"   // no device 5
+                "x 1 100\n"     // no such step
+                "r 1 two 100\n" // not a number
+                "s 1 9 10");    // torn: no newline
   auto c = push_journal::read(f, 100);
   ASSERT_TRUE(c);
   ASSERT_EQ(c->steps.size(), 1U);
