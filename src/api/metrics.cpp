@@ -86,6 +86,7 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_duplicates = t.duplicates;
     s.cluster_unconfirmed = t.unconfirmed;
     s.cluster_retained_loaded = t.retained_loaded;
+    s.cluster_retained_unkept = t.retained_unkept;
   }
   if (const auto* gw = ctx.platform.gateways())
     s.subdevice_logins_refused = gw->logins_refused();
@@ -253,6 +254,10 @@ std::string render_metrics(const metrics_snapshot& s) {
     metric(out, "thingport_cluster_retained_loaded_total", "counter",
            "Retained messages read back from JetStream (at start and after each reconnection).",
            s.cluster_retained_loaded);
+    metric(out, "thingport_cluster_retained_unkept_total", "counter",
+           "Retained messages JetStream did not acknowledge (the nodes have them; a node started "
+           "later does not).",
+           s.cluster_retained_unkept);
   }
   return out;
 }

@@ -94,8 +94,13 @@ public:
   }
   traffic counts() const override {
     const auto& s = n_.stats();
-    return {s.out.load(),        s.in.load(),          s.dropped.load(),
-            s.duplicates.load(), s.unconfirmed.load(), s.retained_loaded.load()};
+    return {s.out.load(),
+            s.in.load(),
+            s.dropped.load(),
+            s.duplicates.load(),
+            s.unconfirmed.load(),
+            s.retained_loaded.load(),
+            s.retained_unkept.load()};
   }
   bool linked() const override { return n_.linked(); }
   bool drain(unsigned per_second) const override {

@@ -87,10 +87,13 @@ std::string json_str(const boost::json::object& o, std::string_view key) {
 struct node::impl {
   natsOptions* opts = nullptr;
   natsConnection* conn = nullptr;
+  jsCtx* js = nullptr; // retained messages are published through it once the stream is there
   std::vector<natsSubscription*> control;                  // heartbeats, takeover, registry
   std::unordered_map<std::string, natsSubscription*> subs; // interest subjects; link thread's
 
   ~impl() {
+    if (js != nullptr)
+      jsCtx_Destroy(js);
     for (auto* s : control)
       natsSubscription_Destroy(s);
     for (auto& [subject, s] : subs)
@@ -176,6 +179,23 @@ void node::start() {
   } else {
     check(s, "connecting to NATS");
   }
+  // Retained messages go to JetStream with an acknowledgement (once the stream is there): one
+  // JetStream could not keep is counted and said, not lost silently.
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = retained_wait_ms;
+  jo.PublishAsync.MaxPending = 10'000;
+  jo.PublishAsync.StallWait = 50;
+  jo.PublishAsync.ErrHandler = [](jsCtx*, jsPubAckErr* pae, void* c) {
+    auto& n = *static_cast<node*>(c);
+    const auto count = n.stats_.retained_unkept.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (count == 1 || count % 1000 == 0)
+      spdlog::warn("cluster: JetStream did not keep a retained message ({}; {} so far): the "
+                   "nodes have it, a node started later will not",
+                   pae->ErrText != nullptr ? pae->ErrText : natsStatus_GetText(pae->Err), count);
+  };
+  jo.PublishAsync.ErrHandlerClosure = this;
+  check(natsConnection_JetStream(&impl_->js, impl_->conn, &jo), "JetStream context");
   const auto handler = [](natsConnection* nc, natsSubscription* sub, natsMsg* m, void* c) {
     on_message(nc, sub, m, c);
   };
@@ -443,11 +463,15 @@ void node::send(item& it) {
     natsMsgHeader_Set(m, h_qos, it.qos == 0 ? "0" : it.qos == 1 ? "1" : "2");
     if (it.retain)
       natsMsgHeader_Set(m, h_retain, "1");
-    if (natsConnection_PublishMsg(nc, m) == NATS_OK)
+    // A retained message through JetStream (acknowledged, counted when not kept) once the
+    // stream is there; the other nodes get it as any message either way.
+    const bool kept = it.retain && retained_synced_.load(std::memory_order_acquire);
+    if ((kept ? js_PublishMsgAsync(impl_->js, &m, nullptr) : natsConnection_PublishMsg(nc, m)) ==
+        NATS_OK)
       stats_.out.fetch_add(1, std::memory_order_relaxed);
     else
       stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-    natsMsg_Destroy(m);
+    natsMsg_Destroy(m); // null when JetStream took it
     return;
   }
   case op::subscribe: {

@@ -70,6 +70,7 @@ struct link_stats {
   std::atomic<std::uint64_t> duplicates{0};  // the same message through two subscriptions
   std::atomic<std::uint64_t> unconfirmed{0}; // SUBACKs sent without NATS confirming the interest
   std::atomic<std::uint64_t> retained_loaded{0}; // retained messages read back from JetStream
+  std::atomic<std::uint64_t> retained_unkept{0}; // retained messages JetStream did not acknowledge
 };
 
 class node final : public broker::bridge {

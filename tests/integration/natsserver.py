@@ -27,10 +27,11 @@ NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
 
 class NatsServer:
     def __init__(self, port: Optional[int] = None, cluster_port: Optional[int] = None,
-                 routes: Optional[List[int]] = None) -> None:
+                 routes: Optional[List[int]] = None, jetstream: bool = True) -> None:
         self.port = port or free_port()
         self.cluster_port = cluster_port  # with routes: a member of a NATS cluster
         self.routes = routes or []
+        self.jetstream = jetstream
         self.monitor_port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="tp-nats-"))
         self.proc: Optional[subprocess.Popen] = None
@@ -45,9 +46,9 @@ class NatsServer:
         assert self.proc is None or self.proc.poll() is not None, "nats-server already running"
         self.log = OutputLog()
         args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(self.port), "--pid",
-                str(self.dir / "pid"), "-m", str(self.monitor_port),
-                # JetStream (retained messages), its files here: kept across a restart
-                "-js", "-sd", str(self.dir / "js"), "-n", f"tp-{self.port}"]
+                str(self.dir / "pid"), "-m", str(self.monitor_port), "-n", f"tp-{self.port}"]
+        if self.jetstream:  # (retained messages), its files here: kept across a restart
+            args += ["-js", "-sd", str(self.dir / "js")]
         if self.cluster_port:
             args += ["--cluster_name", "tp", "--cluster", f"nats://127.0.0.1:{self.cluster_port}",
                      "--routes", ",".join(f"nats://127.0.0.1:{p}" for p in self.routes)]

@@ -15,6 +15,7 @@ from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
 from natsserver import NatsServer, start_node
 from pgserver import PgServer
+from test_cluster_nats import _stream_msgs
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -64,6 +65,10 @@ def test_retained_messages_survive_nodes_and_the_nats_server(tmp_path: Path):
             pub.close()
             want = {f"{base}/one": b"first, again", f"{base}/two": b"second"}
             assert retained_of(a, f"{base}/#", 2) == want
+            # kept by JetStream: the last message of each topic (the clear of "gone" too), each
+            # acknowledged
+            poll_until(lambda: _stream_msgs([nats]), lambda n: n == 3, timeout=5)
+            assert api.metric("thingport_cluster_retained_unkept_total") == 0
 
             # a node that starts now reads them back from JetStream
             b = start_node(tmp_path, "b", nats.url, url)
@@ -85,6 +90,36 @@ def test_retained_messages_survive_nodes_and_the_nats_server(tmp_path: Path):
             assert retained_of(c, f"{base}/#", 2) == want
             assert api is not None
             c.stop_and_check()
+            nodes.clear()
+        finally:
+            for n in nodes:
+                n.stop()
+
+
+def test_without_jetstream_retained_messages_still_cross_nodes(tmp_path: Path):
+    """A NATS server without JetStream: each node says so once and goes on; a retained message
+    still reaches a subscriber on the other node."""
+    nodes = []
+    with NatsServer(jetstream=False) as nats, PgServer() as pg:
+        url = pg.create_database()
+        try:
+            a = start_node(tmp_path, "a", nats.url, url)
+            nodes.append(a)
+            b = start_node(tmp_path, "b", nats.url, url)
+            nodes.append(b)
+            for n in (a, b):
+                assert n.log.wait_for("retained messages are kept only in the nodes' memory",
+                                      timeout=10), n.log.tail()
+            topic = f"{unique_id('nojs')}/t"
+            pub = MqttClient(a, client_id=unique_id("rp"))
+            pub.connect()
+            pub.publish(topic, b"live", qos=1, retain=True)
+            pub.close()
+            got = poll_until(lambda: retained_of(b, topic, 0, timeout=0.5),
+                             lambda g: g.get(topic) == b"live", timeout=5)
+            assert got == {topic: b"live"}
+            b.stop_and_check()
+            a.stop_and_check()
             nodes.clear()
         finally:
             for n in nodes:
