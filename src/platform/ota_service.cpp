@@ -322,6 +322,10 @@ void ota_service::handle(const item& it) {
   }
 }
 
+double ota_service::share() const {
+  return opts_.nodes_up ? static_cast<double>(std::max<std::size_t>(1, opts_.nodes_up())) : 1.0;
+}
+
 void ota_service::refresh_jobs() {
   auto running = db_.running_jobs();
   if (!running) {
@@ -343,7 +347,7 @@ void ota_service::refresh_jobs() {
     }
     job_state st;
     st.firmware = std::move(*fw);
-    st.tokens = std::max(1.0, j.rate_per_minute / 60.0);
+    st.tokens = std::max(1.0, j.rate_per_minute / 60.0 / share()); // a second's worth
     st.refilled = clock::now();
     st.job = std::move(j);
     jobs_.emplace(st.job.id, std::move(st));
@@ -371,13 +375,14 @@ void ota_service::schedule(clock::time_point now) {
   }
   const auto wall = std::chrono::system_clock::now();
   const auto today = store::now();
+  const double nodes = share();
   for (auto& [id, st] : jobs_) {
     if (!st.job.started(today)) {
       st.refilled = now; // its rate counts from its start
       continue;
     }
-    const double per_ms = st.job.rate_per_minute / 60000.0;
-    const double cap = std::max(1.0, st.job.rate_per_minute / 60.0);
+    const double per_ms = st.job.rate_per_minute / 60000.0 / nodes;
+    const double cap = std::max(1.0, st.job.rate_per_minute / 60.0 / nodes);
     st.tokens = std::min(
         cap,
         st.tokens + per_ms * std::chrono::duration<double, std::milli>(now - st.refilled).count());

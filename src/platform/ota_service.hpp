@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -56,6 +57,9 @@ struct ota_options {
   // [ota] timeout_unit_seconds: what one of a job's timeoutMinutes lasts (a lab or a test sets
   // 1 s to see timeouts in seconds). Overdue devices are looked for each second.
   std::chrono::seconds timeout_unit{60};
+  // In a cluster every node runs the schedule for its own devices: the nodes up, which share
+  // each job's rate (each sends rate / nodes), so that the cluster keeps it. Null: one node.
+  std::function<std::size_t()> nodes_up{};
 };
 
 struct job_spec {
@@ -155,6 +159,7 @@ private:
   void handle(const item& it);
   void schedule(std::chrono::steady_clock::time_point now);
   void refresh_jobs();
+  double share() const; // the nodes a job's rate is shared by (1 without a cluster)
   // Sends the upgrade message of `job` to pk/dn (after mark_sent, or a resend).
   void send_upgrade(const store::ota_job_record& job, const store::firmware_record& fw,
                     std::string_view dn);
