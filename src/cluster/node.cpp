@@ -13,6 +13,7 @@
 
 #include "broker/broker.hpp"
 #include "cluster/failover.hpp"
+#include "cluster/nats_link.hpp"
 #include "cluster/stop_thread.hpp"
 #include "cluster/subject.hpp"
 
@@ -22,10 +23,6 @@ namespace {
 
 constexpr std::string_view heartbeat_prefix = "thingport.node.";
 constexpr const char* heartbeat_all = "thingport.node.>";
-constexpr const char* retained_all = "thingport.r.>";
-constexpr const char* retained_stream = "THINGPORT_RETAINED";
-constexpr int retained_wait_ms = 2000; // JetStream's answer, or a stream read's next message
-constexpr auto retained_retry = std::chrono::seconds(2);
 constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
 constexpr auto heartbeat_every = std::chrono::seconds(1);
@@ -33,12 +30,6 @@ constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway afte
 constexpr int drain_within_ms = 1000;          // at shutdown, per subscription (in parallel)
 constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
 constexpr unsigned max_drain_rate = 100'000;   // links closed per second, at most
-
-// Headers of a routed message.
-constexpr const char* h_origin = "Tp-Origin";
-constexpr const char* h_seq = "Tp-Seq";
-constexpr const char* h_qos = "Tp-Qos";
-constexpr const char* h_retain = "Tp-Retain";
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> r(bytes);
@@ -51,19 +42,6 @@ std::string random_hex(std::size_t bytes) {
     s += hex[c & 15];
   }
   return s;
-}
-
-std::string_view header(natsMsg* m, const char* key) {
-  const char* v = nullptr;
-  if (natsMsgHeader_Get(m, key, &v) != NATS_OK || v == nullptr)
-    return {};
-  return v;
-}
-
-std::uint64_t number(std::string_view s) {
-  std::uint64_t v = 0;
-  std::from_chars(s.data(), s.data() + s.size(), v);
-  return v;
 }
 
 std::uint64_t json_u64(const boost::json::object& o, std::string_view key) {
@@ -83,27 +61,6 @@ std::string json_str(const boost::json::object& o, std::string_view key) {
 }
 
 } // namespace
-
-struct node::impl {
-  natsOptions* opts = nullptr;
-  natsConnection* conn = nullptr;
-  jsCtx* js = nullptr; // retained messages are published through it once the stream is there
-  std::vector<natsSubscription*> control;                  // heartbeats, takeover, registry
-  std::unordered_map<std::string, natsSubscription*> subs; // interest subjects; link thread's
-
-  ~impl() {
-    if (js != nullptr)
-      jsCtx_Destroy(js);
-    for (auto* s : control)
-      natsSubscription_Destroy(s);
-    for (auto& [subject, s] : subs)
-      natsSubscription_Destroy(s);
-    if (conn != nullptr)
-      natsConnection_Destroy(conn);
-    if (opts != nullptr)
-      natsOptions_Destroy(opts);
-  }
-};
 
 node::node(broker::broker& b, node_options o)
     : broker_(b), opts_(std::move(o)), members_(opts_.name),
@@ -206,25 +163,6 @@ void node::start() {
   }
   thread_ = std::thread([this] { run(); });
   retained_thread_ = std::thread([this] { retained_loop(); });
-}
-
-void node::retained_loop() {
-  std::unique_lock lock(rmu_);
-  for (;;) {
-    rcv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return rstop_; });
-    if (rstop_)
-      return;
-    if (!linked() || retained_synced_.load(std::memory_order_acquire) ||
-        steady::now() < retained_retry_)
-      continue;
-    lock.unlock();
-    const bool ok = sync_retained();
-    lock.lock();
-    if (ok)
-      retained_synced_.store(true, std::memory_order_release);
-    else
-      retained_retry_ = steady::now() + retained_retry;
-  }
 }
 
 void node::stop() {
@@ -575,132 +513,15 @@ void node::receive_data(void* raw, std::string_view subject) {
     return;
   const auto qos = static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
   const bool retain = header(m, h_retain) == "1";
-  if (retain) {
+  if (retain && syncing_.load(std::memory_order_acquire)) { // no lock per message otherwise
     std::lock_guard lock(fresh_mu_);
-    if (syncing_)
-      fresh_.insert(*topic);
+    fresh_.insert(*topic);
   }
   const std::string_view payload(natsMsg_GetData(m),
                                  static_cast<std::size_t>(natsMsg_GetDataLength(m)));
   stats_.in.fetch_add(1, std::memory_order_relaxed);
   broker_.publish_remote(broker::make_message(*topic, payload, qos, retain),
                          std::hash<std::string_view>{}(origin));
-}
-
-bool node::sync_retained() {
-  jsCtx* js = nullptr;
-  jsOptions jo;
-  jsOptions_Init(&jo);
-  jo.Wait = retained_wait_ms;
-  if (natsConnection_JetStream(&js, impl_->conn, &jo) != NATS_OK)
-    return false;
-  const auto said = [&](const char* what, natsStatus s, jsErrCode e) {
-    if (!retained_warned_)
-      spdlog::warn("cluster: JetStream {} ({}, {}): retained messages are kept only in the "
-                   "nodes' memory until it answers (nats-server -js)",
-                   what, natsStatus_GetText(s), static_cast<int>(e));
-    retained_warned_ = true;
-    jsCtx_Destroy(js);
-    return false;
-  };
-  jsStreamConfig cfg;
-  jsStreamConfig_Init(&cfg);
-  cfg.Name = retained_stream;
-  const char* subjects[] = {retained_all};
-  cfg.Subjects = subjects;
-  cfg.SubjectsLen = 1;
-  cfg.MaxMsgsPerSubject = 1; // the last message of each topic: its retained one (or its clear)
-  cfg.Storage = js_FileStorage;
-  cfg.Replicas = std::clamp(opts_.replicas, 1, 5);
-  jsStreamInfo* info = nullptr;
-  jsErrCode err = static_cast<jsErrCode>(0);
-  auto s = js_AddStream(&info, js, &cfg, nullptr, &err);
-  if (s != NATS_OK && err == JSStreamNameExistErr) {
-    jsStreamInfo_Destroy(info);
-    info = nullptr;
-    s = js_UpdateStream(&info, js, &cfg, nullptr, &err); // the replicas may have changed
-    if (s != NATS_OK) {
-      spdlog::warn("cluster: JetStream stream {}: kept as it is ({})", retained_stream,
-                   natsStatus_GetText(s));
-      s = js_GetStreamInfo(&info, js, retained_stream, nullptr, &err);
-    }
-  }
-  if (s != NATS_OK || info == nullptr)
-    return said("stream", s, err);
-  const auto stored = info->State.Msgs;
-  jsStreamInfo_Destroy(info);
-  {
-    std::lock_guard lock(fresh_mu_);
-    syncing_ = true;
-    fresh_.clear();
-  }
-  std::uint64_t loaded = 0;
-  bool complete = stored == 0;
-  if (!complete) {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = retained_stream;
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverLastPerSubject;
-    natsSubscription* sub = nullptr;
-    s = js_SubscribeSync(&sub, js, retained_all, nullptr, &so, &err);
-    if (s != NATS_OK) {
-      std::lock_guard lock(fresh_mu_);
-      syncing_ = false;
-      return said("read", s, err);
-    }
-    for (;;) {
-      natsMsg* m = nullptr;
-      if (natsSubscription_NextMsg(&m, sub, retained_wait_ms) != NATS_OK)
-        break;
-      jsMsgMetaData* meta = nullptr;
-      std::uint64_t pending = 0;
-      if (natsMsg_GetMetaData(&meta, m) == NATS_OK) {
-        pending = meta->NumPending;
-        jsMsgMetaData_Destroy(meta);
-      }
-      const auto topic = topic_of_subject(natsMsg_GetSubject(m));
-      if (topic) {
-        bool newer = false;
-        {
-          std::lock_guard lock(fresh_mu_);
-          newer = fresh_.contains(*topic);
-        }
-        if (!newer) {
-          const auto qos =
-              static_cast<std::uint8_t>(std::min<std::uint64_t>(number(header(m, h_qos)), 2));
-          const std::string_view payload(natsMsg_GetData(m),
-                                         static_cast<std::size_t>(natsMsg_GetDataLength(m)));
-          broker_.retained().set(broker::make_message(*topic, payload, qos, true));
-          ++loaded;
-        }
-      }
-      natsMsg_Destroy(m);
-      if (pending == 0) {
-        complete = true;
-        break;
-      }
-    }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-  }
-  {
-    std::lock_guard lock(fresh_mu_);
-    syncing_ = false;
-    fresh_.clear();
-  }
-  jsCtx_Destroy(js);
-  stats_.retained_loaded.fetch_add(loaded, std::memory_order_relaxed);
-  if (!complete) {
-    spdlog::warn("cluster: JetStream: the retained messages' read stopped after {}; again soon",
-                 loaded);
-    return false;
-  }
-  spdlog::info("cluster: JetStream keeps the retained messages (stream {}, {} replicas); {} "
-               "read back",
-               retained_stream, cfg.Replicas, loaded);
-  retained_warned_ = false;
-  return true;
 }
 
 } // namespace thingport::cluster

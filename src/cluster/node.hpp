@@ -182,7 +182,7 @@ private:
   // Topics a retained message came in for (delivery thread) while sync_retained() reads the
   // stream: the live message is newer than what the stream read gives for them.
   std::mutex fresh_mu_;
-  bool syncing_ = false;                     // fresh_mu_
+  std::atomic<bool> syncing_{false};         // set and cleared under fresh_mu_
   std::set<std::string, std::less<>> fresh_; // fresh_mu_
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message

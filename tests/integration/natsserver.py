@@ -108,6 +108,27 @@ def cluster_of(n: int) -> List[NatsServer]:
             for i in range(n)]
 
 
+def stream_messages(servers: List["NatsServer"]) -> Optional[int]:
+    """Messages in the retained stream, the most any live server's monitoring sees (a replica
+    may lag); None before the stream exists."""
+    most = None
+    for s in servers:
+        if s.proc is None or s.proc.poll() is not None:
+            continue
+        url = f"http://127.0.0.1:{s.monitor_port}/jsz?streams=true"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                doc = json.load(r)
+        except OSError:
+            continue
+        for acc in doc.get("account_details") or []:
+            for st in acc.get("stream_detail") or []:
+                if st.get("name") == "THINGPORT_RETAINED":
+                    n = int(st["state"]["messages"])
+                    most = n if most is None else max(most, n)
+    return most
+
+
 def node_config(name: str, nats_urls: str, pg_url: str, replicas: int = 1) -> str:
     """thingport.toml of a cluster node `name` on the NATS URLs and a PostgreSQL store."""
     return (f'[cluster]\nnats = "{nats_urls}"\nnode = "{name}"\nreplicas = {replicas}\n'

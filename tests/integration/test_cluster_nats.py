@@ -15,7 +15,7 @@ import pytest
 from apiclient import Api
 from harness import BrokerProcess, poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import cluster_of, node_config
+from natsserver import cluster_of, node_config, stream_messages
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -76,9 +76,9 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
                 assert node.log.wait_for("JetStream keeps the retained messages (stream "
                                          "THINGPORT_RETAINED, 3 replicas)", timeout=30), \
                     node.log.tail()
-            poll_until(lambda: _stream_msgs(servers), lambda n: n is not None, timeout=10)
+            poll_until(lambda: stream_messages(servers), lambda n: n is not None, timeout=10)
             on_a.publish("nk/kept", b"r3", qos=1, retain=True)
-            poll_until(lambda: _stream_msgs(servers), lambda n: n == 1, timeout=10)
+            poll_until(lambda: stream_messages(servers), lambda n: n == 1, timeout=10)
             # the server node-a is on goes away
             under_a = poll_until(
                 lambda: [s for s in servers if "thingport node-a" in s.client_names()],
@@ -117,25 +117,3 @@ def test_a_killed_nats_server_does_not_stop_the_cluster(tmp_path: Path):
             for s in servers:
                 s.close()
 
-
-def _stream_msgs(servers) -> "int | None":
-    """Messages in the retained stream, the most any live server's monitoring sees (a replica
-    may lag); None before the stream exists."""
-    import json
-    import urllib.request
-    most = None
-    for s in servers:
-        if s.proc is None or s.proc.poll() is not None:
-            continue
-        url = f"http://127.0.0.1:{s.monitor_port}/jsz?streams=true"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                doc = json.load(r)
-        except OSError:
-            continue
-        for acc in doc.get("account_details") or []:
-            for st in acc.get("stream_detail") or []:
-                if st.get("name") == "THINGPORT_RETAINED":
-                    n = int(st["state"]["messages"])
-                    most = n if most is None else max(most, n)
-    return most

@@ -13,9 +13,8 @@ import pytest
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, start_node
+from natsserver import NatsServer, start_node, stream_messages
 from pgserver import PgServer
-from test_cluster_nats import _stream_msgs
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -67,7 +66,7 @@ def test_retained_messages_survive_nodes_and_the_nats_server(tmp_path: Path):
             assert retained_of(a, f"{base}/#", 2) == want
             # kept by JetStream: the last message of each topic (the clear of "gone" too), each
             # acknowledged
-            poll_until(lambda: _stream_msgs([nats]), lambda n: n == 3, timeout=5)
+            poll_until(lambda: stream_messages([nats]), lambda n: n == 3, timeout=5)
             assert api.metric("thingport_cluster_retained_unkept_total") == 0
 
             # a node that starts now reads them back from JetStream
