@@ -50,6 +50,9 @@ struct session_data {
   // A devector, not a std::deque: libstdc++'s deque allocates 600 bytes when constructed.
   boost::container::devector<queued_message> queue;
   std::size_t queued_bytes = 0; // topic + payload bytes of `queue` (the byte bound)
+  // The holds of messages sent from past the bound: their publishers go on together once the
+  // queue is down to a quarter of its bound (a low mark), not one PUBACK per message sent.
+  std::vector<std::shared_ptr<ack_token>> sent_holds;
   std::vector<inflight_message> inflight;
   std::vector<std::uint16_t> inbound_qos2; // PUBREC sent, PUBREL not yet received
   std::uint64_t next_seq = 1;              // of the next stored entry (order within the session)

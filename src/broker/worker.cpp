@@ -144,9 +144,11 @@ void worker::detach_session(client& c, session& s) {
     s.conn = nullptr;
   // Publishers held by this session's queue go on: a persistent session keeps what it queued
   // (that is its promise), a clean one is destroyed below.
-  if (s.has_data())
+  if (s.has_data()) {
     for (auto& q : s.data().queue)
       q.hold.reset();
+    let_go(s.data().sent_holds);
+  }
   if (!s.persistent)
     destroy_session(s);
 }
@@ -437,9 +439,16 @@ void worker::drain(session& s) {
           store::set_entry_state{std::string(s.key()), q.seq, store::entry_state::inflight, pid});
     sd.inflight.push_back({q.msg, pid, q.qos, q.retain, false, q.seq});
     s.conn->send_publish(*q.msg, q.qos, q.retain, false, pid);
+    if (q.hold)
+      sd.sent_holds.push_back(std::move(q.hold));
   }
   if (sd.queue.size() != queued_before)
     broker_.sessions().set_queued(s.id(), sd.queue.size());
+  // Held publishers resume together at the low mark: each then sends a burst, read in one go,
+  // instead of one message per PUBACK (with 100 publishers that cost half the fan-in rate).
+  if (!sd.sent_holds.empty() &&
+      (s.conn == nullptr || sd.queue.size() <= broker_.opts().max_queued / 4))
+    let_go(sd.sent_holds);
   if (expired != 0) {
     stats_.dropped_expired.fetch_add(expired, std::memory_order_relaxed);
     spdlog::info("session {}: {} queued messages expired (offline_ttl), not delivered", s.key(),

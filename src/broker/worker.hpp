@@ -39,6 +39,7 @@ struct ack_token {
   ack_token& operator=(const ack_token&) = delete;
 
   worker* home;
+  bool handed_over = false; // its acknowledgement went in a batch (worker::let_go)
   std::uint64_t client_serial;
   std::uint64_t ack_seq;
   std::atomic<bool> failed{false}; // a commit holding it failed: never acknowledge
@@ -103,6 +104,8 @@ public:
                const std::shared_ptr<ack_token>& ack, const std::shared_ptr<ack_token>& hold,
                bool admitted = false);
   void drain(session& s); // fills the in-flight window from the queue
+  // Lets the held publishers go: one post per publishers' worker, not one per message.
+  void let_go(std::vector<std::shared_ptr<ack_token>>& holds);
   // Returns true when the filter is new to the session; `*interest` is set when it is new to
   // this node (the bridge was told: see bridge::confirm).
   bool subscribe(session& s, const std::string& filter, std::uint8_t qos, bool* interest = nullptr);
@@ -179,7 +182,13 @@ private:
   std::unordered_map<subscriber_id, std::unique_ptr<session>> sessions_;
   std::unordered_map<std::uint64_t, client*> clients_; // by serial
   std::vector<std::vector<delivery>> outbox_;          // per destination worker
-  std::vector<subscriber_match> matches_;              // scratch for route()
+  struct released_ack {
+    std::uint64_t client_serial;
+    std::uint64_t ack_seq;
+    bool ok;
+  };
+  std::vector<std::vector<released_ack>> acks_out_; // let_go(), per publishers' worker
+  std::vector<subscriber_match> matches_;           // scratch for route()
   counters stats_;
   std::vector<store::session_op> store_ops_;           // persist() since the last flush
   std::vector<std::shared_ptr<ack_token>> store_acks_; // publishers those ops hold

@@ -16,6 +16,8 @@ namespace thingport::broker {
 namespace asio = boost::asio;
 
 ack_token::~ack_token() {
+  if (handed_over)
+    return;
   if (done) {
     done(!failed.load(std::memory_order_relaxed));
     return;
@@ -59,6 +61,33 @@ void worker::flush_store() {
     }
     acks.clear(); // the last reference posts each publisher's acknowledgement
   });
+}
+
+void worker::let_go(std::vector<std::shared_ptr<ack_token>>& holds) {
+  if (holds.empty())
+    return;
+  if (acks_out_.empty())
+    acks_out_.resize(broker_.worker_count());
+  const bool stopping = broker_.stopping();
+  for (auto& t : holds) {
+    // Only a token no one else holds: no other thread can take a reference to it any more.
+    if (t.use_count() == 1 && !t->done && !stopping) {
+      acks_out_[t->home->index()].push_back(
+          {t->client_serial, t->ack_seq, !t->failed.load(std::memory_order_relaxed)});
+      t->handed_over = true;
+    }
+  }
+  holds.clear(); // the others post their own acknowledgement when their last holder lets go
+  for (unsigned w = 0; w < acks_out_.size(); ++w) {
+    if (acks_out_[w].empty())
+      continue;
+    std::vector<released_ack> batch;
+    batch.swap(acks_out_[w]);
+    asio::post(broker_.at(w).io(), [target = &broker_.at(w), b = std::move(batch)] {
+      for (const auto& a : b)
+        target->ack_ready(a.client_serial, a.ack_seq, a.ok);
+    });
+  }
 }
 
 void worker::ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok) {

@@ -103,6 +103,30 @@ def test_a_publisher_is_held_back_and_released_in_order(make_broker, clients, ke
         sub.read_packet(0.3)  # nothing twice
 
 
+def test_held_publishers_go_on_together_at_the_low_mark(make_broker, clients):
+    """Queue bound 8, so its low mark is 2: with 32 messages in flight, 8 queued and 4 held past
+    the bound, the held messages' PUBACKs wait until the queue is down to 2 (ten deliveries
+    acknowledged), then the first two come together, and the last two as each is sent."""
+    b = make_broker(ONE_WORKER + '[limits]\noffline_queue = 8\n')
+    topic = f"ovl/{harness.unique_id('l')}"
+    sub = raw(b, clients, "sub")
+    assert sub.subscribe(1, [(topic, 1)]) == [1]
+    pub = raw(b, clients, "pub")
+    n = 44
+    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    assert pubacks(pub, 1.0) == list(range(1, 41))
+    inflight = [sub.read_publish(5).mid for _ in range(32)]
+    released: Dict[int, List[int]] = {}
+    for k in range(1, 13):  # the k-th delivery acknowledged: the queue is down to 12 - k
+        sub.send(mqttraw.puback(inflight[k - 1]))
+        inflight.append(sub.read_publish(5).mid)
+        released[k] = pubacks(pub, 0.1 if k < 10 else 2.0, want={10: 2, 11: 1, 12: 1}.get(k, 0))
+    assert all(not released[k] for k in range(1, 10)), released
+    assert released[10] == [41, 42], released
+    assert released[11] == [43] and released[12] == [44], released
+    assert pubacks(pub, 0.2) == []
+
+
 def test_drop_mode_drops_and_acknowledges(make_broker, clients):
     """The control: overload = "drop" acknowledges everything and loses what the queue could not
     hold (counted)."""
