@@ -4,8 +4,15 @@
 
 namespace thingport::cluster {
 
-membership::membership(std::string self, std::chrono::milliseconds down_after)
-    : self_(std::move(self)), down_after_(down_after) {}
+membership::membership(std::string self, std::chrono::milliseconds down_after,
+                       std::chrono::milliseconds forget_after)
+    : self_(std::move(self)), down_after_(down_after), forget_after_(forget_after) {}
+
+void membership::left(std::string_view node) {
+  std::lock_guard lock(mu_);
+  if (auto it = peers_.find(node); it != peers_.end())
+    peers_.erase(it);
+}
 
 void membership::heard(std::string_view node, std::uint64_t connections,
                        std::uint64_t devices_online, steady::time_point now, bool draining) {
@@ -31,8 +38,9 @@ std::vector<node_status> membership::list(node_status self, steady::time_point n
     std::lock_guard lock(mu_);
     out.reserve(peers_.size() + 1);
     for (const auto& [name, p] : peers_)
-      out.push_back(
-          {name, now - p.last < down_after_, p.connections, p.devices_online, p.draining});
+      if (now - p.last < forget_after_)
+        out.push_back(
+            {name, now - p.last < down_after_, p.connections, p.devices_online, p.draining});
   }
   self.node = self_;
   self.up = true;

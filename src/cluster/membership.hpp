@@ -1,6 +1,7 @@
 // Who is in the cluster, from the heartbeats each node sends every second (docs/cluster.md).
-// A peer not heard for `down_after` is down; peers are forgotten only when there are too many
-// (max_peers: the oldest heard goes). Thread-safe: heard() runs on the NATS delivery thread,
+// A peer not heard for `down_after` is down; one not heard for `forget_after`, or that said it
+// left (a node stopping cleanly), is no longer listed; when there are too many (max_peers) the
+// oldest heard goes. Thread-safe: heard() runs on the NATS delivery thread,
 // list() on the API's.
 #pragma once
 
@@ -30,13 +31,16 @@ public:
   static constexpr std::size_t max_peers = 1024;
 
   explicit membership(std::string self,
-                      std::chrono::milliseconds down_after = std::chrono::seconds(5));
+                      std::chrono::milliseconds down_after = std::chrono::seconds(5),
+                      std::chrono::milliseconds forget_after = std::chrono::minutes(10));
 
   const std::string& self() const noexcept { return self_; }
   // A heartbeat of `node` (this node's own name is ignored).
   void heard(std::string_view node, std::uint64_t connections, std::uint64_t devices_online,
              steady::time_point now, bool draining = false);
-  // This node (`self`, always up) and every peer heard, sorted by name.
+  // `node` stopped cleanly (its last heartbeat said so): no longer listed, until heard again.
+  void left(std::string_view node);
+  // This node (`self`, always up) and every peer heard within forget_after, sorted by name.
   std::vector<node_status> list(node_status self, steady::time_point now) const;
 
 private:
@@ -48,6 +52,7 @@ private:
   };
   std::string self_;
   std::chrono::milliseconds down_after_;
+  std::chrono::milliseconds forget_after_;
   mutable std::mutex mu_;
   std::map<std::string, peer, std::less<>> peers_;
 };

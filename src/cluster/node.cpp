@@ -171,6 +171,12 @@ void node::stop() {
     return;
   closing_.store(true, std::memory_order_release);
   if (impl_->conn != nullptr) {
+    // The last heartbeat says this node left: the others stop listing it at once. Its links
+    // are closed and their records gone by now (serve stops the workers and failover first).
+    const boost::json::object bye{{"node", name()}, {"state", "left"}};
+    const auto body = boost::json::serialize(bye);
+    const std::string own = std::string(heartbeat_prefix) + name();
+    natsConnection_Publish(impl_->conn, own.c_str(), body.data(), static_cast<int>(body.size()));
     // Drain every subscription first: the server stops sending, and each message already read
     // (queued for the delivery thread) goes through on_message, which destroys it. Closing with
     // messages still queued left one of them to the library's shutdown, which can lose it.
@@ -471,8 +477,12 @@ void node::receive(void* raw) {
     const auto v = boost::json::parse(body, ec);
     if (!ec && v.is_object()) {
       const auto& o = v.as_object();
-      members_.heard(json_str(o, "node"), json_u64(o, "connections"), json_u64(o, "devicesOnline"),
-                     steady::now(), json_str(o, "state") == "draining");
+      if (json_str(o, "state") == "left")
+        members_.left(json_str(o, "node"));
+      else
+        members_.heard(json_str(o, "node"), json_u64(o, "connections"),
+                       json_u64(o, "devicesOnline"), steady::now(),
+                       json_str(o, "state") == "draining");
     }
   } else if (subject == takeover_subject) {
     if (!body.empty())

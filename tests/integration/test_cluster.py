@@ -33,7 +33,7 @@ def cluster(tmp_path_factory):
         a = start_node(root, "a", nats.url, url)
         b = start_node(root, "b", nats.url, url)
         try:
-            yield {"a": a, "b": b, "nats": nats, "pg": pg}
+            yield {"a": a, "b": b, "nats": nats, "pg": pg, "pg_url": url}
         finally:
             b.stop()  # killed by the last test
             a.stop_and_check()  # exit 0 on SIGTERM, sanitizers clean
@@ -244,6 +244,18 @@ def test_logins_refused_while_nats_is_down_then_back(cluster, clients):
     assert a.log.wait_for("back on NATS", timeout=5), a.log.tail()
     clients(a)  # accepted again
     assert Api(a).metric("thingport_cluster_linked") == 1
+
+
+def test_a_node_stopped_cleanly_leaves_the_list_at_once(cluster, tmp_path):
+    """SIGTERM: its last heartbeat says it left, so the others stop listing it well before the
+    5 s after which a silent node would show as "down"."""
+    a = cluster["a"]
+    api = Api(a)
+    c = start_node(tmp_path, "c", cluster["nats"].url, cluster["pg_url"])
+    names = lambda: [n["node"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]]
+    poll_until(names, lambda ns: ns == ["node-a", "node-b", "node-c"], timeout=5)
+    c.stop_and_check()
+    poll_until(names, lambda ns: ns == ["node-a", "node-b"], timeout=3)
 
 
 def test_a_killed_node_shows_down(cluster):

@@ -1,5 +1,5 @@
 // The peer table: sorted by name, this node always up, a peer down 5 s after its last heartbeat
-// and up again with the next one.
+// and up again with the next one; forgotten when it left or after a long silence.
 #include "cluster/membership.hpp"
 
 #include <gtest/gtest.h>
@@ -29,6 +29,32 @@ TEST(cluster_membership, peers_sorted_down_after_silence_up_again) {
   EXPECT_TRUE(l[2].up);
   m.heard("node-a", 1, 0, t0 + 6s);
   EXPECT_TRUE(m.list({}, t0 + 6s)[0].up);
+}
+
+TEST(cluster_membership, a_peer_that_left_or_stayed_silent_is_forgotten) {
+  membership m("self", 5s, 60s);
+  const auto t0 = steady::now();
+  m.heard("gone", 0, 0, t0);
+  m.heard("dead", 0, 0, t0);
+  m.heard("live", 0, 0, t0);
+  m.left("gone"); // stopped cleanly
+  m.left("never-heard");
+  auto l = m.list({}, t0 + 1s);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].node, "dead");
+  EXPECT_EQ(l[1].node, "live");
+  m.heard("live", 0, 0, t0 + 59s);
+  l = m.list({}, t0 + 59s);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_FALSE(l[0].up); // dead: down, still listed
+  l = m.list({}, t0 + 61s);
+  ASSERT_EQ(l.size(), 2u); // dead: forgotten after a minute of silence
+  EXPECT_EQ(l[0].node, "live");
+  m.heard("gone", 2, 1, t0 + 62s); // back: listed again
+  l = m.list({}, t0 + 62s);
+  ASSERT_EQ(l.size(), 3u);
+  EXPECT_EQ(l[0].node, "gone");
+  EXPECT_TRUE(l[0].up);
 }
 
 TEST(cluster_membership, bounded) {
