@@ -199,21 +199,25 @@ void node::stop() {
 
 void node::push(item it, bool bounded) {
   bool wake = false;
+  bool dropped = false;
   {
     std::lock_guard lock(mu_);
     if (stopping_)
       return;
-    // The link thread waits only for an empty queue: wake it on the first item alone (one
-    // futex call per batch, not per message).
-    wake = queue_.empty() && confirms_.empty();
-    if (bounded) {
-      if (queued_messages_ >= opts_.max_queued) {
-        stats_.dropped.fetch_add(1, std::memory_order_relaxed);
-        return;
-      }
-      ++queued_messages_;
+    dropped = bounded && queued_messages_ >= opts_.max_queued;
+    if (!dropped) {
+      // The link thread waits only for an empty queue: wake it on the first item alone (one
+      // futex call per batch, not per message).
+      wake = queue_.empty() && confirms_.empty();
+      if (bounded)
+        ++queued_messages_;
+      queue_.push_back(std::move(it));
     }
-    queue_.push_back(std::move(it));
+  }
+  if (dropped) {
+    stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+    if (it.retain && it.message) // a retained one goes again after the next sync
+      note_unsent_retained(it.message->topic);
   }
   if (wake)
     cv_.notify_one();
@@ -411,10 +415,13 @@ void node::send(item& it) {
     // stream is there; the other nodes get it as any message either way.
     const bool kept = it.retain && retained_synced_.load(std::memory_order_acquire);
     if ((kept ? js_PublishMsgAsync(impl_->js, &m, nullptr) : natsConnection_PublishMsg(nc, m)) ==
-        NATS_OK)
+        NATS_OK) {
       stats_.out.fetch_add(1, std::memory_order_relaxed);
-    else
+    } else {
       stats_.dropped.fetch_add(1, std::memory_order_relaxed);
+      if (it.retain)
+        note_unsent_retained(it.message->topic);
+    }
     natsMsg_Destroy(m); // null when JetStream took it
     return;
   }

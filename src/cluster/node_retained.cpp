@@ -31,11 +31,38 @@ void node::retained_loop() {
     lock.unlock();
     const bool ok = sync_retained();
     lock.lock();
-    if (ok)
+    if (ok) {
       retained_synced_.store(true, std::memory_order_release);
-    else
+      if (!resend_.empty()) { // through JetStream now, acknowledged
+        resend_retained(resend_);
+        resend_.clear();
+      }
+    } else {
       retained_retry_ = steady::now() + retained_retry;
+    }
   }
+}
+
+void node::note_unsent_retained(std::string_view topic) {
+  std::lock_guard lock(fresh_mu_);
+  if (unsent_retained_.contains(topic))
+    return;
+  if (unsent_retained_.size() >= max_unsent_retained) {
+    stats_.retained_unkept.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  unsent_retained_.emplace(topic);
+}
+
+void node::resend_retained(const std::set<std::string, std::less<>>& topics) {
+  std::vector<broker::message_ptr> found;
+  for (const auto& topic : topics) {
+    found.clear();
+    broker_.retained().match(topic, found); // a topic holds no wildcard: itself only
+    published(found.empty() ? broker::make_message(topic, {}, 0, true) : found.front(), true);
+  }
+  spdlog::info("cluster: {} retained messages set here while NATS was unreachable sent again",
+               topics.size());
 }
 
 bool node::sync_retained() {
@@ -83,7 +110,7 @@ bool node::sync_retained() {
   {
     std::lock_guard lock(fresh_mu_);
     syncing_ = true;
-    fresh_.clear();
+    fresh_ = unsent_retained_; // this node's message is newer than the stream's for them
   }
   std::uint64_t loaded = 0;
   bool complete = stored == 0;
@@ -139,6 +166,8 @@ bool node::sync_retained() {
     std::lock_guard lock(fresh_mu_);
     syncing_ = false;
     fresh_.clear();
+    if (complete)
+      resend_.swap(unsent_retained_); // sent again once synced (retained_loop)
   }
   jsCtx_Destroy(js);
   stats_.retained_loaded.fetch_add(loaded, std::memory_order_relaxed);
