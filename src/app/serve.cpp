@@ -393,11 +393,7 @@ int serve(const config& c) {
   oo.timeout_unit = std::chrono::seconds(c.ota.timeout_unit_seconds);
   oo.max_firmware = c.limits.max_firmware;
   if (link)
-    oo.nodes_up = [l = link.get()] {
-      const auto all = l->nodes();
-      return static_cast<std::size_t>(
-          std::count_if(all.begin(), all.end(), [](const auto& n) { return n.up; }));
-    };
+    oo.nodes_up = [l = link.get()] { return l->nodes_up_known(); };
   platform::ota_service ota(services, *ota_db, thing_db, things, firmware,
                             platform::download_signer::load_or_create(c.data_dir), oo);
   // Remote configuration files beside the firmware (data/config/), answered by the OTA service.

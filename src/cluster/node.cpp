@@ -73,6 +73,8 @@ node::~node() {
 void node::set_connected(bool up, const char* how) {
   if (!up)
     retained_synced_.store(false, std::memory_order_release); // read it again once back
+  if (up)
+    linked_at_.store(steady::now().time_since_epoch().count(), std::memory_order_release);
   const bool was = connected_.exchange(up, std::memory_order_acq_rel);
   if (up == was || closing_.load(std::memory_order_acquire))
     return;
@@ -453,6 +455,17 @@ void node::send(item& it) {
                            static_cast<int>(it.payload.size()));
     return;
   }
+}
+
+std::size_t node::nodes_up_known() const {
+  if (!linked())
+    return 0;
+  const steady::time_point at{steady::duration(linked_at_.load(std::memory_order_acquire))};
+  if (steady::now() - at < heartbeat_every * 3 / 2)
+    return 0;
+  const auto all = nodes();
+  return static_cast<std::size_t>(
+      std::count_if(all.begin(), all.end(), [](const node_status& n) { return n.up; }));
 }
 
 void node::heartbeat() {

@@ -111,6 +111,9 @@ public:
 
   void announce(const registry_change& c);
   std::vector<node_status> nodes() const;
+  // The nodes up (this one included) once that is known: 0 while NATS is unreachable and for the
+  // 1.5 s after each (re)connection, in which every live peer's heartbeat is first heard.
+  std::size_t nodes_up_known() const;
   const link_stats& stats() const noexcept { return stats_; }
   const std::string& name() const noexcept { return members_.self(); }
 
@@ -155,7 +158,8 @@ private:
   link_stats stats_;
   failover* failover_ = nullptr;
   std::atomic<bool> connected_{false};
-  std::atomic<bool> closing_{false}; // stop() closes the connection: not "unreachable"
+  std::atomic<steady::rep> linked_at_{0}; // steady ticks of the last (re)connection
+  std::atomic<bool> closing_{false};      // stop() closes the connection: not "unreachable"
   std::atomic<bool> draining_{false};
 
   std::mutex links_mu_; // the links held here (for drain): serial -> session key

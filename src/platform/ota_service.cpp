@@ -323,7 +323,7 @@ void ota_service::handle(const item& it) {
 }
 
 double ota_service::share() const {
-  return opts_.nodes_up ? static_cast<double>(std::max<std::size_t>(1, opts_.nodes_up())) : 1.0;
+  return opts_.nodes_up ? static_cast<double>(opts_.nodes_up()) : 1.0; // 0: not known yet
 }
 
 void ota_service::refresh_jobs() {
@@ -347,7 +347,8 @@ void ota_service::refresh_jobs() {
     }
     job_state st;
     st.firmware = std::move(*fw);
-    st.tokens = std::max(1.0, j.rate_per_minute / 60.0 / share()); // a second's worth
+    const double nodes = share();
+    st.tokens = nodes == 0 ? 0 : std::max(1.0, j.rate_per_minute / 60.0 / nodes); // a second's
     st.refilled = clock::now();
     st.job = std::move(j);
     jobs_.emplace(st.job.id, std::move(st));
@@ -377,8 +378,8 @@ void ota_service::schedule(clock::time_point now) {
   const auto today = store::now();
   const double nodes = share();
   for (auto& [id, st] : jobs_) {
-    if (!st.job.started(today)) {
-      st.refilled = now; // its rate counts from its start
+    if (!st.job.started(today) || nodes == 0) {
+      st.refilled = now; // its rate counts from its start (or once the nodes up are known)
       continue;
     }
     const double per_ms = st.job.rate_per_minute / 60000.0 / nodes;

@@ -58,7 +58,8 @@ struct ota_options {
   // 1 s to see timeouts in seconds). Overdue devices are looked for each second.
   std::chrono::seconds timeout_unit{60};
   // In a cluster every node runs the schedule for its own devices: the nodes up, which share
-  // each job's rate (each sends rate / nodes), so that the cluster keeps it. Null: one node.
+  // each job's rate (each sends rate / nodes), so that the cluster keeps it; 0 while that is not
+  // known (just started, NATS unreachable): nothing is sent then. Null: one node.
   std::function<std::size_t()> nodes_up{};
 };
 

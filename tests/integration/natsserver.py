@@ -162,12 +162,13 @@ def listener_port(node: BrokerProcess, kind: str) -> int:
 
 
 class TwoNodes:
-    """Nodes `a` and `b` on one NATS server and one PostgreSQL database (`pg`, `url`); `made`:
+    """Nodes `a` and `b` on one NATS server (`nats`) and one PostgreSQL database (`pg`, `url`); `made`:
     clients closed at the end; check_b: B must still run at the end and stop cleanly (else, when
     it still runs, it is killed: a test that killed or froze it failed half-way)."""
 
-    def __init__(self, a: BrokerProcess, b: BrokerProcess, pg, url: str) -> None:
-        self.a, self.b, self.pg, self.url = a, b, pg, url
+    def __init__(self, a: BrokerProcess, b: BrokerProcess, pg, url: str,
+                 nats: Optional["NatsServer"] = None) -> None:
+        self.a, self.b, self.pg, self.url, self.nats = a, b, pg, url, nats
         self.made: list = []
         self.check_b = False
 
@@ -189,7 +190,7 @@ def two_nodes(root: Path, behind_balancer: bool = False,
         url = pg.create_database()
         a = start_node(root, "a", nats.url, url, behind_balancer)
         b = start_node(root, "b", nats.url, url, behind_balancer)
-        t = TwoNodes(a, b, pg, url)
+        t = TwoNodes(a, b, pg, url, nats)
         try:
             poll_until(lambda: [n["state"] for n in Api(a).ok("GET", "/api/v1/cluster")["nodes"]],
                        lambda s: s == ["up", "up"], timeout=5)

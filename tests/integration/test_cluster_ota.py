@@ -1,6 +1,7 @@
 """An OTA job in a cluster of two nodes (docs/cluster.md "OTA jobs"): each node sends the job's
 upgrade messages to the devices linked to it, at the job's rate divided by the nodes up, so
-that the two together keep `ratePerMinute` (before, each node sent at the whole rate: twice it).
+that the two together keep `ratePerMinute` (before, each node sent at the whole rate: twice it);
+a node that cannot tell how many nodes are up (NATS unreachable) sends nothing.
 Everything is started here, on free ports; the module runs once (not again in the PostgreSQL
 pass)."""
 
@@ -50,8 +51,17 @@ def test_a_jobs_rate_holds_for_the_cluster(tmp_path: Path):
         time.sleep(1.0)  # past the schedule's 500 ms online grace
         fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=b"fw" * 100,
                       headers={"Content-Type": "application/octet-stream"}).json
+        # While NATS is unreachable a node cannot know its share of the rate: it sends nothing
+        # (the devices stay linked to it meanwhile).
+        t.nats.stop()
+        for n in (t.a, t.b):
+            assert n.log.wait_for("NATS unreachable", timeout=5), n.log.tail()
         api.ok("POST", f"/api/v1/products/{pk}/ota/jobs",
                {"firmwareId": fw["firmwareId"], "ratePerMinute": RATE}, 201)
+        for c in clients.values():
+            with pytest.raises(AssertionError):
+                c.get_where(lambda m: m.topic.startswith("/ota/device/upgrade/"), timeout=0.25)
+        t.nats.start()
         got = {}
         for dn, c in clients.items():
             m = c.get_where(lambda m: m.topic.startswith("/ota/device/upgrade/"), timeout=15)
