@@ -55,6 +55,8 @@ metrics_snapshot take_snapshot(context& ctx) {
   s.subscribe_denied = b.total(&counters::subscribe_denied);
   s.handoffs = b.total(&counters::handoffs);
   s.held = b.total(&counters::held);
+  for (unsigned w = 0; w < b.worker_count(); ++w)
+    s.parked += b.at(w).parked().size();
   s.retained = b.retained().size();
   s.retained_bytes = b.retained().bytes();
   s.retained_refused = b.retained().refused();
@@ -123,6 +125,9 @@ void metric(std::string& out, std::string_view name, std::string_view type, std:
 std::string render_metrics(const metrics_snapshot& s) {
   std::string out;
   metric(out, "thingport_connections", "gauge", "Open MQTT connections.", s.connections);
+  metric(out, "thingport_connections_parked", "gauge",
+         "Idle plain-TCP connections parked off the I/O library (no input or output lately).",
+         s.parked);
   metric(out, "thingport_connections_accepted_total", "counter", "MQTT sockets accepted.",
          s.accepted);
   metric(out, "thingport_devices_online", "gauge", "Devices connected now.", s.devices_online);

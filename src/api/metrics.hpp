@@ -14,6 +14,7 @@ namespace thingport::api {
 
 struct metrics_snapshot {
   std::uint64_t connections = 0; // open MQTT connections (accepted minus closed)
+  std::uint64_t parked = 0;      // idle plain-TCP links off Asio (broker/park_set.hpp)
   std::uint64_t accepted = 0;    // sockets accepted since start
   std::uint64_t devices_online = 0;
   std::uint64_t devices = 0;

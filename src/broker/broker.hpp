@@ -46,6 +46,7 @@ public:
 
   unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
   worker& at(unsigned i) noexcept { return *workers_[i]; }
+  const worker& at(unsigned i) const noexcept { return *workers_[i]; }
   worker& pick() noexcept; // round robin, for new connections; any thread
 
   topic_index& index() noexcept { return index_; }

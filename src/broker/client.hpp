@@ -37,6 +37,7 @@ public:
   virtual void wake() = 0;           // output() is non-empty: write it out
   virtual void shutdown() = 0;       // write what is queued, then close the socket
   virtual void resume_reading() = 0; // a paused client can take input again
+  virtual void parked_ready() {}     // parked (park_set.hpp): its socket has input
 protected:
   ~transport() = default;
 };

@@ -501,6 +501,7 @@ void worker::close_client(std::uint64_t serial, close_reason r) {
 void worker::shutdown() {
   stopping_ = true;
   congestion_timer_.cancel();
+  parked_.stop(); // parked links are closed below, with their clients
   std::vector<client*> all;
   all.reserve(clients_.size());
   for (auto& [serial, c] : clients_)

@@ -18,6 +18,7 @@
 #include "broker/counters.hpp"
 #include "broker/deadline_wheel.hpp"
 #include "broker/message.hpp"
+#include "broker/park_set.hpp"
 #include "broker/session.hpp"
 #include "broker/topic_index.hpp"
 #include "store/session_store.hpp"
@@ -80,6 +81,8 @@ public:
   worker& operator=(const worker&) = delete;
 
   boost::asio::io_context& io() noexcept { return io_; }
+  park_set& parked() noexcept { return parked_; } // idle plain-TCP links off Asio
+  const park_set& parked() const noexcept { return parked_; }
   unsigned index() const noexcept { return index_; }
   broker& owner() noexcept { return broker_; }
   counters& stats() noexcept { return stats_; }
@@ -174,6 +177,7 @@ private:
   broker& broker_;
   unsigned index_;
   boost::asio::io_context io_{1};
+  park_set parked_{io_};
   deadline_wheel wheel_{io_};
   boost::asio::steady_timer stop_timer_{io_};
   boost::asio::steady_timer congestion_timer_{io_};

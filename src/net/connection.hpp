@@ -10,6 +10,12 @@
 // Asio's asynchronous operations to be safe beside a write in flight (a read may have to write,
 // e.g. to answer a TLS 1.3 KeyUpdate). The TLS stream holds 34 KiB of buffers anyway. Over
 // WebSocket, MQTT packets may span frames and frames may carry several packets.
+// A plain TCP link with no input or output for a while is parked (broker/park_set.hpp): its
+// socket leaves Asio for the worker's own epoll set until input comes or something must be
+// written (memory per idle connection, docs/performance.md). "A while": its previous input (or
+// write) was a second ago or more, so a busy link never parks, an idle device does right after
+// its CONNACK and after each PINGREQ; woken by input, a link parks again once it is handled, at
+// most 4 times a second (woken to write, only when it had been quiet).
 // Writes carry everything queued since the last one. The client's deadline (and the flush bound
 // of a closing connection) sits in the worker's deadline_wheel, which holds the connection alive
 // meanwhile (self_), as a pending timer wait would.
@@ -26,6 +32,9 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -91,6 +100,8 @@ class connection final : public broker::transport,
   static constexpr bool is_tls =
       kind == broker::transport_kind::tls || kind == broker::transport_kind::wss;
   static constexpr bool own_buffer = is_ws || is_tls; // reads into pending_, see above
+  static constexpr bool can_park = !own_buffer;
+  static constexpr std::uint8_t max_parks_per_second = 4;
   using tls_ref = std::conditional_t<is_tls, std::shared_ptr<tls_context>, no_tls_context>;
 
 public:
@@ -103,6 +114,13 @@ public:
     client_.emplace(worker_, *this, std::move(info), broker::clock::now());
   }
 
+  ~connection() {
+    if (parked_fd_ >= 0) {
+      worker_.parked().remove(parked_fd_);
+      ::close(parked_fd_);
+    }
+  }
+
   // Bytes already read off the stream while finding out what it carries (an `auto` listener
   // sniffing inside TLS); fed before anything else. Call before start().
   void preload(std::span<const std::uint8_t> bytes) { pending_.assign(bytes.begin(), bytes.end()); }
@@ -112,6 +130,8 @@ public:
     boost::system::error_code ec;
     sock.set_option(asio::ip::tcp::no_delay(true), ec);
     sock.non_blocking(true, ec);
+    if constexpr (can_park)
+      v6_ = sock.local_endpoint(ec).address().is_v6();
     arm_timer();
     if (!pending_.empty())
       feed({});
@@ -122,6 +142,16 @@ public:
   void wake() override {
     if (writing_ || closed_ || goodbye_ || !client_ || client_->output().empty())
       return;
+    if constexpr (can_park) {
+      if (parked_fd_ >= 0) {
+        if (!take_back())
+          return;
+        if (!closing_ && !client_->paused())
+          do_read();
+      }
+      if (touch())
+        park_wanted_ = true;
+    }
     writing_ = true;
     write_buf_.swap(client_->output());
     auto done = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
@@ -150,6 +180,15 @@ public:
     goodbye();
   }
 
+  void parked_ready() override {
+    if constexpr (can_park) {
+      if (parked_fd_ < 0 || !take_back()) // closed meanwhile, or could not be taken back
+        return;
+      park_wanted_ = true; // again once its input is handled (bounded: park())
+      read_available();
+    }
+  }
+
   void resume_reading() override {
     if (in_feed_)
       return; // the read loop goes on when feed() returns
@@ -171,12 +210,107 @@ private:
             self->on_read(ec, have, n);
           });
     } else {
+      if (parked_fd_ >= 0 || waiting_)
+        return; // the park set or the pending wait tells when input comes
+      waiting_ = true;
       beast::get_lowest_layer(stream_).async_wait(
-          tcp_stream::wait_read, [self = this->shared_from_this()](boost::system::error_code ec) {
+          tcp_stream::wait_read,
+          [self = this->shared_from_this(), gen = wait_gen_](boost::system::error_code ec) {
+            if (gen != self->wait_gen_)
+              return; // canceled by park(): the park set has the socket now (or had it)
+            self->waiting_ = false;
             if (ec)
               return self->fail(ec);
             self->read_available();
           });
+    }
+  }
+
+  // The steady clock in 1/16 s (mod 65536: a link quiet for a multiple of 68 minutes is taken
+  // for a busy one once, and parks at its next input).
+  static std::uint16_t tick_now() noexcept {
+    using sixteenths = std::chrono::duration<std::int64_t, std::ratio<1, 16>>;
+    return static_cast<std::uint16_t>(
+        std::chrono::duration_cast<sixteenths>(broker::clock::now().time_since_epoch()).count());
+  }
+
+  // True when the previous input or write was a second ago or more (the link had been quiet).
+  bool touch() noexcept {
+    const auto now = tick_now();
+    const bool quiet = static_cast<std::uint16_t>(now - active_tick_) >= 16 || !touched_;
+    active_tick_ = now;
+    touched_ = true;
+    return quiet;
+  }
+
+  // Hands the socket to the worker's park set. False when the link must stay in Asio (a write
+  // in flight, closing, paused, a partial packet held, no deadline holding it alive): the caller
+  // makes sure a read waits (do_read()). True: parked, or nothing more to do.
+  bool park() {
+    if constexpr (!can_park) {
+      return false;
+    } else {
+      if (parked_fd_ >= 0 || closing_ || writing_ || !self_ || !pending_.empty() ||
+          client_->paused() || !client_->output().empty())
+        return false;
+      // A link woken from the park set parks again once it is done, but at most
+      // max_parks_per_second times a second: a busy link stays in Asio.
+      if (const auto now = static_cast<std::uint16_t>(tick_now() >> 4); now != park_second_) {
+        park_second_ = now;
+        parks_ = 0;
+      }
+      if (parks_ >= max_parks_per_second) {
+        park_wanted_ = false;
+        return false;
+      }
+      ++parks_;
+      boost::system::error_code ec;
+      ++wait_gen_; // a pending wait is canceled by release(): its handler must do nothing
+      waiting_ = false;
+      const int fd = stream_.release(ec);
+      if (ec) {
+        fail(ec);
+        return true;
+      }
+      if (!worker_.parked().add(fd, this)) {
+        if (reassign(fd) && !client_->paused())
+          do_read();
+        return true;
+      }
+      parked_fd_ = fd;
+      park_wanted_ = false;
+      return true;
+    }
+  }
+
+  // The socket back into Asio from the park set; false when that failed (the link is closed).
+  bool take_back() {
+    if constexpr (!can_park) {
+      return false;
+    } else {
+      const int fd = parked_fd_;
+      parked_fd_ = -1;
+      worker_.parked().remove(fd);
+      return reassign(fd);
+    }
+  }
+
+  // Socket `fd` (released from Asio) into Asio again; false when that failed (the link is
+  // closed).
+  bool reassign(int fd) {
+    if constexpr (!can_park) {
+      return false;
+    } else {
+      boost::system::error_code ec;
+      stream_.assign(v6_ ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
+      if (!ec)
+        stream_.non_blocking(true, ec);
+      if (!ec)
+        return true;
+      if (!stream_.is_open())
+        ::close(fd);
+      fail(ec);
+      return false;
     }
   }
 
@@ -191,8 +325,10 @@ private:
       return do_read();
     if (ec)
       return fail(ec);
+    if (touch())
+      park_wanted_ = true;
     feed({scratch.data(), n});
-    if (!closing_ && !client_->paused())
+    if (!closing_ && !client_->paused() && !(park_wanted_ && park()))
       do_read();
   }
 
@@ -247,8 +383,13 @@ private:
     if (closing_)
       return;
     timer_at_ = client_->deadline();
-    if (timer_at_ == broker::clock::time_point::max())
+    if (timer_at_ == broker::clock::time_point::max()) {
+      // No deadline holds it alive any more: a parked link goes back to a wait in Asio (whose
+      // pending operation holds it).
+      if (parked_fd_ >= 0 && take_back() && !client_->paused())
+        do_read();
       return unschedule();
+    }
     schedule(timer_at_);
   }
 
@@ -297,7 +438,9 @@ private:
     if (!client_->output().empty())
       return wake();
     if (closing_)
-      goodbye();
+      return goodbye();
+    if (park_wanted_ && !park() && !client_->paused())
+      do_read(); // a no-op while a read waits already
   }
 
   // The transport's own closing handshake (TLS close_notify, WebSocket close frame), bounded by
@@ -343,10 +486,17 @@ private:
       return;
     closed_ = true;
     closing_ = true;
-    auto& sock = beast::get_lowest_layer(stream_);
-    boost::system::error_code ec;
-    sock.shutdown(tcp_stream::shutdown_both, ec);
-    sock.close(ec);
+    if (parked_fd_ >= 0) {
+      worker_.parked().remove(parked_fd_);
+      ::shutdown(parked_fd_, SHUT_RDWR);
+      ::close(parked_fd_);
+      parked_fd_ = -1;
+    } else {
+      auto& sock = beast::get_lowest_layer(stream_);
+      boost::system::error_code ec;
+      sock.shutdown(tcp_stream::shutdown_both, ec);
+      sock.close(ec);
+    }
     unschedule();
   }
 
@@ -364,6 +514,15 @@ private:
   bool goodbye_ = false;
   bool closed_ = false;
   bool in_feed_ = false;
+  bool waiting_ = false;     // plain TCP: a read wait is pending in Asio
+  bool park_wanted_ = false; // quiet: park once nothing is in flight
+  bool v6_ = false;          // the socket's protocol, to take it back into Asio
+  std::uint8_t wait_gen_ = 0;
+  std::uint8_t parks_ = 0; // in park_second_
+  bool touched_ = false;
+  std::uint16_t active_tick_ = 0; // of the last input or write (touch())
+  std::uint16_t park_second_ = 0xffff;
+  int parked_fd_ = -1; // the socket while parked; -1: in Asio
 };
 
 } // namespace thingport::net
