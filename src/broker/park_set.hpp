@@ -28,7 +28,7 @@ public:
   // Watches `fd` for input once, for `link` (which stays alive until remove() or its
   // parked_ready()). False: not parked (the caller keeps the socket in Asio).
   bool add(int fd, transport* link) noexcept;
-  // No more watching `fd` (before it is taken back, or closed).
+  // No more watching `fd` (before it is taken back, or closed); nothing if it is not watched.
   void remove(int fd) noexcept;
   // Links parked now (any thread: the metrics read it).
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }

@@ -40,10 +40,10 @@ struct ack_token {
   ack_token& operator=(const ack_token&) = delete;
 
   worker* home;
-  bool handed_over = false; // its acknowledgement went in a batch (worker::let_go)
   std::uint64_t client_serial;
   std::uint64_t ack_seq;
   std::atomic<bool> failed{false}; // a commit holding it failed: never acknowledge
+  bool handed_over = false;        // its acknowledgement went in a batch (worker::let_go)
   // Set for a publisher outside MQTT (broker::publish with a completion): called instead of
   // posting to home's client, with whether every commit holding the message succeeded.
   std::function<void(bool)> done;

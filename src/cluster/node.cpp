@@ -175,10 +175,7 @@ void node::stop() {
   if (impl_->conn != nullptr) {
     // The last heartbeat says this node left: the others stop listing it at once. Its links
     // are closed and their records gone by now (serve stops the workers and failover first).
-    const boost::json::object bye{{"node", name()}, {"state", "left"}};
-    const auto body = boost::json::serialize(bye);
-    const std::string own = std::string(heartbeat_prefix) + name();
-    natsConnection_Publish(impl_->conn, own.c_str(), body.data(), static_cast<int>(body.size()));
+    heartbeat(true);
     // Drain every subscription first: the server stops sending, and each message already read
     // (queued for the delivery thread) goes through on_message, which destroys it. Closing with
     // messages still queued left one of them to the library's shutdown, which can lose it.
@@ -468,12 +465,14 @@ std::size_t node::nodes_up_known() const {
       std::count_if(all.begin(), all.end(), [](const node_status& n) { return n.up; }));
 }
 
-void node::heartbeat() {
+void node::heartbeat(bool leaving) {
   const auto l = opts_.load ? opts_.load() : node_load{};
   const boost::json::object o{{"node", name()},
                               {"connections", l.connections},
                               {"devicesOnline", l.devices_online},
-                              {"state", draining() ? "draining" : "up"}};
+                              {"state", leaving      ? "left"
+                                        : draining() ? "draining"
+                                                     : "up"}};
   const auto body = boost::json::serialize(o);
   const std::string subject = std::string(heartbeat_prefix) + name();
   natsConnection_Publish(impl_->conn, subject.c_str(), body.data(), static_cast<int>(body.size()));

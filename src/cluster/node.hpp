@@ -132,7 +132,8 @@ private:
   void push(item it, bool bounded);
   void run();
   void send(item& it);
-  void heartbeat();
+  // `leaving`: the last one, sent by stop() (state "left").
+  void heartbeat(bool leaving = false);
   static void on_message(void* nc, void* sub, void* msg, void* closure);
   void receive(void* msg);
   void receive_data(void* msg, std::string_view subject);

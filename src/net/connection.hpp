@@ -130,8 +130,11 @@ public:
     boost::system::error_code ec;
     sock.set_option(asio::ip::tcp::no_delay(true), ec);
     sock.non_blocking(true, ec);
-    if constexpr (can_park)
+    if constexpr (can_park) {
       v6_ = sock.local_endpoint(ec).address().is_v6();
+      active_tick_ =
+          static_cast<std::uint16_t>(tick_now() - 16); // the CONNECT comes to a quiet link
+    }
     arm_timer();
     if (!pending_.empty())
       feed({});
@@ -234,12 +237,12 @@ private:
         std::chrono::duration_cast<sixteenths>(broker::clock::now().time_since_epoch()).count());
   }
 
-  // True when the previous input or write was a second ago or more (the link had been quiet).
+  // True when the previous input or write was a second ago or more (the link had been quiet;
+  // start() makes the first one so).
   bool touch() noexcept {
     const auto now = tick_now();
-    const bool quiet = static_cast<std::uint16_t>(now - active_tick_) >= 16 || !touched_;
+    const bool quiet = static_cast<std::uint16_t>(now - active_tick_) >= 16;
     active_tick_ = now;
-    touched_ = true;
     return quiet;
   }
 
@@ -272,12 +275,12 @@ private:
         fail(ec);
         return true;
       }
+      parked_fd_ = fd;
       if (!worker_.parked().add(fd, this)) {
-        if (reassign(fd) && !client_->paused())
+        if (take_back() && !client_->paused())
           do_read();
         return true;
       }
-      parked_fd_ = fd;
       park_wanted_ = false;
       return true;
     }
@@ -290,17 +293,7 @@ private:
     } else {
       const int fd = parked_fd_;
       parked_fd_ = -1;
-      worker_.parked().remove(fd);
-      return reassign(fd);
-    }
-  }
-
-  // Socket `fd` (released from Asio) into Asio again; false when that failed (the link is
-  // closed).
-  bool reassign(int fd) {
-    if constexpr (!can_park) {
-      return false;
-    } else {
+      worker_.parked().remove(fd); // nothing when it never got there
       boost::system::error_code ec;
       stream_.assign(v6_ ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
       if (!ec)
@@ -518,8 +511,7 @@ private:
   bool park_wanted_ = false; // quiet: park once nothing is in flight
   bool v6_ = false;          // the socket's protocol, to take it back into Asio
   std::uint8_t wait_gen_ = 0;
-  std::uint8_t parks_ = 0; // in park_second_
-  bool touched_ = false;
+  std::uint8_t parks_ = 0;        // in park_second_
   std::uint16_t active_tick_ = 0; // of the last input or write (touch())
   std::uint16_t park_second_ = 0xffff;
   int parked_fd_ = -1; // the socket while parked; -1: in Asio

@@ -348,7 +348,8 @@ void ota_service::refresh_jobs() {
     job_state st;
     st.firmware = std::move(*fw);
     const double nodes = share();
-    st.tokens = nodes == 0 ? 0 : std::max(1.0, j.rate_per_minute / 60.0 / nodes); // a second's
+    // a second's worth (none while the nodes up are not known)
+    st.tokens = nodes == 0 ? 0 : std::max(1.0, j.rate_per_minute / 60.0 / nodes);
     st.refilled = clock::now();
     st.job = std::move(j);
     jobs_.emplace(st.job.id, std::move(st));

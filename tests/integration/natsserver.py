@@ -162,12 +162,12 @@ def listener_port(node: BrokerProcess, kind: str) -> int:
 
 
 class TwoNodes:
-    """Nodes `a` and `b` on one NATS server (`nats`) and one PostgreSQL database (`pg`, `url`); `made`:
-    clients closed at the end; check_b: B must still run at the end and stop cleanly (else, when
-    it still runs, it is killed: a test that killed or froze it failed half-way)."""
+    """Nodes `a` and `b` on one NATS server (`nats`) and one PostgreSQL database (`pg`, `url`);
+    `made`: clients closed at the end; check_b: B must still run at the end and stop cleanly
+    (else, when it still runs, it is killed: a test that killed or froze it failed half-way)."""
 
     def __init__(self, a: BrokerProcess, b: BrokerProcess, pg, url: str,
-                 nats: Optional["NatsServer"] = None) -> None:
+                 nats: "NatsServer") -> None:
         self.a, self.b, self.pg, self.url, self.nats = a, b, pg, url, nats
         self.made: list = []
         self.check_b = False

@@ -252,7 +252,9 @@ def test_a_node_stopped_cleanly_leaves_the_list_at_once(cluster, tmp_path):
     a = cluster["a"]
     api = Api(a)
     c = start_node(tmp_path, "c", cluster["nats"].url, cluster["pg_url"])
-    names = lambda: [n["node"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]]
+
+    def names():
+        return [n["node"] for n in api.ok("GET", "/api/v1/cluster")["nodes"]]
     poll_until(names, lambda ns: ns == ["node-a", "node-b", "node-c"], timeout=5)
     c.stop_and_check()
     poll_until(names, lambda ns: ns == ["node-a", "node-b"], timeout=3)

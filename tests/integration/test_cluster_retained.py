@@ -13,7 +13,7 @@ import pytest
 from apiclient import Api
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient
-from natsserver import NatsServer, start_node, stream_messages
+from natsserver import NatsServer, start_node, stream_messages, two_nodes
 from pgserver import PgServer
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
@@ -132,43 +132,34 @@ def test_a_retained_message_set_while_nats_is_down_wins_over_the_stream(tmp_path
     after the read. Either way node A keeps its messages (the stream's older value does not
     overwrite them), and node B and the stream get them."""
     base = unique_id("outage")
-    nodes = []
-    with NatsServer() as nats, PgServer() as pg:
-        url = pg.create_database()
-        try:
-            a = start_node(tmp_path, "a", nats.url, url)
-            nodes.append(a)
-            b = start_node(tmp_path, "b", nats.url, url)
-            nodes.append(b)
-            for n in nodes:
-                assert n.log.wait_for("JetStream keeps the retained messages", timeout=10), \
-                    n.log.tail()
-            pub = MqttClient(a, client_id=unique_id("rp"))
-            pub.connect()
-            pub.publish(f"{base}/t", b"old", qos=1, retain=True)
-            poll_until(lambda: stream_messages([nats]), lambda n: n == 1, timeout=5)
-            synced = sum("JetStream keeps the retained" in l for l in list(a.log.lines))
-            nats.stop()
-            assert a.log.wait_for("NATS unreachable", timeout=5), a.log.tail()
-            pub.publish(f"{base}/t", b"new", qos=1, retain=True)
-            pub.publish(f"{base}/u", b"set offline", qos=1, retain=True)
-            # 10 MB more: past the NATS client's reconnect buffer (8 MB), so some of these fail
-            # to go out; the node sends them again once it has read the stream
-            big = {f"{base}/big/{i}": bytes([65 + i % 26]) * 250_000 for i in range(40)}
-            for topic, payload in big.items():
-                pub.publish(topic, payload, qos=1, retain=True)
-            nats.start()
-            poll_until(lambda: sum("JetStream keeps the retained" in l
-                                   for l in list(a.log.lines)),
-                       lambda n: n > synced, timeout=15)
-            want = {f"{base}/t": b"new", f"{base}/u": b"set offline", **big}
-            assert retained_of(a, f"{base}/#", 42) == want
-            assert a.log.wait_for("set here while NATS was unreachable sent again", timeout=5)
-            poll_until(lambda: retained_of(b, f"{base}/#", 42, timeout=1), lambda r: r == want,
-                       timeout=10)
-            poll_until(lambda: stream_messages([nats]), lambda n: n == 42, timeout=5)
-            assert Api(a).metric("thingport_cluster_retained_unkept_total") == 0
-            pub.close()
-        finally:
-            for n in nodes:
-                n.stop()
+    with two_nodes(tmp_path) as t:
+        a, b, nats = t.a, t.b, t.nats
+        t.check_b = True
+        for n in (a, b):
+            assert n.log.wait_for("JetStream keeps the retained messages", timeout=10), \
+                n.log.tail()
+        pub = MqttClient(a, client_id=unique_id("rp"))
+        t.made.append(pub)
+        pub.connect()
+        pub.publish(f"{base}/t", b"old", qos=1, retain=True)
+        poll_until(lambda: stream_messages([nats]), lambda n: n == 1, timeout=5)
+        synced = sum("JetStream keeps the retained" in l for l in list(a.log.lines))
+        nats.stop()
+        assert a.log.wait_for("NATS unreachable", timeout=5), a.log.tail()
+        pub.publish(f"{base}/t", b"new", qos=1, retain=True)
+        pub.publish(f"{base}/u", b"set offline", qos=1, retain=True)
+        # 10 MB more: past the NATS client's reconnect buffer (8 MB), so some of these fail to go
+        # out; the node sends them again once it has read the stream
+        big = {f"{base}/big/{i}": bytes([65 + i % 26]) * 250_000 for i in range(40)}
+        for topic, payload in big.items():
+            pub.publish(topic, payload, qos=1, retain=True)
+        nats.start()
+        poll_until(lambda: sum("JetStream keeps the retained" in l for l in list(a.log.lines)),
+                   lambda n: n > synced, timeout=15)
+        want = {f"{base}/t": b"new", f"{base}/u": b"set offline", **big}
+        assert retained_of(a, f"{base}/#", 42) == want
+        assert a.log.wait_for("set here while NATS was unreachable sent again", timeout=5)
+        poll_until(lambda: retained_of(b, f"{base}/#", 42, timeout=1), lambda r: r == want,
+                   timeout=10)
+        poll_until(lambda: stream_messages([nats]), lambda n: n == 42, timeout=5)
+        assert Api(a).metric("thingport_cluster_retained_unkept_total") == 0
