@@ -194,11 +194,11 @@ private:
   std::atomic<bool> syncing_{false};         // set and cleared under fresh_mu_
   std::set<std::string, std::less<>> fresh_; // fresh_mu_
   // Topics whose retained message could not be sent (NATS unreachable for longer than the NATS
-  // client's reconnect buffer holds, or the link's queue full): the next sync keeps this node's
-  // message over the stream's and sends it again. At most max_unsent_retained; fresh_mu_.
+  // client's reconnect buffer holds, or the link's queue full): a sync keeps this node's message
+  // over the stream's, and the retained thread sends it again once synced (within 250 ms). At
+  // most max_unsent_retained; fresh_mu_.
   static constexpr std::size_t max_unsent_retained = 10'000;
   std::set<std::string, std::less<>> unsent_retained_;
-  std::set<std::string, std::less<>> resend_; // the retained thread's: taken by the last sync
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };

@@ -25,21 +25,32 @@ void node::retained_loop() {
     rcv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return rstop_; });
     if (rstop_)
       return;
-    if (!linked() || retained_synced_.load(std::memory_order_acquire) ||
-        steady::now() < retained_retry_)
+    if (!linked())
+      continue;
+    if (retained_synced_.load(std::memory_order_acquire)) {
+      // What could not go out (before the sync, or since: the link's queue full) goes now,
+      // through JetStream, acknowledged.
+      std::set<std::string, std::less<>> noted;
+      {
+        std::lock_guard fresh(fresh_mu_);
+        noted.swap(unsent_retained_);
+      }
+      if (!noted.empty()) {
+        lock.unlock();
+        resend_retained(noted);
+        lock.lock();
+      }
+      continue;
+    }
+    if (steady::now() < retained_retry_)
       continue;
     lock.unlock();
     const bool ok = sync_retained();
     lock.lock();
-    if (ok) {
-      retained_synced_.store(true, std::memory_order_release);
-      if (!resend_.empty()) { // through JetStream now, acknowledged
-        resend_retained(resend_);
-        resend_.clear();
-      }
-    } else {
+    if (ok)
+      retained_synced_.store(true, std::memory_order_release); // and the loop resends at once
+    else
       retained_retry_ = steady::now() + retained_retry;
-    }
   }
 }
 
@@ -110,7 +121,7 @@ bool node::sync_retained() {
   {
     std::lock_guard lock(fresh_mu_);
     syncing_ = true;
-    fresh_ = unsent_retained_; // this node's message is newer than the stream's for them
+    fresh_.clear();
   }
   std::uint64_t loaded = 0;
   bool complete = stored == 0;
@@ -142,7 +153,7 @@ bool node::sync_retained() {
         bool newer = false;
         {
           std::lock_guard lock(fresh_mu_);
-          newer = fresh_.contains(*topic);
+          newer = fresh_.contains(*topic) || unsent_retained_.contains(*topic);
         }
         if (!newer) {
           const auto qos =
@@ -166,8 +177,6 @@ bool node::sync_retained() {
     std::lock_guard lock(fresh_mu_);
     syncing_ = false;
     fresh_.clear();
-    if (complete)
-      resend_.swap(unsent_retained_); // sent again once synced (retained_loop)
   }
   jsCtx_Destroy(js);
   stats_.retained_loaded.fetch_add(loaded, std::memory_order_relaxed);
