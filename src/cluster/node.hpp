@@ -196,9 +196,12 @@ private:
   // Topics whose retained message could not be sent (NATS unreachable for longer than the NATS
   // client's reconnect buffer holds, or the link's queue full): a sync keeps this node's message
   // over the stream's, and the retained thread sends it again once synced (within 250 ms). At
-  // most max_unsent_retained; fresh_mu_.
+  // most max_unsent_retained topics of max_unsent_bytes in all (a topic may be 64 KiB);
+  // fresh_mu_.
   static constexpr std::size_t max_unsent_retained = 10'000;
+  static constexpr std::size_t max_unsent_bytes = 16u << 20;
   std::set<std::string, std::less<>> unsent_retained_;
+  std::size_t unsent_bytes_ = 0; // fresh_mu_
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };

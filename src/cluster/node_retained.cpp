@@ -34,6 +34,7 @@ void node::retained_loop() {
       {
         std::lock_guard fresh(fresh_mu_);
         noted.swap(unsent_retained_);
+        unsent_bytes_ = 0;
       }
       if (!noted.empty()) {
         lock.unlock();
@@ -58,11 +59,13 @@ void node::note_unsent_retained(std::string_view topic) {
   std::lock_guard lock(fresh_mu_);
   if (unsent_retained_.contains(topic))
     return;
-  if (unsent_retained_.size() >= max_unsent_retained) {
+  if (unsent_retained_.size() >= max_unsent_retained ||
+      unsent_bytes_ + topic.size() > max_unsent_bytes) {
     stats_.retained_unkept.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   unsent_retained_.emplace(topic);
+  unsent_bytes_ += topic.size();
 }
 
 void node::resend_retained(const std::set<std::string, std::less<>>& topics) {
