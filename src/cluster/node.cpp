@@ -8,6 +8,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
@@ -30,6 +32,42 @@ constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway afte
 constexpr int drain_within_ms = 1000;          // at shutdown, per subscription (in parallel)
 constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
 constexpr unsigned max_drain_rate = 100'000;   // links closed per second, at most
+
+// The subscriptions the library's delivery thread has not finished with. Closing a
+// subscription queues a message to that thread, which the library frees only by handling it;
+// shutting the library down before it is handled leaves it allocated. stop() waits for every
+// subscription's completion callback (the delivery thread's last act for it) first. One per
+// process (one node), never destroyed: a late callback finds it still there.
+struct open_subscriptions {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t open = 0;
+
+  static open_subscriptions& get() {
+    static auto* all = new open_subscriptions; // NOLINT: outlives every callback
+    return *all;
+  }
+  // Counts `sub` until the library completes it; false (not counted) when it cannot tell.
+  bool watch(natsSubscription* sub) {
+    std::lock_guard lock(mu);
+    const auto done = [](void* c) {
+      auto& self = *static_cast<open_subscriptions*>(c);
+      std::lock_guard l(self.mu);
+      --self.open;
+      self.cv.notify_all();
+    };
+    if (natsSubscription_SetOnCompleteCB(sub, done, this) != NATS_OK)
+      return false;
+    ++open;
+    return true;
+  }
+  // Waits until none is open; the number still open after `within`.
+  std::size_t wait(std::chrono::milliseconds within) {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, within, [this] { return open == 0; });
+    return open;
+  }
+};
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> r(bytes);
@@ -161,6 +199,7 @@ void node::start() {
   for (const char* subject : {heartbeat_all, takeover_subject, registry_subject, retained_all}) {
     natsSubscription* sub = nullptr;
     check(natsConnection_Subscribe(&sub, impl_->conn, subject, handler, this), subject);
+    open_subscriptions::get().watch(sub);
     impl_->control.push_back(sub);
   }
   thread_ = std::thread([this] { run(); });
@@ -190,6 +229,8 @@ void node::stop() {
       if (natsSubscription_WaitForDrainCompletion(s, drain_within_ms) != NATS_OK)
         spdlog::warn("cluster: a subscription did not drain within {} ms", drain_within_ms);
     natsConnection_Close(impl_->conn);
+    if (const auto left = open_subscriptions::get().wait(std::chrono::milliseconds(2000)); left)
+      spdlog::warn("cluster: {} NATS subscriptions not completed 2 s after closing", left);
   }
   impl_.reset(); // subscriptions, connection, options
   if (const auto s = nats_CloseAndWait(2000); s != NATS_OK)
@@ -435,6 +476,7 @@ void node::send(item& it) {
       return;
     }
     natsSubscription_SetPendingLimits(sub, 1'000'000, 256 << 20);
+    open_subscriptions::get().watch(sub);
     impl_->subs[it.subject] = sub;
     return;
   }
