@@ -96,7 +96,7 @@ response delete_firmware(context& ctx, const call& c) {
     return error_response(store_problem(r.error(), "firmware " + id));
   if (!*r)
     return error_response(http::status::conflict, "firmware " + id + " is used by a running job");
-  ctx.ota->files().remove(id);
+  ctx.ota->forget_firmware(id); // the node that has its file may be another: it keeps that copy
   return json_response(http::status::ok, json::object{{"firmwareId", id}, {"deleted", true}});
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <memory>
@@ -168,8 +169,12 @@ asio::awaitable<bool> upload(context& ctx, beast::tcp_stream& stream, beast::fla
                              .created = store::now()};
   if (!file->commit(ctx.ota->files().path_of(rec.id)))
     co_return co_await refuse(http::status::internal_server_error, "cannot store the firmware");
-  if (auto r = ctx.ota->store().add_firmware(rec); !r) {
-    ctx.ota->files().remove(rec.id);
+  // The bytes for the other nodes of a cluster (in the store) before the row that lists it.
+  auto r = ctx.ota->share_firmware(rec.id);
+  if (r)
+    r = ctx.ota->store().add_firmware(rec);
+  if (!r) {
+    ctx.ota->forget_firmware(rec.id);
     co_return co_await refuse(http::status::internal_server_error, "store: " + r.error().message());
   }
   spdlog::info("ota: firmware {} of {} ({} {}, {} bytes) stored", rec.id, pk, rec.module,
@@ -228,24 +233,32 @@ asio::awaitable<bool> download(context& ctx, beast::tcp_stream& stream,
     break;
   }
   std::string sha256, file;
+  std::uint64_t recorded_size = 0;
   if (config) {
     auto c = ctx.ota->config()->find(pk, id);
     if (!c)
       co_return co_await refuse(http::status::not_found, "configuration " + id + " not found");
     sha256 = c->sha256;
-    file = ctx.ota->config()->path_of(id).string();
+    const auto path = ctx.ota->config()->file_of(pk, id); // from the store (a cluster) if need be
+    file = path ? path->string() : std::string();
   } else {
     auto fw = ctx.ota->store().firmware(pk, id);
     if (!fw)
       co_return co_await refuse(http::status::not_found, "firmware " + id + " not found");
     sha256 = fw->sha256;
     file = ctx.ota->files().path_of(id).string();
+    recorded_size = fw->size;
   }
   fd_guard f{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   struct stat st {};
-  if (f.fd < 0 || ::fstat(f.fd, &st) != 0)
+  // A firmware uploaded to another node of a cluster: its bytes come from the store.
+  platform::chunk_cache stored;
+  const bool from_store =
+      f.fd < 0 && !config && ctx.ota->options().shared_files &&
+      ctx.ota->stored_bytes(id, 0, recorded_size > 0 ? 1 : 0, stored).has_value();
+  if (!from_store && (f.fd < 0 || ::fstat(f.fd, &st) != 0))
     co_return co_await refuse(http::status::not_found, "file " + id + " not found");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto size = from_store ? recorded_size : static_cast<std::uint64_t>(st.st_size);
   http::response<http::buffer_body> res{http::status::ok, version};
   res.set(http::field::content_type, "application/octet-stream");
   res.set(http::field::accept_ranges, "bytes");
@@ -292,7 +305,13 @@ asio::awaitable<bool> download(context& ctx, beast::tcp_stream& stream,
   std::uint64_t offset = first, left = count;
   while (left > 0) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buf->size()));
-    const ssize_t got = ::pread(f.fd, buf->data(), want, static_cast<off_t>(offset));
+    ssize_t got = -1;
+    if (!from_store) {
+      got = ::pread(f.fd, buf->data(), want, static_cast<off_t>(offset));
+    } else if (auto bytes = ctx.ota->stored_bytes(id, offset, want, stored)) {
+      std::copy(bytes->begin(), bytes->end(), buf->begin());
+      got = static_cast<ssize_t>(bytes->size());
+    }
     if (got <= 0) {
       spdlog::error("ota download: read of firmware {} failed", id);
       co_return false; // the length promised cannot be kept: close

@@ -121,7 +121,8 @@ private:
 std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
                                             platform::directory& dir,
                                             platform::services* const& svc,
-                                            platform::thing_service* const& things) {
+                                            platform::thing_service* const& things,
+                                            platform::config_service* const& configs) {
   if (c.cluster.nats.empty())
     return nullptr;
   const auto name = node_name(c);
@@ -138,11 +139,16 @@ std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
   o.name = name;
   o.replicas = static_cast<int>(c.cluster.replicas);
   o.load = [&b, &dir] { return cluster::node_load{open_connections(b), dir.online_count()}; };
-  o.on_registry = [&dir, &svc, &things](const cluster::registry_change& ch) {
+  o.on_registry = [&dir, &svc, &things, &configs](const cluster::registry_change& ch) {
     try {
       if (ch.kind == "model") {
         if (things != nullptr)
           things->forget_model(ch.a);
+        return;
+      }
+      if (ch.kind == "config") { // a remote configuration added or deleted: ch.a its product
+        if (configs != nullptr)
+          configs->reload(ch.a);
         return;
       }
       const bool may_log_in = dir.refresh(ch.kind, ch.a, ch.b);
@@ -333,7 +339,8 @@ int serve(const config& c) {
   policy->attach(b);
   platform::services* services_ptr = nullptr; // for the cluster link, set below
   platform::thing_service* things_ptr = nullptr;
-  auto link = make_cluster(c, b, dir, services_ptr, things_ptr);
+  platform::config_service* configs_ptr = nullptr;
+  auto link = make_cluster(c, b, dir, services_ptr, things_ptr, configs_ptr);
   // A dead node's devices and wills (docs/cluster.md): the links this node holds, recorded.
   std::unique_ptr<cluster::failover> failover;
   if (link) {
@@ -394,11 +401,27 @@ int serve(const config& c) {
   oo.max_firmware = c.limits.max_firmware;
   if (link)
     oo.nodes_up = [l = link.get()] { return l->nodes_up_known(); };
-  platform::ota_service ota(services, *ota_db, thing_db, things, firmware,
-                            platform::download_signer::load_or_create(c.data_dir), oo);
-  // Remote configuration files beside the firmware (data/config/), answered by the OTA service.
+  auto signer = platform::download_signer::load_or_create(c.data_dir);
+  if (c.store.backend == "postgres") {
+    // Every node of a cluster serves every firmware and checks every node's download links:
+    // the bytes and the links' secret are in the store (the first node's secret for all).
+    oo.shared_files = true;
+    auto shared = ota_db->shared_secret("download_links", signer.secret());
+    if (!shared)
+      throw std::runtime_error("store: the download links' secret: " + shared.error().message());
+    signer = platform::download_signer(std::move(*shared));
+  }
+  platform::ota_service ota(services, *ota_db, thing_db, things, firmware, signer, oo);
+  // Remote configuration files beside the firmware (data/config/), answered by the OTA service;
+  // with PostgreSQL, in the store (every node of a cluster has them all).
   platform::config_service configs(services, std::filesystem::path(c.data_dir) / "config",
-                                   ota.signer());
+                                   ota.signer(), {},
+                                   c.store.backend == "postgres" ? ota_db.get() : nullptr);
+  if (link)
+    configs.set_observer([l = link.get()](std::string_view pk) {
+      l->announce({"config", std::string(pk), ""});
+    });
+  configs_ptr = &configs;
   ota.set_config(&configs);
   b.attach_consumer(ota);
 

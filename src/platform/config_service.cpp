@@ -140,9 +140,22 @@ std::string_view to_string(push_device_state s) noexcept {
   return "waiting";
 }
 
+namespace {
+
+config_record from_store(store::stored_config c) {
+  return {.id = std::move(c.id),
+          .product_key = std::move(c.product_key),
+          .size = c.size,
+          .md5 = std::move(c.md5),
+          .sha256 = std::move(c.sha256),
+          .created_ms = c.created_ms};
+}
+
+} // namespace
+
 config_service::config_service(services& s, fs::path dir, const download_signer& signer,
-                               config_options o)
-    : services_(s), dir_(std::move(dir)), signer_(signer), opts_(o) {
+                               config_options o, store::ota_store* shared)
+    : services_(s), dir_(std::move(dir)), signer_(signer), opts_(o), shared_(shared) {
   // The temporary files and the directory as firmware_files makes them.
   firmware_files made(dir_);
   std::error_code ec;
@@ -162,11 +175,45 @@ config_service::config_service(services& s, fs::path dir, const download_signer&
   }
   if (ec)
     throw std::runtime_error("cannot read " + dir_.string() + ": " + ec.message());
+  if (shared_ != nullptr)
+    share_index();
   for (auto& [pk, v] : by_product_)
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
       return a.created_ms != b.created_ms ? a.created_ms < b.created_ms : a.id < b.id;
     });
   restore_pushes();
+}
+
+void config_service::share_index() {
+  auto all = shared_->configs(std::nullopt);
+  if (!all)
+    throw std::runtime_error("config: store: " + all.error().message());
+  // What this node kept before it had a shared store (its index entries on disk) goes there
+  // once; the store's index is the one from then on.
+  for (const auto& [pk, v] : by_product_)
+    for (const auto& c : v) {
+      if (std::any_of(all->begin(), all->end(), [&](const auto& a) { return a.id == c.id; }))
+        continue;
+      std::ifstream in(path_of(c.id), std::ios::binary);
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      if (auto r = shared_->add_config({c.id, c.product_key, c.size, c.md5, c.sha256, c.created_ms},
+                                       bytes.str());
+          !r) { // its product gone, say
+        spdlog::warn("config: {} of {} not moved to the store ({}): left out", c.id, c.product_key,
+                     r.error().message());
+        continue;
+      }
+      all->push_back({c.id, c.product_key, c.size, c.md5, c.sha256, c.created_ms});
+      std::error_code ignored;
+      fs::remove(dir_ / (c.id + ".json"), ignored);
+      spdlog::info("config: {} of {} moved to the store", c.id, c.product_key);
+    }
+  by_product_.clear();
+  for (auto& c : *all) {
+    auto rec = from_store(std::move(c));
+    by_product_[rec.product_key].push_back(std::move(rec));
+  }
 }
 
 fs::path config_service::journal_of(std::string_view id) const {
@@ -278,7 +325,15 @@ config_service::added config_service::add(std::string_view pk, std::string_view 
   rec.md5 = up->md5();
   rec.sha256 = up->sha256();
   rec.created_ms = unix_ms();
-  if (!write_file(dir_ / (rec.id + ".json"), json::serialize(meta_of(rec)))) {
+  // One node: its index entry beside the file. A cluster: the store has both, for every node.
+  const bool indexed =
+      shared_ != nullptr
+          ? shared_
+                ->add_config(
+                    {rec.id, rec.product_key, rec.size, rec.md5, rec.sha256, rec.created_ms}, body)
+                .has_value()
+          : write_file(dir_ / (rec.id + ".json"), json::serialize(meta_of(rec)));
+  if (!indexed) {
     std::error_code ec;
     fs::remove(path_of(rec.id), ec);
     return fail(500, "cannot store the configuration");
@@ -287,6 +342,8 @@ config_service::added config_service::add(std::string_view pk, std::string_view 
     std::lock_guard lock(mu_);
     by_product_[rec.product_key].push_back(rec);
   }
+  if (observer_)
+    observer_(pk);
   spdlog::info("config: {} of {} ({} bytes) stored", rec.id, pk, rec.size);
   out.rec = std::move(rec);
   return out;
@@ -310,6 +367,12 @@ std::optional<config_record> config_service::find(std::string_view pk, std::stri
 }
 
 bool config_service::remove(std::string_view pk, std::string_view id) {
+  if (shared_ != nullptr && find(pk, id)) {
+    if (auto r = shared_->delete_config(pk, id); !r && r.error() != store::errc::not_found) {
+      spdlog::error("config: store: {} of {} not deleted: {}", id, pk, r.error().message());
+      return false;
+    }
+  }
   {
     std::lock_guard lock(mu_);
     auto it = by_product_.find(pk);
@@ -330,7 +393,65 @@ bool config_service::remove(std::string_view pk, std::string_view id) {
   fs::remove(dir_ / (std::string(id) + ".json"), ec);
   fs::remove(path_of(id), ec);
   spdlog::info("config: {} of {} deleted", id, pk);
+  if (observer_)
+    observer_(pk);
   return true;
+}
+
+std::optional<fs::path> config_service::file_of(std::string_view pk, std::string_view id) const {
+  const auto rec = find(pk, id);
+  if (!rec)
+    return std::nullopt;
+  auto path = path_of(id);
+  std::error_code ec;
+  if (fs::exists(path, ec) || shared_ == nullptr)
+    return fs::exists(path, ec) ? std::optional(path) : std::nullopt;
+  auto bytes = shared_->config_bytes(id);
+  if (!bytes)
+    return std::nullopt;
+  try {
+    firmware_upload up(dir_);
+    if (!up.write(bytes->data(), bytes->size()) || !up.finish() || up.sha256() != rec->sha256 ||
+        !up.commit(path))
+      return std::nullopt;
+  } catch (const std::exception& e) {
+    spdlog::error("config: {}", e.what());
+    return std::nullopt;
+  }
+  return path;
+}
+
+void config_service::reload(std::string_view pk) {
+  if (shared_ == nullptr)
+    return;
+  auto now = shared_->configs(pk);
+  if (!now) {
+    spdlog::warn("config: store: the configurations of {} not read again: {}", pk,
+                 now.error().message());
+    return;
+  }
+  std::vector<config_record> fresh;
+  for (auto& c : *now)
+    fresh.push_back(from_store(std::move(c)));
+  std::vector<std::string> gone;
+  {
+    std::lock_guard lock(mu_);
+    auto& v = by_product_[std::string(pk)];
+    for (const auto& old : v)
+      if (std::none_of(fresh.begin(), fresh.end(),
+                       [&](const config_record& r) { return r.id == old.id; })) {
+        gone.push_back(old.id);
+        pushes_.erase(old.id);
+      }
+    v = std::move(fresh);
+    if (v.empty())
+      by_product_.erase(std::string(pk));
+  }
+  for (const auto& id : gone) { // this node's copies
+    std::error_code ec;
+    fs::remove(journal_of(id), ec);
+    fs::remove(path_of(id), ec);
+  }
 }
 
 std::optional<config_record> config_service::newest(std::string_view pk) const {

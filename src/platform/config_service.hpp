@@ -9,6 +9,11 @@
 // journal (push_journal.hpp: data/config/<configId>.push), read back at start: a restart resumes
 // a push where it was, and a device recorded as sent is not sent it again.
 //
+// In a cluster (`shared`: the PostgreSQL store) the index and the files are in the store, one
+// for all the nodes: the index is read from it at start and again, for a product, when another
+// node says it changed (reload()); a node without a file writes it from the store when a
+// device downloads it (file_of()). A push stays with the node it was started on.
+//
 // Threads: every member from any thread (one mutex); tick() from the OTA thread, which calls it
 // each tick. Messages are published outside the lock.
 #pragma once
@@ -16,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +33,7 @@
 
 #include "platform/ota_token.hpp"
 #include "platform/push_journal.hpp"
+#include "store/ota_store.hpp"
 
 namespace thingport::platform {
 
@@ -74,7 +81,7 @@ public:
   // Creates `dir` (0700), removes leftover temporary files and reads the index. Throws
   // std::runtime_error.
   config_service(services& s, std::filesystem::path dir, const download_signer& signer,
-                 config_options o = {});
+                 config_options o = {}, store::ota_store* shared = nullptr);
   config_service(const config_service&) = delete;
   config_service& operator=(const config_service&) = delete;
 
@@ -89,8 +96,16 @@ public:
   std::vector<config_record> list(std::string_view pk) const; // oldest first
   std::optional<config_record> find(std::string_view pk, std::string_view id) const;
   std::filesystem::path path_of(std::string_view id) const;
+  // The file of configuration `id` of pk, written from the store first when this node has
+  // none (shared); nullopt when there is no such configuration or file.
+  std::optional<std::filesystem::path> file_of(std::string_view pk, std::string_view id) const;
   // Forgets configuration `id` of pk, its push and its files; false when there is none.
   bool remove(std::string_view pk, std::string_view id);
+  // Shared: told the product whose configurations this node added or removed (for the others);
+  // before any is.
+  void set_observer(std::function<void(std::string_view pk)> f) { observer_ = std::move(f); }
+  // Shared: reads pk's configurations from the store again (another node changed them).
+  void reload(std::string_view pk);
   const config_options& options() const noexcept { return opts_; }
 
   struct push_started {
@@ -131,6 +146,8 @@ private:
                     std::shared_ptr<push_journal>& journal, std::string& line);
   // The pushes recorded in the directory (constructor).
   void restore_pushes();
+  // Shared (constructor): the index from the store, this node's older entries moved there.
+  void share_index();
   // The signed link (an HMAC): built outside mu_, from a copy of url_base_ taken under it.
   std::string link_of(std::string_view base, const config_record& c, std::string_view pk,
                       std::string_view dn) const;
@@ -140,6 +157,8 @@ private:
   std::filesystem::path dir_;
   const download_signer& signer_;
   config_options opts_;
+  store::ota_store* shared_;
+  std::function<void(std::string_view)> observer_;
 
   mutable std::mutex mu_;
   std::string url_base_{"http://127.0.0.1:8080"};

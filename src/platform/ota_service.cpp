@@ -1,5 +1,8 @@
 #include "platform/ota_service.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -85,6 +88,9 @@ ota_service::~ota_service() {
 }
 
 void ota_service::start() {
+  if (opts_.shared_files) // what uploads cut short a day ago or more left
+    if (auto n = db_.delete_orphan_chunks(store::now() - std::chrono::hours(24)); n && *n > 0)
+      spdlog::info("ota: {} stored firmware chunks of no firmware removed", *n);
   if (!thread_.joinable())
     thread_ = std::thread([this] { run(); });
 }
@@ -97,6 +103,70 @@ void ota_service::stop() {
   cv_.notify_all();
   if (thread_.joinable())
     thread_.join();
+}
+
+store::result<void> ota_service::share_firmware(std::string_view id) {
+  if (!opts_.shared_files)
+    return {};
+  const int fd = ::open(files_.path_of(id).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return make_error_code(store::errc::storage_failure);
+  std::string buf(store::ota_store::chunk_size, '\0');
+  store::result<void> out;
+  for (std::uint32_t n = 0; out; ++n) {
+    std::size_t got = 0;
+    while (got < buf.size()) {
+      const auto r = ::pread(fd, buf.data() + got, buf.size() - got,
+                             static_cast<off_t>(std::uint64_t{n} * buf.size() + got));
+      if (r < 0) {
+        out = make_error_code(store::errc::storage_failure);
+        break;
+      }
+      if (r == 0)
+        break;
+      got += static_cast<std::size_t>(r);
+    }
+    if (!out || (got == 0 && n > 0))
+      break;
+    out = db_.put_chunk(id, n, std::string_view(buf.data(), got), store::now());
+    if (got < buf.size())
+      break;
+  }
+  ::close(fd);
+  return out;
+}
+
+void ota_service::forget_firmware(std::string_view id) {
+  files_.remove(id);
+  if (opts_.shared_files)
+    if (auto r = db_.delete_chunks(id); !r)
+      spdlog::warn("ota: the stored bytes of firmware {} were not removed: {}", id,
+                   r.error().message());
+}
+
+std::optional<std::string> ota_service::stored_bytes(std::string_view id, std::uint64_t offset,
+                                                     std::size_t n, chunk_cache& cache) const {
+  if (!opts_.shared_files)
+    return std::nullopt;
+  constexpr auto size = store::ota_store::chunk_size;
+  std::string out;
+  out.reserve(n);
+  while (out.size() < n) {
+    const std::uint64_t at = offset + out.size();
+    const auto k = static_cast<std::uint32_t>(at / size);
+    if (cache.firmware_id != id || cache.n != k || cache.data.empty()) {
+      auto c = db_.chunk(id, k);
+      if (!c)
+        return std::nullopt;
+      cache = {std::string(id), k, std::move(*c)};
+    }
+    const auto within = static_cast<std::size_t>(at - std::uint64_t{k} * size);
+    if (within >= cache.data.size())
+      return std::nullopt; // past the end
+    const auto take = std::min(n - out.size(), cache.data.size() - within);
+    out.append(cache.data, within, take);
+  }
+  return out;
 }
 
 std::uint64_t ota_service::sent() const noexcept {

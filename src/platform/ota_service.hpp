@@ -61,6 +61,17 @@ struct ota_options {
   // each job's rate (each sends rate / nodes), so that the cluster keeps it; 0 while that is not
   // known (just started, NATS unreachable): nothing is sent then. Null: one node.
   std::function<std::size_t()> nodes_up{};
+  // A cluster's store (PostgreSQL): each firmware's bytes are kept in the store too, and a node
+  // without the file (it was uploaded to another node) serves it from there.
+  bool shared_files = false;
+};
+
+// The store chunk a firmware read last used (ota_store::chunk_size bytes): a download reads a
+// chunk once, not once a block.
+struct chunk_cache {
+  std::string firmware_id{};
+  std::uint32_t n = 0;
+  std::string data{};
 };
 
 struct job_spec {
@@ -113,6 +124,16 @@ public:
       c->set_url_base(opts_.url_base);
   }
   config_service* config() noexcept { return config_; }
+
+  // The bytes of an uploaded firmware (its file committed here) into the store, when the files
+  // are shared (else nothing). On an error the caller forgets the firmware.
+  store::result<void> share_firmware(std::string_view id);
+  // Removes the firmware's file here and (shared) its bytes in the store.
+  void forget_firmware(std::string_view id);
+  // [offset, offset + n) of a firmware this node has no file of, from the store (shared files
+  // only); nullopt when the store does not have them all.
+  std::optional<std::string> stored_bytes(std::string_view id, std::uint64_t offset, std::size_t n,
+                                          chunk_cache& cache) const;
 
   job_created create_job(std::string_view pk, const job_spec& spec);
   // Cancels a running job; false when it was not running. Throws nothing; store errors false.
@@ -191,6 +212,7 @@ private:
   std::chrono::steady_clock::time_point next_refresh_{};
   std::atomic<std::uint64_t> sent_{0};
   std::map<std::string, stream> streams_; // "pk/dn"
+  chunk_cache block_chunk_;               // the store chunk the last block came from
   std::atomic<std::uint64_t> blocks_{0}, block_bytes_{0}, blocks_dropped_{0}, download_bytes_{0};
   std::atomic<std::size_t> jobs_running_{0};
 };

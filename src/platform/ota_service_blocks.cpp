@@ -105,6 +105,8 @@ void ota_service::serve_block(const item& it) {
     return answer(block_error(req->id_json, 400, "offset: past the end of the file"));
   const auto n = static_cast<std::size_t>(std::min(req->size, s.size - req->offset));
   auto block = read_block(files_.path_of(s.firmware_id), req->offset, n);
+  if (!block) // uploaded to another node of the cluster: from the store
+    block = stored_bytes(s.firmware_id, req->offset, n, block_chunk_);
   if (!block)
     return answer(block_error(req->id_json, 500, "cannot read the firmware file"));
   blocks_.fetch_add(1, std::memory_order_relaxed);

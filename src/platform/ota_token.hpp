@@ -22,6 +22,8 @@ public:
   // Reads data_dir/ota.secret, creating it (32 random bytes, hex) when absent. Throws
   // std::runtime_error.
   static download_signer load_or_create(const std::filesystem::path& data_dir);
+  // The secret (a cluster's nodes agree on one through the store: serve.cpp).
+  const std::string& secret() const noexcept { return secret_; }
 
   std::string sign(std::string_view firmware_id, std::string_view pk, std::string_view dn,
                    std::int64_t expires) const;

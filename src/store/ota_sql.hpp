@@ -84,6 +84,24 @@ inline constexpr const char* pg_protocol =
 inline constexpr const char* sqlite_start = "ALTER TABLE ota_job ADD COLUMN start_ms INTEGER;";
 inline constexpr const char* pg_start = "ALTER TABLE ota_job ADD COLUMN start_ms BIGINT;";
 
+// PostgreSQL schema version 5 (a cluster's store; SQLite has no such step): the bytes of each
+// firmware in chunks, so that every node serves every firmware whichever node it was uploaded
+// to, the secret that signs the download links, one for all the nodes, and the remote
+// configuration files (small: a row each). Chunks are written
+// before their firmware's row; those of an upload cut short (no row) go after a day.
+inline constexpr const char* pg_shared_files = R"sql(
+CREATE TABLE ota_firmware_chunk (
+  firmware_id TEXT NOT NULL, n INTEGER NOT NULL, data BYTEA NOT NULL, created_ms BIGINT NOT NULL,
+  PRIMARY KEY (firmware_id, n));
+CREATE TABLE ota_secret (name TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE config_file (
+  config_id TEXT NOT NULL PRIMARY KEY,
+  product_key TEXT NOT NULL REFERENCES product (product_key) ON DELETE CASCADE,
+  size BIGINT NOT NULL, md5 TEXT NOT NULL, sha256 TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  data BYTEA NOT NULL);
+CREATE INDEX config_file_by_product ON config_file (product_key, created_ms);
+)sql";
+
 // ---- firmware -------------------------------------------------------------------------------
 #define TP_FW_COLUMNS                                                                              \
   "firmware_id, product_key, version, module, size, md5, sha256, src_versions, created_ms"
@@ -98,6 +116,31 @@ inline constexpr const char* firmware_in_use =
     "SELECT count(*) FROM ota_job WHERE firmware_id = ?1 AND state = 'running'";
 inline constexpr const char* delete_firmware =
     "DELETE FROM ota_firmware WHERE product_key = ?1 AND firmware_id = ?2";
+
+inline constexpr const char* insert_chunk =
+    "INSERT INTO ota_firmware_chunk (firmware_id, n, data, created_ms) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (firmware_id, n) DO UPDATE SET data = excluded.data";
+inline constexpr const char* chunk =
+    "SELECT data FROM ota_firmware_chunk WHERE firmware_id = ?1 AND n = ?2";
+inline constexpr const char* delete_chunks =
+    "DELETE FROM ota_firmware_chunk WHERE firmware_id = ?1";
+inline constexpr const char* delete_orphan_chunks =
+    "DELETE FROM ota_firmware_chunk c WHERE c.created_ms < ?1 AND NOT EXISTS "
+    "(SELECT 1 FROM ota_firmware f WHERE f.firmware_id = c.firmware_id)";
+inline constexpr const char* propose_secret =
+    "INSERT INTO ota_secret (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING";
+inline constexpr const char* secret = "SELECT value FROM ota_secret WHERE name = ?1";
+#define TP_CONFIG_COLUMNS "config_id, product_key, size, md5, sha256, created_ms"
+inline constexpr const char* insert_config =
+    "INSERT INTO config_file (" TP_CONFIG_COLUMNS ", data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+inline constexpr const char* configs_of =
+    "SELECT " TP_CONFIG_COLUMNS " FROM config_file WHERE product_key = ?1 "
+    "ORDER BY created_ms, config_id";
+inline constexpr const char* all_configs =
+    "SELECT " TP_CONFIG_COLUMNS " FROM config_file ORDER BY product_key, created_ms, config_id";
+inline constexpr const char* config_bytes = "SELECT data FROM config_file WHERE config_id = ?1";
+inline constexpr const char* delete_config =
+    "DELETE FROM config_file WHERE product_key = ?1 AND config_id = ?2";
 
 // ---- jobs -----------------------------------------------------------------------------------
 #define TP_JOB_COLUMNS                                                                             \

@@ -142,6 +142,88 @@ result<bool> ota_store::delete_firmware(std::string_view pk, std::string_view id
   return true;
 }
 
+// ---- the firmware bytes and the link secret -------------------------------------------------
+
+result<void> ota_store::put_chunk(std::string_view firmware_id, std::uint32_t n,
+                                  std::string_view bytes, timestamp now) {
+  std::lock_guard lock(mu_);
+  if (auto ec = run(*db_, oq::insert_chunk, [&](statement& s) {
+        s.bind(1, firmware_id).bind(2, std::int64_t{n}).bind_blob(3, bytes).bind(4, now);
+      }))
+    return ec;
+  return {};
+}
+
+result<std::string> ota_store::chunk(std::string_view firmware_id, std::uint32_t n) const {
+  std::lock_guard lock(mu_);
+  return one_row<std::string>(
+      *db_, oq::chunk, [&](statement& s) { s.bind(1, firmware_id).bind(2, std::int64_t{n}); },
+      [](const statement& s) { return s.blob(0); });
+}
+
+result<void> ota_store::delete_chunks(std::string_view firmware_id) {
+  std::lock_guard lock(mu_);
+  if (auto ec = run(*db_, oq::delete_chunks, [&](statement& s) { s.bind(1, firmware_id); }))
+    return ec;
+  return {};
+}
+
+result<std::uint64_t> ota_store::delete_orphan_chunks(timestamp before) {
+  std::lock_guard lock(mu_);
+  if (auto ec = run(*db_, oq::delete_orphan_chunks, [&](statement& s) { s.bind(1, before); }))
+    return ec;
+  return static_cast<std::uint64_t>(db_->changes());
+}
+
+result<std::string> ota_store::shared_secret(std::string_view name, std::string_view proposed) {
+  std::lock_guard lock(mu_);
+  if (auto ec =
+          run(*db_, oq::propose_secret, [&](statement& s) { s.bind(1, name).bind(2, proposed); }))
+    return ec;
+  return one_row<std::string>(
+      *db_, oq::secret, [&](statement& s) { s.bind(1, name); },
+      [](const statement& s) { return s.text(0); });
+}
+
+result<void> ota_store::add_config(const stored_config& c, std::string_view bytes) {
+  std::lock_guard lock(mu_);
+  if (auto ec = run(*db_, oq::insert_config, [&](statement& s) {
+        s.bind(1, c.id).bind(2, c.product_key).bind(3, static_cast<std::int64_t>(c.size));
+        s.bind(4, c.md5).bind(5, c.sha256).bind(6, c.created_ms).bind_blob(7, bytes);
+      }))
+    return ec;
+  return {};
+}
+
+result<std::vector<stored_config>> ota_store::configs(std::optional<std::string_view> pk) const {
+  std::lock_guard lock(mu_);
+  const auto read = [](const statement& s) {
+    return stored_config{.id = s.text(0),
+                         .product_key = s.text(1),
+                         .size = static_cast<std::uint64_t>(s.int64(2)),
+                         .md5 = s.text(3),
+                         .sha256 = s.text(4),
+                         .created_ms = s.int64(5)};
+  };
+  if (pk)
+    return rows<stored_config>(
+        *db_, oq::configs_of, [&](statement& s) { s.bind(1, *pk); }, read);
+  return rows<stored_config>(
+      *db_, oq::all_configs, [](statement&) {}, read);
+}
+
+result<std::string> ota_store::config_bytes(std::string_view id) const {
+  std::lock_guard lock(mu_);
+  return one_row<std::string>(
+      *db_, oq::config_bytes, [&](statement& s) { s.bind(1, id); },
+      [](const statement& s) { return s.blob(0); });
+}
+
+result<void> ota_store::delete_config(std::string_view pk, std::string_view id) {
+  std::lock_guard lock(mu_);
+  return change_one(*db_, oq::delete_config, [&](statement& s) { s.bind(1, pk).bind(2, id); });
+}
+
 // ---- jobs -----------------------------------------------------------------------------------
 
 result<void> ota_store::create_job(const ota_job_record& j, std::span<const std::string> devices,

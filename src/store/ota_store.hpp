@@ -44,6 +44,16 @@ struct firmware_record {
   friend bool operator==(const firmware_record&, const firmware_record&) = default;
 };
 
+// A remote configuration file's entry (platform/config_service.hpp), as a cluster's store
+// keeps it with its bytes.
+struct stored_config {
+  std::string id{};
+  std::string product_key{};
+  std::uint64_t size = 0;
+  std::string md5{}, sha256{}; // lower hex
+  std::int64_t created_ms = 0;
+};
+
 enum class ota_device_state : std::uint8_t { waiting, in_progress, succeeded, failed, canceled };
 enum class ota_job_state : std::uint8_t { running, done, canceled };
 
@@ -103,6 +113,26 @@ public:
   result<std::vector<firmware_record>> firmwares(std::string_view pk) const; // newest first
   // false (nothing removed) while a running job uses it; not_found when there is none.
   result<bool> delete_firmware(std::string_view pk, std::string_view id);
+
+  // ---- the firmware bytes and the link secret, for every node (PostgreSQL only) ------------
+  // A cluster's nodes each serve every firmware: the bytes are in the store too, in chunks of
+  // `chunk_size` (the last one shorter), written before the firmware's row.
+  static constexpr std::size_t chunk_size = 1 << 20;
+  result<void> put_chunk(std::string_view firmware_id, std::uint32_t n, std::string_view bytes,
+                         timestamp now);
+  result<std::string> chunk(std::string_view firmware_id, std::uint32_t n) const; // not_found
+  result<void> delete_chunks(std::string_view firmware_id);
+  // Chunks written before `before` whose firmware has no row (an upload cut short, a firmware
+  // deleted with its product): removed; how many.
+  result<std::uint64_t> delete_orphan_chunks(timestamp before);
+  // The secret stored under `name`; `proposed` is stored first when there is none (the first
+  // node to ask sets it for all).
+  result<std::string> shared_secret(std::string_view name, std::string_view proposed);
+  // Remote configuration files: oldest first (of a product, or all).
+  result<void> add_config(const stored_config& c, std::string_view bytes);
+  result<std::vector<stored_config>> configs(std::optional<std::string_view> pk) const;
+  result<std::string> config_bytes(std::string_view id) const;          // not_found
+  result<void> delete_config(std::string_view pk, std::string_view id); // not_found
 
   // ---- jobs --------------------------------------------------------------------------------
   // The job and a waiting row per device, in one transaction.

@@ -130,9 +130,13 @@ CREATE TABLE thing_firmware (
 CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);
 )sql";
 
-// Version 2: OTA firmware and upgrade jobs (ota_sql.hpp). Version 3: a job's download protocol.
-constexpr sql::migration migrations[] = {
-    {1, schema_v1}, {2, ota_sql::pg_schema}, {3, ota_sql::pg_protocol}, {4, ota_sql::pg_start}};
+// Version 2: OTA firmware and upgrade jobs (ota_sql.hpp). Version 3: a job's download protocol;
+// 4: its start time; 5: the firmware bytes and the link secret, for every node.
+constexpr sql::migration migrations[] = {{1, schema_v1},
+                                         {2, ota_sql::pg_schema},
+                                         {3, ota_sql::pg_protocol},
+                                         {4, ota_sql::pg_start},
+                                         {5, ota_sql::pg_shared_files}};
 static_assert(std::size(migrations) == pg_schema_version);
 
 // Migrates the database `db` is on; the version found before.

@@ -19,7 +19,7 @@
 namespace thingport::store {
 
 // The PostgreSQL schema version this build writes and understands.
-inline constexpr int pg_schema_version = 4;
+inline constexpr int pg_schema_version = 5;
 
 // Connects, creates or migrates the schema to pg_schema_version and returns the version found
 // before (0: an empty database). Throws open_error when the server cannot be reached, the

@@ -8,6 +8,8 @@ PostgreSQL too with THINGPORT_TEST_STORE=postgres (scripts/test.sh)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -97,12 +99,41 @@ def test_a_newer_schema_is_refused_at_start(tmp_path, pg):
     url = pg.create_database()
     r = subprocess.run([harness.THINGPORT_BIN, "store", "migrate", "--url", url],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0 and "schema version 4 (was 0)" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "schema version 5 (was 0)" in r.stdout, r.stdout + r.stderr
     pg.psql(url, "UPDATE thingport_schema SET version = version + 1")
     b = pg_broker(tmp_path, url)
     r = subprocess.run(b.command, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert "newer than this build" in r.stderr, r.stderr
+
+
+def test_configurations_a_node_kept_on_disk_move_to_the_store(tmp_path, pg):
+    """Before the store kept remote configurations, a node kept them in data/config/ (a .bin and
+    its .json index entry): at its next start they move to the store, which answers from then."""
+    url = pg.create_database()
+    b = pg_broker(tmp_path, url)
+    b.start()
+    try:
+        pk = Api(b).product("kept on disk")["productKey"]
+    finally:
+        b.stop_and_check()
+    data = b'{"interval": 60}'
+    cid = "0123456789abcdef0123456789abcdef"
+    config_dir = b.workdir / "data" / "config"
+    (config_dir / f"{cid}.bin").write_bytes(data)
+    (config_dir / f"{cid}.json").write_text(json.dumps({
+        "configId": cid, "productKey": pk, "size": len(data),
+        "md5": hashlib.md5(data).hexdigest(), "sha256": hashlib.sha256(data).hexdigest(),
+        "createdAt": 1700000000000}))
+    b.start()
+    try:
+        listed = Api(b).ok("GET", f"/api/v1/products/{pk}/configs")["configs"]
+        assert [c["configId"] for c in listed] == [cid]
+        assert pg.psql(url, "SELECT encode(data, 'escape') FROM config_file").strip() == \
+            data.decode()
+        assert not (config_dir / f"{cid}.json").exists()
+    finally:
+        b.stop_and_check()
 
 
 def test_store_copy_moves_a_sqlite_deployment_whole(tmp_path, pg):

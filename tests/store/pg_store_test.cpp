@@ -2,6 +2,7 @@
 // the test starts itself (pg_server.hpp: initdb + pg_ctl in a temp dir, a fresh database per
 // test), then what only a server can do wrong: schema versions, a server that goes away and
 // comes back, SQL in names.
+#include "store/ota_store.hpp"
 #include "store/pg_store.hpp"
 #include "store/sql_connection.hpp"
 
@@ -82,6 +83,41 @@ TEST(PgStore, MigratesAnEmptyDatabaseOnceAndRecordsTheVersion) {
   EXPECT_EQ(pg_migrate(options_for(url)), pg_schema_version);
   EXPECT_EQ(query(url, "SELECT version FROM thingport_schema WHERE component = 'thingport'"),
             std::to_string(pg_schema_version));
+}
+
+// A cluster's firmware bytes and link secret (docs/store-format.md "OTA").
+TEST(PgStore, FirmwareChunksKeepEveryByteAndOrphansGoAfterTheirTime) {
+  const std::string url = pg_server::shared().create_database();
+  pg_identity_store ids(options_for(url));
+  ASSERT_TRUE(ids.create_product({.name = "p", .product_key = "pk"}));
+  auto ota = open_pg_ota_store(options_for(url));
+  std::string bytes(3000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = static_cast<char>(i * 7); // NULs, 0xff, everything
+  const auto t0 = now();
+  ASSERT_TRUE(ota->put_chunk("kept", 0, bytes, t0));
+  ASSERT_TRUE(ota->put_chunk("kept", 1, "tail", t0));
+  ASSERT_TRUE(ota->put_chunk("cut", 0, "a cut upload", t0));
+  ASSERT_TRUE(ota->add_firmware({.id = "kept",
+                                 .product_key = "pk",
+                                 .version = "1",
+                                 .module = "default",
+                                 .size = 3004,
+                                 .created = t0}));
+  EXPECT_EQ(ota->chunk("kept", 0).value(), bytes);
+  EXPECT_EQ(ota->chunk("kept", 1).value(), "tail");
+  EXPECT_EQ(ota->chunk("kept", 2).error(), make_error_code(errc::not_found));
+  // Not yet their time: nothing goes; then the chunks of no firmware go, the others stay.
+  EXPECT_EQ(ota->delete_orphan_chunks(t0).value(), 0U);
+  EXPECT_EQ(ota->delete_orphan_chunks(t0 + std::chrono::milliseconds(1)).value(), 1U);
+  EXPECT_EQ(ota->chunk("cut", 0).error(), make_error_code(errc::not_found));
+  EXPECT_EQ(ota->chunk("kept", 1).value(), "tail");
+  ASSERT_TRUE(ota->delete_chunks("kept"));
+  EXPECT_EQ(query(url, "SELECT count(*) FROM ota_firmware_chunk"), "0");
+  // The first secret proposed is everyone's.
+  EXPECT_EQ(ota->shared_secret("download_links", "first").value(), "first");
+  EXPECT_EQ(open_pg_ota_store(options_for(url))->shared_secret("download_links", "second").value(),
+            "first");
 }
 
 TEST(PgStore, RefusesADatabaseWithANewerSchema) {
