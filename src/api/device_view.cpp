@@ -17,8 +17,7 @@ namespace {
 // nodes). One node alone trusts only its own links: after a kill -9 the store still says
 // online.
 bool online_elsewhere(const context& ctx, const store::device& d) {
-  return ctx.cluster != nullptr && d.last_online &&
-         (!d.last_offline || *d.last_online >= *d.last_offline);
+  return ctx.cluster != nullptr && store::login_is_newest(d);
 }
 
 store::device_status status_with(context& ctx, const store::device& d, bool connected) {

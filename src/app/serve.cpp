@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -149,6 +150,15 @@ std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
       if (ch.kind == "config") { // a remote configuration added or deleted: ch.a its product
         if (configs != nullptr)
           configs->reload(ch.a);
+        return;
+      }
+      if (ch.kind == "config-reply") { // a push_reply for a push of ours, maybe
+        std::uint64_t id = 0;
+        int code = 0;
+        std::istringstream in(ch.b); // "<message id> <code> <deviceName>"
+        std::string dn;
+        if (configs != nullptr && in >> id >> code >> dn)
+          configs->record_remote_reply(ch.a, dn, id, code);
         return;
       }
       const bool may_log_in = dir.refresh(ch.kind, ch.a, ch.b);
@@ -417,10 +427,23 @@ int serve(const config& c) {
   platform::config_service configs(services, std::filesystem::path(c.data_dir) / "config",
                                    ota.signer(), {},
                                    c.store.backend == "postgres" ? ota_db.get() : nullptr);
-  if (link)
+  if (link) {
     configs.set_observer([l = link.get()](std::string_view pk) {
       l->announce({"config", std::string(pk), ""});
     });
+    configs.set_cluster({.elsewhere =
+                             [&dir](std::string_view pk, std::string_view dn) {
+                               auto d = dir.store().get_device(pk, dn);
+                               return d && d->enabled && store::login_is_newest(*d);
+                             },
+                         .forward =
+                             [l = link.get()](std::string_view pk, std::string_view dn,
+                                              std::uint64_t id, int code) {
+                               l->announce({"config-reply", std::string(pk),
+                                            std::to_string(id) + " " + std::to_string(code) + " " +
+                                                std::string(dn)});
+                             }});
+  }
   configs_ptr = &configs;
   ota.set_config(&configs);
   b.attach_consumer(ota);

@@ -568,6 +568,13 @@ void config_service::tick() {
         auto& d = st.view.devices[st.next++];
         auto on = services_.devices().online(rec->product_key, d.device_name);
         d.at_ms = unix_ms();
+        // Linked to another node of a cluster: sent through the routing (a sub-device there
+        // counts as offline: its gateway's link is not known here).
+        if (!on && cluster_.elsewhere && cluster_.elsewhere(rec->product_key, d.device_name)) {
+          on.emplace();
+          on->since = std::chrono::time_point_cast<store::timestamp::duration>(
+              wall - std::chrono::seconds(1));
+        }
         // A sub-device online through its gateway is pushed to on its own topic, which the
         // gateway subscribes, through the gateway's link (like every other downlink to it).
         if (!on || wall - on->since < std::chrono::milliseconds(500)) {
@@ -653,16 +660,32 @@ void config_service::on_push_reply(std::string_view pk, std::string_view dn,
   std::string line;
   {
     std::lock_guard lock(mu_);
-    if (!record_reply(pk, dn, id, *code, journal, line))
+    if (!record_reply(pk, dn, id, *code, journal, line)) {
+      if (cluster_.forward && id != 0) // the push of another node, maybe
+        cluster_.forward(pk, dn, id, *code);
       return;
+    }
   }
   if (journal) // not synced: a crash may forget a reply, never a send
     (void)journal->append(line, false);
 }
 
+void config_service::record_remote_reply(std::string_view pk, std::string_view dn, std::uint64_t id,
+                                         int code) {
+  std::shared_ptr<push_journal> journal;
+  std::string line;
+  {
+    std::lock_guard lock(mu_);
+    if (!record_reply(pk, dn, id, code, journal, line, true))
+      return;
+  }
+  if (journal)
+    (void)journal->append(line, false);
+}
+
 bool config_service::record_reply(std::string_view pk, std::string_view dn, std::uint64_t id,
                                   int code, std::shared_ptr<push_journal>& journal,
-                                  std::string& line) {
+                                  std::string& line, bool exact) {
   auto it = by_product_.find(pk);
   if (it == by_product_.end())
     return false;
@@ -686,7 +709,7 @@ bool config_service::record_reply(std::string_view pk, std::string_view dn, std:
       best_push = &p->second;
       break;
     }
-    if (p->second.view.started_ms > best_at) {
+    if (!exact && p->second.view.started_ms > best_at) {
       best = &dev;
       best_push = &p->second;
       best_at = p->second.view.started_ms;

@@ -12,7 +12,8 @@
 // In a cluster (`shared`: the PostgreSQL store) the index and the files are in the store, one
 // for all the nodes: the index is read from it at start and again, for a product, when another
 // node says it changed (reload()); a node without a file writes it from the store when a
-// device downloads it (file_of()). A push stays with the node it was started on.
+// device downloads it (file_of()). A push runs on the node it was started on and reaches the
+// devices linked to the others through the routing; their replies come back (set_cluster()).
 //
 // Threads: every member from any thread (one mutex); tick() from the OTA thread, which calls it
 // each tick. Messages are published outside the lock.
@@ -106,6 +107,17 @@ public:
   void set_observer(std::function<void(std::string_view pk)> f) { observer_ = std::move(f); }
   // Shared: reads pk's configurations from the store again (another node changed them).
   void reload(std::string_view pk);
+  // A cluster: a push also goes to the product's devices linked to other nodes (`elsewhere`
+  // tells whether pk/dn is online on one: the store's status), through the routing; a
+  // push_reply this node has no push for is handed to `forward` for the other nodes, whose
+  // record_remote_reply() takes it. Before start.
+  struct cluster_hooks {
+    std::function<bool(std::string_view pk, std::string_view dn)> elsewhere;
+    std::function<void(std::string_view pk, std::string_view dn, std::uint64_t id, int code)>
+        forward;
+  };
+  void set_cluster(cluster_hooks h) { cluster_ = std::move(h); }
+  void record_remote_reply(std::string_view pk, std::string_view dn, std::uint64_t id, int code);
   const config_options& options() const noexcept { return opts_; }
 
   struct push_started {
@@ -142,8 +154,10 @@ private:
   std::filesystem::path journal_of(std::string_view id) const;
   // Under mu_: records dn's push_reply; the journal line to append (outside mu_). False: no
   // push sent dn a message.
+  // `exact`: only the push whose message to dn had this id (a reply another node forwarded:
+  // its message ids are this node's only when the push is).
   bool record_reply(std::string_view pk, std::string_view dn, std::uint64_t id, int code,
-                    std::shared_ptr<push_journal>& journal, std::string& line);
+                    std::shared_ptr<push_journal>& journal, std::string& line, bool exact = false);
   // The pushes recorded in the directory (constructor).
   void restore_pushes();
   // Shared (constructor): the index from the store, this node's older entries moved there.
@@ -159,6 +173,7 @@ private:
   config_options opts_;
   store::ota_store* shared_;
   std::function<void(std::string_view)> observer_;
+  cluster_hooks cluster_;
 
   mutable std::mutex mu_;
   std::string url_base_{"http://127.0.0.1:8080"};

@@ -14,6 +14,10 @@ device_status status_of(const device& d, bool connected) noexcept {
   return d.activated() ? device_status::offline : device_status::unactive;
 }
 
+bool login_is_newest(const device& d) noexcept {
+  return d.last_online && (!d.last_offline || *d.last_online >= *d.last_offline);
+}
+
 std::string_view to_string(node_type t) noexcept {
   switch (t) {
   case node_type::gateway:

@@ -141,6 +141,9 @@ struct new_application {
 // the store's.
 enum class device_status : std::uint8_t { online, offline, unactive, disable };
 device_status status_of(const device& d, bool connected) noexcept;
+// Its last accepted CONNECT is not older than its last close: linked somewhere (a cluster's
+// node that is not this one, when this one has no link of it).
+bool login_is_newest(const device& d) noexcept;
 std::string_view to_string(device_status s) noexcept; // "ONLINE", "OFFLINE", ...
 
 // Receives everything load_all() finds. Called on the caller's thread, in this order: every

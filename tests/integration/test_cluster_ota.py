@@ -165,9 +165,10 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
     with PgServer() as pg, two_nodes(tmp_path, pg=pg) as t:
         api, api_b = Api(t.a), Api(t.b)
         pk = api.product("cluster config")["productKey"]
-        d = api.device(pk)
+        d, on_a, off = sorted((api.device(pk) for _ in range(3)), key=lambda x: x["deviceName"])
         dn = d["deviceName"]
         c = linked(t, t.b, pk, d, [f"/sys/{pk}/{dn}/thing/config/#"])
+        c_a = linked(t, t.a, pk, on_a, [f"/sys/{pk}/{on_a['deviceName']}/thing/config/#"])
         data = b'{"interval": 5, "servers": ["a", "b"]}' * 50
         cfg = api.call("POST", f"/api/v1/products/{pk}/configs", raw=data,
                        headers={"Content-Type": "application/octet-stream"}).json
@@ -184,6 +185,23 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
         assert (config_dir / f"{cid}.bin").read_bytes() == data  # kept from the store
         assert [x["configId"] for x in api_b.ok("GET", f"/api/v1/products/{pk}/configs")
                 ["configs"]] == [cid]
+        # a push started on A reaches the device on B too, whose reply A records; the device
+        # linked nowhere is offline
+        push = f"/api/v1/products/{pk}/configs/{cid}/push"
+        assert api.ok("POST", push, {"ratePerMinute": 600}, 202)["devices"] == 3
+        for client, name, code in ((c, dn, 200), (c_a, on_a["deviceName"], 400)):
+            m = client.get_where(lambda m: m.topic.endswith("/thing/config/push"), timeout=10)
+            assert json.loads(m.payload)["params"]["configId"] == cid
+            client.publish(f"/sys/{pk}/{name}/thing/config/push_reply",
+                           json.dumps({"id": json.loads(m.payload)["id"], "code": code,
+                                       "data": {}}), qos=1)
+        view = poll_until(lambda: api.ok("GET", push), lambda v: v["state"] == "done" and
+                          v["counts"]["replied"] == 2, timeout=5)
+        assert view["counts"] == {"waiting": 0, "sent": 0, "offline": 1, "replied": 2}
+        assert view["replyCodes"] == {"200": 1, "400": 1}
+        assert {x["deviceName"]: x["state"] for x in view["devices"]}[off["deviceName"]] == \
+            "offline"
+
         # deleted through B: gone on A too
         api_b.ok("DELETE", f"/api/v1/products/{pk}/configs/{cid}")
         poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/configs")["configs"],
