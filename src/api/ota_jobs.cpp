@@ -96,7 +96,7 @@ response delete_firmware(context& ctx, const call& c) {
     return error_response(store_problem(r.error(), "firmware " + id));
   if (!*r)
     return error_response(http::status::conflict, "firmware " + id + " is used by a running job");
-  ctx.ota->forget_firmware(id); // the node that has its file may be another: it keeps that copy
+  ctx.ota->forget_firmware(id, true); // the nodes of a cluster remove their copies too
   return json_response(http::status::ok, json::object{{"firmwareId", id}, {"deleted", true}});
 }
 

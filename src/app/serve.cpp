@@ -119,11 +119,10 @@ private:
 // [cluster] nats: the link to the other nodes. A registry change made here is announced; one
 // made elsewhere is read again from the store, and a device it disabled or deleted is closed
 // here too. `svc` is set once the platform's services exist (before start()).
-std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
-                                            platform::directory& dir,
-                                            platform::services* const& svc,
-                                            platform::thing_service* const& things,
-                                            platform::config_service* const& configs) {
+std::unique_ptr<cluster::node>
+make_cluster(const config& c, broker::broker& b, platform::directory& dir,
+             platform::services* const& svc, platform::thing_service* const& things,
+             platform::config_service* const& configs, platform::ota_service* const& ota) {
   if (c.cluster.nats.empty())
     return nullptr;
   const auto name = node_name(c);
@@ -140,7 +139,7 @@ std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
   o.name = name;
   o.replicas = static_cast<int>(c.cluster.replicas);
   o.load = [&b, &dir] { return cluster::node_load{open_connections(b), dir.online_count()}; };
-  o.on_registry = [&dir, &svc, &things, &configs](const cluster::registry_change& ch) {
+  o.on_registry = [&dir, &svc, &things, &configs, &ota](const cluster::registry_change& ch) {
     try {
       if (ch.kind == "model") {
         if (things != nullptr)
@@ -150,6 +149,11 @@ std::unique_ptr<cluster::node> make_cluster(const config& c, broker::broker& b,
       if (ch.kind == "config") { // a remote configuration added or deleted: ch.a its product
         if (configs != nullptr)
           configs->reload(ch.a);
+        return;
+      }
+      if (ch.kind == "firmware") { // deleted: this node's copy of the file goes too
+        if (ota != nullptr)
+          ota->files().remove(ch.a);
         return;
       }
       if (ch.kind == "config-reply") { // a push_reply for a push of ours, maybe
@@ -350,7 +354,8 @@ int serve(const config& c) {
   platform::services* services_ptr = nullptr; // for the cluster link, set below
   platform::thing_service* things_ptr = nullptr;
   platform::config_service* configs_ptr = nullptr;
-  auto link = make_cluster(c, b, dir, services_ptr, things_ptr, configs_ptr);
+  platform::ota_service* ota_ptr = nullptr;
+  auto link = make_cluster(c, b, dir, services_ptr, things_ptr, configs_ptr, ota_ptr);
   // A dead node's devices and wills (docs/cluster.md): the links this node holds, recorded.
   std::unique_ptr<cluster::failover> failover;
   if (link) {
@@ -446,6 +451,11 @@ int serve(const config& c) {
   }
   configs_ptr = &configs;
   ota.set_config(&configs);
+  if (link)
+    ota.set_observer([l = link.get()](std::string_view id) {
+      l->announce({"firmware", std::string(id), ""});
+    });
+  ota_ptr = &ota;
   b.attach_consumer(ota);
 
   net::listener_set listeners(b, listener_config_of(c));

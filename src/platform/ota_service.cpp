@@ -136,8 +136,10 @@ store::result<void> ota_service::share_firmware(std::string_view id) {
   return out;
 }
 
-void ota_service::forget_firmware(std::string_view id) {
+void ota_service::forget_firmware(std::string_view id, bool deleted) {
   files_.remove(id);
+  if (deleted && observer_)
+    observer_(id);
   if (opts_.shared_files)
     if (auto r = db_.delete_chunks(id); !r)
       spdlog::warn("ota: the stored bytes of firmware {} were not removed: {}", id,

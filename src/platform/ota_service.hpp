@@ -128,8 +128,13 @@ public:
   // The bytes of an uploaded firmware (its file committed here) into the store, when the files
   // are shared (else nothing). On an error the caller forgets the firmware.
   store::result<void> share_firmware(std::string_view id);
-  // Removes the firmware's file here and (shared) its bytes in the store.
-  void forget_firmware(std::string_view id);
+  // Removes the firmware's file here and (shared) its bytes in the store; `deleted` (through
+  // the API): the other nodes are told, to remove their copies of the file.
+  void forget_firmware(std::string_view id, bool deleted = false);
+  // A cluster: told the firmware deleted here (for the other nodes). Before start.
+  void set_observer(std::function<void(std::string_view firmware_id)> f) {
+    observer_ = std::move(f);
+  }
   // [offset, offset + n) of a firmware this node has no file of, from the store (shared files
   // only); nullopt when the store does not have them all.
   std::optional<std::string> stored_bytes(std::string_view id, std::uint64_t offset, std::size_t n,
@@ -199,6 +204,7 @@ private:
   download_signer signer_;
   ota_options opts_;
   config_service* config_ = nullptr;
+  std::function<void(std::string_view)> observer_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -159,6 +159,9 @@ def test_a_firmware_uploaded_to_one_node_is_served_by_the_other(tmp_path: Path):
         api_b.ok("DELETE", f"/api/v1/products/{pk}/firmwares/{fid}")
         assert t.count(f"SELECT count(*) FROM ota_firmware_chunk WHERE firmware_id = '{fid}'") == 0
         assert fetch(t.b.http_port, link)[0] == 404
+        # and node A, told over NATS, removes the file it kept
+        poll_until(lambda: (t.a.workdir / "data" / "firmware" / f"{fid}.bin").exists(),
+                   lambda there: not there, timeout=5)
 
 
 def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path: Path):
