@@ -10,6 +10,8 @@
 #include <memory>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -33,6 +35,11 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t chunk = 64 * 1024;
 
 namespace {
+
+asio::thread_pool& store_writes() {
+  static asio::thread_pool pool(1);
+  return pool;
+}
 
 // Writes `res` and, when it closes the connection with a body unread, reads a bounded amount of
 // what the client still sends so that it sees the answer rather than a reset.
@@ -169,8 +176,12 @@ asio::awaitable<bool> upload(context& ctx, beast::tcp_stream& stream, beast::fla
                              .created = store::now()};
   if (!file->commit(ctx.ota->files().path_of(rec.id)))
     co_return co_await refuse(http::status::internal_server_error, "cannot store the firmware");
-  // The bytes for the other nodes of a cluster (in the store) before the row that lists it.
-  auto r = ctx.ota->share_firmware(rec.id);
+  // The bytes for the other nodes of a cluster (in the store) before the row that lists it:
+  // seconds for a big file, on a thread of their own (this one serves every HTTP request).
+  auto r = co_await asio::co_spawn(
+      store_writes(),
+      [&]() -> asio::awaitable<store::result<void>> { co_return ctx.ota->share_firmware(rec.id); },
+      asio::use_awaitable);
   if (r)
     r = ctx.ota->store().add_firmware(rec);
   if (!r) {
