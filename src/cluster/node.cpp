@@ -47,8 +47,8 @@ struct open_subscriptions {
     static auto* all = new open_subscriptions; // NOLINT: outlives every callback
     return *all;
   }
-  // Counts `sub` until the library completes it; false (not counted) when it cannot tell.
-  bool watch(natsSubscription* sub) {
+  // Counts `sub` until the library completes it (not counted when it cannot tell).
+  void watch(natsSubscription* sub) {
     std::lock_guard lock(mu);
     const auto done = [](void* c) {
       auto& self = *static_cast<open_subscriptions*>(c);
@@ -56,10 +56,8 @@ struct open_subscriptions {
       --self.open;
       self.cv.notify_all();
     };
-    if (natsSubscription_SetOnCompleteCB(sub, done, this) != NATS_OK)
-      return false;
-    ++open;
-    return true;
+    if (natsSubscription_SetOnCompleteCB(sub, done, this) == NATS_OK)
+      ++open;
   }
   // Waits until none is open; the number still open after `within`.
   std::size_t wait(std::chrono::milliseconds within) {
