@@ -100,6 +100,8 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.ota_blocks = ctx.ota->blocks_served();
     s.ota_block_bytes = ctx.ota->block_bytes();
     s.ota_blocks_dropped = ctx.ota->blocks_dropped();
+    if (const auto* cfg = ctx.ota->config())
+      s.config_replies_unforwarded = cfg->replies_unforwarded();
   }
   if (ctx.http) {
     const auto& h = *ctx.http;
@@ -235,6 +237,10 @@ std::string render_metrics(const metrics_snapshot& s) {
            s.ota_block_bytes);
     metric(out, "thingport_ota_blocks_dropped_total", "counter",
            "Block requests dropped: past a device's block rate.", s.ota_blocks_dropped);
+    if (s.clustered)
+      metric(out, "thingport_config_replies_unforwarded_total", "counter",
+             "Configuration push replies not handed to the other nodes: past the rate.",
+             s.config_replies_unforwarded);
   }
   if (s.clustered) {
     metric(out, "thingport_cluster_linked", "gauge",

@@ -70,6 +70,7 @@ struct metrics_snapshot {
   bool ota = false; // OTA runs: the thingport_ota_* metrics
   std::uint64_t ota_jobs_running = 0, ota_upgrade_messages = 0, ota_download_bytes = 0;
   std::uint64_t ota_blocks = 0, ota_block_bytes = 0, ota_blocks_dropped = 0;
+  std::uint64_t config_replies_unforwarded = 0;
 };
 
 metrics_snapshot take_snapshot(context& ctx);

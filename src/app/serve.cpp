@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <vector>
 
@@ -157,12 +156,8 @@ make_cluster(const config& c, broker::broker& b, platform::directory& dir,
         return;
       }
       if (ch.kind == "config-reply") { // a push_reply for a push of ours, maybe
-        std::uint64_t id = 0;
-        int code = 0;
-        std::istringstream in(ch.b); // "<message id> <code> <deviceName>"
-        std::string dn;
-        if (configs != nullptr && in >> id >> code >> dn)
-          configs->record_remote_reply(ch.a, dn, id, code);
+        if (configs != nullptr)
+          configs->record_remote_reply(ch.a, ch.b);
         return;
       }
       const bool may_log_in = dir.refresh(ch.kind, ch.a, ch.b);
@@ -442,11 +437,8 @@ int serve(const config& c) {
                                return d && d->enabled && store::login_is_newest(*d);
                              },
                          .forward =
-                             [l = link.get()](std::string_view pk, std::string_view dn,
-                                              std::uint64_t id, int code) {
-                               l->announce({"config-reply", std::string(pk),
-                                            std::to_string(id) + " " + std::to_string(code) + " " +
-                                                std::string(dn)});
+                             [l = link.get()](std::string_view pk, std::string note) {
+                               l->announce({"config-reply", std::string(pk), std::move(note)});
                              }});
   }
   configs_ptr = &configs;

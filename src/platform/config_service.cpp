@@ -140,19 +140,6 @@ std::string_view to_string(push_device_state s) noexcept {
   return "waiting";
 }
 
-namespace {
-
-config_record from_store(store::stored_config c) {
-  return {.id = std::move(c.id),
-          .product_key = std::move(c.product_key),
-          .size = c.size,
-          .md5 = std::move(c.md5),
-          .sha256 = std::move(c.sha256),
-          .created_ms = c.created_ms};
-}
-
-} // namespace
-
 config_service::config_service(services& s, fs::path dir, const download_signer& signer,
                                config_options o, store::ota_store* shared)
     : services_(s), dir_(std::move(dir)), signer_(signer), opts_(o), shared_(shared) {
@@ -184,36 +171,11 @@ config_service::config_service(services& s, fs::path dir, const download_signer&
   restore_pushes();
 }
 
-void config_service::share_index() {
-  auto all = shared_->configs(std::nullopt);
-  if (!all)
-    throw std::runtime_error("config: store: " + all.error().message());
-  // What this node kept before it had a shared store (its index entries on disk) goes there
-  // once; the store's index is the one from then on.
-  for (const auto& [pk, v] : by_product_)
-    for (const auto& c : v) {
-      if (std::any_of(all->begin(), all->end(), [&](const auto& a) { return a.id == c.id; }))
-        continue;
-      std::ifstream in(path_of(c.id), std::ios::binary);
-      std::stringstream bytes;
-      bytes << in.rdbuf();
-      if (auto r = shared_->add_config({c.id, c.product_key, c.size, c.md5, c.sha256, c.created_ms},
-                                       bytes.str());
-          !r) { // its product gone, say
-        spdlog::warn("config: {} of {} not moved to the store ({}): left out", c.id, c.product_key,
-                     r.error().message());
-        continue;
-      }
-      all->push_back({c.id, c.product_key, c.size, c.md5, c.sha256, c.created_ms});
-      std::error_code ignored;
-      fs::remove(dir_ / (c.id + ".json"), ignored);
-      spdlog::info("config: {} of {} moved to the store", c.id, c.product_key);
-    }
-  by_product_.clear();
-  for (auto& c : *all) {
-    auto rec = from_store(std::move(c));
-    by_product_[rec.product_key].push_back(std::move(rec));
-  }
+void config_service::forget_files(std::string_view id) const {
+  std::error_code ec;
+  fs::remove(journal_of(id), ec);
+  fs::remove(dir_ / (std::string(id) + ".json"), ec);
+  fs::remove(path_of(id), ec);
 }
 
 fs::path config_service::journal_of(std::string_view id) const {
@@ -388,70 +350,11 @@ bool config_service::remove(std::string_view pk, std::string_view id) {
     if (auto p = pushes_.find(id); p != pushes_.end())
       pushes_.erase(p);
   }
-  std::error_code ec;
-  fs::remove(journal_of(id), ec);
-  fs::remove(dir_ / (std::string(id) + ".json"), ec);
-  fs::remove(path_of(id), ec);
+  forget_files(id);
   spdlog::info("config: {} of {} deleted", id, pk);
   if (observer_)
     observer_(pk);
   return true;
-}
-
-std::optional<fs::path> config_service::file_of(std::string_view pk, std::string_view id) const {
-  const auto rec = find(pk, id);
-  if (!rec)
-    return std::nullopt;
-  auto path = path_of(id);
-  std::error_code ec;
-  if (fs::exists(path, ec) || shared_ == nullptr)
-    return fs::exists(path, ec) ? std::optional(path) : std::nullopt;
-  auto bytes = shared_->config_bytes(id);
-  if (!bytes)
-    return std::nullopt;
-  try {
-    firmware_upload up(dir_);
-    if (!up.write(bytes->data(), bytes->size()) || !up.finish() || up.sha256() != rec->sha256 ||
-        !up.commit(path))
-      return std::nullopt;
-  } catch (const std::exception& e) {
-    spdlog::error("config: {}", e.what());
-    return std::nullopt;
-  }
-  return path;
-}
-
-void config_service::reload(std::string_view pk) {
-  if (shared_ == nullptr)
-    return;
-  auto now = shared_->configs(pk);
-  if (!now) {
-    spdlog::warn("config: store: the configurations of {} not read again: {}", pk,
-                 now.error().message());
-    return;
-  }
-  std::vector<config_record> fresh;
-  for (auto& c : *now)
-    fresh.push_back(from_store(std::move(c)));
-  std::vector<std::string> gone;
-  {
-    std::lock_guard lock(mu_);
-    auto& v = by_product_[std::string(pk)];
-    for (const auto& old : v)
-      if (std::none_of(fresh.begin(), fresh.end(),
-                       [&](const config_record& r) { return r.id == old.id; })) {
-        gone.push_back(old.id);
-        pushes_.erase(old.id);
-      }
-    v = std::move(fresh);
-    if (v.empty())
-      by_product_.erase(std::string(pk));
-  }
-  for (const auto& id : gone) { // this node's copies
-    std::error_code ec;
-    fs::remove(journal_of(id), ec);
-    fs::remove(path_of(id), ec);
-  }
 }
 
 std::optional<config_record> config_service::newest(std::string_view pk) const {
@@ -658,28 +561,16 @@ void config_service::on_push_reply(std::string_view pk, std::string_view dn,
     return;
   std::shared_ptr<push_journal> journal;
   std::string line;
+  bool ours = false;
   {
     std::lock_guard lock(mu_);
-    if (!record_reply(pk, dn, id, *code, journal, line)) {
-      if (cluster_.forward && id != 0) // the push of another node, maybe
-        cluster_.forward(pk, dn, id, *code);
-      return;
-    }
+    ours = record_reply(pk, dn, id, *code, journal, line);
+  }
+  if (!ours) {
+    forward_reply(pk, dn, id, *code); // the push of another node, maybe
+    return;
   }
   if (journal) // not synced: a crash may forget a reply, never a send
-    (void)journal->append(line, false);
-}
-
-void config_service::record_remote_reply(std::string_view pk, std::string_view dn, std::uint64_t id,
-                                         int code) {
-  std::shared_ptr<push_journal> journal;
-  std::string line;
-  {
-    std::lock_guard lock(mu_);
-    if (!record_reply(pk, dn, id, code, journal, line, true))
-      return;
-  }
-  if (journal)
     (void)journal->append(line, false);
 }
 
@@ -732,6 +623,11 @@ bool config_service::record_reply(std::string_view pk, std::string_view dn, std:
 std::uint64_t config_service::gets() const {
   std::lock_guard lock(mu_);
   return gets_;
+}
+
+std::uint64_t config_service::replies_unforwarded() const {
+  std::lock_guard lock(mu_);
+  return unforwarded_;
 }
 
 std::uint64_t config_service::pushes_sent() const {

@@ -75,6 +75,9 @@ struct config_options {
   // A push resumed at start waits this long for its devices to log in again before it goes on
   // (else every device not back yet would count as offline).
   std::chrono::milliseconds resume_grace{10'000};
+  // A cluster: push replies handed to the other nodes a second, at most (a device sending
+  // replies to no push would otherwise make every node work for each).
+  std::uint32_t max_reply_forwards = 1000;
 };
 
 class config_service {
@@ -111,13 +114,15 @@ public:
   // tells whether pk/dn is online on one: the store's status), through the routing; a
   // push_reply this node has no push for is handed to `forward` for the other nodes, whose
   // record_remote_reply() takes it. Before start.
+  // `forward` takes a note for record_remote_reply() on the others, at most
+  // config_options::max_reply_forwards a second (past it counted in replies_unforwarded()).
   struct cluster_hooks {
     std::function<bool(std::string_view pk, std::string_view dn)> elsewhere;
-    std::function<void(std::string_view pk, std::string_view dn, std::uint64_t id, int code)>
-        forward;
+    std::function<void(std::string_view pk, std::string note)> forward;
   };
   void set_cluster(cluster_hooks h) { cluster_ = std::move(h); }
-  void record_remote_reply(std::string_view pk, std::string_view dn, std::uint64_t id, int code);
+  void record_remote_reply(std::string_view pk, std::string_view note);
+  std::uint64_t replies_unforwarded() const;
   const config_options& options() const noexcept { return opts_; }
 
   struct push_started {
@@ -162,6 +167,10 @@ private:
   void restore_pushes();
   // Shared (constructor): the index from the store, this node's older entries moved there.
   void share_index();
+  // This node's files of configuration `id`: the file, its index entry, its push's journal.
+  void forget_files(std::string_view id) const;
+  // A push_reply this node has no push for, to the other nodes (bounded: see cluster_hooks).
+  void forward_reply(std::string_view pk, std::string_view dn, std::uint64_t id, int code);
   // The signed link (an HMAC): built outside mu_, from a copy of url_base_ taken under it.
   std::string link_of(std::string_view base, const config_record& c, std::string_view pk,
                       std::string_view dn) const;
@@ -180,6 +189,9 @@ private:
   std::map<std::string, std::vector<config_record>, std::less<>> by_product_; // oldest first
   std::map<std::string, push_state, std::less<>> pushes_;                     // by config id
   std::uint64_t gets_ = 0, sent_ = 0;
+  double forward_tokens_ = 0; // replies forwarded: a token bucket
+  std::chrono::steady_clock::time_point forward_refilled_{};
+  std::uint64_t unforwarded_ = 0;
 };
 
 } // namespace thingport::platform

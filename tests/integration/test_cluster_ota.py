@@ -13,9 +13,7 @@ import hashlib
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -27,7 +25,9 @@ from natsserver import two_nodes, until_made
 from test_ota_mqtt_download import reply, request
 from harness import poll_until
 from pgserver import PgServer
+from test_ota import upload
 from test_remote_config import get_config
+from test_remote_config import upload as upload_config
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -63,8 +63,7 @@ def test_a_jobs_rate_holds_for_the_cluster(tmp_path: Path):
                                            [f"/ota/device/upgrade/{pk}/{d['deviceName']}"])
                    for i, d in enumerate(devs)}
         time.sleep(1.0)  # past the schedule's 500 ms online grace
-        fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=b"fw" * 100,
-                      headers={"Content-Type": "application/octet-stream"}).json
+        fw = upload(api, pk, b"fw" * 100, "version=2.0").json
         # While NATS is unreachable a node cannot know its share of the rate: it sends nothing
         # (the devices stay linked to it meanwhile).
         t.nats.stop()
@@ -94,13 +93,10 @@ def test_a_jobs_rate_holds_for_the_cluster(tmp_path: Path):
 CHUNK = 1 << 20  # the store keeps a firmware's bytes in chunks of 1 MiB
 
 
-def fetch(port: int, path: str, headers=None) -> tuple:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
+def fetch(node, path: str, headers=None) -> tuple:
+    """(status, body) of a download link's GET on `node`, with no admin token (as a device)."""
+    r = Api(node).call("GET", path, token=None, headers=headers)
+    return r.status, r.body
 
 
 def test_a_firmware_uploaded_to_one_node_is_served_by_the_other(tmp_path: Path):
@@ -116,8 +112,7 @@ def test_a_firmware_uploaded_to_one_node_is_served_by_the_other(tmp_path: Path):
                                             "download_reply"])
                    for d in (web, blocks)}
         data = os.urandom(2 * CHUNK + 4321)  # three chunks, the last one short
-        fw = api.call("POST", f"/api/v1/products/{pk}/firmwares?version=2.0", raw=data,
-                      headers={"Content-Type": "application/octet-stream"}).json
+        fw = upload(api, pk, data, "version=2.0").json
         assert fw["sha256"] == hashlib.sha256(data).hexdigest()
         fid = fw["firmwareId"]
         assert (t.a.workdir / "data" / "firmware" / f"{fid}.bin").exists()
@@ -135,11 +130,11 @@ def test_a_firmware_uploaded_to_one_node_is_served_by_the_other(tmp_path: Path):
         url = urllib.parse.urlsplit(up["url"])
         assert url.port == t.b.http_port, up["url"]
         link = f"{url.path}?{url.query}"
-        assert fetch(t.b.http_port, link) == (200, data)
-        status, part = fetch(t.b.http_port, link, {"Range": f"bytes={CHUNK - 10}-{CHUNK + 9}"})
+        assert fetch(t.b, link) == (200, data)
+        status, part = fetch(t.b, link, {"Range": f"bytes={CHUNK - 10}-{CHUNK + 9}"})
         assert (status, part) == (206, data[CHUNK - 10:CHUNK + 10])
-        assert fetch(t.a.http_port, link) == (200, data)
-        assert fetch(t.b.http_port, link.replace("sign=", "sign=0"))[0] == 403
+        assert fetch(t.a, link) == (200, data)
+        assert fetch(t.b, link.replace("sign=", "sign=0"))[0] == 403
 
         # MQTT blocks from node B, one of them across two chunks
         c = clients[blocks["deviceName"]]
@@ -158,7 +153,7 @@ def test_a_firmware_uploaded_to_one_node_is_served_by_the_other(tmp_path: Path):
             api_b.ok("POST", f"/api/v1/products/{pk}/ota/jobs/{job}/cancel")
         api_b.ok("DELETE", f"/api/v1/products/{pk}/firmwares/{fid}")
         assert t.count(f"SELECT count(*) FROM ota_firmware_chunk WHERE firmware_id = '{fid}'") == 0
-        assert fetch(t.b.http_port, link)[0] == 404
+        assert fetch(t.b, link)[0] == 404
         # and node A, told over NATS, removes the file it kept
         poll_until(lambda: (t.a.workdir / "data" / "firmware" / f"{fid}.bin").exists(),
                    lambda there: not there, timeout=5)
@@ -173,8 +168,7 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
         c = linked(t, t.b, pk, d, [f"/sys/{pk}/{dn}/thing/config/#"])
         c_a = linked(t, t.a, pk, on_a, [f"/sys/{pk}/{on_a['deviceName']}/thing/config/#"])
         data = b'{"interval": 5, "servers": ["a", "b"]}' * 50
-        cfg = api.call("POST", f"/api/v1/products/{pk}/configs", raw=data,
-                       headers={"Content-Type": "application/octet-stream"}).json
+        cfg = upload_config(api, pk, data).json
         cid = cfg["configId"]
         # node B hears of it (a registry change over NATS) and answers its device
         got = poll_until(lambda: get_config(c, pk, dn, "1"),
@@ -184,7 +178,7 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
         assert url.port == t.b.http_port
         config_dir = t.b.workdir / "data" / "config"
         assert not (config_dir / f"{cid}.bin").exists()
-        assert fetch(t.b.http_port, f"{url.path}?{url.query}") == (200, data)
+        assert fetch(t.b, f"{url.path}?{url.query}") == (200, data)
         assert (config_dir / f"{cid}.bin").read_bytes() == data  # kept from the store
         assert [x["configId"] for x in api_b.ok("GET", f"/api/v1/products/{pk}/configs")
                 ["configs"]] == [cid]
@@ -204,6 +198,8 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
         assert view["replyCodes"] == {"200": 1, "400": 1}
         assert {x["deviceName"]: x["state"] for x in view["devices"]}[off["deviceName"]] == \
             "offline"
+        metrics = api_b.call("GET", "/metrics").body.decode()
+        assert "\nthingport_config_replies_unforwarded_total 0\n" in metrics
 
         # deleted through B: gone on A too
         api_b.ok("DELETE", f"/api/v1/products/{pk}/configs/{cid}")
