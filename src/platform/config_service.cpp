@@ -442,6 +442,7 @@ void config_service::tick() {
     base = url_base_;
     const auto now = clock::now();
     const auto wall = std::chrono::system_clock::now();
+    std::size_t asked = 0; // store lookups this tick, under mu_
     for (auto& [cid, st] : pushes_) {
       if (!st.view.running)
         continue;
@@ -473,10 +474,17 @@ void config_service::tick() {
         d.at_ms = unix_ms();
         // Linked to another node of a cluster: sent through the routing (a sub-device there
         // counts as offline: its gateway's link is not known here).
-        if (!on && cluster_.elsewhere && cluster_.elsewhere(rec->product_key, d.device_name)) {
-          on.emplace();
-          on->since = std::chrono::time_point_cast<store::timestamp::duration>(
-              wall - std::chrono::seconds(1));
+        if (!on && cluster_.elsewhere) {
+          if (asked == opts_.store_lookups) { // the rest on the next tick
+            --st.next;
+            break;
+          }
+          ++asked;
+          if (cluster_.elsewhere(rec->product_key, d.device_name)) {
+            on.emplace();
+            on->since = std::chrono::time_point_cast<store::timestamp::duration>(
+                wall - std::chrono::seconds(1));
+          }
         }
         // A sub-device online through its gateway is pushed to on its own topic, which the
         // gateway subscribes, through the gateway's link (like every other downlink to it).

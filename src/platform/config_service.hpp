@@ -72,6 +72,10 @@ struct config_options {
   std::size_t max_per_product = 100;  // versions kept per product
   std::size_t max_push_devices = 100'000;
   std::size_t scan_batch = 500; // devices looked at per push and tick
+  // A cluster: devices not linked here whose status a tick reads from the store, at most. It
+  // is read under the mutex that a worker's config/get and push_reply take: this bounds their
+  // wait (a push then scans such devices at 5 × this a second).
+  std::size_t store_lookups = 32;
   // A push resumed at start waits this long for its devices to log in again before it goes on
   // (else every device not back yet would count as offline).
   std::chrono::milliseconds resume_grace{10'000};

@@ -205,5 +205,7 @@ def test_a_configuration_uploaded_to_one_node_is_answered_by_the_other(tmp_path:
         api_b.ok("DELETE", f"/api/v1/products/{pk}/configs/{cid}")
         poll_until(lambda: api.ok("GET", f"/api/v1/products/{pk}/configs")["configs"],
                    lambda v: v == [], timeout=5)
-        assert not (t.a.workdir / "data" / "config" / f"{cid}.bin").exists()
+        # its file goes just after its entry (outside the index's lock)
+        poll_until(lambda: (t.a.workdir / "data" / "config" / f"{cid}.bin").exists(),
+                   lambda there: not there, timeout=5)
         assert t.count("SELECT count(*) FROM config_file") == 0
