@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 cmake --preset fuzz >/dev/null
 # Only the fuzz targets: the rest of the tree is built (and tested) by the asan preset.
-targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api fuzz_proxy)
+targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api fuzz_proxy fuzz_session_wire)
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -21,6 +21,7 @@ run_target() {
     fuzz_tsl|fuzz_alink) regressions=tests/fuzz/regressions_thing ;;
     fuzz_api) regressions=tests/fuzz/regressions_api ;;
     fuzz_proxy) regressions=tests/fuzz/regressions_proxy ;;
+    fuzz_session_wire) regressions=tests/fuzz/corpus_session_wire ;; # no crash kept yet
   esac
   cp -r "$seeds" "$work/$name"
   "$f" -max_total_time="$secs" -max_len=4096 -artifact_prefix="tests/fuzz/crash-$name-" \

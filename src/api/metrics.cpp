@@ -89,6 +89,9 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_unconfirmed = t.unconfirmed;
     s.cluster_retained_loaded = t.retained_loaded;
     s.cluster_retained_unkept = t.retained_unkept;
+    s.cluster_claims_late = t.claims_late;
+    s.sessions_moved_in = b.total(&counters::sessions_moved_in);
+    s.sessions_moved_out = b.total(&counters::sessions_moved_out);
   }
   if (const auto* gw = ctx.platform.gateways())
     s.subdevice_logins_refused = gw->logins_refused();
@@ -269,6 +272,16 @@ std::string render_metrics(const metrics_snapshot& s) {
            "Retained messages JetStream did not acknowledge (the nodes have them; a node started "
            "later does not).",
            s.cluster_retained_unkept);
+    metric(out, "thingport_cluster_sessions_moved_in_total", "counter",
+           "Persistent sessions taken from other nodes (their clients logged in here).",
+           s.sessions_moved_in);
+    metric(out, "thingport_cluster_sessions_moved_out_total", "counter",
+           "Persistent sessions given to other nodes (their clients logged in there).",
+           s.sessions_moved_out);
+    metric(out, "thingport_cluster_session_claims_late_total", "counter",
+           "Session claims not answered by every node up within 500 ms (the client went on; "
+           "a session sent later is still added).",
+           s.cluster_claims_late);
   }
   return out;
 }

@@ -67,6 +67,9 @@ struct metrics_snapshot {
   std::uint64_t cluster_unconfirmed = 0;
   std::uint64_t cluster_retained_loaded = 0;
   std::uint64_t cluster_retained_unkept = 0;
+  std::uint64_t cluster_claims_late = 0;
+  std::uint64_t sessions_moved_in = 0;
+  std::uint64_t sessions_moved_out = 0;
   bool ota = false; // OTA runs: the thingport_ota_* metrics
   std::uint64_t ota_jobs_running = 0, ota_upgrade_messages = 0, ota_download_bytes = 0;
   std::uint64_t ota_blocks = 0, ota_block_bytes = 0, ota_blocks_dropped = 0;

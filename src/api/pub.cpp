@@ -8,10 +8,10 @@
 
 #include <boost/json.hpp>
 
-#include "api/base64.hpp"
 #include "api/json_body.hpp"
 #include "api/later.hpp"
 #include "api/routes.hpp"
+#include "auth/base64.hpp"
 #include "auth/identity.hpp"
 #include "mqtt/topic.hpp"
 
@@ -30,7 +30,7 @@ response publish(context& ctx, const call& c) {
     return error_response(*b.error());
   if (qos != 0 && qos != 1)
     return error_response(http::status::bad_request, "qos must be 0 or 1");
-  auto payload = base64_decode(*payload64);
+  auto payload = auth::base64_decode(*payload64);
   if (!payload)
     return error_response(http::status::bad_request, "payload must be base64");
   if (payload->size() > ctx.platform.limits().max_payload)

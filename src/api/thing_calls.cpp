@@ -9,7 +9,6 @@
 // request: 409 and OFFLINE at once.
 #include <boost/json.hpp>
 
-#include "api/base64.hpp"
 #include "api/errors.hpp"
 #include "api/json_body.hpp"
 #include "api/later.hpp"
@@ -17,6 +16,7 @@
 #include "api/query.hpp"
 #include "api/routes.hpp"
 #include "api/thing_view.hpp"
+#include "auth/base64.hpp"
 #include "thing/code.hpp"
 #include "thing/downlink.hpp"
 
@@ -239,7 +239,7 @@ response rrpc(context& ctx, const call& c) {
   const auto timeout = timeout_of(b);
   if (b.error())
     return error_response(*b.error());
-  const auto payload = base64_decode(*payload64);
+  const auto payload = auth::base64_decode(*payload64);
   if (!payload)
     return error_response(http::status::bad_request, "payload must be base64");
   if (payload->size() > ctx.platform.limits().max_payload)
@@ -251,10 +251,11 @@ response rrpc(context& ctx, const call& c) {
   // A raw RRPC has no identifier (the topic is not one: it goes in the request only).
   return call_device(ctx, c, t, d.value, store::downlink_type::rrpc, "", *timeout,
                      [t](const platform::downlink_reply& r) {
-                       return json_response(http::status::ok,
-                                            json::object{{"id", t.id},
-                                                         {"rrpcCode", "SUCCESS"},
-                                                         {"payload", base64_encode(r.reply)}});
+                       return json_response(
+                           http::status::ok,
+                           json::object{{"id", t.id},
+                                        {"rrpcCode", "SUCCESS"},
+                                        {"payload", auth::base64_encode(r.reply)}});
                      });
 }
 

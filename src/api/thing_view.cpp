@@ -2,9 +2,9 @@
 
 #include <boost/json/parse.hpp>
 
-#include "api/base64.hpp"
 #include "api/errors.hpp"
 #include "api/query.hpp"
+#include "auth/base64.hpp"
 
 namespace thingport::api {
 
@@ -78,7 +78,7 @@ json::value json_of(std::string_view text) {
 json::object downlink_json(const store::downlink_record& d) {
   const bool raw = d.type == store::downlink_type::rrpc;
   const auto body = [raw](std::string_view text) -> json::value {
-    return raw ? json::value(json::string(base64_encode(text))) : json_of(text);
+    return raw ? json::value(json::string(auth::base64_encode(text))) : json_of(text);
   };
   json::object o{{"id", d.id},
                  {"type", store::to_string(d.type)},

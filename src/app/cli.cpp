@@ -6,9 +6,9 @@
 
 #include <boost/json.hpp>
 
-#include "api/base64.hpp"
 #include "app/cli_http.hpp"
 #include "app/cli_sign.hpp"
+#include "auth/base64.hpp"
 
 namespace thingport::app {
 
@@ -178,7 +178,7 @@ client_commands::client_commands(CLI::App& app) : s_(std::make_unique<state>()) 
     json::object o{{"productKey", s.pk},
                    {"deviceName", s.dn},
                    {"topic", s.topic},
-                   {"payload", api::base64_encode(s.payload)},
+                   {"payload", auth::base64_encode(s.payload)},
                    {"qos", s.qos}};
     return request_spec{http::verb::post, "/api/v1/pub", json::serialize(o)};
   });

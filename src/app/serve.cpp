@@ -100,7 +100,8 @@ public:
             s.duplicates.load(),
             s.unconfirmed.load(),
             s.retained_loaded.load(),
-            s.retained_unkept.load()};
+            s.retained_unkept.load(),
+            s.claims_late.load()};
   }
   bool linked() const override { return n_.linked(); }
   bool drain(unsigned per_second) const override {

@@ -41,6 +41,16 @@ public:
   // A client with session key `key` passed authentication here: the bridge tells the other
   // nodes, which close their connection of that key (one link per key, cluster-wide).
   virtual void claimed(std::string_view key) = 0;
+  // The same for a client that asks for its persistent session (cleanSession=0): the other nodes
+  // also give up the session they hold for `key`, which the bridge adds to this node's
+  // (broker::absorb_session, made on worker `prefer`); `done` (on a thread of the bridge's: post
+  // from there) once each node up answered and what it sent is added, or the bridge's bound
+  // passed (a session that comes later is still added). The CONNACK waits for it.
+  virtual void claim_session(std::string_view key, unsigned /*prefer*/,
+                             std::function<void()> done) {
+    claimed(key);
+    done();
+  }
   // False while the bridge cannot reach the others: new logins are refused with CONNACK 3.
   virtual bool ready() const noexcept = 0;
   // A link logged in here (CONNACK sent; `serial` is the connection's) and, later, closed

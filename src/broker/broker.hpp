@@ -21,6 +21,7 @@
 #include "broker/policy.hpp"
 #include "broker/publish_consumer.hpp"
 #include "broker/retained_store.hpp"
+#include "broker/session_snapshot.hpp"
 #include "broker/session_table.hpp"
 #include "broker/topic_index.hpp"
 #include "broker/worker.hpp"
@@ -149,6 +150,17 @@ public:
   // device) and, when `discard` is set, deletes the session too (subscriptions, queued
   // messages). Any thread; asynchronous: done on the session's worker shortly after.
   void disconnect(std::string_view session_key, close_reason r, bool discard);
+
+  // Sessions moving between nodes (the bridge; session_move.cpp). Any thread, asynchronous.
+  // Closes the connection of `session_key` with `r` and, when its session is persistent, takes
+  // the session off this node (store rows included) and passes it to `done` (on a worker; at
+  // once, with null, when there is no session).
+  void surrender_session(std::string_view session_key, close_reason r, surrender_done done);
+  // Adds `s` (from another node) to the session of its key here: its subscriptions, its
+  // messages queued (sent at once when its client is connected). A session is made, persistent
+  // and offline, on worker `prefer` when there is none. `then` on the worker, after.
+  void absorb_session(std::shared_ptr<const session_snapshot> s, unsigned prefer,
+                      std::function<void()> then);
 
   // Removes from session `session_key` every filter `drop(identity, filter)` picks (identity:
   // the session's, null for a stored one not connected since the start) as UNSUBSCRIBE does:

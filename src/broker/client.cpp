@@ -351,6 +351,12 @@ void client::handle(const mqtt::connect_packet& p) {
   if (will_ && will_->qos > identity_->max_qos)
     will_->qos = identity_->max_qos;
   state_ = state::awaiting_session;
+  if (link != nullptr && !clean_session_) {
+    // Its session may be on another node: brought here first (docs/cluster.md).
+    link->claim_session(session_key(), worker_.index(),
+                        [w = &worker_, serial = serial_] { w->open_session_later(serial); });
+    return;
+  }
   if (link != nullptr)
     link->claimed(session_key());
   worker_.open_session(*this);

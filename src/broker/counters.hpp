@@ -31,6 +31,10 @@ struct counters {
   // QoS 1/2 messages queued past a connected subscriber's bound instead of dropped, their
   // publisher's acknowledgement held until sent ([limits] overload = "backpressure").
   std::atomic<std::uint64_t> held{0};
+  // Persistent sessions given to another node (its client logged in there) and taken from one
+  // (session_move.cpp; a cluster only).
+  std::atomic<std::uint64_t> sessions_moved_out{0};
+  std::atomic<std::uint64_t> sessions_moved_in{0};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(close_reason::count_)> closes{};
 };
 

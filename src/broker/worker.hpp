@@ -20,6 +20,7 @@
 #include "broker/message.hpp"
 #include "broker/park_set.hpp"
 #include "broker/session.hpp"
+#include "broker/session_snapshot.hpp"
 #include "broker/topic_index.hpp"
 #include "store/session_store.hpp"
 
@@ -126,6 +127,18 @@ public:
   void release_suback(std::uint64_t serial, std::uint16_t packet_id);
   // Closes client `serial` if it is still here.
   void close_client(std::uint64_t serial, close_reason r);
+  // --- sessions moving between nodes (session_move.cpp); on this worker's thread ---
+  // Closes the connection of session `id` with `r` and, when the session is persistent, takes
+  // it off this node (subscriptions, interest, store rows) and passes it to `done`; null when
+  // there is none.
+  void surrender(subscriber_id id, close_reason r, surrender_done done, std::uint8_t hops);
+  // Adds `s`'s subscriptions and messages to the session of its key (made here, persistent and
+  // offline, when there is none), then calls `then`.
+  void absorb(std::shared_ptr<const session_snapshot> s, std::function<void()> then,
+              std::uint8_t hops);
+  // Any thread: client `serial`, if it is still here waiting for its session, looks for it now.
+  void open_session_later(std::uint64_t serial);
+
   // Closes every client (server shutdown) and stops the io_context once they are gone.
   void shutdown();
 

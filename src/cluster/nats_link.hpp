@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,12 @@
 namespace thingport::cluster {
 
 inline constexpr const char* retained_all = "thingport.r.>";
+inline constexpr const char* takeover_subject = "thingport.takeover";
+// Sessions moving between nodes (node_sessions.cpp): claims, and their answers on the
+// claimer's own subject under the prefix.
+inline constexpr const char* claim_subject = "thingport.claim";
+inline constexpr std::string_view handover_prefix = "thingport.handover.";
+inline constexpr auto heartbeat_every = std::chrono::seconds(1);
 inline constexpr int retained_wait_ms = 2000; // JetStream's answer, or a stream read's next message
 
 // Headers of a routed message.
@@ -41,7 +48,7 @@ struct node::impl {
   natsOptions* opts = nullptr;
   natsConnection* conn = nullptr;
   jsCtx* js = nullptr; // retained messages are published through it once the stream is there
-  std::vector<natsSubscription*> control;                  // heartbeats, takeover, registry
+  std::vector<natsSubscription*> control;                  // heartbeats, takeover, registry, ...
   std::unordered_map<std::string, natsSubscription*> subs; // interest subjects; link thread's
 
   ~impl() {

@@ -16,6 +16,7 @@
 #include "broker/broker.hpp"
 #include "cluster/failover.hpp"
 #include "cluster/nats_link.hpp"
+#include "cluster/open_subscriptions.hpp"
 #include "cluster/stop_thread.hpp"
 #include "cluster/subject.hpp"
 
@@ -25,47 +26,12 @@ namespace {
 
 constexpr std::string_view heartbeat_prefix = "thingport.node.";
 constexpr const char* heartbeat_all = "thingport.node.>";
-constexpr const char* takeover_subject = "thingport.takeover";
 constexpr const char* registry_subject = "thingport.registry";
-constexpr auto heartbeat_every = std::chrono::seconds(1);
 constexpr int confirm_within_ms = 2000;        // a held SUBACK goes anyway after this
 constexpr int drain_within_ms = 1000;          // at shutdown, per subscription (in parallel)
-constexpr std::size_t max_control = 64 * 1024; // a takeover key or a registry change
+constexpr std::size_t max_control = 64 * 1024; // a takeover key, a claim or a registry change
+constexpr std::size_t max_handover = 4u << 20; // a part of a session moving here
 constexpr unsigned max_drain_rate = 100'000;   // links closed per second, at most
-
-// The subscriptions the library's delivery thread has not finished with. Closing a
-// subscription queues a message to that thread, which the library frees only by handling it;
-// shutting the library down before it is handled leaves it allocated. stop() waits for every
-// subscription's completion callback (the delivery thread's last act for it) first. One per
-// process (one node), never destroyed: a late callback finds it still there.
-struct open_subscriptions {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::size_t open = 0;
-
-  static open_subscriptions& get() {
-    static auto* all = new open_subscriptions; // NOLINT: outlives every callback
-    return *all;
-  }
-  // Counts `sub` until the library completes it (not counted when it cannot tell).
-  void watch(natsSubscription* sub) {
-    std::lock_guard lock(mu);
-    const auto done = [](void* c) {
-      auto& self = *static_cast<open_subscriptions*>(c);
-      std::lock_guard l(self.mu);
-      --self.open;
-      self.cv.notify_all();
-    };
-    if (natsSubscription_SetOnCompleteCB(sub, done, this) == NATS_OK)
-      ++open;
-  }
-  // Waits until none is open; the number still open after `within`.
-  std::size_t wait(std::chrono::milliseconds within) {
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, within, [this] { return open == 0; });
-    return open;
-  }
-};
 
 std::string random_hex(std::size_t bytes) {
   std::vector<unsigned char> r(bytes);
@@ -100,7 +66,10 @@ std::string json_str(const boost::json::object& o, std::string_view key) {
 
 node::node(broker::broker& b, node_options o)
     : broker_(b), opts_(std::move(o)), members_(opts_.name),
-      origin_(opts_.name + "/" + random_hex(8)), impl_(std::make_unique<impl>()) {}
+      origin_(opts_.name + "/" + random_hex(8)), impl_(std::make_unique<impl>()) {
+  handover_subject_ = std::string(handover_prefix) + origin_;
+  std::replace(handover_subject_.begin(), handover_subject_.end(), '/', '.');
+}
 
 node::~node() {
   stop();
@@ -194,7 +163,8 @@ void node::start() {
   const auto handler = [](natsConnection* nc, natsSubscription* sub, natsMsg* m, void* c) {
     on_message(nc, sub, m, c);
   };
-  for (const char* subject : {heartbeat_all, takeover_subject, registry_subject, retained_all}) {
+  for (const char* subject : {heartbeat_all, takeover_subject, registry_subject, retained_all,
+                              claim_subject, handover_subject_.c_str()}) {
     natsSubscription* sub = nullptr;
     check(natsConnection_Subscribe(&sub, impl_->conn, subject, handler, this), subject);
     open_subscriptions::get().watch(sub);
@@ -311,10 +281,6 @@ void node::confirm(std::function<void(bool)> done) {
     cv_.notify_one();
 }
 
-void node::claimed(std::string_view key) {
-  push({op::control, takeover_subject, std::string(key), 0, false}, false);
-}
-
 void node::link_up(const broker::client_identity& who, std::string_view key, std::uint64_t serial,
                    const mqtt::will_message* will) {
   {
@@ -392,6 +358,8 @@ void node::run() {
   std::vector<item> batch;
   std::vector<std::function<void(bool)>> confirms;
   for (;;) {
+    // Outside mu_: a claim let go sends its takeover (push takes mu_).
+    const auto claims_due = expire_claims(steady::now(), steady::time_point::max());
     {
       std::unique_lock lock(mu_);
       auto wake = next_beat;
@@ -400,6 +368,7 @@ void node::run() {
         if (!links_.empty())
           wake = std::min(wake, drain_pacer_->next());
       }
+      wake = std::min(wake, claims_due);
       cv_.wait_until(lock, wake, [&] {
         return stopping_ || drain_kick_ || !queue_.empty() || !confirms_.empty();
       });
@@ -529,6 +498,9 @@ void node::receive(void* raw) {
                               static_cast<std::size_t>(natsMsg_GetDataLength(m)));
   if (subject.starts_with(message_prefix) || subject.starts_with(retained_prefix)) {
     receive_data(m, subject);
+  } else if (subject.starts_with(handover_prefix)) {
+    if (body.size() <= max_handover)
+      on_handover(body);
   } else if (body.size() > max_control) {
     // not ours: ignored
   } else if (subject.starts_with(heartbeat_prefix)) {
@@ -546,6 +518,8 @@ void node::receive(void* raw) {
   } else if (subject == takeover_subject) {
     if (!body.empty())
       broker_.disconnect(body, broker::close_reason::taken_over_elsewhere, false);
+  } else if (subject == claim_subject) {
+    on_claim(body);
   } else if (subject == registry_subject) {
     boost::system::error_code ec;
     const auto v = boost::json::parse(body, ec);

@@ -71,6 +71,7 @@ struct link_stats {
   std::atomic<std::uint64_t> unconfirmed{0}; // SUBACKs sent without NATS confirming the interest
   std::atomic<std::uint64_t> retained_loaded{0}; // retained messages read back from JetStream
   std::atomic<std::uint64_t> retained_unkept{0}; // retained messages JetStream did not acknowledge
+  std::atomic<std::uint64_t> claims_late{0}; // session claims not answered by every node in time
 };
 
 class node final : public broker::bridge {
@@ -90,6 +91,7 @@ public:
   void interest(std::string_view filter, bool added) override;
   void confirm(std::function<void(bool confirmed)> done) override;
   void claimed(std::string_view key) override;
+  void claim_session(std::string_view key, unsigned prefer, std::function<void()> done) override;
   bool ready() const noexcept override {
     return connected_.load(std::memory_order_acquire) && !draining();
   }
@@ -202,6 +204,31 @@ private:
   static constexpr std::size_t max_unsent_bytes = 16u << 20;
   std::set<std::string, std::less<>> unsent_retained_;
   std::size_t unsent_bytes_ = 0; // fresh_mu_
+  // Sessions moving between nodes (node_sessions.cpp, docs/cluster.md "Sessions move with their
+  // clients"). A claim waits for each node that was up when it was sent.
+  struct claim_wait {
+    std::string key;
+    unsigned prefer = 0; // the worker of the client that waits
+    std::function<void()> done;
+    std::set<std::string, std::less<>> waiting; // nodes whose last part has not come
+    std::size_t absorbing = 0;                  // parts handed to the broker, not added yet
+    steady::time_point deadline{};
+    bool open_ended = false; // who is up is not known yet: wait until the deadline
+    bool interest = false;   // a session came: confirm its NATS interest before `done`
+  };
+  void on_claim(std::string_view body);    // delivery thread
+  void on_handover(std::string_view body); // delivery thread
+  void absorbed(std::uint64_t id);         // a worker: a part of claim `id` is added
+  void finish_claim_if_answered(std::uint64_t id);
+  // The link thread: claims past their deadline go on without the nodes that did not answer;
+  // returns the next deadline (or `later` when none is sooner).
+  steady::time_point expire_claims(steady::time_point now, steady::time_point later);
+  void send_takeover(std::string_view key);
+  std::string handover_subject_; // where this node's claims are answered
+  std::mutex claims_mu_;
+  std::map<std::uint64_t, claim_wait> claims_;
+  std::uint64_t next_claim_ = 0;
+
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message
 };

@@ -1,8 +1,8 @@
-#include "api/base64.hpp"
+#include "auth/base64.hpp"
 
 #include <openssl/evp.h>
 
-namespace thingport::api {
+namespace thingport::auth {
 
 namespace {
 
@@ -62,4 +62,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
   return out;
 }
 
-} // namespace thingport::api
+} // namespace thingport::auth

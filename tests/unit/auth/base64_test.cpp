@@ -1,10 +1,10 @@
-#include "api/base64.hpp"
+#include "auth/base64.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-namespace thingport::api {
+namespace thingport::auth {
 namespace {
 
 TEST(ApiBase64, Rfc4648Vectors) {
@@ -39,4 +39,4 @@ TEST(ApiBase64, RefusesMalformed) {
 }
 
 } // namespace
-} // namespace thingport::api
+} // namespace thingport::auth

@@ -1,13 +1,13 @@
-// Base64 (RFC 4648 §4, standard alphabet, '=' padding) for the API's binary payloads, through
-// OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, strictly (one spelling per value).
-// Pure functions; any thread.
+// Base64 (RFC 4648 §4, standard alphabet, '=' padding) for binary payloads in JSON (the API's, a
+// session moving between nodes), through OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, strictly (one
+// spelling per value). Pure functions; any thread.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace thingport::api {
+namespace thingport::auth {
 
 std::string base64_encode(std::string_view bytes);
 
@@ -15,4 +15,4 @@ std::string base64_encode(std::string_view bytes);
 // of the last symbol zero (so every text has one meaning). nullopt when the text is not that.
 std::optional<std::string> base64_decode(std::string_view text);
 
-} // namespace thingport::api
+} // namespace thingport::auth

@@ -1,0 +1,126 @@
+"""Persistent sessions move with their clients between nodes (docs/cluster.md "Sessions move
+with their clients"): a client with cleanSession=0 that logs in on node B after node A held its
+session gets it there (CONNACK session present, its subscriptions, the QoS 1 messages queued for
+it while it was away, in order), and A no longer has it; back on A it moves back; a client that
+logs in with cleanSession=1 has its session deleted on the other node; a drained node's sessions
+move with their clients. Two nodes, one NATS server and one PostgreSQL, started here on free
+ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from apiclient import Api
+from harness import THINGPORT_BIN, poll_until, unique_id
+from mqtt_clients import MqttClient, run_cli
+from natsserver import two_nodes
+
+pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
+              pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory):
+    with two_nodes(tmp_path_factory.mktemp("sessions")) as t:
+        t.check_b = True  # drained by the last test, still stops cleanly
+        # B has heard A too (a claim waits for the nodes known up)
+        poll_until(lambda: [n["state"] for n in Api(t.b).ok("GET", "/api/v1/cluster")["nodes"]],
+                   lambda s: s == ["up", "up"], timeout=5)
+        yield t
+
+
+def client(t, node, cid: str, clean: bool = False) -> MqttClient:
+    c = MqttClient(node, client_id=cid, clean_session=clean)
+    t.made.append(c)
+    return c.connect()
+
+
+def queue_for(publisher: MqttClient, topic: str, n: int) -> list:
+    payloads = [f"m{i}".encode() for i in range(n)]
+    for p in payloads:
+        publisher.publish(topic, p, qos=1)  # PUBACK: queued for the offline session
+    return payloads
+
+
+def test_a_session_moves_to_the_node_its_client_logs_in_to(nodes):
+    t = nodes
+    a, b = t.a, t.b
+    u = unique_id("mv")
+    cid = unique_id("mover")
+    first = client(t, a, cid)
+    assert first.session_present is False
+    assert first.subscribe(f"mv/{u}/#", 1) == [1]
+    first.disconnect()
+    pub_a = client(t, a, unique_id("pub"), clean=True)
+    sent = queue_for(pub_a, f"mv/{u}/q", 5)
+
+    on_b = client(t, b, cid)
+    assert on_b.session_present is True, "the session did not come with the client to B"
+    got = [on_b.get_where(lambda m: m.topic == f"mv/{u}/q", timeout=3).payload for _ in sent]
+    assert got == sent  # every queued message, in order
+    assert Api(b).metric("thingport_cluster_sessions_moved_in_total") == 1
+    assert Api(a).metric("thingport_cluster_sessions_moved_out_total") == 1
+    # B holds its subscription now: a message published on A crosses to it
+    pub_a.publish(f"mv/{u}/live", b"after", qos=1)
+    assert on_b.get_where(lambda m: m.topic == f"mv/{u}/live", timeout=3).payload == b"after"
+
+    # and it moves back: queued on B while away, delivered on A
+    on_b.disconnect()
+    pub_b = client(t, b, unique_id("pub"), clean=True)
+    back = queue_for(pub_b, f"mv/{u}/b", 3)
+    again = client(t, a, cid)
+    assert again.session_present is True
+    assert [again.get_where(lambda m: m.topic == f"mv/{u}/b", timeout=3).payload
+            for _ in back] == back
+    assert Api(a).metric("thingport_cluster_sessions_moved_in_total") == 1
+    assert Api(b).metric("thingport_cluster_sessions_moved_out_total") == 1
+
+
+def test_an_online_client_taken_over_brings_its_session(nodes):
+    t = nodes
+    u = unique_id("on")
+    cid = unique_id("online")
+    first = client(t, t.a, cid)
+    assert first.subscribe(f"on/{u}", 1) == [1]
+    second = client(t, t.b, cid)
+    assert first.disconnected.wait(2), "the link on A was not closed"
+    assert second.session_present is True
+    pub = client(t, t.a, unique_id("pub"), clean=True)
+    pub.publish(f"on/{u}", b"x", qos=1)
+    assert second.get_where(lambda m: m.topic == f"on/{u}", timeout=3).payload == b"x"
+
+
+def test_a_clean_login_elsewhere_deletes_the_session(nodes):
+    t = nodes
+    u = unique_id("cl")
+    cid = unique_id("clean")
+    first = client(t, t.a, cid)
+    assert first.subscribe(f"cl/{u}", 1) == [1]
+    first.disconnect()
+    fresh = client(t, t.b, cid, clean=True)
+    fresh.disconnect()
+    # A deleted it: a persistent login on A finds none (and nothing moves from B: clean)
+    def present():
+        c = client(t, t.a, cid)
+        c.disconnect()
+        return c.session_present
+    assert poll_until(present, lambda p: p is False, timeout=3) is False
+
+
+def test_sessions_of_a_drained_node_move_with_their_clients(nodes):
+    t = nodes
+    u = unique_id("dr")
+    cid = unique_id("drained")
+    on_b = client(t, t.b, cid)
+    assert on_b.subscribe(f"dr/{u}", 1) == [1]
+    r = run_cli([THINGPORT_BIN, "node", "drain", "--rate", "100",
+                 "--api", f"http://127.0.0.1:{t.b.http_port}", "--token", Api(t.b).token])
+    assert r.returncode == 0, r.stderr
+    assert on_b.disconnected.wait(3), "the drain did not close the link"
+    on_a = client(t, t.a, cid)
+    assert on_a.session_present is True
+    pub = client(t, t.a, unique_id("pub"), clean=True)
+    pub.publish(f"dr/{u}", b"moved", qos=1)
+    assert on_a.get_where(lambda m: m.topic == f"dr/{u}", timeout=3).payload == b"moved"
