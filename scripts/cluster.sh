@@ -136,7 +136,7 @@ cat <<EOF2
 thingport cluster: $NODES nodes, $NATS_N NATS server(s) ($NATS), PostgreSQL at $PGURL
   MQTT through HAProxy:  127.0.0.1:$MQTT_PORT   (devices spread over the nodes, leastconn)
 $(for i in $(seq "$NODES"); do echo "  node-$(echo abc | cut -c"$i") API:  http://127.0.0.1:${HTTP[$((i - 1))]}"; done)
-  admin token (node-a; each node has its own): $TOKEN
+  admin token (the same on every node): $TOKEN
 
   curl -s -H "Authorization: Bearer $TOKEN" http://127.0.0.1:${HTTP[0]}/api/v1/cluster
   A demo device was printed in $W/node-a/log; sign it with

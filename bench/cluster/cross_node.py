@@ -7,6 +7,9 @@ nats-server, one PostgreSQL, two nodes, all started here on free ports.
   receipt, and how many arrived.
 - takeover: a client id connected on node A connects again on node B; the time from the
   CONNECT to B to A's link closing (median of 10).
+- logins: CONNECT to CONNACK on node B for a clean session, a persistent one that no node held,
+  and a persistent one moving from the other node with 5 QoS 1 messages queued (100 each;
+  docs/cluster.md "Sessions move with their clients").
 
   THINGPORT_BIN=build/release/src/app/thingport python3 bench/cluster/cross_node.py [N]
 """
@@ -87,6 +90,43 @@ def takeover(a: BrokerProcess, b: BrokerProcess, rounds: int = 10) -> list:
     return times
 
 
+def logins(a: BrokerProcess, b: BrokerProcess, rounds: int = 100) -> dict:
+    def timed(node, cid, clean):
+        c = MqttClient(node, client_id=cid, clean_session=clean)
+        t0 = time.monotonic()
+        c.connect()
+        return c, (time.monotonic() - t0) * 1000
+
+    out = {"clean session": [], "persistent, held by no node": [],
+           "persistent, moved with 5 queued": []}
+    for _ in range(rounds):
+        for label, clean in (("clean session", True), ("persistent, held by no node", False)):
+            c, ms = timed(b, unique_id("l"), clean)
+            out[label].append(ms)
+            c.close()
+    cid, topic = unique_id("mv"), f"bench/{unique_id('mv')}"
+    c, _ = timed(a, cid, False)
+    c.subscribe(topic, 1)
+    c.disconnect()
+    c.close()
+    nodes = (a, b)
+    pubs = [MqttClient(n).connect() for n in nodes]
+    for i in range(rounds):
+        held = i % 2  # the node that holds the session now
+        for _ in range(5):
+            pubs[held].publish(topic, b"x", qos=1)
+        c, ms = timed(nodes[1 - held], cid, False)
+        assert c.session_present, "the session did not move"
+        for _ in range(5):
+            c.get(timeout=5)
+        out["persistent, moved with 5 queued"].append(ms)
+        c.disconnect()
+        c.close()
+    for p in pubs:
+        p.close()
+    return out
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     payload = b"x" * 64
@@ -107,6 +147,10 @@ def main() -> None:
             t = takeover(a, b)
             print(f"takeover across nodes: median {statistics.median(t):.1f} ms, "
                   f"max {max(t):.1f} ms over {len(t)}")
+            for label, ms in logins(a, b).items():
+                ms.sort()
+                print(f"CONNECT to CONNACK, {label}: median {statistics.median(ms):.1f} ms, "
+                      f"p90 {ms[len(ms) * 9 // 10]:.1f} ms, max {ms[-1]:.1f} ms over {len(ms)}")
         finally:
             for x in nodes:
                 x.stop()

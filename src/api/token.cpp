@@ -67,6 +67,19 @@ bool create_exclusive(const std::filesystem::path& p, const std::string& token) 
 
 } // namespace
 
+void replace_token_file(const std::filesystem::path& file, const std::string& token) {
+  if (!usable(token))
+    throw std::runtime_error("the cluster's admin token is not usable (1 to 256 printable "
+                             "characters)");
+  auto next = file;
+  next += ".new";
+  std::error_code ignored;
+  std::filesystem::remove(next, ignored); // left by a start that died half-way
+  if (!create_exclusive(next, token))
+    throw sys_error("cannot create", next);
+  std::filesystem::rename(next, file); // throws filesystem_error (a runtime_error)
+}
+
 std::string read_token_file(const std::filesystem::path& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in)

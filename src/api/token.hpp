@@ -20,6 +20,10 @@ struct admin_token {
 // or holds no usable token.
 admin_token load_or_create_token(std::string configured, const std::filesystem::path& data_dir);
 
+// Puts `token` in `file` in place of what it holds (a new file, mode 0600, renamed over it): a
+// cluster node taking the cluster's token. Throws std::runtime_error.
+void replace_token_file(const std::filesystem::path& file, const std::string& token);
+
 // The token kept in `file` (surrounding whitespace dropped). Throws std::runtime_error.
 std::string read_token_file(const std::filesystem::path& file);
 

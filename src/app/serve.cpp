@@ -456,7 +456,19 @@ int serve(const config& c) {
     announce(net::to_string(l->kind()).data(), l->local_endpoint()); // names are literals
   std::optional<api::server> http;                                   // HTTP API, metrics, console
   if (!c.http.listen.empty()) {
-    const auto token = api::load_or_create_token(c.http.token, c.data_dir);
+    auto token = api::load_or_create_token(c.http.token, c.data_dir);
+    if (link && !token.file.empty()) {
+      // One admin token for the whole cluster (behind a balancer any node may answer): the first
+      // node's, kept in the store; the others write it into their own admin.token.
+      auto shared = ota_db->shared_secret("admin_token", token.value);
+      if (!shared)
+        throw std::runtime_error("store: the cluster's admin token: " + shared.error().message());
+      if (*shared != token.value) {
+        api::replace_token_file(token.file, *shared);
+        token.value = std::move(*shared);
+        token.generated = true; // printed: it changed
+      }
+    }
     if (token.generated)
       std::printf("thingport: admin token written to %s: %s\n", token.file.c_str(),
                   token.value.c_str());

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import aliyun
-from apiclient import Api, b64
+from apiclient import Api, b64, token_of
 from harness import poll_until, unique_id
 from mqtt_clients import MqttClient, mosquitto_pub
 from natsserver import NatsServer, start_node
@@ -69,6 +69,18 @@ def test_both_nodes_listed_up(cluster):
         assert [x["node"] for x in nodes] == ["node-a", "node-b"]
         assert all(x["state"] == "up" for x in nodes), nodes
         assert all(set(x) >= {"node", "state", "connections"} for x in nodes)
+
+
+def test_one_admin_token_for_the_cluster(cluster):
+    """Behind a balancer any node may answer an operator: the nodes share the first node's
+    admin token (kept in PostgreSQL); the second node wrote it into its own admin.token."""
+    a, b = cluster["a"], cluster["b"]
+    ta, tb = token_of(a), token_of(b)
+    assert ta == tb
+    assert Api(b, token=ta).call("GET", "/api/v1/products").status == 200
+    assert Api(b, token="0" * 64).call("GET", "/api/v1/products").status == 401
+    assert b.log.wait_for("admin token written to", timeout=1)
+    assert tb in b.log.tail(10000)
 
 
 def test_generic_clients_across_nodes_with_escaped_levels(cluster, clients):
