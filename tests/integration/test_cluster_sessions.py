@@ -8,14 +8,18 @@ ports."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from apiclient import Api
+from apiclient import Api, b64
 from harness import THINGPORT_BIN, poll_until, unique_id
 from mqtt_clients import MqttClient, run_cli
-from natsserver import two_nodes
+from natsserver import two_nodes, until_made
+
+JS = Path(__file__).resolve().parents[1] / "js"
 
 pytestmark = [pytest.mark.thingport_only(reason="thingport's cluster over NATS"),
               pytest.mark.sqlite_only]  # starts its own NATS and PostgreSQL
@@ -107,6 +111,37 @@ def test_a_clean_login_elsewhere_deletes_the_session(nodes):
         c.disconnect()
         return c.session_present
     assert poll_until(present, lambda p: p is False, timeout=3) is False
+
+
+def sdk_device(node, dev: dict, *args: str) -> dict:
+    """tests/js/aliyun_session.js on `node`: its last event."""
+    keep = ("productKey", "deviceName", "deviceSecret")
+    proc = subprocess.run(["node", str(JS / "aliyun_session.js"), node.host, str(node.port),
+                           json.dumps({k: dev[k] for k in keep}), *args],
+                          capture_output=True, text=True, timeout=30)
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert proc.returncode == 0, (events, proc.stderr)
+    return events[-1]
+
+
+def test_the_official_node_sdk_finds_its_session_on_the_other_node(nodes):
+    """The Aliyun Node SDK keeps its session (clean: false): it subscribes on A and leaves;
+    three QoS 1 downlinks through A's API wait in its session there; it comes back through B
+    and gets them, in order, without subscribing again."""
+    t = nodes
+    api_a = Api(t.a)
+    pk = api_a.product("sdk session")["productKey"]
+    dev = {**api_a.device(pk), "productKey": pk}
+    last = sdk_device(t.a, dev, "subscribe")
+    assert last == {"event": "subscribed", "error": None}, last
+    topic = f"/{pk}/{dev['deviceName']}/user/get"
+    sent = [f"down-{i}" for i in range(3)]
+    for p in sent:
+        api_a.ok("POST", "/api/v1/pub", {"productKey": pk, "deviceName": dev["deviceName"],
+                                         "topic": topic, "payload": b64(p), "qos": 1})
+    # B knows the device once the registry change crossed (within 1 s)
+    last = until_made(lambda: sdk_device(t.b, dev, "receive", "3"))
+    assert last == {"event": "received", "payloads": sent}, last
 
 
 def test_sessions_of_a_drained_node_move_with_their_clients(nodes):
