@@ -53,9 +53,11 @@ void worker::open_session_later(std::uint64_t serial) {
 void worker::surrender(subscriber_id id, close_reason r, surrender_done done, std::uint8_t hops) {
   auto it = sessions_.find(id);
   if (it == sessions_.end()) {
+    // Destroyed meanwhile, or moving between workers (to this one too, behind the adopt
+    // already queued): followed.
     const auto home = broker_.sessions().home(id);
-    if (!home || *home == index_)
-      return done(nullptr); // destroyed meanwhile
+    if (!home || hops == std::numeric_limits<std::uint8_t>::max())
+      return done(nullptr);
     asio::post(broker_.at(*home).io(),
                [w = &broker_.at(*home), id, r, done = std::move(done),
                 h = next_hop(hops)]() mutable { w->surrender(id, r, std::move(done), h); });
@@ -89,7 +91,9 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
   if (const auto id = broker_.find_session(snap->key); id != 0) {
     if (auto it = sessions_.find(id); it != sessions_.end()) {
       s = it->second.get();
-    } else if (const auto home = broker_.sessions().home(id); home && *home != index_) {
+    } else if (const auto home = broker_.sessions().home(id);
+               home && hops != std::numeric_limits<std::uint8_t>::max()) {
+      // Moving between workers (to this one too, behind the adopt already queued): follow it.
       asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), snap = std::move(snap),
                                           then = std::move(then), h = next_hop(hops)]() mutable {
         w->absorb(std::move(snap), std::move(then), h);

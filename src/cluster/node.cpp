@@ -457,8 +457,10 @@ void node::send(item& it) {
     return;
   }
   case op::control:
-    natsConnection_Publish(nc, it.subject.c_str(), it.payload.data(),
-                           static_cast<int>(it.payload.size()));
+    // A part of a moving session past the server's max_payload is refused: counted.
+    if (natsConnection_Publish(nc, it.subject.c_str(), it.payload.data(),
+                               static_cast<int>(it.payload.size())) != NATS_OK)
+      stats_.dropped.fetch_add(1, std::memory_order_relaxed);
     return;
   }
 }

@@ -82,6 +82,25 @@ def test_a_session_moves_to_the_node_its_client_logs_in_to(nodes):
     assert Api(b).metric("thingport_cluster_sessions_moved_out_total") == 1
 
 
+def test_a_large_session_moves_in_parts(nodes):
+    """200 queued messages of 8 KiB (1.6 MB: more than one NATS message may carry) move in
+    several parts, every one of them, in order."""
+    t = nodes
+    u = unique_id("big")
+    cid = unique_id("big")
+    first = client(t, t.a, cid)
+    assert first.subscribe(f"big/{u}", 1) == [1]
+    first.disconnect()
+    pub = client(t, t.a, unique_id("pub"), clean=True)
+    sent = [f"{i:04d}".encode() + bytes(8188) for i in range(200)]
+    for p in sent:
+        pub.publish(f"big/{u}", p, qos=1)
+    on_b = client(t, t.b, cid)
+    assert on_b.session_present is True
+    got = [on_b.get_where(lambda m: m.topic == f"big/{u}", timeout=5).payload for _ in sent]
+    assert got == sent
+
+
 def test_an_online_client_taken_over_brings_its_session(nodes):
     t = nodes
     u = unique_id("on")
