@@ -41,6 +41,21 @@ def client(t, node, cid: str, clean: bool = False) -> MqttClient:
     return c.connect()
 
 
+def subscribed_and_gone(t, node, topic_filter: str) -> str:
+    """A persistent client subscribes to `topic_filter` (QoS 1) on `node` and disconnects: its
+    client id."""
+    cid = unique_id("p")
+    first = client(t, node, cid)
+    assert first.session_present is False
+    assert first.subscribe(topic_filter, 1) == [1]
+    first.disconnect()
+    return cid
+
+
+def received(c: MqttClient, topic: str, n: int, timeout: float = 3) -> list:
+    return [c.get_where(lambda m: m.topic == topic, timeout=timeout).payload for _ in range(n)]
+
+
 def queue_for(publisher: MqttClient, topic: str, n: int) -> list:
     payloads = [f"m{i}".encode() for i in range(n)]
     for p in payloads:
@@ -52,18 +67,13 @@ def test_a_session_moves_to_the_node_its_client_logs_in_to(nodes):
     t = nodes
     a, b = t.a, t.b
     u = unique_id("mv")
-    cid = unique_id("mover")
-    first = client(t, a, cid)
-    assert first.session_present is False
-    assert first.subscribe(f"mv/{u}/#", 1) == [1]
-    first.disconnect()
+    cid = subscribed_and_gone(t, a, f"mv/{u}/#")
     pub_a = client(t, a, unique_id("pub"), clean=True)
     sent = queue_for(pub_a, f"mv/{u}/q", 5)
 
     on_b = client(t, b, cid)
     assert on_b.session_present is True, "the session did not come with the client to B"
-    got = [on_b.get_where(lambda m: m.topic == f"mv/{u}/q", timeout=3).payload for _ in sent]
-    assert got == sent  # every queued message, in order
+    assert received(on_b, f"mv/{u}/q", len(sent)) == sent  # every queued message, in order
     assert Api(b).metric("thingport_cluster_sessions_moved_in_total") == 1
     assert Api(a).metric("thingport_cluster_sessions_moved_out_total") == 1
     # B holds its subscription now: a message published on A crosses to it
@@ -76,8 +86,7 @@ def test_a_session_moves_to_the_node_its_client_logs_in_to(nodes):
     back = queue_for(pub_b, f"mv/{u}/b", 3)
     again = client(t, a, cid)
     assert again.session_present is True
-    assert [again.get_where(lambda m: m.topic == f"mv/{u}/b", timeout=3).payload
-            for _ in back] == back
+    assert received(again, f"mv/{u}/b", len(back)) == back
     assert Api(a).metric("thingport_cluster_sessions_moved_in_total") == 1
     assert Api(b).metric("thingport_cluster_sessions_moved_out_total") == 1
 
@@ -87,18 +96,14 @@ def test_a_large_session_moves_in_parts(nodes):
     several parts, every one of them, in order."""
     t = nodes
     u = unique_id("big")
-    cid = unique_id("big")
-    first = client(t, t.a, cid)
-    assert first.subscribe(f"big/{u}", 1) == [1]
-    first.disconnect()
+    cid = subscribed_and_gone(t, t.a, f"big/{u}")
     pub = client(t, t.a, unique_id("pub"), clean=True)
     sent = [f"{i:04d}".encode() + bytes(8188) for i in range(200)]
     for p in sent:
         pub.publish(f"big/{u}", p, qos=1)
     on_b = client(t, t.b, cid)
     assert on_b.session_present is True
-    got = [on_b.get_where(lambda m: m.topic == f"big/{u}", timeout=5).payload for _ in sent]
-    assert got == sent
+    assert received(on_b, f"big/{u}", len(sent), timeout=5) == sent
 
 
 def test_an_online_client_taken_over_brings_its_session(nodes):
@@ -117,11 +122,7 @@ def test_an_online_client_taken_over_brings_its_session(nodes):
 
 def test_a_clean_login_elsewhere_deletes_the_session(nodes):
     t = nodes
-    u = unique_id("cl")
-    cid = unique_id("clean")
-    first = client(t, t.a, cid)
-    assert first.subscribe(f"cl/{u}", 1) == [1]
-    first.disconnect()
+    cid = subscribed_and_gone(t, t.a, f"cl/{unique_id('cl')}")
     fresh = client(t, t.b, cid, clean=True)
     fresh.disconnect()
     # A deleted it: a persistent login on A finds none (and nothing moves from B: clean)
