@@ -138,6 +138,15 @@ subscriber_id broker::find_session(std::string_view key) const {
   return it == registry_.end() ? 0 : it->second;
 }
 
+std::vector<std::string> broker::session_keys() const {
+  std::lock_guard lock(registry_mu_);
+  std::vector<std::string> keys;
+  keys.reserve(registry_.size());
+  for (const auto& [key, id] : registry_)
+    keys.emplace_back(key);
+  return keys;
+}
+
 void broker::register_session(std::string_view key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
   auto it = registry_.find(key);

@@ -172,6 +172,8 @@ public:
 
   // --- the session registry: session key -> id; any thread ---
   subscriber_id find_session(std::string_view key) const;
+  // Every session's key (at start, before the listeners: the sessions restored from the store).
+  std::vector<std::string> session_keys() const;
   // The worker that holds the session named `key`, and its id; {nullptr, 0} when there is none.
   std::pair<worker*, subscriber_id> session_home(std::string_view key) const;
   // `key` is the session's own key (session::key()): the registry keeps a view of it, so it

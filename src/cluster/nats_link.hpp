@@ -21,6 +21,7 @@ inline constexpr const char* takeover_subject = "thingport.takeover";
 // Sessions moving between nodes (node_sessions.cpp): claims, and their answers on the
 // claimer's own subject under the prefix.
 inline constexpr const char* claim_subject = "thingport.claim";
+inline constexpr const char* offer_subject = "thingport.offer";
 inline constexpr std::string_view handover_prefix = "thingport.handover.";
 inline constexpr auto heartbeat_every = std::chrono::seconds(1);
 inline constexpr int retained_wait_ms = 2000; // JetStream's answer, or a stream read's next message

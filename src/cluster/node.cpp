@@ -164,12 +164,13 @@ void node::start() {
     on_message(nc, sub, m, c);
   };
   for (const char* subject : {heartbeat_all, takeover_subject, registry_subject, retained_all,
-                              claim_subject, handover_subject_.c_str()}) {
+                              claim_subject, offer_subject, handover_subject_.c_str()}) {
     natsSubscription* sub = nullptr;
     check(natsConnection_Subscribe(&sub, impl_->conn, subject, handler, this), subject);
     open_subscriptions::get().watch(sub);
     impl_->control.push_back(sub);
   }
+  offer_restored(); // queued: sent once NATS is reached
   thread_ = std::thread([this] { run(); });
   retained_thread_ = std::thread([this] { retained_loop(); });
 }
@@ -522,6 +523,8 @@ void node::receive(void* raw) {
       broker_.disconnect(body, broker::close_reason::taken_over_elsewhere, false);
   } else if (subject == claim_subject) {
     on_claim(body);
+  } else if (subject == offer_subject) {
+    on_offer(body);
   } else if (subject == registry_subject) {
     boost::system::error_code ec;
     const auto v = boost::json::parse(body, ec);

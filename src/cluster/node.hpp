@@ -208,8 +208,8 @@ private:
   // clients"). A claim waits for each node that was up when it was sent.
   struct claim_wait {
     std::string key;
-    unsigned prefer = 0; // the worker of the client that waits
-    std::function<void()> done;
+    unsigned prefer = 0;                        // the worker of the client that waits
+    std::function<void()> done;                 // empty: an offer's claim, nobody waits
     std::set<std::string, std::less<>> waiting; // nodes whose last part has not come
     std::size_t absorbing = 0;                  // parts handed to the broker, not added yet
     steady::time_point deadline{};
@@ -217,6 +217,8 @@ private:
     bool interest = false;   // a session came: confirm its NATS interest before `done`
   };
   void on_claim(std::string_view body);    // delivery thread
+  void on_offer(std::string_view body);    // delivery thread
+  void offer_restored();                   // start(): the sessions this node restarted with
   void on_handover(std::string_view body); // delivery thread
   void absorbed(std::uint64_t id);         // a worker: a part of claim `id` is added
   void finish_claim_if_answered(std::uint64_t id);

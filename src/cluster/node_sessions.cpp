@@ -1,6 +1,8 @@
 // Sessions moving with their clients between nodes (docs/cluster.md "Sessions move with their
 // clients"): a client that logs in here with cleanSession=0 has its session brought from the
 // node that held it before its CONNACK; one that logs in with cleanSession=1 has it deleted there.
+// A node that starts with sessions in its store offers them: a node whose client of one of those
+// keys logged in there meanwhile claims it.
 //
 // The node the client logs in to sends a claim on `thingport.claim`; every other node closes its
 // link of that key and answers on the claimer's handover subject with the session it held (or
@@ -23,6 +25,8 @@ constexpr auto claim_wait_for = std::chrono::milliseconds(500);
 // Subscriptions and payloads per part: with base64 and JSON a part stays well under NATS's
 // default max_payload (1 MiB), a message of [limits] max_payload (256 KiB) included.
 constexpr std::size_t part_bytes = 256 * 1024;
+// Keys per offer: under the 64 KiB of a control message even with every byte escaped in JSON.
+constexpr std::size_t offer_bytes = 8 * 1024;
 } // namespace
 
 void node::send_takeover(std::string_view key) {
@@ -61,10 +65,32 @@ void node::claim_session(std::string_view key, unsigned prefer, std::function<vo
   push({op::control, claim_subject,
         encode_claim({id, name(), std::string(key), handover_subject_, false}), 0, false},
        false);
-  if (!wait) {
+  if (!wait && done) {
     done();
     send_takeover(key);
   }
+}
+
+void node::offer_restored() {
+  const auto keys = broker_.session_keys();
+  if (keys.empty())
+    return;
+  spdlog::info("cluster: offering the {} sessions restored here to the nodes their clients may be "
+               "on now",
+               keys.size());
+  for (auto& body : encode_offers(name(), keys, offer_bytes))
+    push({op::control, offer_subject, std::move(body), 0, false}, false);
+}
+
+void node::on_offer(std::string_view body) {
+  auto o = decode_offer(body);
+  if (!o || o->node == name())
+    return;
+  // A session of one of those keys here: its client logged in here while that node was away.
+  // Claimed without a client waiting: what that node held is added to it.
+  for (const auto& key : o->keys)
+    if (broker_.find_session(key) != 0)
+      claim_session(key, static_cast<unsigned>(std::hash<std::string>{}(key)), nullptr);
 }
 
 void node::on_claim(std::string_view body) {
@@ -139,6 +165,8 @@ void node::finish_claim_if_answered(std::uint64_t id) {
     done = std::move(it->second);
     claims_.erase(it);
   }
+  if (!done.done) // an offer's claim: nobody waits
+    return;
   send_takeover(done.key);
   if (!done.interest)
     return done.done();
@@ -167,6 +195,8 @@ steady::time_point node::expire_claims(steady::time_point now, steady::time_poin
       spdlog::warn("cluster: session {}: {} node(s) did not answer its claim within {} ms ({} so "
                    "far); its client goes on, and a session they send later is still added",
                    c.key, c.waiting.size(), claim_wait_for.count(), n);
+    if (!c.done)
+      continue;
     c.done();
     send_takeover(c.key);
   }

@@ -194,4 +194,43 @@ std::optional<handover_part> decode_handover(std::string_view body) {
   return p;
 }
 
+std::vector<std::string> encode_offers(std::string_view node, const std::vector<std::string>& keys,
+                                       std::size_t max_bytes) {
+  std::vector<std::string> out;
+  json::array batch;
+  std::size_t bytes = 0;
+  const auto emit = [&] {
+    out.push_back(json::serialize(json::object{{"node", node}, {"keys", std::move(batch)}}));
+    batch = json::array();
+    bytes = 0;
+  };
+  for (const auto& k : keys) {
+    if (bytes != 0 && bytes + k.size() + 8 > max_bytes)
+      emit();
+    batch.push_back(json::string(k));
+    bytes += k.size() + 8;
+  }
+  if (!batch.empty())
+    emit();
+  return out;
+}
+
+std::optional<session_offer> decode_offer(std::string_view body) {
+  auto o = parse_object(body);
+  if (!o)
+    return std::nullopt;
+  auto node = str(*o, "node", false);
+  const auto* keys = field(*o, "keys");
+  if (!node || keys == nullptr || !keys->is_array() || keys->get_array().size() > max_wire_entries)
+    return std::nullopt;
+  session_offer offer{std::move(*node), {}};
+  for (const auto& k : keys->get_array()) {
+    if (!k.is_string() || k.get_string().empty() || k.get_string().size() > max_wire_string ||
+        !mqtt::valid_utf8(k.get_string()))
+      return std::nullopt;
+    offer.keys.emplace_back(k.get_string());
+  }
+  return offer;
+}
+
 } // namespace thingport::cluster

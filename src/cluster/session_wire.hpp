@@ -42,6 +42,15 @@ struct handover_part {
   broker::session_snapshot session; // this part's share of it (session.key == key)
 };
 
+// Sessions a node restarted with (from its store), offered on `thingport.offer`: a node that
+// holds a session of one of those keys (its client logged in there meanwhile) claims it, so
+// that what was queued before the restart reaches it.
+//   {"node":"a","keys":["d|pk/dn","c1"]}
+struct session_offer {
+  std::string node;
+  std::vector<std::string> keys;
+};
+
 std::string encode_claim(const claim_request& c);
 std::optional<claim_request> decode_claim(std::string_view body);
 
@@ -51,5 +60,10 @@ std::vector<std::string> encode_handover(std::uint64_t id, std::string_view node
                                          std::string_view key, const broker::session_snapshot* s,
                                          std::size_t part_bytes);
 std::optional<handover_part> decode_handover(std::string_view body);
+
+// `keys` in offers of at most about `max_bytes` each (a key longer than that has one of its own).
+std::vector<std::string> encode_offers(std::string_view node, const std::vector<std::string>& keys,
+                                       std::size_t max_bytes);
+std::optional<session_offer> decode_offer(std::string_view body);
 
 } // namespace thingport::cluster

@@ -4,7 +4,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "cluster/session_wire.hpp"
 
@@ -33,6 +35,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!again || again->present != p->present || again->key != p->key ||
         (p->present && again->session != p->session))
       fail("a part does not come back");
+  }
+  if (auto o = decode_offer(body)) {
+    const auto bodies = encode_offers(o->node, o->keys, 1 << 20);
+    std::vector<std::string> keys;
+    for (const auto& b : bodies) {
+      const auto again = decode_offer(b);
+      if (!again || again->node != o->node)
+        fail("an offer does not come back");
+      keys.insert(keys.end(), again->keys.begin(), again->keys.end());
+    }
+    if (keys != o->keys)
+      fail("an offer's keys do not come back");
   }
   return 0;
 }

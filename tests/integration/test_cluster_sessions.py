@@ -9,6 +9,8 @@ ports."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -179,3 +181,27 @@ def test_sessions_of_a_drained_node_move_with_their_clients(nodes):
     pub = client(t, t.a, unique_id("pub"), clean=True)
     pub.publish(f"dr/{u}", b"moved", qos=1)
     assert on_a.get_where(lambda m: m.topic == f"dr/{u}", timeout=3).payload == b"moved"
+
+
+def test_a_node_killed_and_back_hands_its_sessions_to_their_clients(tmp_path: Path):
+    """Node B dies (kill -9) with five QoS 1 messages acknowledged to their publisher and queued
+    in a persistent session there; its client logs in on A (B cannot answer: no session there
+    yet); B comes back with its data directory and offers the sessions it restored: A claims
+    this one, and the client, still on A, gets the five messages in order."""
+    with two_nodes(tmp_path) as t:
+        poll_until(lambda: [n["state"] for n in Api(t.b).ok("GET", "/api/v1/cluster")["nodes"]],
+                   lambda s: s == ["up", "up"], timeout=5)
+        u = unique_id("back")
+        cid = subscribed_and_gone(t, t.b, f"back/{u}")
+        pub = client(t, t.b, unique_id("pub"), clean=True)
+        sent = queue_for(pub, f"back/{u}", 5)  # PUBACKed: in B's sessions.db (durability sync)
+        os.kill(t.b.proc.pid, signal.SIGKILL)
+        t.b.proc.wait(5)
+        t.b.stop()
+        on_a = client(t, t.a, cid)
+        assert on_a.session_present is False  # B held it, and B is gone
+        t.b.start()
+        assert t.b.log.wait_for("offering the 1 sessions restored here", timeout=5)
+        assert received(on_a, f"back/{u}", len(sent), timeout=5) == sent
+        assert Api(t.a).metric("thingport_cluster_sessions_moved_in_total") == 1
+        t.check_b = True  # B, restarted, stops cleanly

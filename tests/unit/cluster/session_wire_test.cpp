@@ -87,6 +87,28 @@ TEST(session_wire, a_message_larger_than_a_part_has_a_part_of_its_own) {
   EXPECT_EQ(decode_handover(parts[1])->session.messages.at(0).payload.size(), 5000u);
 }
 
+TEST(session_wire, offers_carry_every_key_in_bounded_bodies) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i)
+    keys.push_back("d|pk/dev-" + std::to_string(i));
+  const auto bodies = encode_offers("node-a", keys, 2048);
+  ASSERT_GT(bodies.size(), 5u);
+  std::vector<std::string> back;
+  for (const auto& b : bodies) {
+    EXPECT_LE(b.size(), 2048u + 128);
+    const auto o = decode_offer(b);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->node, "node-a");
+    back.insert(back.end(), o->keys.begin(), o->keys.end());
+  }
+  EXPECT_EQ(back, keys);
+  EXPECT_TRUE(encode_offers("a", {}, 2048).empty());
+  EXPECT_FALSE(decode_offer(R"({"node":"a","keys":[""]})"));
+  EXPECT_FALSE(decode_offer(R"({"node":"a","keys":[1]})"));
+  EXPECT_FALSE(decode_offer(R"({"node":"a"})"));
+  EXPECT_FALSE(decode_offer(R"({"keys":["k"]})"));
+}
+
 TEST(session_wire, what_a_peer_should_never_send_is_refused) {
   const auto ok = R"({"id":1,"node":"a","key":"k","last":true,"present":true,)";
   EXPECT_TRUE(decode_handover(std::string(ok) + R"("msgs":[["t","aGk=",1,false]]})"));
