@@ -50,4 +50,14 @@ std::vector<node_status> membership::list(node_status self, steady::time_point n
   return out;
 }
 
+std::vector<std::string> membership::heard_within(steady::time_point now,
+                                                  std::chrono::milliseconds within) const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, p] : peers_)
+    if (now - p.last < within)
+      out.push_back(name);
+  return out;
+}
+
 } // namespace thingport::cluster

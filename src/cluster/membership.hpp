@@ -42,6 +42,10 @@ public:
   void left(std::string_view node);
   // This node (`self`, always up) and every peer heard within forget_after, sorted by name.
   std::vector<node_status> list(node_status self, steady::time_point now) const;
+  // The peers heard within `within` of `now` (a claim waits for those only: a peer silent for
+  // longer is likely dead, though not yet down).
+  std::vector<std::string> heard_within(steady::time_point now,
+                                        std::chrono::milliseconds within) const;
 
 private:
   struct peer {

@@ -22,6 +22,7 @@ namespace thingport::cluster {
 
 namespace {
 constexpr auto claim_wait_for = std::chrono::milliseconds(500);
+constexpr auto answer_from = std::chrono::milliseconds(1500); // peers heard within: waited for
 // Subscriptions and payloads per part: with base64 and JSON a part stays well under NATS's
 // default max_payload (1 MiB), a message of [limits] max_payload (256 KiB) included.
 constexpr std::size_t part_bytes = 256 * 1024;
@@ -43,13 +44,12 @@ void node::claimed(std::string_view key) {
 }
 
 void node::claim_session(std::string_view key, unsigned prefer, std::function<void()> done) {
-  // The nodes that are to answer: every peer up now (a down one cannot; one that comes up later
+  // The nodes that are to answer: every peer heard in the last 1.5 heartbeats (one silent for
+  // longer is likely dead, and a session it sends later is still added; one that comes up later
   // had no link of this key to give).
-  node_status self;
   std::set<std::string, std::less<>> peers;
-  for (auto& n : members_.list(self, steady::now()))
-    if (n.up && n.node != name())
-      peers.insert(std::move(n.node));
+  for (auto& n : members_.heard_within(steady::now(), answer_from))
+    peers.insert(std::move(n));
   // Just (re)connected: peers not heard yet may hold the session; wait the whole bound.
   const steady::time_point linked_at{steady::duration(linked_at_.load(std::memory_order_acquire))};
   const bool open_ended = steady::now() - linked_at < heartbeat_every * 3 / 2;

@@ -9,6 +9,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
+TEST(cluster_membership, heard_within_names_the_recent_peers_only) {
+  const auto t0 = steady::time_point{} + std::chrono::hours(1);
+  membership m("a");
+  m.heard("b", 0, 0, t0);
+  m.heard("c", 0, 0, t0 + std::chrono::seconds(2));
+  m.heard("a", 0, 0, t0 + std::chrono::seconds(2)); // itself: never listed
+  const auto now = t0 + std::chrono::milliseconds(2500);
+  EXPECT_EQ(m.heard_within(now, std::chrono::milliseconds(1500)), std::vector<std::string>{"c"});
+  EXPECT_EQ(m.heard_within(now, std::chrono::seconds(5)), (std::vector<std::string>{"b", "c"}));
+}
+
 TEST(cluster_membership, peers_sorted_down_after_silence_up_again) {
   membership m("node-b");
   const auto t0 = steady::now();
