@@ -24,6 +24,7 @@
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
 #include "net/listener.hpp"
+#include "recording_store.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 
@@ -59,25 +60,7 @@ struct fake_transport final : tp::broker::transport {
   void resume_reading() override {}
 };
 
-class recording_store final : public store::session_store {
-public:
-  std::vector<store::session_op> ops;
-  std::error_code apply(std::span<const store::session_op> batch) override {
-    ops.insert(ops.end(), batch.begin(), batch.end());
-    return {};
-  }
-  std::error_code load_all(store::session_sink&) override { return {}; }
-  store::result<store::session_counts> counts() override { return store::session_counts{}; }
-  store::result<std::vector<std::string>> check() override { return std::vector<std::string>{}; }
-  store::result<std::uint64_t> used_bytes() override { return std::uint64_t{0}; }
-  std::vector<std::string> dropped() const {
-    std::vector<std::string> out;
-    for (const auto& op : ops)
-      if (const auto* d = std::get_if<store::delete_subscription>(&op))
-        out.push_back(d->filter);
-    return out;
-  }
-};
+using tp::broker::test::recording_store;
 
 struct fake_conn {
   fake_transport t;
