@@ -58,6 +58,12 @@ def received(c: MqttClient, topic: str, n: int, timeout: float = 3) -> list:
     return [c.get_where(lambda m: m.topic == topic, timeout=timeout).payload for _ in range(n)]
 
 
+def reaches(t, receiver: MqttClient, topic: str, payload: bytes) -> None:
+    """A QoS 1 message published on node A to `topic` reaches `receiver`."""
+    client(t, t.a, unique_id("pub"), clean=True).publish(topic, payload, qos=1)
+    assert receiver.get_where(lambda m: m.topic == topic, timeout=3).payload == payload
+
+
 def queue_for(publisher: MqttClient, topic: str, n: int) -> list:
     payloads = [f"m{i}".encode() for i in range(n)]
     for p in payloads:
@@ -117,9 +123,7 @@ def test_an_online_client_taken_over_brings_its_session(nodes):
     second = client(t, t.b, cid)
     assert first.disconnected.wait(2), "the link on A was not closed"
     assert second.session_present is True
-    pub = client(t, t.a, unique_id("pub"), clean=True)
-    pub.publish(f"on/{u}", b"x", qos=1)
-    assert second.get_where(lambda m: m.topic == f"on/{u}", timeout=3).payload == b"x"
+    reaches(t, second, f"on/{u}", b"x")
 
 
 def test_a_clean_login_elsewhere_deletes_the_session(nodes):
@@ -178,9 +182,7 @@ def test_sessions_of_a_drained_node_move_with_their_clients(nodes):
     assert on_b.disconnected.wait(3), "the drain did not close the link"
     on_a = client(t, t.a, cid)
     assert on_a.session_present is True
-    pub = client(t, t.a, unique_id("pub"), clean=True)
-    pub.publish(f"dr/{u}", b"moved", qos=1)
-    assert on_a.get_where(lambda m: m.topic == f"dr/{u}", timeout=3).payload == b"moved"
+    reaches(t, on_a, f"dr/{u}", b"moved")
 
 
 def test_a_node_killed_and_back_hands_its_sessions_to_their_clients(tmp_path: Path):
