@@ -13,8 +13,9 @@ set(allowed_net "broker")
 set(allowed_api "mqtt;auth;store;thing;broker;platform")
 # The cluster layer knows the core only through broker/bridge.hpp and its public broker.
 # The link records of a dead node (cluster/link_table) use the PostgreSQL connection and migrations;
-# a session moving between nodes carries its payloads in base64 (auth/base64.hpp).
-set(allowed_cluster "mqtt;auth/base64.hpp;store/result.hpp;store/session_store.hpp;store/session_writer.hpp;store/pg_connection.hpp;store/sql_migrate.hpp;broker")
+# a session moving between nodes carries its payloads in base64 (auth/base64.hpp); a dead node's
+# sessions are taken over from the PostgreSQL session store (cluster/session_rescue).
+set(allowed_cluster "mqtt;auth/base64.hpp;store/result.hpp;store/session_store.hpp;store/session_writer.hpp;store/pg_connection.hpp;store/sql_migrate.hpp;store/session_pg.hpp;broker")
 set(allowed_app "mqtt;auth;store;thing;broker;platform;net;api;cluster")
 set(allowed_sdk "mqtt;auth;thing;thingport")
 

@@ -40,6 +40,8 @@ public:
     std::uint64_t out = 0, in = 0, dropped = 0, duplicates = 0, unconfirmed = 0;
     std::uint64_t retained_loaded = 0, retained_unkept = 0;
     std::uint64_t claims_late = 0; // session claims not answered by every node in time
+    std::uint64_t taken_over = 0;  // sessions of nodes not running, taken over here
+    std::uint64_t taken_over_messages = 0;
   };
   virtual ~cluster_view() = default;
   virtual std::vector<member> members() const = 0; // this node and its peers, sorted by name

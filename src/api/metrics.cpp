@@ -90,6 +90,8 @@ metrics_snapshot take_snapshot(context& ctx) {
     s.cluster_retained_loaded = t.retained_loaded;
     s.cluster_retained_unkept = t.retained_unkept;
     s.cluster_claims_late = t.claims_late;
+    s.cluster_taken_over = t.taken_over;
+    s.cluster_taken_over_messages = t.taken_over_messages;
     s.sessions_moved_in = b.total(&counters::sessions_moved_in);
     s.sessions_moved_out = b.total(&counters::sessions_moved_out);
   }
@@ -282,6 +284,13 @@ std::string render_metrics(const metrics_snapshot& s) {
            "Session claims not answered by every node up within 500 ms (the client went on; "
            "a session sent later is still added).",
            s.cluster_claims_late);
+    metric(out, "thingport_cluster_sessions_taken_over_total", "counter",
+           "Persistent sessions of nodes not running taken over here from PostgreSQL (their "
+           "clients logged in here, or this node swept a dead node's).",
+           s.cluster_taken_over);
+    metric(out, "thingport_cluster_taken_over_messages_total", "counter",
+           "Unacknowledged QoS 1/2 messages those sessions brought.",
+           s.cluster_taken_over_messages);
   }
   return out;
 }

@@ -68,6 +68,8 @@ struct metrics_snapshot {
   std::uint64_t cluster_retained_loaded = 0;
   std::uint64_t cluster_retained_unkept = 0;
   std::uint64_t cluster_claims_late = 0;
+  std::uint64_t cluster_taken_over = 0;
+  std::uint64_t cluster_taken_over_messages = 0;
   std::uint64_t sessions_moved_in = 0;
   std::uint64_t sessions_moved_out = 0;
   bool ota = false; // OTA runs: the thingport_ota_* metrics

@@ -29,6 +29,7 @@
 #include "broker/broker.hpp"
 #include "cluster/failover.hpp"
 #include "cluster/node.hpp"
+#include "cluster/session_rescue.hpp"
 #include "net/listener.hpp"
 #include "net/listener_set.hpp"
 #include "platform/device_policy.hpp"
@@ -38,6 +39,7 @@
 #include "platform/thing_service.hpp"
 #include "store/ota_store.hpp"
 #include "store/pg_store.hpp"
+#include "store/session_pg.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
 #include "store/sqlite_connection.hpp"
@@ -71,6 +73,48 @@ std::string node_name(const config& c) {
   return host;
 }
 
+// The persistent sessions: data/sessions.db; in a cluster, this node's rows in PostgreSQL (docs/
+// cluster.md "When a node never comes back"), into which a sessions.db left from before is
+// copied once (the file is then renamed sessions.db.imported).
+std::unique_ptr<store::session_store> open_session_store(const config& c, bool sync) {
+  const auto file = std::filesystem::path(c.data_dir) / "sessions.db";
+  if (c.cluster.nats.empty())
+    return std::make_unique<store::sqlite_session_store>(
+        file, store::sqlite_session_options{.sync = sync});
+  const auto node = node_name(c);
+  auto shared = std::make_unique<store::pg_session_store>(
+      store::pg::options{.url = c.store.url, .password_file = c.store.password_file}, node,
+      store::pg_session_options{.sync = sync});
+  if (!std::filesystem::exists(file))
+    return shared;
+  auto held = shared->counts();
+  if (!held)
+    throw store::open_error("the PostgreSQL session store: " + held.error().message());
+  if (held->sessions != 0) {
+    spdlog::warn("{} is not copied into PostgreSQL: node {} has sessions there already",
+                 file.string(), node);
+    return shared;
+  }
+  store::result<store::session_counts> copied = store::session_counts{};
+  {
+    store::sqlite_session_store old(file, {.sync = true});
+    copied = store::copy_sessions(old, *shared);
+  }
+  if (!copied)
+    throw store::open_error("session database " + file.string() +
+                            ": cannot copy it into PostgreSQL: " + copied.error().message());
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const auto from = file.string() + suffix;
+    std::error_code ec;
+    if (std::filesystem::exists(from, ec))
+      std::filesystem::rename(from, file.string() + ".imported" + suffix);
+  }
+  spdlog::info("copied the {} sessions ({} messages) of {} into PostgreSQL, where node {} keeps "
+               "them now; the file is {}.imported",
+               copied->sessions, copied->messages, file.string(), node, file.string());
+  return shared;
+}
+
 // Open MQTT connections: accepted minus closed (statistics, read apart).
 std::uint64_t open_connections(const broker::broker& b) {
   const auto accepted = b.total(&broker::counters::connections);
@@ -84,8 +128,8 @@ std::uint64_t open_connections(const broker::broker& b) {
 class cluster_view final : public api::cluster_view {
 public:
   // `drained`: once, when this node starts draining (its MQTT listeners close).
-  cluster_view(cluster::node& n, std::function<void()> drained)
-      : n_(n), drained_(std::move(drained)) {}
+  cluster_view(cluster::node& n, const cluster::rescue_stats& r, std::function<void()> drained)
+      : n_(n), r_(r), drained_(std::move(drained)) {}
   std::vector<member> members() const override {
     std::vector<member> out;
     for (auto& m : n_.nodes())
@@ -101,7 +145,9 @@ public:
             s.unconfirmed.load(),
             s.retained_loaded.load(),
             s.retained_unkept.load(),
-            s.claims_late.load()};
+            s.claims_late.load(),
+            r_.sessions.load(),
+            r_.messages.load()};
   }
   bool linked() const override { return n_.linked(); }
   bool drain(unsigned per_second) const override {
@@ -113,6 +159,7 @@ public:
 
 private:
   cluster::node& n_;
+  const cluster::rescue_stats& r_;
   std::function<void()> drained_;
 };
 
@@ -342,9 +389,8 @@ int serve(const config& c) {
   auto policy = std::make_shared<platform::device_policy>(dir, po);
   // Persistent sessions (issue 8): declared before the broker, which stops the writer.
   const bool sync = c.store.durability != "async";
-  const auto sessions_file = std::filesystem::path(c.data_dir) / "sessions.db";
-  store::sqlite_session_store session_db(sessions_file, {.sync = sync});
-  store::session_writer session_writer(session_db);
+  auto session_db = open_session_store(c, sync);
+  store::session_writer session_writer(*session_db);
   broker::broker b(o, policy);
   policy->attach(b);
   platform::services* services_ptr = nullptr; // for the cluster link, set below
@@ -377,9 +423,23 @@ int serve(const config& c) {
             f->sub_down(serial, sub.product_key, sub.device_name);
         });
   }
-  if (auto n = b.restore(session_db); !n)
-    throw store::open_error("session database " + sessions_file.string() +
-                            ": cannot load: " + n.error().message());
+  // A dead node's sessions (docs/cluster.md "When a node never comes back"): taken over from
+  // PostgreSQL when their clients log in here, or swept.
+  std::unique_ptr<cluster::session_rescue> rescue;
+  if (link) {
+    rescue = std::make_unique<cluster::session_rescue>(
+        b, *link,
+        cluster::rescue_options{
+            .db = {.url = c.store.url, .password_file = c.store.password_file}});
+    link->rescue_from([r = rescue.get()](std::string key, unsigned prefer,
+                                         std::function<void(std::string)> done) {
+      r->take(std::move(key), prefer, std::move(done));
+    });
+  }
+  if (auto n = b.restore(*session_db); !n)
+    throw store::open_error(
+        (link ? "PostgreSQL session store" : "session database " + c.data_dir + "/sessions.db") +
+        std::string(": cannot load: ") + n.error().message());
   b.attach_store(session_writer, sync);
   session_writer.start();
   // The thing layer (issue 4): its tables live beside the devices they belong to.
@@ -485,7 +545,7 @@ int serve(const config& c) {
     // A draining node stops listening for MQTT: a balancer's health check fails, so it sends
     // the reconnecting devices to the other nodes (docs/cluster.md "Rolling upgrade").
     if (link)
-      ctx.cluster = std::make_shared<cluster_view>(*link, [&listeners] {
+      ctx.cluster = std::make_shared<cluster_view>(*link, rescue->stats(), [&listeners] {
         listeners.stop();
         spdlog::warn("cluster: draining: the MQTT listeners are closed");
       });
@@ -501,6 +561,8 @@ int serve(const config& c) {
     link->start();
   if (failover)
     failover->start();
+  if (rescue)
+    rescue->start();
   ota.start();
   b.start();
   listeners.start();
@@ -516,6 +578,8 @@ int serve(const config& c) {
     http->stop();
   ota.stop();
   listeners.stop();
+  if (rescue)
+    rescue->stop(); // before the workers: a move waits for them to commit
   b.stop();
   if (failover)
     failover->stop(); // after the workers: their links' records go

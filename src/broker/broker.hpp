@@ -158,9 +158,11 @@ public:
   void surrender_session(std::string_view session_key, close_reason r, surrender_done done);
   // Adds `s` (from another node) to the session of its key here: its subscriptions, its
   // messages queued (sent at once when its client is connected). A session is made, persistent
-  // and offline, on worker `prefer` when there is none. `then` on the worker, after.
+  // and offline, on worker `prefer` when there is none. `then` after, once the session store
+  // has committed it (false: the commit failed), on the store's writer thread; with no store, at
+  // once on the worker.
   void absorb_session(std::shared_ptr<const session_snapshot> s, unsigned prefer,
-                      std::function<void()> then);
+                      std::function<void(bool stored)> then);
 
   // Removes from session `session_key` every filter `drop(identity, filter)` picks (identity:
   // the session's, null for a stored one not connected since the start) as UNSUBSCRIBE does:

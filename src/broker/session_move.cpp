@@ -36,7 +36,7 @@ void broker::surrender_session(std::string_view session_key, close_reason r, sur
 }
 
 void broker::absorb_session(std::shared_ptr<const session_snapshot> s, unsigned prefer,
-                            std::function<void()> then) {
+                            std::function<void(bool)> then) {
   auto& w = at(prefer % worker_count());
   asio::post(w.io(), [w = &w, s = std::move(s), then = std::move(then)]() mutable {
     w->absorb(std::move(s), std::move(then), 0);
@@ -85,7 +85,7 @@ void worker::surrender(subscriber_id id, close_reason r, surrender_done done, st
   done(std::move(out));
 }
 
-void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<void()> then,
+void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<void(bool)> then,
                     std::uint8_t hops) {
   session* s = nullptr;
   if (const auto id = broker_.find_session(snap->key); id != 0) {
@@ -128,8 +128,16 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
   stats_.sessions_moved_in.fetch_add(1, std::memory_order_relaxed);
   if (s->conn != nullptr)
     drain(*s);
-  if (then)
-    then();
+  if (!then)
+    return;
+  if (broker_.writer() == nullptr)
+    return then(true);
+  // Told with the commit that holds what was just persisted (flush_store).
+  store_waiters_.push_back(std::move(then));
+  if (!store_flush_posted_) {
+    store_flush_posted_ = true;
+    asio::post(io_, [this] { flush_store(); });
+  }
 }
 
 } // namespace thingport::broker

@@ -134,7 +134,7 @@ public:
   void surrender(subscriber_id id, close_reason r, surrender_done done, std::uint8_t hops);
   // Adds `s`'s subscriptions and messages to the session of its key (made here, persistent and
   // offline, when there is none), then calls `then`.
-  void absorb(std::shared_ptr<const session_snapshot> s, std::function<void()> then,
+  void absorb(std::shared_ptr<const session_snapshot> s, std::function<void(bool)> then,
               std::uint8_t hops);
   // Any thread: client `serial`, if it is still here waiting for its session, looks for it now.
   void open_session_later(std::uint64_t serial);
@@ -207,9 +207,10 @@ private:
   std::vector<std::vector<released_ack>> acks_out_; // let_go(), per publishers' worker
   std::vector<subscriber_match> matches_;           // scratch for route()
   counters stats_;
-  std::vector<store::session_op> store_ops_;           // persist() since the last flush
-  std::vector<std::shared_ptr<ack_token>> store_acks_; // publishers those ops hold
-  std::uint64_t last_stored_message_ = 0;              // put_message dedup within a flush
+  std::vector<store::session_op> store_ops_;             // persist() since the last flush
+  std::vector<std::shared_ptr<ack_token>> store_acks_;   // publishers those ops hold
+  std::vector<std::function<void(bool)>> store_waiters_; // told when those ops are committed
+  std::uint64_t last_stored_message_ = 0;                // put_message dedup within a flush
   std::uint64_t message_seq_ = 0;
   bool store_flush_posted_ = false;
   bool flush_posted_ = false;

@@ -43,7 +43,7 @@ void worker::persist(store::session_op op) {
 void worker::flush_store() {
   store_flush_posted_ = false;
   last_stored_message_ = 0;
-  if (store_ops_.empty())
+  if (store_ops_.empty() && store_waiters_.empty())
     return;
   auto* writer = broker_.writer();
   std::vector<store::session_op> ops;
@@ -51,8 +51,12 @@ void worker::flush_store() {
   store_ops_.reserve(ops.size());
   std::vector<std::shared_ptr<ack_token>> acks;
   acks.swap(store_acks_);
-  writer->submit(std::move(ops), [acks = std::move(acks),
+  std::vector<std::function<void(bool)>> waiters;
+  waiters.swap(store_waiters_);
+  writer->submit(std::move(ops), [acks = std::move(acks), waiters = std::move(waiters),
                                   index = index_](std::error_code ec) mutable {
+    for (auto& w : waiters)
+      w(!ec);
     if (ec) {
       spdlog::error("worker {}: session store commit failed ({}); {} publishers not acknowledged",
                     index, ec.message(), acks.size());

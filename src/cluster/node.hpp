@@ -101,6 +101,15 @@ public:
 
   // Links are recorded through `f` (a dead node's wills and devices); before start() only.
   void track(failover* f) noexcept { failover_ = f; }
+  // Where a claim also looks for the session: the store of nodes not running (session_rescue).
+  // `done(from)`, on any thread, once a session found there is added here (from: its node) or
+  // none was (from empty). Before start() only.
+  using rescue_fn = std::function<void(std::string key, unsigned prefer,
+                                       std::function<void(std::string from)> done)>;
+  void rescue_from(rescue_fn f) { rescue_ = std::move(f); }
+  // Offers `keys`, sessions held here whose clients may be on other nodes now: a node where one
+  // of them logged in claims it. Any thread.
+  void offer(const std::vector<std::string>& keys);
 
   // NATS reachable now (whether or not this node takes logins).
   bool linked() const noexcept { return connected_.load(std::memory_order_acquire); }
@@ -113,6 +122,10 @@ public:
 
   void announce(const registry_change& c);
   std::vector<node_status> nodes() const;
+  // The peers (not this node) heard within `bound`, whatever they said.
+  std::vector<std::string> peers_heard(std::chrono::milliseconds bound) const {
+    return members_.heard_within(steady::now(), bound);
+  }
   // The nodes up (this one included) once that is known: 0 while NATS is unreachable and for the
   // 1.5 s after each (re)connection, in which every live peer's heartbeat is first heard.
   std::size_t nodes_up_known() const;
@@ -221,6 +234,8 @@ private:
   void offer_restored();                   // start(): the sessions this node restarted with
   void on_handover(std::string_view body); // delivery thread
   void absorbed(std::uint64_t id);         // a worker: a part of claim `id` is added
+  // The store answered claim `id`: a session of node `from` added here, or (empty) none.
+  void rescued(std::uint64_t id, const std::string& from);
   void finish_claim_if_answered(std::uint64_t id);
   // The link thread: claims past their deadline go on without the nodes that did not answer;
   // returns the next deadline (or `later` when none is sooner).
@@ -230,6 +245,7 @@ private:
   std::mutex claims_mu_;
   std::map<std::uint64_t, claim_wait> claims_;
   std::uint64_t next_claim_ = 0;
+  rescue_fn rescue_;
 
   // The delivery thread's own: the last sequence seen per origin (dedup).
   std::map<std::string, std::uint64_t, std::less<>> seen_; // looked up by view: no copy per message

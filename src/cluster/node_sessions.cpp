@@ -28,6 +28,9 @@ constexpr auto answer_from = std::chrono::milliseconds(1500); // peers heard wit
 constexpr std::size_t part_bytes = 256 * 1024;
 // Keys per offer: under the 64 KiB of a control message even with every byte escaped in JSON.
 constexpr std::size_t offer_bytes = 8 * 1024;
+// What a claim waits for besides the nodes: the store of nodes not running (not a node's name:
+// those are letters, digits, '.', '_' and '-').
+constexpr const char* store_peer = "(store)";
 } // namespace
 
 void node::send_takeover(std::string_view key) {
@@ -50,6 +53,8 @@ void node::claim_session(std::string_view key, unsigned prefer, std::function<vo
   std::set<std::string, std::less<>> peers;
   for (auto& n : members_.heard_within(steady::now(), answer_from))
     peers.insert(std::move(n));
+  if (rescue_)
+    peers.insert(store_peer);
   // Just (re)connected: peers not heard yet may hold the session; wait the whole bound.
   const steady::time_point linked_at{steady::duration(linked_at_.load(std::memory_order_acquire))};
   const bool open_ended = steady::now() - linked_at < heartbeat_every * 3 / 2;
@@ -65,6 +70,8 @@ void node::claim_session(std::string_view key, unsigned prefer, std::function<vo
   push({op::control, claim_subject,
         encode_claim({id, name(), std::string(key), handover_subject_, false}), 0, false},
        false);
+  if (rescue_)
+    rescue_(std::string(key), prefer, [this, id](std::string from) { rescued(id, from); });
   if (!wait && done) {
     done();
     send_takeover(key);
@@ -78,6 +85,10 @@ void node::offer_restored() {
   spdlog::info("cluster: offering the {} sessions restored here to the nodes their clients may be "
                "on now",
                keys.size());
+  offer(keys);
+}
+
+void node::offer(const std::vector<std::string>& keys) {
   for (auto& body : encode_offers(name(), keys, offer_bytes))
     push({op::control, offer_subject, std::move(body), 0, false}, false);
 }
@@ -136,13 +147,29 @@ void node::on_handover(std::string_view body) {
   if (p->present) {
     // A part of a claim already let go (late) is still added: to the session its client has now.
     auto s = std::make_shared<const broker::session_snapshot>(std::move(p->session));
-    std::function<void()> then;
+    std::function<void(bool)> then;
     if (tracked)
-      then = [this, id = p->id] { absorbed(id); };
+      then = [this, id = p->id](bool) { absorbed(id); };
     broker_.absorb_session(std::move(s), prefer, std::move(then));
   }
   if (tracked)
     finish_claim_if_answered(p->id);
+}
+
+void node::rescued(std::uint64_t id, const std::string& from) {
+  {
+    std::lock_guard lock(claims_mu_);
+    auto it = claims_.find(id);
+    if (it == claims_.end())
+      return;
+    it->second.waiting.erase(store_peer);
+    if (!from.empty()) {
+      // That node is not running (its lock was free): no answer is coming from it.
+      it->second.waiting.erase(from);
+      it->second.interest = true;
+    }
+  }
+  finish_claim_if_answered(id);
 }
 
 void node::absorbed(std::uint64_t id) {

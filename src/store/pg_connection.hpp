@@ -68,6 +68,8 @@ public:
   std::error_code flush(std::size_t* answered = nullptr) noexcept override;
 
   bool connected() const noexcept;
+  // Counts reconnects: what lives in a server session (advisory locks, SET) is gone when it moves.
+  std::uint64_t generation() const noexcept { return generation_; }
 
 private:
   class cursor;

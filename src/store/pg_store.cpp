@@ -130,13 +130,40 @@ CREATE TABLE thing_firmware (
 CREATE INDEX thing_firmware_by_version ON thing_firmware (product_key, module, version);
 )sql";
 
+// Version 6: persistent MQTT sessions of a cluster's nodes (session_pg.hpp), each row marked with
+// the node that holds it; the columns are those of the SQLite session database.
+constexpr const char* schema_v6 = R"sql(
+CREATE TABLE mqtt_session (
+  node TEXT NOT NULL, key TEXT NOT NULL, created_ms BIGINT NOT NULL,
+  PRIMARY KEY (node, key));
+CREATE INDEX mqtt_session_by_key ON mqtt_session (key);
+CREATE TABLE mqtt_subscription (
+  node TEXT NOT NULL, session_key TEXT NOT NULL, filter TEXT NOT NULL,
+  qos BIGINT NOT NULL CHECK (qos IN (0, 1, 2)),
+  PRIMARY KEY (node, session_key, filter),
+  FOREIGN KEY (node, session_key) REFERENCES mqtt_session ON DELETE CASCADE);
+CREATE TABLE mqtt_message (
+  node TEXT NOT NULL, id BIGINT NOT NULL, topic TEXT NOT NULL, payload BYTEA NOT NULL,
+  qos BIGINT NOT NULL CHECK (qos IN (1, 2)), retain BIGINT NOT NULL CHECK (retain IN (0, 1)),
+  expires_ms BIGINT NOT NULL,
+  PRIMARY KEY (node, id));
+CREATE INDEX mqtt_message_by_expiry ON mqtt_message (node, expires_ms) WHERE expires_ms > 0;
+CREATE TABLE mqtt_entry (
+  node TEXT NOT NULL, session_key TEXT NOT NULL, seq BIGINT NOT NULL,
+  message_id BIGINT NOT NULL, qos BIGINT NOT NULL CHECK (qos IN (1, 2)),
+  retain BIGINT NOT NULL CHECK (retain IN (0, 1)), state BIGINT NOT NULL CHECK (state IN (0, 1, 2)),
+  packet_id BIGINT NOT NULL CHECK (packet_id BETWEEN 0 AND 65535),
+  PRIMARY KEY (node, session_key, seq),
+  FOREIGN KEY (node, session_key) REFERENCES mqtt_session ON DELETE CASCADE,
+  FOREIGN KEY (node, message_id) REFERENCES mqtt_message);
+CREATE INDEX mqtt_entry_by_message ON mqtt_entry (node, message_id);
+)sql";
+
 // Version 2: OTA firmware and upgrade jobs (ota_sql.hpp). Version 3: a job's download protocol;
 // 4: its start time; 5: the firmware bytes and the link secret, for every node.
-constexpr sql::migration migrations[] = {{1, schema_v1},
-                                         {2, ota_sql::pg_schema},
-                                         {3, ota_sql::pg_protocol},
-                                         {4, ota_sql::pg_start},
-                                         {5, ota_sql::pg_shared_files}};
+constexpr sql::migration migrations[] = {
+    {1, schema_v1},         {2, ota_sql::pg_schema},       {3, ota_sql::pg_protocol},
+    {4, ota_sql::pg_start}, {5, ota_sql::pg_shared_files}, {6, schema_v6}};
 static_assert(std::size(migrations) == pg_schema_version);
 
 // Migrates the database `db` is on; the version found before.
@@ -153,6 +180,10 @@ std::unique_ptr<sql::connection> open(const pg::options& opts) {
 }
 
 } // namespace
+
+int pg_migrate(pg::connection& db, const pg::options& opts) {
+  return migrate(db, opts);
+}
 
 int pg_migrate(const pg::options& opts) {
   pg::connection db(opts);

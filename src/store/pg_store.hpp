@@ -19,12 +19,14 @@
 namespace thingport::store {
 
 // The PostgreSQL schema version this build writes and understands.
-inline constexpr int pg_schema_version = 5;
+inline constexpr int pg_schema_version = 6;
 
 // Connects, creates or migrates the schema to pg_schema_version and returns the version found
 // before (0: an empty database). Throws open_error when the server cannot be reached, the
 // database holds a newer schema, or a migration fails.
 int pg_migrate(const pg::options& opts);
+// The same on a connection the caller keeps.
+int pg_migrate(pg::connection& db, const pg::options& opts);
 
 class pg_identity_store final : public sql_identity_store {
 public:

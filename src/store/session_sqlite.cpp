@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "store/session_sql.hpp"
 #include "store/sqlite_connection.hpp"
 
 namespace thingport::store {
@@ -200,10 +201,6 @@ std::error_code read_u64(sqlite::connection& db, const char* sql, std::uint64_t&
                   [&](sqlite::statement& s) { out = static_cast<std::uint64_t>(s.int64(0)); });
 }
 
-std::uint8_t small(std::int64_t v) noexcept {
-  return static_cast<std::uint8_t>(v);
-}
-
 } // namespace
 
 sqlite_session_store::sqlite_session_store(const std::filesystem::path& file,
@@ -230,28 +227,9 @@ std::error_code sqlite_session_store::load_all(session_sink& sink) {
   sqlite::transaction tx(*db_, sqlite::transaction::kind::read);
   if (tx.begin_error())
     return tx.begin_error();
-  if (auto ec = for_rows(*db_, sql_load_sessions, [&](sqlite::statement& s) {
-        sink.on_session({s.text(0), s.time(1)});
-      }))
-    return ec;
-  if (auto ec = for_rows(*db_, sql_load_subscriptions, [&](sqlite::statement& s) {
-        sink.on_subscription({s.text(0), s.text(1), small(s.int64(2))});
-      }))
-    return ec;
-  if (auto ec = for_rows(*db_, sql_load_messages, [&](sqlite::statement& s) {
-        sink.on_message({static_cast<std::uint64_t>(s.int64(0)), s.text(1), s.blob(2),
-                         small(s.int64(3)), s.boolean(4), s.time(5)});
-      }))
-    return ec;
-  return for_rows(*db_, sql_load_entries, [&](sqlite::statement& s) {
-    const auto state = s.int64(5);
-    sink.on_entry({s.text(0), static_cast<std::uint64_t>(s.int64(1)),
-                   static_cast<std::uint64_t>(s.int64(2)), small(s.int64(3)), s.boolean(4),
-                   state == 1   ? entry_state::inflight
-                   : state == 2 ? entry_state::released
-                                : entry_state::queued,
-                   static_cast<std::uint16_t>(s.int64(6))});
-  });
+  return sql::load_sessions(
+      *db_, {sql_load_sessions, sql_load_subscriptions, sql_load_messages, sql_load_entries},
+      [](sql::statement&) {}, sink);
 }
 
 result<session_counts> sqlite_session_store::counts() {

@@ -170,4 +170,8 @@ public:
   virtual result<std::uint64_t> used_bytes() = 0;
 };
 
+// Copies everything `from` holds into `to`, in one transaction of `to` (all or nothing): a
+// node's sessions.db into the PostgreSQL session store when it joins a cluster. What was copied.
+result<session_counts> copy_sessions(session_store& from, session_store& to);
+
 } // namespace thingport::store

@@ -185,25 +185,52 @@ def test_sessions_of_a_drained_node_move_with_their_clients(nodes):
     reaches(t, on_a, f"dr/{u}", b"moved")
 
 
-def test_a_node_killed_and_back_hands_its_sessions_to_their_clients(tmp_path: Path):
+def test_a_killed_nodes_session_comes_to_its_client_from_postgresql(tmp_path: Path):
     """Node B dies (kill -9) with five QoS 1 messages acknowledged to their publisher and queued
-    in a persistent session there; its client logs in on A (B cannot answer: no session there
-    yet); B comes back with its data directory and offers the sessions it restored: A claims
-    this one, and the client, still on A, gets the five messages in order."""
+    in a persistent session there (in B's rows in PostgreSQL). Its client logs in on A: A finds
+    B's lock free (B is not running) and takes the session over before the CONNACK: session
+    present, the five messages in order. B, started again, has nothing of it left."""
     with two_nodes(tmp_path) as t:
         poll_until(lambda: [n["state"] for n in Api(t.b).ok("GET", "/api/v1/cluster")["nodes"]],
                    lambda s: s == ["up", "up"], timeout=5)
         u = unique_id("back")
         cid = subscribed_and_gone(t, t.b, f"back/{u}")
         pub = client(t, t.b, unique_id("pub"), clean=True)
-        sent = queue_for(pub, f"back/{u}", 5)  # PUBACKed: in B's sessions.db (durability sync)
+        sent = queue_for(pub, f"back/{u}", 5)  # PUBACKed: committed to B's rows (sync)
         os.kill(t.b.proc.pid, signal.SIGKILL)
         t.b.proc.wait(5)
         t.b.stop()
         on_a = client(t, t.a, cid)
-        assert on_a.session_present is False  # B held it, and B is gone
-        t.b.start()
-        assert t.b.log.wait_for("offering the 1 sessions restored here", timeout=5)
+        assert on_a.session_present is True, "the dead node's session did not come"
         assert received(on_a, f"back/{u}", len(sent), timeout=5) == sent
-        assert Api(t.a).metric("thingport_cluster_sessions_moved_in_total") == 1
+        assert t.a.log.wait_for(f"session {cid} taken over from node node-b", timeout=3)
+        assert Api(t.a).metric("thingport_cluster_sessions_taken_over_total") == 1
+        assert Api(t.a).metric("thingport_cluster_taken_over_messages_total") == 5
+        reaches(t, on_a, f"back/{u}", b"after")  # its subscription is A's now
+        t.b.start()
+        assert t.b.log.wait_for("0 persistent sessions loaded", timeout=5), t.b.log.tail()
         t.check_b = True  # B, restarted, stops cleanly
+
+
+def test_a_dead_nodes_sessions_are_swept_to_a_survivor(tmp_path: Path):
+    """Node B dies with two offline persistent sessions holding queued messages and is not
+    started again. Once A has not heard B for 1.5 s and finds B's lock free, A takes every
+    session B left; their clients, logging in on A later, find them (session present) with
+    their messages."""
+    with two_nodes(tmp_path) as t:
+        poll_until(lambda: [n["state"] for n in Api(t.b).ok("GET", "/api/v1/cluster")["nodes"]],
+                   lambda s: s == ["up", "up"], timeout=5)
+        u = unique_id("sw")
+        cids = [subscribed_and_gone(t, t.b, f"sw/{u}/{i}") for i in range(2)]
+        pub = client(t, t.b, unique_id("pub"), clean=True)
+        sent = [queue_for(pub, f"sw/{u}/{i}", 3) for i in range(2)]
+        os.kill(t.b.proc.pid, signal.SIGKILL)
+        t.b.proc.wait(5)
+        t.b.stop()
+        assert t.a.log.wait_for("node node-b is not running and its 2 persistent sessions are "
+                                "here now", timeout=10), t.a.log.tail()
+        assert Api(t.a).metric("thingport_cluster_sessions_taken_over_total") == 2
+        for i, cid in enumerate(cids):
+            on_a = client(t, t.a, cid)
+            assert on_a.session_present is True
+            assert received(on_a, f"sw/{u}/{i}", 3, timeout=5) == sent[i]

@@ -146,7 +146,7 @@ TEST(session_move, a_session_leaves_one_node_and_is_found_on_the_other) {
 
   // B adds it, stored there, and its client logging in on B finds it.
   bool then = false;
-  b.b.absorb_session(got, 1, [&] { then = true; });
+  b.b.absorb_session(got, 1, [&](bool) { then = true; });
   b.settle();
   EXPECT_TRUE(then);
   EXPECT_NE(b.b.find_session("p"), 0u);
