@@ -158,7 +158,9 @@ def test_a_retained_message_set_while_nats_is_down_wins_over_the_stream(tmp_path
                    lambda n: n > synced, timeout=15)
         want = {f"{base}/t": b"new", f"{base}/u": b"set offline", **big}
         assert retained_of(a, f"{base}/#", 42) == want
-        assert a.log.wait_for("set here while NATS was unreachable sent again", timeout=5)
+        # Whether some had to be sent again ("set here while NATS was unreachable sent again")
+        # depends on how much the link thread had handed to the NATS client before it came
+        # back (the rest waits in the link's queue): not asserted, the outcome below is.
         poll_until(lambda: retained_of(b, f"{base}/#", 42, timeout=1), lambda r: r == want,
                    timeout=10)
         poll_until(lambda: stream_messages([nats]), lambda n: n == 42, timeout=5)

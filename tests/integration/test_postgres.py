@@ -99,7 +99,7 @@ def test_a_newer_schema_is_refused_at_start(tmp_path, pg):
     url = pg.create_database()
     r = subprocess.run([harness.THINGPORT_BIN, "store", "migrate", "--url", url],
                        capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0 and "schema version 5 (was 0)" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "schema version 6 (was 0)" in r.stdout, r.stdout + r.stderr
     pg.psql(url, "UPDATE thingport_schema SET version = version + 1")
     b = pg_broker(tmp_path, url)
     r = subprocess.run(b.command, capture_output=True, text=True, timeout=30)
