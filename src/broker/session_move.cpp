@@ -132,12 +132,9 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
     return;
   if (broker_.writer() == nullptr)
     return then(true);
-  // Told with the commit that holds what was just persisted (flush_store).
+  // Told with the commit that holds what was just persisted: submitted now, as surrender does.
   store_waiters_.push_back(std::move(then));
-  if (!store_flush_posted_) {
-    store_flush_posted_ = true;
-    asio::post(io_, [this] { flush_store(); });
-  }
+  flush_store();
 }
 
 } // namespace thingport::broker

@@ -133,7 +133,8 @@ public:
   // there is none.
   void surrender(subscriber_id id, close_reason r, surrender_done done, std::uint8_t hops);
   // Adds `s`'s subscriptions and messages to the session of its key (made here, persistent and
-  // offline, when there is none), then calls `then`.
+  // offline, when there is none), then calls `then` once the store committed it
+  // (broker::absorb_session).
   void absorb(std::shared_ptr<const session_snapshot> s, std::function<void(bool)> then,
               std::uint8_t hops);
   // Any thread: client `serial`, if it is still here waiting for its session, looks for it now.

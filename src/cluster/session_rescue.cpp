@@ -119,11 +119,20 @@ void session_rescue::run() {
   }
 }
 
+bool session_rescue::failed() {
+  // Logins trigger these: a PostgreSQL outage under a reconnect storm logs the first and every
+  // 1000th, not one line per login.
+  const auto n = stats_.failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  return n == 1 || n % 1000 == 0;
+}
+
 void session_rescue::take_now(request& r) {
   std::string from;
   if (auto holder = vault_.holder(r.key); !holder) {
-    spdlog::warn("cluster: session {}: cannot look for it in PostgreSQL: {}", r.key,
-                 holder.error().message());
+    if (failed())
+      spdlog::warn("cluster: session {}: cannot look for it in PostgreSQL: {} ({} store "
+                   "failures so far)",
+                   r.key, holder.error().message(), stats_.failures.load());
   } else if (*holder && move(**holder, r.key, r.prefer, nullptr).value_or(0) > 0) {
     from = std::move(**holder);
   }
@@ -182,9 +191,10 @@ std::optional<std::size_t> session_rescue::move(const std::string& from,
                                                 std::vector<std::string>* keys) {
   auto held = vault_.hold(from);
   if (!held || !*held) {
-    if (!held)
-      spdlog::warn("cluster: cannot lock node {}'s sessions in PostgreSQL: {}", from,
-                   held.error().message());
+    if (!held && failed())
+      spdlog::warn("cluster: cannot lock node {}'s sessions in PostgreSQL: {} ({} store failures "
+                   "so far)",
+                   from, held.error().message(), stats_.failures.load());
     return std::nullopt; // running, or another survivor is moving them
   }
   struct release_at_exit {
@@ -195,8 +205,10 @@ std::optional<std::size_t> session_rescue::move(const std::string& from,
 
   snapshots found(store::now());
   if (auto ec = vault_.load(from, key, found)) {
-    stats_.failures.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("cluster: cannot read node {}'s sessions from PostgreSQL: {}", from, ec.message());
+    if (failed())
+      spdlog::warn("cluster: cannot read node {}'s sessions from PostgreSQL: {} ({} store failures "
+                   "so far)",
+                   from, ec.message(), stats_.failures.load());
     return std::nullopt;
   }
   auto& sessions = found.sessions();
@@ -228,10 +240,10 @@ std::optional<std::size_t> session_rescue::move(const std::string& from,
   std::error_code ec =
       committed ? vault_.erase(from, moved) : make_error_code(std::errc::timed_out);
   if (ec) {
-    stats_.failures.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("cluster: {} sessions of node {} added here but not deleted there ({}); they may "
-                 "be moved again, their messages sent twice",
-                 moved.size(), from, ec.message());
+    if (failed())
+      spdlog::warn("cluster: {} sessions of node {} added here but not deleted there ({}); they "
+                   "may be moved again, their messages sent twice ({} store failures so far)",
+                   moved.size(), from, ec.message(), stats_.failures.load());
     return std::nullopt;
   }
   stats_.sessions.fetch_add(moved.size(), std::memory_order_relaxed);

@@ -55,7 +55,7 @@ struct rescue_options {
 struct rescue_stats {
   std::atomic<std::uint64_t> sessions{0}; // taken over from nodes not running
   std::atomic<std::uint64_t> messages{0}; // their messages
-  std::atomic<std::uint64_t> failures{0}; // moves given up (the store failed); retried later
+  std::atomic<std::uint64_t> failures{0}; // looks and moves the store failed (retried later)
 };
 
 class session_rescue {
@@ -86,6 +86,8 @@ private:
   };
   void run();
   void take_now(request& r);
+  // Counts a store failure; true when it is one to log (the first, then every 1000th).
+  bool failed();
   void sweep(std::chrono::steady_clock::time_point now);
   // Moves `node`'s sessions (every one, or the one of `key`) here; the number moved, or none
   // when the node's lock is not free or the move failed.
