@@ -6,7 +6,7 @@
 set -euo pipefail
 
 APT_PACKAGES=(
-  build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config g++ clang libclang-rt-14-dev lld
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev sqlite3 libpq-dev libnats-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   googletest libgtest-dev libbenchmark-dev

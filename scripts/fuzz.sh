@@ -3,11 +3,14 @@
 # corpus. A crash fails the run and leaves its input in tests/fuzz/ (keep it as a regression).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# `scripts/fuzz.sh --build-only` builds the targets and stops (scripts/test.sh builds them while
+# the integration tests run); THINGPORT_FUZZ_JOBS: parallel compiles (default: one per core).
 secs=${1:-60}
 cmake --preset fuzz >/dev/null
 # Only the fuzz targets: the rest of the tree is built (and tested) by the asan preset.
 targets=(fuzz_parser fuzz_tsl fuzz_alink fuzz_api fuzz_proxy fuzz_session_wire)
-cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]}"
+cmake --build --preset fuzz -j "${THINGPORT_FUZZ_JOBS:-$(nproc)}" --target "${targets[@]}"
+[ "$secs" != --build-only ] || exit 0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 run_target() {

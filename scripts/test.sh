@@ -21,18 +21,50 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 echo "== unit and conformance tests"
 ctest --preset "$preset" -j "$(nproc)"
 
-echo "== integration tests"
-THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-
-# The same suite with identity and thing data in PostgreSQL ([store] backend = "postgres"), on a
-# PostgreSQL 15 the run starts itself (tests/integration/pgserver.py).
-echo "== integration tests on PostgreSQL"
-THINGPORT_TEST_STORE=postgres THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
-
+# Integration: the suite against the real server with real clients, on SQLite and (identity and
+# thing data in PostgreSQL, [store] backend = "postgres", on a PostgreSQL 15 the run starts
+# itself: tests/integration/pgserver.py) on PostgreSQL. The two runs share nothing (every server,
+# broker and database on its own free port and in its own temp dir) and mostly wait on sockets,
+# so they run side by side; each one's output is printed when both are done.
+echo "== integration tests (SQLite) and integration tests on PostgreSQL, side by side"
+logs=$(mktemp -d)
+# Meanwhile the fuzz targets are built (clang, one compile at a time, at the lowest priority: the
+# tests keep the CPU they ask for). Run below, once the integration tests are done.
+fuzz=0
 if [ "${THINGPORT_SKIP_FUZZ:-0}" != 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; then
+  fuzz=1
+  THINGPORT_FUZZ_JOBS=1 nice -n 19 scripts/fuzz.sh --build-only >"$logs/fuzz-build.log" 2>&1 &
+  fuzz_build_pid=$!
+fi
+THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration >"$logs/sqlite.log" 2>&1 &
+sqlite_pid=$!
+THINGPORT_TEST_STORE=postgres THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
+  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration >"$logs/postgres.log" 2>&1 &
+pg_pid=$!
+sqlite_rc=0 pg_rc=0
+wait "$sqlite_pid" || sqlite_rc=$?
+wait "$pg_pid" || pg_rc=$?
+echo "== integration tests"
+cat "$logs/sqlite.log"
+echo "== integration tests on PostgreSQL"
+cat "$logs/postgres.log"
+fuzz_build_rc=0
+if [ "$fuzz" = 1 ]; then
+  wait "$fuzz_build_pid" || fuzz_build_rc=$?
+fi
+if [ "$sqlite_rc" != 0 ] || [ "$pg_rc" != 0 ]; then
+  echo "integration tests failed (SQLite: exit $sqlite_rc, PostgreSQL: exit $pg_rc)"
+  rm -rf "$logs"
+  exit 1
+fi
+
+if [ "$fuzz" = 1 ]; then
+  echo "== building the fuzz targets (during the integration tests)"
+  tail -5 "$logs/fuzz-build.log"
+  [ "$fuzz_build_rc" = 0 ] || { cat "$logs/fuzz-build.log"; exit 1; }
   echo "== fuzzing the parser for ${THINGPORT_FUZZ_SECONDS:-30} s"
   scripts/fuzz.sh "${THINGPORT_FUZZ_SECONDS:-30}"
 fi
+rm -rf "$logs"
 echo "== all tests passed"

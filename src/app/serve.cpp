@@ -405,8 +405,8 @@ int serve(const config& c) {
     fo.db = {.url = c.store.url, .password_file = c.store.password_file};
     fo.device_of = [](const broker::client_identity& who)
         -> std::optional<std::pair<std::string, std::string>> {
-      const auto* li = platform::device_login(who);
-      if (li == nullptr || li->product_key.empty() || li->device_name.empty())
+      const auto li = platform::device_login(who);
+      if (!li || li->product_key.empty() || li->device_name.empty())
         return std::nullopt;
       return std::pair{std::string(li->product_key), std::string(li->device_name)};
     };

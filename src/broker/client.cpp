@@ -257,7 +257,7 @@ void client::attach(session& s, bool session_present) {
   spdlog::debug("connect client={} addr={} transport={} session_present={}", log_id(client_id_),
                 info_.remote_address, to_string(info_.kind), session_present);
   if (!session_present) {
-    for (const auto& f : identity_->implicit_subscriptions)
+    for (const auto& f : identity_->implicit())
       worker_.subscribe(s, f, identity_->implicit_qos);
   }
   online_ = true;
@@ -529,7 +529,7 @@ void client::handle(const mqtt::subscribe_packet& p) {
   bool interest = false; // new to this node: the SUBACK waits for the bridge
   if (bound != 0) {
     for (const auto& sub : session_->view().subscriptions) {
-      const auto& imp = who.implicit_subscriptions;
+      const auto imp = who.implicit();
       if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end())
         ++explicit_subs;
     }

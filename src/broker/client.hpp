@@ -73,6 +73,7 @@ public:
   const transport_info& info() const noexcept { return info_; }
   const std::string& client_id() const noexcept { return client_id_; }
   std::uint64_t serial() const noexcept { return serial_; }
+  worker& owner() const noexcept { return worker_; }
 
   // Called by the worker.
   void attach(session& s, bool session_present);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,11 +39,17 @@ struct client_identity {
                                // (a generic client; "$auto/<serial>" when that is empty too)
   std::uint8_t max_qos = 2;    // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
   bool check_delivery = false; // ask may_receive() for every message delivered
-  std::vector<std::string> implicit_subscriptions; // filters subscribed without SUBSCRIBE (_ss=1)
   std::uint8_t implicit_qos = 1;
   std::uint8_t policy_kind = 0;        // which policy made it (0: generic); lets a policy downcast
   std::uint16_t max_subscriptions = 0; // explicit subscriptions per session; 0: no limit
   std::uint8_t max_filters_per_subscribe = 0; // later filters get 0x80; 0: no limit
+  // Filters subscribed without SUBSCRIBE (_ss=1); few links have them: 8 bytes, not 24 (memory
+  // per idle device, docs/performance.md).
+  std::unique_ptr<const std::vector<std::string>> implicit_subscriptions;
+  std::span<const std::string> implicit() const noexcept {
+    return implicit_subscriptions ? std::span<const std::string>(*implicit_subscriptions)
+                                  : std::span<const std::string>();
+  }
   // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
   // to a dynamic registration; then the link is closed after close_after (0: never). Only such
   // links have one: 8 bytes per identity, not 32 (memory per idle device, docs/performance.md).

@@ -18,12 +18,13 @@
 // most 4 times a second (woken to write, only when it had been quiet).
 // Writes carry everything queued since the last one. The client's deadline (and the flush bound
 // of a closing connection) sits in the worker's deadline_wheel, which holds the connection alive
-// meanwhile (self_), as a pending timer wait would.
+// meanwhile (on_wheel_: a reference of its own), as a pending timer wait would.
 // Lives on the worker that owns the socket; every member runs on that worker's thread.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -45,6 +46,7 @@
 #include <boost/beast/websocket/error.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include "broker/client.hpp"
 #include "broker/worker.hpp"
@@ -91,9 +93,7 @@ inline std::array<std::uint8_t, 65536>& read_scratch() {
 struct no_tls_context {};
 
 template <class Stream>
-class connection final : public broker::transport,
-                         public broker::wheel_entry,
-                         public std::enable_shared_from_this<connection<Stream>> {
+class connection final : public broker::transport, public broker::wheel_entry {
   static constexpr auto kind = transport_of<Stream>::kind;
   static constexpr bool is_ws =
       kind == broker::transport_kind::ws || kind == broker::transport_kind::wss;
@@ -104,19 +104,25 @@ class connection final : public broker::transport,
   static constexpr std::uint8_t max_parks_per_second = 4;
   using tls_ref = std::conditional_t<is_tls, std::shared_ptr<tls_context>, no_tls_context>;
 
-public:
   // `info.kind` is set from the stream type. `tls` keeps the context of a TLS stream alive while
-  // the connection uses it (a reload may replace the store's one meanwhile).
+  // the connection uses it (a reload may replace the store's one meanwhile). The client is made
+  // here, so that the connection keeps no moved-from copy of `info`.
   connection(Stream s, broker::worker& w, broker::transport_info info, tls_ref tls = {})
-      : stream_(std::move(s)), worker_(w), tls_(std::move(tls)) {
-    info.kind = kind;
-    // The client now, so that the connection keeps no moved-from copy of `info`.
-    client_.emplace(worker_, *this, std::move(info), broker::clock::now());
+      : stream_(std::move(s)), tls_(std::move(tls)),
+        client_(w, *this, (info.kind = kind, std::move(info)), broker::clock::now()) {}
+
+public:
+  // A new connection, held by the pointer returned (and by what start() leaves pending): only
+  // on the heap, counted (see ref()).
+  static boost::intrusive_ptr<connection> make(Stream s, broker::worker& w,
+                                               broker::transport_info info, tls_ref tls = {}) {
+    return boost::intrusive_ptr<connection>(
+        new connection(std::move(s), w, std::move(info), std::move(tls)));
   }
 
   ~connection() {
     if (parked_fd_ >= 0) {
-      worker_.parked().remove(parked_fd_);
+      worker().parked().remove(parked_fd_);
       ::close(parked_fd_);
     }
   }
@@ -138,28 +144,26 @@ public:
     arm_timer();
     if (!pending_.empty())
       feed({});
-    if (!closing_ && !client_->paused())
+    if (!closing_ && !client_.paused())
       do_read();
   }
 
   void wake() override {
-    if (writing_ || closed_ || goodbye_ || !client_ || client_->output().empty())
+    if (writing_ || closed_ || goodbye_ || client_.output().empty())
       return;
     if constexpr (can_park) {
       if (parked_fd_ >= 0) {
         if (!take_back())
           return;
-        if (!closing_ && !client_->paused())
+        if (!closing_ && !client_.paused())
           do_read();
       }
       if (touch())
         park_wanted_ = true;
     }
     writing_ = true;
-    write_buf_.swap(client_->output());
-    auto done = [self = this->shared_from_this()](boost::system::error_code ec, std::size_t) {
-      self->on_write(ec);
-    };
+    write_buf_.swap(client_.output());
+    auto done = [self = ref()](boost::system::error_code ec, std::size_t) { self->on_write(ec); };
     if constexpr (is_ws)
       stream_.async_write(asio::buffer(write_buf_), std::move(done));
     else
@@ -170,7 +174,7 @@ public:
     if (closing_)
       return;
     closing_ = true;
-    const bool flush = writing_ || !client_->output().empty();
+    const bool flush = writing_ || !client_.output().empty();
     if constexpr (!is_tls && !is_ws) {
       if (!flush)
         return close_socket();
@@ -195,7 +199,7 @@ public:
   void resume_reading() override {
     if (in_feed_)
       return; // the read loop goes on when feed() returns
-    asio::post(worker_.io(), [self = this->shared_from_this()] { self->continue_after_resume(); });
+    asio::post(worker().io(), [self = ref()] { self->continue_after_resume(); });
   }
 
 private:
@@ -207,18 +211,16 @@ private:
       const std::size_t have = pending_.size();
       const std::size_t chunk = std::clamp<std::size_t>(have, 4096, 65536);
       pending_.resize(have + chunk);
-      stream_.async_read_some(
-          asio::buffer(pending_.data() + have, chunk),
-          [self = this->shared_from_this(), have](boost::system::error_code ec, std::size_t n) {
-            self->on_read(ec, have, n);
-          });
+      stream_.async_read_some(asio::buffer(pending_.data() + have, chunk),
+                              [self = ref(), have](boost::system::error_code ec, std::size_t n) {
+                                self->on_read(ec, have, n);
+                              });
     } else {
       if (parked_fd_ >= 0 || waiting_)
         return; // the park set or the pending wait tells when input comes
       waiting_ = true;
       beast::get_lowest_layer(stream_).async_wait(
-          tcp_stream::wait_read,
-          [self = this->shared_from_this(), gen = wait_gen_](boost::system::error_code ec) {
+          tcp_stream::wait_read, [self = ref(), gen = wait_gen_](boost::system::error_code ec) {
             if (gen != self->wait_gen_)
               return; // canceled by park(): the park set has the socket now (or had it)
             self->waiting_ = false;
@@ -253,8 +255,8 @@ private:
     if constexpr (!can_park) {
       return false;
     } else {
-      if (parked_fd_ >= 0 || closing_ || writing_ || !self_ || !pending_.empty() ||
-          client_->paused() || !client_->output().empty())
+      if (parked_fd_ >= 0 || closing_ || writing_ || !on_wheel_ || !pending_.empty() ||
+          client_.paused() || !client_.output().empty())
         return false;
       // A link woken from the park set parks again once it is done, but at most
       // max_parks_per_second times a second: a busy link stays in Asio.
@@ -276,8 +278,8 @@ private:
         return true;
       }
       parked_fd_ = fd;
-      if (!worker_.parked().add(fd, this)) {
-        if (take_back() && !client_->paused())
+      if (!worker().parked().add(fd, this)) {
+        if (take_back() && !client_.paused())
           do_read();
         return true;
       }
@@ -293,7 +295,7 @@ private:
     } else {
       const int fd = parked_fd_;
       parked_fd_ = -1;
-      worker_.parked().remove(fd); // nothing when it never got there
+      worker().parked().remove(fd); // nothing when it never got there
       boost::system::error_code ec;
       stream_.assign(v6_ ? asio::ip::tcp::v6() : asio::ip::tcp::v4(), fd, ec);
       if (!ec)
@@ -321,7 +323,7 @@ private:
     if (touch())
       park_wanted_ = true;
     feed({scratch.data(), n});
-    if (!closing_ && !client_->paused() && !(park_wanted_ && park()))
+    if (!closing_ && !client_.paused() && !(park_wanted_ && park()))
       do_read();
   }
 
@@ -335,11 +337,11 @@ private:
     if constexpr (is_ws) {
       if (stream_.got_text()) { // MQTT travels in binary frames only
         ws_close_code_ = beast::websocket::close_code::unknown_data;
-        return client_->close(broker::close_reason::protocol_error);
+        return client_.close(broker::close_reason::protocol_error);
       }
     }
     feed({});
-    if (!closing_ && !client_->paused())
+    if (!closing_ && !client_.paused())
       do_read();
   }
 
@@ -347,11 +349,11 @@ private:
     in_feed_ = true;
     const auto now = broker::clock::now();
     if (pending_.empty()) {
-      const std::size_t used = client_->feed(fresh, now);
+      const std::size_t used = client_.feed(fresh, now);
       pending_.assign(fresh.begin() + static_cast<std::ptrdiff_t>(used), fresh.end());
     } else {
       pending_.insert(pending_.end(), fresh.begin(), fresh.end());
-      const std::size_t used = client_->feed(pending_, now);
+      const std::size_t used = client_.feed(pending_, now);
       pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
     }
     // Plain TCP keeps only a partial packet's tail: none left, no buffer kept (memory per idle
@@ -359,27 +361,27 @@ private:
     if (pending_.empty() && pending_.capacity() > (own_buffer ? 65536 : 0))
       std::vector<std::uint8_t>().swap(pending_); // `= {}` would keep the capacity
     in_feed_ = false;
-    if (!closing_ && client_->deadline() < timer_at_)
+    if (!closing_ && client_.deadline() < timer_at_)
       arm_timer();
   }
 
   void continue_after_resume() {
-    if (closing_ || client_->closed() || client_->paused())
+    if (closing_ || client_.closed() || client_.paused())
       return;
     if (!pending_.empty())
       feed({});
-    if (!closing_ && !client_->paused())
+    if (!closing_ && !client_.paused())
       do_read();
   }
 
   void arm_timer() {
     if (closing_)
       return;
-    timer_at_ = client_->deadline();
+    timer_at_ = client_.deadline();
     if (timer_at_ == broker::clock::time_point::max()) {
       // No deadline holds it alive any more: a parked link goes back to a wait in Asio (whose
       // pending operation holds it).
-      if (parked_fd_ >= 0 && take_back() && !client_->paused())
+      if (parked_fd_ >= 0 && take_back() && !client_.paused())
         do_read();
       return unschedule();
     }
@@ -387,52 +389,73 @@ private:
   }
 
   void schedule(broker::clock::time_point at) {
-    if (!self_)
-      self_ = this->shared_from_this();
-    worker_.wheel().schedule(*this, at);
+    if (!on_wheel_) {
+      on_wheel_ = true;
+      intrusive_ptr_add_ref(this);
+    }
+    worker().wheel().schedule(*this, at);
   }
 
   // Off the wheel; the wheel's reference goes after this handler (the caller may hold none).
   void unschedule() {
-    worker_.wheel().cancel(*this);
+    worker().wheel().cancel(*this);
     timer_at_ = broker::clock::time_point::max();
-    if (self_)
-      asio::post(worker_.io(), [gone = std::move(self_)] {});
+    if (on_wheel_)
+      asio::post(worker().io(), [gone = adopt()] {});
   }
 
   void expire(broker::clock::time_point now) override {
-    const auto self = std::move(self_); // scheduled no more; alive until this returns
+    const auto self = adopt(); // scheduled no more; alive until this returns
     timer_at_ = broker::clock::time_point::max();
     if (closed_)
       return;
     if (closing_)
       return close_socket(); // the flush bound
-    client_->on_timer(now);
-    if (!client_->closed())
+    client_.on_timer(now);
+    if (!client_.closed())
       arm_timer();
   }
 
-  void dropped() override { self_.reset(); }
+  void dropped() override { adopt(); }
+
+  // Handlers and the wheel hold the connection by an intrusive count (memory per idle
+  // connection: no shared_ptr control block or weak self-reference, docs/performance.md).
+  boost::intrusive_ptr<connection> ref() noexcept { return boost::intrusive_ptr<connection>(this); }
+  // The wheel's reference, handed to the caller (null when not on the wheel).
+  boost::intrusive_ptr<connection> adopt() noexcept {
+    if (!on_wheel_)
+      return {};
+    on_wheel_ = false;
+    return boost::intrusive_ptr<connection>(this, false);
+  }
+  friend void intrusive_ptr_add_ref(connection* c) noexcept {
+    c->refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  friend void intrusive_ptr_release(connection* c) noexcept {
+    if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete c;
+  }
+  broker::worker& worker() const noexcept { return client_.owner(); }
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
     write_buf_.clear();
     // Nothing more to write: an idle link keeps no buffer a burst grew (both the one written
     // and the client's, which wake() swapped); while output flows they are reused.
-    if (write_buf_.capacity() > 65536 || (client_->output().empty() && write_buf_.capacity() > 256))
+    if (write_buf_.capacity() > 65536 || (client_.output().empty() && write_buf_.capacity() > 256))
       std::string().swap(write_buf_);
-    if (client_->output().empty() && client_->output().capacity() > 256)
-      std::string().swap(client_->output());
+    if (client_.output().empty() && client_.output().capacity() > 256)
+      std::string().swap(client_.output());
     if (ec) {
       closing_ = true; // nothing more to flush or say
-      client_->on_transport_closed(broker::close_reason::io_error);
+      client_.on_transport_closed(broker::close_reason::io_error);
       return close_socket();
     }
-    if (!client_->output().empty())
+    if (!client_.output().empty())
       return wake();
     if (closing_)
       return goodbye();
-    if (park_wanted_ && !park() && !client_->paused())
+    if (park_wanted_ && !park() && !client_.paused())
       do_read(); // a no-op while a read waits already
   }
 
@@ -442,9 +465,7 @@ private:
     if (goodbye_ || closed_)
       return;
     goodbye_ = true;
-    auto then_close = [self = this->shared_from_this()](boost::system::error_code) {
-      self->close_socket();
-    };
+    auto then_close = [self = ref()](boost::system::error_code) { self->close_socket(); };
     if constexpr (is_ws) {
       stream_.async_close(ws_close_code_, std::move(then_close));
     } else if constexpr (is_tls) {
@@ -458,7 +479,7 @@ private:
     if (closing_)
       return;
     closing_ = true; // the peer is gone or misbehaved: no flush, no goodbye
-    client_->on_transport_closed(close_reason_for(ec));
+    client_.on_transport_closed(close_reason_for(ec));
     close_socket();
   }
 
@@ -480,7 +501,7 @@ private:
     closed_ = true;
     closing_ = true;
     if (parked_fd_ >= 0) {
-      worker_.parked().remove(parked_fd_);
+      worker().parked().remove(parked_fd_);
       ::shutdown(parked_fd_, SHUT_RDWR);
       ::close(parked_fd_);
       parked_fd_ = -1;
@@ -494,10 +515,8 @@ private:
   }
 
   Stream stream_;
-  broker::worker& worker_;
   [[no_unique_address]] tls_ref tls_;
-  std::optional<broker::client> client_;
-  std::shared_ptr<connection> self_;  // while on the wheel
+  broker::client client_;
   std::vector<std::uint8_t> pending_; // bytes of a packet not complete yet (ws: + read area)
   std::string write_buf_;             // the write in progress
   broker::clock::time_point timer_at_ = broker::clock::time_point::max();
@@ -514,7 +533,9 @@ private:
   std::uint8_t parks_ = 0;        // in park_second_
   std::uint16_t active_tick_ = 0; // of the last input or write (touch())
   std::uint16_t park_second_ = 0xffff;
-  int parked_fd_ = -1; // the socket while parked; -1: in Asio
+  bool on_wheel_ = false; // the wheel holds a reference (a deadline is set)
+  int parked_fd_ = -1;    // the socket while parked; -1: in Asio
+  std::atomic<std::uint32_t> refs_{0};
 };
 
 } // namespace thingport::net

@@ -104,9 +104,9 @@ template <class Stream, class Tls = no_tls_context>
 void run_connection(Stream s, pipeline& p, Tls tls = {},
                     std::span<const std::uint8_t> preload = {}) {
   p.started = true;
-  auto c = std::make_shared<connection<Stream>>(
-      std::move(s), p.w, broker::transport_info{broker::transport_kind::tcp, p.remote},
-      std::move(tls));
+  auto c = connection<Stream>::make(std::move(s), p.w,
+                                    broker::transport_info{broker::transport_kind::tcp, p.remote},
+                                    std::move(tls));
   c->preload(preload);
   c->start();
 }

@@ -88,7 +88,7 @@ void listener::do_accept() {
           boost::system::error_code rec;
           const auto peer = s.remote_endpoint(rec);
           broker::transport_info info{broker::transport_kind::tcp, rec ? "?" : to_string(peer)};
-          std::make_shared<connection<plain_tcp_stream>>(std::move(s), w, std::move(info))->start();
+          connection<plain_tcp_stream>::make(std::move(s), w, std::move(info))->start();
         });
       } else {
         asio::post(w.io(),

@@ -50,18 +50,20 @@ void keep_login(aliyun_identity& id, const auth::login_identity& li) {
   std::copy_n(li.iot_id.data(), id.iot_id_size, id.iot_id_buf.data());
   const std::string_view key = id.session_key;
   const auto pk = li.product_key.size(), dn = li.device_name.size();
-  if (!li.product_key.empty() && key.size() == 2 + pk + 1 + dn &&
+  if (!li.product_key.empty() && pk <= 255 && key.size() == 2 + pk + 1 + dn &&
       key.substr(2, pk) == li.product_key && key.substr(3 + pk) == li.device_name)
-    id.device = {key.substr(2, pk), key.substr(3 + pk)};
+    id.pk_size = static_cast<std::uint8_t>(pk);
   else if (id.kind == auth::client_kind::device)
     id.kind = auth::client_kind::anonymous; // never: login.cpp makes "d|pk/dn"; not a device
 }
 
 } // namespace
 
-const device_login_ref* device_login(const client_identity& who) noexcept {
+std::optional<device_login_ref> device_login(const client_identity& who) noexcept {
   const auto* a = as_aliyun(who);
-  return a != nullptr && a->is_device() ? &a->device : nullptr;
+  if (a == nullptr || !a->is_device())
+    return std::nullopt;
+  return a->device();
 }
 
 device_policy::device_policy(directory& dir, device_policy_options opts)
@@ -124,7 +126,8 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
       return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
     id->permissions = auth::client_permissions::device(std::move(perms), li.device_name);
     if (li.ss)
-      id->implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
+      id->implicit_subscriptions = std::make_unique<const std::vector<std::string>>(
+          auth::ss_filters(li.product_key, li.device_name));
   } else {
     std::vector<std::shared_ptr<const auth::product_permissions>> products;
     for (const auto& pk : li.app_products)
@@ -177,7 +180,7 @@ std::uint8_t device_policy::authorize_subscribe(const client_identity& who, std:
   if (a == nullptr)
     return generic_.authorize_subscribe(who, filter, requested);
   if (a->permissions.can_subscribe(filter) ||
-      (a->is_device() && sub_may(a->device, filter, sub_use::subscribe)))
+      (a->is_device() && sub_may(a->device(), filter, sub_use::subscribe)))
     return requested;
   return mqtt::suback_failure;
 }
@@ -188,7 +191,7 @@ publish_verdict device_policy::authorize_publish(const client_identity& who, std
   if (a == nullptr)
     return generic_.authorize_publish(who, topic, qos);
   if (a->permissions.can_publish(topic) ||
-      (a->is_device() && sub_may(a->device, topic, sub_use::publish)))
+      (a->is_device() && sub_may(a->device(), topic, sub_use::publish)))
     return publish_verdict::allow;
   return publish_verdict::drop;
 }
@@ -208,8 +211,8 @@ std::size_t device_policy::budget_limit(std::string_view budget) {
 }
 
 std::size_t device_policy::subscription_bound(const client_identity& who) {
-  const auto* li = device_login(who);
-  if (li == nullptr || who.max_subscriptions == 0)
+  const auto li = device_login(who);
+  if (!li || who.max_subscriptions == 0)
     return who.max_subscriptions;
   // Only a gateway has sub-devices online through it; a lookup under a shared lock.
   const auto subs =
@@ -239,14 +242,14 @@ bool device_policy::may_receive(const client_identity& who, const message& m, bo
   if (own && a->is_device() && m.topic.ends_with("_reply"))
     return false;
   return a->permissions.can_receive(m.topic) ||
-         (a->is_device() && sub_may(a->device, m.topic, sub_use::receive));
+         (a->is_device() && sub_may(a->device(), m.topic, sub_use::receive));
 }
 
 void device_policy::on_online(const client_identity& who, const connection_facts& c) {
   const auto* a = as_aliyun(who);
   if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->device;
+  const auto li = a->device();
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
   const auto before = gateway_online(li.product_key, li.device_name);
@@ -266,7 +269,7 @@ void device_policy::on_offline(const client_identity& who, std::uint64_t serial,
   const auto* a = as_aliyun(who);
   if (a == nullptr || !a->is_device())
     return;
-  const auto& li = a->device;
+  const auto li = a->device();
   dir_.record_close(li.product_key, li.device_name, to_string(r)); // every close, takeovers too
   // A takeover closes the old link after the new one went online: that is no status change.
   if (!dir_.mark_offline(li.product_key, li.device_name, serial))

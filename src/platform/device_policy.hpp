@@ -65,17 +65,26 @@ struct aliyun_identity final : client_identity {
   std::string_view iot_id() const noexcept { return {iot_id_buf.data(), iot_id_size}; }
   bool is_device() const noexcept { return kind == auth::client_kind::device; }
 
+  // Devices and registration links: views of pk and dn in the session key ("d|pk/dn" or
+  // "r|pk/dn"; empty for others), found from pk's length, not kept (8 bytes fewer per link).
+  device_login_ref device() const noexcept {
+    if (pk_size == 0)
+      return {};
+    const std::string_view key = session_key;
+    return {key.substr(2, pk_size), key.substr(3U + pk_size)};
+  }
+
   auth::client_kind kind = auth::client_kind::anonymous;
   bool rrpc_ext = false; // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
   std::uint8_t iot_id_size = 0;
+  std::uint8_t pk_size = 0;          // see device()
   std::array<char, 24> iot_id_buf{}; // auth::iot_id(): 24 hex digits
-  device_login_ref device;           // devices and registration links
   auth::client_permissions permissions;
 };
 
-// The login of a device's connection; null for applications, registration links and generic
-// clients. Any thread; valid as long as `who`.
-const device_login_ref* device_login(const client_identity& who) noexcept;
+// The login of a device's connection; none for applications, registration links and generic
+// clients. Any thread; its views are valid as long as `who`.
+std::optional<device_login_ref> device_login(const client_identity& who) noexcept;
 
 class device_policy final : public client_policy, public sub_sessions {
 public:

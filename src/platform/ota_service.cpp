@@ -188,19 +188,19 @@ std::uint64_t ota_service::blocks_dropped() const noexcept {
 }
 
 std::uint8_t ota_service::classify(const client_identity& who, std::string_view topic) const {
-  if (topic.starts_with("/ota/device/") && device_login(who) != nullptr) {
+  if (topic.starts_with("/ota/device/") && device_login(who).has_value()) {
     std::string_view pk, dn;
     if (ota_topic(topic, "progress", pk, dn))
       return kind_progress;
     if (ota_topic(topic, "request", pk, dn))
       return kind_request;
   } else if (topic.starts_with("/sys/") && topic.ends_with("/thing/ota/firmware/get") &&
-             device_login(who) != nullptr) {
+             device_login(who).has_value()) {
     return kind_get;
   } else if (topic.starts_with("/sys/") && topic.ends_with("/thing/file/download") &&
-             device_login(who) != nullptr) {
+             device_login(who).has_value()) {
     return kind_file_download;
-  } else if (config_ != nullptr && topic.starts_with("/sys/") && device_login(who) != nullptr) {
+  } else if (config_ != nullptr && topic.starts_with("/sys/") && device_login(who).has_value()) {
     if (topic.ends_with("/thing/config/get"))
       return kind_config_get;
     if (topic.ends_with("/thing/config/push_reply"))
@@ -213,10 +213,10 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
   const std::uint8_t kind = m->kind;
   if (kind == kind_config_get || kind == kind_config_reply) {
     // Answered here, on the worker: the configuration index is in memory.
-    const auto* login = device_login(*who);
+    const auto login = device_login(*who);
     const auto t = thing::classify_topic(m->topic);
     // A gateway asks and replies for a sub-device logged in through it.
-    if (login == nullptr || config_ == nullptr ||
+    if (!login || config_ == nullptr ||
         ((t.product_key != login->product_key || t.device_name != login->device_name) &&
          !gateway_of(services_.devices().online(t.product_key, t.device_name), *login)))
       return;
@@ -232,8 +232,8 @@ void ota_service::consume(const std::shared_ptr<const client_identity>& who, con
     next_.consume(who, m);
   if (!ours && kind != kind_inform)
     return;
-  const auto* login = device_login(*who);
-  if (login == nullptr)
+  const auto login = device_login(*who);
+  if (!login)
     return;
   // A device speaks for itself, a gateway also for a sub-device logged in through it.
   std::string_view pk, dn;

@@ -140,7 +140,7 @@ std::uint8_t thing_service::classify(const client_identity& who, std::string_vie
   if (!topic.starts_with("/sys/") && !topic.starts_with("/ext/") &&
       !topic.starts_with("/shadow/") && !topic.starts_with("/ota/"))
     return 0;
-  if (device_login(who) == nullptr)
+  if (!device_login(who))
     return 0; // applications command devices, they are no device
   return static_cast<std::uint8_t>(thing::classify_topic(topic).kind); // not_thing is 0
 }
@@ -205,8 +205,8 @@ void thing_service::run() {
 }
 
 void thing_service::handle(const item& it, group& g) {
-  const device_login_ref* li = device_login(*it.who);
-  if (li == nullptr)
+  const auto li = device_login(*it.who);
+  if (!li)
     return;
   std::string_view pk = li->product_key, dn = li->device_name;
   const auto kind = static_cast<thing::topic_kind>(it.msg->kind); // classify() on the worker
@@ -355,7 +355,7 @@ void thing_service::commit(group& g) {
   const auto done = things_.write(g.writes, store::now());
   for (std::size_t i = 0; i < g.items.size(); ++i) {
     const item& it = *g.items[i];
-    const auto* li = device_login(*it.who);
+    const auto li = device_login(*it.who);
     const std::error_code ec = !done ? done.error() : (*done)[i];
     const auto& r = g.results[i];
     if (ec == store::make_error_code(store::thing_errc::too_many_properties)) {

@@ -65,8 +65,8 @@ TEST_F(device_policy_test, a_correct_sign_logs_in_with_the_device_session_key) {
   auto who = device();
   ASSERT_NE(who, nullptr);
   EXPECT_EQ(who->session_key, auth::device_session_key(pk, "lamp-1"));
-  const auto* li = device_login(*who);
-  ASSERT_NE(li, nullptr);
+  const auto li = device_login(*who);
+  ASSERT_TRUE(li.has_value());
   EXPECT_EQ(li->product_key, pk);
   EXPECT_EQ(li->device_name, "lamp-1");
 }
