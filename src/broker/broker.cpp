@@ -154,11 +154,9 @@ void broker::register_session(std::string_view key, subscriber_id id) {
     registry_.emplace(key, id);
     return;
   }
-  // The old view may name a session about to go: re-key the node to this session's string.
-  auto node = registry_.extract(it);
-  node.key() = key;
-  node.mapped() = id;
-  registry_.insert(std::move(node));
+  // The old view may name a session about to go: re-key the entry to this session's string.
+  registry_.erase(it);
+  registry_.emplace(key, id);
 }
 
 void broker::unregister_session(std::string_view key, subscriber_id id) {

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include "broker/bridge.hpp"
 #include "broker/counters.hpp"
 #include "broker/message.hpp"
@@ -202,8 +204,9 @@ private:
       return std::hash<std::string_view>{}(s);
     }
   };
-  // Keyed by a view of the session's own key (session::key()): no copy per session.
-  std::unordered_map<std::string_view, subscriber_id, key_hash, std::equal_to<>> registry_;
+  // Keyed by a view of the session's own key (session::key()): no copy per session. Open
+  // addressing: no heap node per session (memory per idle connection, docs/performance.md).
+  boost::unordered_flat_map<std::string_view, subscriber_id, key_hash, std::equal_to<>> registry_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

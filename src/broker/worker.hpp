@@ -8,11 +8,11 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "broker/close_reason.hpp"
 #include "broker/counters.hpp"
@@ -197,9 +197,11 @@ private:
   boost::asio::steady_timer congestion_timer_{io_};
   std::vector<subscriber_id> congested_; // sessions here past their bound (watch_congested)
   bool sweep_armed_ = false;
-  std::unordered_map<subscriber_id, std::unique_ptr<session>> sessions_;
-  std::unordered_map<std::uint64_t, client*> clients_; // by serial
-  std::vector<std::vector<delivery>> outbox_;          // per destination worker
+  // Open-addressing tables: no heap node per link (memory per idle connection,
+  // docs/performance.md); the values are pointers, so nothing relies on a slot's address.
+  boost::unordered_flat_map<subscriber_id, std::unique_ptr<session>> sessions_;
+  boost::unordered_flat_map<std::uint64_t, client*> clients_; // by serial
+  std::vector<std::vector<delivery>> outbox_;                 // per destination worker
   struct released_ack {
     std::uint64_t client_serial;
     std::uint64_t ack_seq;
