@@ -36,11 +36,16 @@ if [ "${THINGPORT_SKIP_FUZZ:-0}" != 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; the
   THINGPORT_FUZZ_JOBS=1 nice -n 19 scripts/fuzz.sh --build-only >"$logs/fuzz-build.log" 2>&1 &
   fuzz_build_pid=$!
 fi
-THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration >"$logs/sqlite.log" 2>&1 &
+# One run of the suite into $logs/<store>.log; more environment (the store) after the name.
+suite() {
+  local store=$1
+  shift
+  env "$@" THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
+    /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration >"$logs/$store.log" 2>&1
+}
+suite sqlite &
 sqlite_pid=$!
-THINGPORT_TEST_STORE=postgres THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
-  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration >"$logs/postgres.log" 2>&1 &
+suite postgres THINGPORT_TEST_STORE=postgres &
 pg_pid=$!
 sqlite_rc=0 pg_rc=0
 wait "$sqlite_pid" || sqlite_rc=$?
