@@ -14,10 +14,10 @@ void membership::left(std::string_view node) {
     peers_.erase(it);
 }
 
-void membership::heard(std::string_view node, std::uint64_t connections,
+bool membership::heard(std::string_view node, std::uint64_t connections,
                        std::uint64_t devices_online, steady::time_point now, bool draining) {
   if (node == self_ || node.empty())
-    return;
+    return false;
   std::lock_guard lock(mu_);
   auto it = peers_.find(node);
   if (it == peers_.end()) {
@@ -29,7 +29,10 @@ void membership::heard(std::string_view node, std::uint64_t connections,
     }
     it = peers_.emplace(std::string(node), peer{}).first;
   }
+  const bool fresh =
+      it->second.last == steady::time_point{} || now - it->second.last >= down_after_;
   it->second = peer{connections, devices_online, draining, now};
+  return fresh;
 }
 
 std::vector<node_status> membership::list(node_status self, steady::time_point now) const {

@@ -35,8 +35,10 @@ public:
                       std::chrono::milliseconds forget_after = std::chrono::minutes(10));
 
   const std::string& self() const noexcept { return self_; }
-  // A heartbeat of `node` (this node's own name is ignored).
-  void heard(std::string_view node, std::uint64_t connections, std::uint64_t devices_online,
+  // A heartbeat of `node` (this node's own name is ignored). True when `node` is new to this
+  // node: never heard, said it left, or down (the caller answers with its own heartbeat at once,
+  // so a node that joins lists its peers within a round trip, not a heartbeat period).
+  bool heard(std::string_view node, std::uint64_t connections, std::uint64_t devices_online,
              steady::time_point now, bool draining = false);
   // `node` stopped cleanly (its last heartbeat said so): no longer listed, until heard again.
   void left(std::string_view node);

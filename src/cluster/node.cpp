@@ -371,9 +371,12 @@ void node::run() {
       }
       wake = std::min(wake, claims_due);
       cv_.wait_until(lock, wake, [&] {
-        return stopping_ || drain_kick_ || !queue_.empty() || !confirms_.empty();
+        return stopping_ || drain_kick_ || beat_now_ || !queue_.empty() || !confirms_.empty();
       });
       drain_kick_ = false;
+      if (beat_now_)
+        next_beat = steady::now();
+      beat_now_ = false;
       if (stopping_)
         return;
       batch.swap(queue_);
@@ -513,10 +516,14 @@ void node::receive(void* raw) {
       const auto& o = v.as_object();
       if (json_str(o, "state") == "left")
         members_.left(json_str(o, "node"));
-      else
-        members_.heard(json_str(o, "node"), json_u64(o, "connections"),
-                       json_u64(o, "devicesOnline"), steady::now(),
-                       json_str(o, "state") == "draining");
+      else if (members_.heard(json_str(o, "node"), json_u64(o, "connections"),
+                              json_u64(o, "devicesOnline"), steady::now(),
+                              json_str(o, "state") == "draining")) {
+        // A node new to this one (just joined, or back): it hears this one now, not in a second.
+        std::lock_guard lock(mu_);
+        beat_now_ = true;
+        cv_.notify_one();
+      }
     }
   } else if (subject == takeover_subject) {
     if (!body.empty())

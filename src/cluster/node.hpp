@@ -190,6 +190,7 @@ private:
   std::unordered_map<std::string, std::size_t> interest_; // subject -> filters holding it
   bool stopping_ = false;
   bool drain_kick_ = false; // mu_: drain() asks the link thread to start closing now
+  bool beat_now_ = false;   // mu_: a peer new to this node was heard: answer with a heartbeat
   std::thread thread_;
 
   // The link thread's own.

@@ -20,6 +20,19 @@ TEST(cluster_membership, heard_within_names_the_recent_peers_only) {
   EXPECT_EQ(m.heard_within(now, std::chrono::seconds(5)), (std::vector<std::string>{"b", "c"}));
 }
 
+TEST(cluster_membership, heard_says_when_a_peer_is_new_to_this_node) {
+  // New: never heard, said it left, or down. The node answers those with a heartbeat at once.
+  membership m("a", 5s, 60s);
+  const auto t0 = steady::time_point{} + std::chrono::hours(1);
+  EXPECT_TRUE(m.heard("b", 0, 0, t0));
+  EXPECT_FALSE(m.heard("b", 0, 0, t0 + 1s));
+  EXPECT_FALSE(m.heard("a", 0, 0, t0 + 1s)); // itself
+  EXPECT_TRUE(m.heard("b", 0, 0, t0 + 7s));  // silent for 6 s: was down
+  m.left("b");
+  EXPECT_TRUE(m.heard("b", 0, 0, t0 + 8s));
+  EXPECT_FALSE(m.heard("b", 0, 0, t0 + 9s));
+}
+
 TEST(cluster_membership, peers_sorted_down_after_silence_up_again) {
   membership m("node-b");
   const auto t0 = steady::now();
