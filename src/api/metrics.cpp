@@ -66,6 +66,8 @@ metrics_snapshot take_snapshot(context& ctx) {
   if (const auto* w = b.writer()) {
     const auto& ws = w->stats();
     s.store_commits = ws.commits.load(std::memory_order_relaxed);
+    s.store_ops = ws.ops.load(std::memory_order_relaxed);
+    s.store_ops_cancelled = ws.cancelled.load(std::memory_order_relaxed);
     s.store_commit_failures = ws.failures.load(std::memory_order_relaxed);
     s.store_bytes = ws.used_bytes.load(std::memory_order_relaxed);
     s.store_backlog = ws.backlog.load(std::memory_order_relaxed);
@@ -163,6 +165,13 @@ std::string render_metrics(const metrics_snapshot& s) {
          s.subscriptions);
   metric(out, "thingport_session_store_commits_total", "counter",
          "Commits of the persistent session store.", s.store_commits);
+  metric(out, "thingport_session_store_operations_total", "counter",
+         "Session store operations submitted (message, entry, subscription, session writes).",
+         s.store_ops);
+  metric(out, "thingport_session_store_operations_cancelled_total", "counter",
+         "Of them, not applied: an entry put and deleted again within one commit (a message "
+         "delivered and acknowledged meanwhile), its state changes and its message.",
+         s.store_ops_cancelled);
   metric(out, "thingport_session_store_commit_failures_total", "counter",
          "Session store commits that failed (nothing they covered was acknowledged).",
          s.store_commit_failures);

@@ -30,6 +30,8 @@ struct metrics_snapshot {
   std::uint64_t subscriptions = 0;
   // the session store's writer (zero without one)
   std::uint64_t store_commits = 0;
+  std::uint64_t store_ops = 0;
+  std::uint64_t store_ops_cancelled = 0;
   std::uint64_t store_commit_failures = 0;
   std::uint64_t store_bytes = 0;
   std::uint64_t store_backlog = 0;

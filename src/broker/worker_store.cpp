@@ -109,7 +109,8 @@ std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t
     persist(store::put_message{m->id, m->topic, m->payload, m->qos, m->retain,
                                store::timestamp{std::chrono::milliseconds{expires_ms}}, m});
   }
-  persist(store::put_entry{std::string(s.key()), seq, m->id, qos, retain, state, packet_id});
+  // A new seq: never stored before, so a delete in the same batch cancels it.
+  persist(store::put_entry{std::string(s.key()), seq, m->id, qos, retain, state, packet_id, true});
   if (ack && (store_acks_.empty() || store_acks_.back() != ack))
     store_acks_.push_back(ack);
   return seq;

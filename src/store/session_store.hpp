@@ -110,6 +110,9 @@ struct put_entry {
   bool retain = false;
   entry_state state = entry_state::queued;
   std::uint16_t packet_id = 0;
+  // The caller promises (session_key, seq) is not stored yet (a new seq of the session): when
+  // the same batch deletes it again, the writer applies neither (session_coalesce.hpp).
+  bool fresh = false;
 };
 // Moves an existing entry to another state (queued -> inflight -> released).
 struct set_entry_state {

@@ -1,5 +1,7 @@
 #include "store/session_writer.hpp"
 
+#include "store/session_coalesce.hpp"
+
 #include <algorithm>
 #include <chrono>
 
@@ -100,15 +102,17 @@ void session_writer::commit(std::vector<submission>& batch, bool expire) {
     for (auto& op : s.ops)
       all.push_back(std::move(op));
   }
+  const auto submitted = all.size();
+  stats_.cancelled.fetch_add(coalesce(all), std::memory_order_relaxed);
   if (expire)
     all.push_back(delete_expired{
         std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now())});
   const auto ec = store_.apply(all);
   stats_.backlog.fetch_sub(queued, std::memory_order_relaxed);
   stats_.commits.fetch_add(1, std::memory_order_relaxed);
-  stats_.ops.fetch_add(all.size(), std::memory_order_relaxed);
+  stats_.ops.fetch_add(submitted, std::memory_order_relaxed);
   auto prev = stats_.max_batch.load(std::memory_order_relaxed);
-  while (all.size() > prev && !stats_.max_batch.compare_exchange_weak(prev, all.size())) {
+  while (submitted > prev && !stats_.max_batch.compare_exchange_weak(prev, submitted)) {
   }
   if (ec)
     stats_.failures.fetch_add(1, std::memory_order_relaxed); // completions log it

@@ -2,7 +2,8 @@
 // operations (with a completion) from their own threads; the writer takes everything submitted
 // since its last commit, applies it in one transaction, then runs the completions in
 // submission order. While one commit syncs to disk the next batch gathers, so the batch grows
-// with the load and the disk sees one sync per batch, not one per message.
+// with the load and the disk sees one sync per batch, not one per message; what the batch puts
+// and deletes again never reaches the store (session_coalesce.hpp).
 //
 // Threads: submit() from any thread (one short mutex hold to append); completions run on the
 // writer thread and must not block (the broker's post back to the owning worker).
@@ -23,7 +24,8 @@ namespace thingport::store {
 
 struct session_writer_stats {
   std::atomic<std::uint64_t> commits{0};
-  std::atomic<std::uint64_t> ops{0};
+  std::atomic<std::uint64_t> ops{0};        // submitted
+  std::atomic<std::uint64_t> cancelled{0};  // of them, not applied: put and deleted in one batch
   std::atomic<std::uint64_t> max_batch{0};  // most operations in one commit
   std::atomic<std::uint64_t> failures{0};   // commits that failed (nothing of them was written)
   std::atomic<bool> failing{false};         // the last commit failed (a full or read-only disk)

@@ -189,6 +189,51 @@ def test_inflight_messages_come_again_with_dup_after_kill9(make_broker, clients)
     assert third.read_packet().ptype == mqttraw.PINGRESP, "nothing left to resend"
 
 
+def test_messages_acknowledged_while_a_commit_syncs_leave_nothing_in_the_store(make_broker,
+                                                                              clients):
+    """An online persistent subscriber acknowledges most QoS 1 messages before the commit that
+    would store them: the writer leaves those entries (and their messages) out of the
+    transaction (docs/store-format.md "Who writes, and when"). Every message still arrives once
+    and every publish is acknowledged; after a restart nothing comes again and the store holds
+    no message."""
+    from apiclient import Api
+    b = make_broker()
+    topic = f"dur/{harness.unique_id('c')}"
+    cid = harness.unique_id("online")
+    sub = paho(b, clients, client_id=cid, clean_session=False)
+    assert sub.subscribe(f"{topic}/#", 1) == [1]
+    n, window = 600, 64
+    pub = mqttraw.connected(b.host, b.port, harness.unique_id("pub"))
+    clients.append(pub)
+    acked: Set[int] = set()
+    sent = 0
+    while len(acked) < n:
+        while sent < n and sent - len(acked) < window:
+            pub.send(mqttraw.publish(f"{topic}/x", f"seq:{sent}", qos=1, mid=sent + 1))
+            sent += 1
+        acked.add(pub.expect(mqttraw.PUBACK, 10).mid() - 1)
+    got = receive_seqs(sub, set(range(n)), timeout=15)
+    assert got == set(range(n))
+    api = Api(b)
+    submitted = api.metric("thingport_session_store_operations_total")
+    cancelled = harness.poll_until(
+        lambda: api.metric("thingport_session_store_operations_cancelled_total"),
+        lambda v: v > 0, timeout=5)
+    print(f"\n{n} messages: {cancelled:.0f} of {submitted:.0f} store operations cancelled")
+    assert cancelled <= submitted
+    # Acknowledged by the subscriber too: once its link is closed (the PUBACKs before its
+    # DISCONNECT read), a restart brings none of them back.
+    sub.disconnect()
+    harness.poll_until(lambda: api.metric("thingport_connections"), lambda v: v == 1, timeout=5)
+    b.restart()
+    assert b.log.wait_for("1 persistent sessions loaded: 1 subscriptions, 0 messages, "
+                          "0 queued or in flight", timeout=10), b.log.tail()
+    again = raw(b, clients, cid, clean_session=False)
+    assert again.session_present
+    again.send(mqttraw.pingreq())
+    assert again.read_packet().ptype == mqttraw.PINGRESP, "nothing left to resend"
+
+
 # ---------------------------------------------------------------------------------------------
 # (c) subscriptions survive restarts
 
