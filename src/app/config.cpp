@@ -221,6 +221,7 @@ config load_config(const std::string& path) {
                 "max_retained_bytes",
                 "max_subscriptions",
                 "max_inflight_in",
+                "max_inflight_out",
                 "login_failures",
                 "max_app_sessions",
                 "max_anonymous_sessions",
@@ -243,6 +244,7 @@ config load_config(const std::string& path) {
     read_size(*t, "max_retained_bytes", c.limits.max_retained_bytes, path, "limits");
     read(*t, "max_subscriptions", c.limits.max_subscriptions, path, "limits");
     read(*t, "max_inflight_in", c.limits.max_inflight_in, path, "limits");
+    read(*t, "max_inflight_out", c.limits.max_inflight_out, path, "limits");
     read(*t, "login_failures", c.limits.login_failures, path, "limits");
     read(*t, "subdevice_logins_per_second", c.limits.subdevice_logins_per_second, path, "limits");
     read(*t, "max_app_sessions", c.limits.max_app_sessions, path, "limits");
@@ -255,6 +257,9 @@ config load_config(const std::string& path) {
       fail(path, "limits.max_subscriptions", "must be at least 1");
     if (c.limits.max_inflight_in == 0)
       fail(path, "limits.max_inflight_in", "must be at least 1");
+    // Each acknowledgement looks its packet id up among them: a window, not a queue.
+    if (c.limits.max_inflight_out == 0 || c.limits.max_inflight_out > 1024)
+      fail(path, "limits.max_inflight_out", "must be 1..1024");
     std::string ttl;
     read(*t, "offline_ttl", ttl, path, "limits");
     if (!ttl.empty())

@@ -54,10 +54,11 @@ struct config {
     std::uint64_t max_retained = 100'000;            // retained messages in all
     std::uint64_t max_retained_bytes = 256ull << 20; // their topic + payload bytes
     std::uint16_t max_subscriptions = 1000;          // per generic (anonymous) client
-    std::uint16_t max_inflight_in = 100;             // inbound QoS 1 awaiting PUBACK per client
-    std::uint64_t max_app_sessions = 100;            // persistent sessions per app credential
-    std::uint64_t max_anonymous_sessions = 10'000;   // persistent sessions of generic clients
-    std::string overload = "backpressure";           // or "drop" (broker::overload_mode)
+    std::uint16_t max_inflight_out = 32;  // outbound QoS 1/2 awaiting acknowledgement per session
+    std::uint16_t max_inflight_in = 100;  // inbound QoS 1 awaiting PUBACK per client
+    std::uint64_t max_app_sessions = 100; // persistent sessions per app credential
+    std::uint64_t max_anonymous_sessions = 10'000; // persistent sessions of generic clients
+    std::string overload = "backpressure";         // or "drop" (broker::overload_mode)
     std::chrono::seconds slow_consumer{30};  // past its queue bound, acknowledging nothing: closed
     std::uint64_t max_firmware = 1ull << 30; // bytes of one OTA firmware upload
   } limits;

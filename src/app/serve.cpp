@@ -358,6 +358,7 @@ int serve(const config& c) {
   o.max_retained = static_cast<std::size_t>(c.limits.max_retained);
   o.max_retained_bytes = static_cast<std::size_t>(c.limits.max_retained_bytes);
   o.max_inbound_qos1 = c.limits.max_inflight_in;
+  o.max_inflight = c.limits.max_inflight_out;
   o.overload = c.limits.overload == "drop" ? broker::overload_mode::drop
                                            : broker::overload_mode::backpressure;
   o.slow_consumer = c.limits.slow_consumer;

@@ -39,8 +39,9 @@ def serve_with(tmp_path: Path, text: str) -> subprocess.CompletedProcess:
     ('[limits]\nmax_payload = -1\n', "limits.max_payload", "out of range"),
     ('[limits]\nmax_outbound = "lots"\n', "limits.max_outbound", "bad size"),
     ('[server]\nworkers = 100000\n', "server.workers", ""),
+    ('[limits]\nmax_inflight_out = 2000\n', "limits.max_inflight_out", "1..1024"),
 ], ids=["unknown-key", "postgres-no-url", "backend", "cluster", "cluster-url", "log-level", "port",
-        "negative", "size", "workers"])
+        "negative", "size", "workers", "inflight-out"])
 def test_bad_config_is_refused_with_file_key_and_reason(tmp_path, text, key, words):
     r = serve_with(tmp_path, text)
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)

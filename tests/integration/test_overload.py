@@ -127,6 +127,31 @@ def test_held_publishers_go_on_together_at_the_low_mark(make_broker, clients):
     assert pubacks(pub, 0.2) == []
 
 
+def test_the_outbound_window_is_the_configured_one(make_broker, clients):
+    """[limits] max_inflight_out = 4: a subscriber that acknowledges nothing gets 4 messages
+    and no more; each PUBACK lets exactly one more go, in order, until all 10 arrived once."""
+    b = make_broker('[limits]\nmax_inflight_out = 4\n')
+    topic = f"ovl/{harness.unique_id('w')}"
+    sub = raw(b, clients, "sub")
+    assert sub.subscribe(1, [(topic, 1)]) == [1]
+    pub = raw(b, clients, "pub")
+    n = 10
+    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    assert sorted(pubacks(pub, 5, want=n)) == list(range(1, n + 1))
+    window = [sub.read_publish(5) for _ in range(4)]
+    with pytest.raises(TimeoutError):
+        sub.read_packet(0.5)  # the fifth waits for an acknowledgement
+    got = [p.payload.decode() for p in window]
+    while len(got) < n:
+        sub.send(mqttraw.puback(window.pop(0).mid))
+        window.append(sub.read_publish(5))
+        got.append(window[-1].payload.decode())
+        if len(got) < n:
+            with pytest.raises(TimeoutError):
+                sub.read_packet(0.1)  # one acknowledgement, one more message
+    assert got == [f"m{i}" for i in range(n)]
+
+
 def test_drop_mode_drops_and_acknowledges(make_broker, clients):
     """The control: overload = "drop" acknowledges everything and loses what the queue could not
     hold (counted)."""
