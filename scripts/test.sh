@@ -36,31 +36,24 @@ if [ "${THINGPORT_SKIP_FUZZ:-0}" != 1 ] && [ -f tests/fuzz/CMakeLists.txt ]; the
   THINGPORT_FUZZ_JOBS=1 nice -n 19 scripts/fuzz.sh --build-only >"$logs/fuzz-build.log" 2>&1 &
   fuzz_build_pid=$!
 fi
-# One run of pytest into $logs/<log>.log: `suite <log> [VAR=value ...] [-- pytest arguments]`
-# (default: the whole suite).
+# One run of pytest into $logs/<log>.log, with the arguments given (the store: the caller's
+# THINGPORT_TEST_STORE, unset for SQLite).
 suite() {
   local log=$1
   shift
-  local vars=()
-  while [ $# -gt 0 ] && [ "$1" != -- ]; do
-    vars+=("$1")
-    shift
-  done
-  [ $# -eq 0 ] || shift
-  [ $# -gt 0 ] || set -- tests/integration
-  env "${vars[@]}" THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
+  THINGPORT_BIN="$PWD/build/$preset/src/app/thingport" \
     /usr/bin/python3 -m pytest -q -p no:cacheprovider "$@" >"$logs/$log.log" 2>&1
 }
 # The cluster tests (each starts its own NATS servers and PostgreSQL, on SQLite's settings) go
 # after the PostgreSQL run instead of inside the SQLite one: the two sides then take about as
 # long (SQLite alone took 585 s of the pair's wall time, PostgreSQL 365 s).
 cluster=(tests/integration/test_cluster*.py)
-suite sqlite -- tests/integration --ignore-glob='tests/integration/test_cluster*.py' &
+suite sqlite tests/integration --ignore-glob='tests/integration/test_cluster*.py' &
 sqlite_pid=$!
 (
   rc=0
-  suite postgres THINGPORT_TEST_STORE=postgres || rc=$?
-  suite cluster -- "${cluster[@]}" || rc=$?
+  THINGPORT_TEST_STORE=postgres suite postgres tests/integration || rc=$?
+  suite cluster "${cluster[@]}" || rc=$?
   exit "$rc"
 ) &
 pg_pid=$!

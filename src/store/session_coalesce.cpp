@@ -1,22 +1,33 @@
 #include "store/session_coalesce.hpp"
 
 #include <cstdint>
-#include <string>
+#include <functional>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
+#include <boost/container_hash/hash.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
 
 namespace thingport::store {
 namespace {
 
-// (session_key, seq) of an entry: the key's bytes and the seq's eight, one string.
-std::string entry_key(std::string_view session_key, std::uint64_t seq) {
-  std::string k(session_key);
-  k.append(reinterpret_cast<const char*>(&seq), sizeof seq);
-  return k;
-}
+// (session_key, seq) of an entry, viewing the operation's key: `ops` is not changed while the
+// table is in use, so no key is copied.
+struct entry_ref {
+  std::string_view session_key;
+  std::uint64_t seq = 0;
+  bool operator==(const entry_ref&) const = default;
+};
+
+struct entry_ref_hash {
+  std::size_t operator()(const entry_ref& e) const noexcept {
+    std::size_t h = std::hash<std::string_view>{}(e.session_key);
+    boost::hash_combine(h, e.seq);
+    return h;
+  }
+};
 
 struct open_put {
   std::size_t put = 0;             // index of the fresh put_entry
@@ -31,7 +42,7 @@ struct message_puts {
 } // namespace
 
 std::size_t coalesce(std::vector<session_op>& ops) {
-  boost::unordered_flat_map<std::string, open_put> open;
+  boost::unordered_flat_map<entry_ref, open_put, entry_ref_hash> open;
   boost::unordered_flat_map<std::uint64_t, message_puts> messages;
   std::vector<bool> drop(ops.size(), false);
   std::size_t dropped = 0;
@@ -41,16 +52,16 @@ std::size_t coalesce(std::vector<session_op>& ops) {
           using T = std::decay_t<decltype(op)>;
           if constexpr (std::is_same_v<T, put_entry>) {
             ++messages[op.message_id].total;
-            auto k = entry_key(op.session_key, op.seq);
+            const entry_ref k{op.session_key, op.seq};
             if (op.fresh)
-              open.insert_or_assign(std::move(k), open_put{i, {}});
+              open.insert_or_assign(k, open_put{i, {}});
             else
               open.erase(k); // replaces what may be stored: its delete must reach the store
           } else if constexpr (std::is_same_v<T, set_entry_state>) {
-            if (auto it = open.find(entry_key(op.session_key, op.seq)); it != open.end())
+            if (auto it = open.find(entry_ref{op.session_key, op.seq}); it != open.end())
               it->second.states.push_back(i);
           } else if constexpr (std::is_same_v<T, delete_entry>) {
-            auto it = open.find(entry_key(op.session_key, op.seq));
+            auto it = open.find(entry_ref{op.session_key, op.seq});
             if (it == open.end())
               return;
             const auto& put = std::get<put_entry>(ops[it->second.put]);

@@ -1,9 +1,9 @@
 #include "store/session_writer.hpp"
 
-#include "store/session_coalesce.hpp"
-
 #include <algorithm>
 #include <chrono>
+
+#include "store/session_coalesce.hpp"
 
 namespace thingport::store {
 

@@ -17,6 +17,7 @@ import pytest
 import mqtt_clients
 import harness
 import mqttraw
+from apiclient import Api
 from mqtt_clients import MqttClient
 from harness import BrokerProcess
 
@@ -196,7 +197,6 @@ def test_messages_acknowledged_while_a_commit_syncs_leave_nothing_in_the_store(m
     transaction (docs/store-format.md "Who writes, and when"). Every message still arrives once
     and every publish is acknowledged; after a restart nothing comes again and the store holds
     no message."""
-    from apiclient import Api
     b = make_broker()
     topic = f"dur/{harness.unique_id('c')}"
     cid = harness.unique_id("online")

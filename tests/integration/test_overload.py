@@ -45,6 +45,18 @@ def raw(b: BrokerProcess, clients: list, prefix: str, keepalive: int = 60) -> mq
     return c
 
 
+def flood(b: BrokerProcess, clients: list, tag: str, n: int,
+          keepalive: int = 60) -> Tuple[mqttraw.RawClient, mqttraw.RawClient]:
+    """A raw subscriber at QoS 1 on a topic of its own, and a raw publisher that pipelines
+    QoS 1 messages "m0".."m{n-1}" (packet ids 1..n) to it at once. Returns (sub, pub)."""
+    topic = f"ovl/{harness.unique_id(tag)}"
+    sub = raw(b, clients, "sub")
+    assert sub.subscribe(1, [(topic, 1)]) == [1]
+    pub = raw(b, clients, "pub", keepalive)
+    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    return sub, pub
+
+
 def pubacks(c: mqttraw.RawClient, timeout: float, want: int = 0) -> List[int]:
     """The packet ids of the PUBACKs that arrive within `timeout`, or as soon as `want` have
     (other packets fail)."""
@@ -71,12 +83,8 @@ def test_a_publisher_is_held_back_and_released_in_order(make_broker, clients, ke
     every PUBACK follows. A publisher without a keepalive (0: no deadline, so nothing else holds
     its link while it waits) is held the same and not dropped."""
     b = make_broker(ONE_WORKER + '[limits]\noffline_queue = 5\nmax_inflight_in = 10\n')
-    topic = f"ovl/{harness.unique_id('t')}"
-    sub = raw(b, clients, "sub")
-    assert sub.subscribe(1, [(topic, 1)]) == [1]
-    pub = raw(b, clients, "pub", keepalive)
     n = 60
-    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    sub, pub = flood(b, clients, "t", n, keepalive)
     first = pubacks(pub, 1.5)
     assert first == list(range(1, 38)), first
     pub.send(mqttraw.pingreq())
@@ -108,12 +116,8 @@ def test_held_publishers_go_on_together_at_the_low_mark(make_broker, clients):
     the bound, the held messages' PUBACKs wait until the queue is down to 2 (ten deliveries
     acknowledged), then the first two come together, and the last two as each is sent."""
     b = make_broker(ONE_WORKER + '[limits]\noffline_queue = 8\n')
-    topic = f"ovl/{harness.unique_id('l')}"
-    sub = raw(b, clients, "sub")
-    assert sub.subscribe(1, [(topic, 1)]) == [1]
-    pub = raw(b, clients, "pub")
     n = 44
-    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    sub, pub = flood(b, clients, "l", n)
     assert pubacks(pub, 1.0) == list(range(1, 41))
     inflight = [sub.read_publish(5).mid for _ in range(32)]
     released: Dict[int, List[int]] = {}
@@ -131,12 +135,8 @@ def test_the_outbound_window_is_the_configured_one(make_broker, clients):
     """[limits] max_inflight_out = 4: a subscriber that acknowledges nothing gets 4 messages
     and no more; each PUBACK lets exactly one more go, in order, until all 10 arrived once."""
     b = make_broker('[limits]\nmax_inflight_out = 4\n')
-    topic = f"ovl/{harness.unique_id('w')}"
-    sub = raw(b, clients, "sub")
-    assert sub.subscribe(1, [(topic, 1)]) == [1]
-    pub = raw(b, clients, "pub")
     n = 10
-    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(n)))
+    sub, pub = flood(b, clients, "w", n)
     assert sorted(pubacks(pub, 5, want=n)) == list(range(1, n + 1))
     window = [sub.read_publish(5) for _ in range(4)]
     with pytest.raises(TimeoutError):
@@ -156,11 +156,7 @@ def test_drop_mode_drops_and_acknowledges(make_broker, clients):
     """The control: overload = "drop" acknowledges everything and loses what the queue could not
     hold (counted)."""
     b = make_broker(ONE_WORKER + '[limits]\noffline_queue = 5\noverload = "drop"\n')
-    topic = f"ovl/{harness.unique_id('d')}"
-    sub = raw(b, clients, "sub")
-    sub.subscribe(1, [(topic, 1)])
-    pub = raw(b, clients, "pub")
-    pub.send(b"".join(mqttraw.publish(topic, f"m{i}", qos=1, mid=i + 1) for i in range(60)))
+    sub, pub = flood(b, clients, "d", 60)
     assert sorted(pubacks(pub, 5, want=60)) == list(range(1, 61))
     assert metric(b, 'thingport_messages_dropped_total{reason="queue_full"}') == 60 - 37
 
