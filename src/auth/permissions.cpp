@@ -345,11 +345,11 @@ std::vector<std::string> ss_filters(std::string_view product_key, std::string_vi
 }
 
 client_permissions client_permissions::device(std::shared_ptr<const product_permissions> product,
-                                              std::string device_name) {
+                                              std::string_view device_name) {
   client_permissions p;
   if (product) {
     p.mode_ = mode::device;
-    p.self_ = {std::move(product), std::move(device_name)};
+    p.self_ = {std::move(product), device_name};
   }
   return p;
 }
@@ -402,7 +402,7 @@ void client_permissions::remove_sub_device(std::string_view product_key,
 }
 
 bool client_permissions::device_check(std::string_view topic, bool publish) const noexcept {
-  auto check = [&](const identity& id) {
+  auto check = [&](const auto& id) {
     return publish ? id.product->device_can_publish(id.device_name, topic)
                    : id.product->device_can_subscribe(id.device_name, topic);
   };

@@ -106,8 +106,10 @@ public:
   // Deny everything (registration links, before login).
   client_permissions() = default;
 
+  // Views `device_name`: the caller keeps it where it is for as long as these permissions (a
+  // device's identity holds it in its session key: memory per idle device).
   static client_permissions device(std::shared_ptr<const product_permissions> product,
-                                   std::string device_name);
+                                   std::string_view device_name);
   static client_permissions app(std::vector<std::shared_ptr<const product_permissions>> products);
   // Generic client with allow_anonymous: any valid topic (the broker applies deny_subscribe).
   static client_permissions anonymous();
@@ -147,7 +149,11 @@ private:
   const std::vector<std::shared_ptr<const product_permissions>>& products() const noexcept;
 
   mode mode_ = mode::none;
-  identity self_;
+  struct self_identity {
+    std::shared_ptr<const product_permissions> product;
+    std::string_view device_name;
+  };
+  self_identity self_;
   std::unique_ptr<extra> more_;
 };
 

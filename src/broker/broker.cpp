@@ -135,34 +135,34 @@ void broker::publish_to(std::string_view session_key, message_ptr m,
 subscriber_id broker::find_session(std::string_view key) const {
   std::lock_guard lock(registry_mu_);
   const auto it = registry_.find(key);
-  return it == registry_.end() ? 0 : it->second;
+  return it == registry_.end() ? 0 : (*it)->id();
 }
 
 std::vector<std::string> broker::session_keys() const {
   std::lock_guard lock(registry_mu_);
   std::vector<std::string> keys;
   keys.reserve(registry_.size());
-  for (const auto& [key, id] : registry_)
-    keys.emplace_back(key);
+  for (const auto* s : registry_)
+    keys.emplace_back(s->key());
   return keys;
 }
 
-void broker::register_session(std::string_view key, subscriber_id id) {
+void broker::register_session(const session& s) {
   std::lock_guard lock(registry_mu_);
-  auto it = registry_.find(key);
+  auto it = registry_.find(s.key());
   if (it == registry_.end()) {
-    registry_.emplace(key, id);
+    registry_.insert(&s);
     return;
   }
-  // The old view may name a session about to go: re-key the entry to this session's string.
+  // The old entry may name a session about to go: this one replaces it.
   registry_.erase(it);
-  registry_.emplace(key, id);
+  registry_.insert(&s);
 }
 
 void broker::unregister_session(std::string_view key, subscriber_id id) {
   std::lock_guard lock(registry_mu_);
   const auto it = registry_.find(key);
-  if (it != registry_.end() && it->second == id)
+  if (it != registry_.end() && (*it)->id() == id)
     registry_.erase(it);
 }
 

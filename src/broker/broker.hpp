@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "broker/bridge.hpp"
 #include "broker/counters.hpp"
@@ -180,9 +180,10 @@ public:
   std::vector<std::string> session_keys() const;
   // The worker that holds the session named `key`, and its id; {nullptr, 0} when there is none.
   std::pair<worker*, subscriber_id> session_home(std::string_view key) const;
-  // `key` is the session's own key (session::key()): the registry keeps a view of it, so it
-  // must stay until unregister_session() (or a later register_session() of the same key).
-  void register_session(std::string_view key, subscriber_id id);
+  // The registry keeps a pointer to `s` (its key and id, not a copy), so `s` must stay where it
+  // is until unregister_session() of its key and id, or a later register_session() of the same
+  // key. Any thread may read its key and id meanwhile: neither changes.
+  void register_session(const session& s);
   // Forgets `key` when it still names session `id`.
   void unregister_session(std::string_view key, subscriber_id id);
 
@@ -198,15 +199,20 @@ private:
   std::unordered_map<std::string, std::size_t> budgets_;
   session_table sessions_;
   mutable std::mutex registry_mu_;
-  struct key_hash {
+  struct session_key_of {
     using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept {
-      return std::hash<std::string_view>{}(s);
+    static std::string_view of(std::string_view k) noexcept { return k; }
+    static std::string_view of(const session* s) noexcept { return s->key(); }
+    template <class K> std::size_t operator()(const K& k) const noexcept {
+      return std::hash<std::string_view>{}(of(k));
+    }
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+      return of(a) == of(b);
     }
   };
-  // Keyed by a view of the session's own key (session::key()): no copy per session. Open
-  // addressing: no heap node per session (memory per idle connection, docs/performance.md).
-  boost::unordered_flat_map<std::string_view, subscriber_id, key_hash, std::equal_to<>> registry_;
+  // The sessions by their own key (session::key()): a pointer each, no copy of the key or the
+  // id, no heap node (memory per idle connection, docs/performance.md).
+  boost::unordered_flat_set<const session*, session_key_of, session_key_of> registry_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

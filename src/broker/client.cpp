@@ -85,7 +85,8 @@ const std::string& client::session_key() const noexcept {
     return none; // no accepted CONNECT yet
   if (!identity_->session_key.empty())
     return identity_->session_key;
-  return client_id_.empty() && assigned_key_ ? *assigned_key_ : client_id_;
+  return client_id_.empty() && more_ && !more_->assigned_key.empty() ? more_->assigned_key
+                                                                     : client_id_;
 }
 
 std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
@@ -118,7 +119,7 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
     }
     std::visit([this](const auto& p) { handle(p); }, r.pkt);
   }
-  if (!out_.empty())
+  if (has_output())
     transport_.wake();
   return used;
 }
@@ -126,7 +127,7 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
 void client::on_timer(clock::time_point now) {
   if (state_ == state::closed)
     return;
-  if (now >= close_at_)
+  if (now >= close_at())
     return close(close_reason::registered);
   if (now >= deadline()) {
     close(state_ == state::awaiting_connect ? close_reason::connect_timeout
@@ -138,9 +139,9 @@ clock::time_point client::deadline() const noexcept {
   if (state_ == state::awaiting_connect)
     return last_rx_ + worker_.owner().opts().connect_timeout;
   if (state_ == state::connected && keepalive_ > 0)
-    return std::min(close_at_,
+    return std::min(close_at(),
                     last_rx_ + std::chrono::milliseconds(std::uint64_t{keepalive_} * 1500));
-  return close_at_;
+  return close_at();
 }
 
 void client::refuse(mqtt::connack_code code, close_reason r) {
@@ -184,7 +185,7 @@ void client::refuse_session() {
     spdlog::info("refused client={} addr={} code=5 why=persistent session limit of its "
                  "credential reached ([limits] max_app_sessions, max_anonymous_sessions){}",
                  log_id(client_id_), info_.remote_address, suppressed_note(*n));
-  will_.reset();
+  drop_will();
   refuse(mqtt::connack_code::not_authorized, close_reason::session_limit);
   transport_.wake();
 }
@@ -195,15 +196,15 @@ void client::take_over() {
 }
 
 void client::detach(bool publish_will) {
-  if (publish_will && will_ && identity_) {
-    auto m = make_message(will_->topic, will_->payload, will_->qos, false,
-                          will_->qos > 0 ? worker_.next_message_id() : 0);
-    const bool kept = will_->retain && keep_retained(will_->topic, will_->payload, will_->qos);
+  if (const auto* w = will(); publish_will && w != nullptr && identity_) {
+    auto m = make_message(w->topic, w->payload, w->qos, false,
+                          w->qos > 0 ? worker_.next_message_id() : 0);
+    const bool kept = w->retain && keep_retained(w->topic, w->payload, w->qos);
     if (auto* link = worker_.owner().linked())
       link->published(m, kept);
     worker_.route(m);
   }
-  will_.reset();
+  drop_will();
   if (session_ != nullptr) {
     session* s = session_;
     session_ = nullptr;
@@ -215,7 +216,7 @@ void client::detach(bool publish_will) {
 // (acks, pongs, subacks, retained, deliveries): over it the client is a slow consumer.
 void client::check_outbound() {
   if (over_outbound_ || state_ == state::closed ||
-      out_.size() <= worker_.owner().opts().max_outbound_bytes)
+      (out_ ? out_->size() : 0) <= worker_.owner().opts().max_outbound_bytes)
     return;
   over_outbound_ = true; // and feed() reads no more of its packets
   // Not closed from here: we may be inside a loop over this client's session.
@@ -225,13 +226,13 @@ void client::check_outbound() {
 }
 
 void client::send(const mqtt::packet& p) {
-  mqtt::encode(p, out_);
+  mqtt::encode(p, out());
   check_outbound();
 }
 
 void client::send_publish(const message& m, std::uint8_t qos, bool retain, bool dup,
                           std::uint16_t packet_id) {
-  mqtt::encode_publish(out_, m.topic, m.payload, qos, retain, dup, packet_id);
+  mqtt::encode_publish(out(), m.topic, m.payload, qos, retain, dup, packet_id);
   check_outbound();
   transport_.wake();
 }
@@ -263,12 +264,12 @@ void client::attach(session& s, bool session_present) {
   online_ = true;
   worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
   if (auto* link = worker_.owner().linked())
-    link->link_up(*identity_, session_key(), serial_, will_.get());
+    link->link_up(*identity_, session_key(), serial_, will());
   if (const auto& r = identity_->reply) {
     for (const auto& [topic, payload] : r->greeting)
-      mqtt::encode_publish(out_, topic, payload, 0, false, false, 0);
+      mqtt::encode_publish(out(), topic, payload, 0, false, false, 0);
     if (r->close_after.count() > 0)
-      close_at_ = last_rx_ + r->close_after;
+      more().close_at = last_rx_ + r->close_after;
   }
   if (s.view().dropped != 0) {
     spdlog::warn("session {}: {} messages were dropped while it was offline (queue full or the "
@@ -281,11 +282,11 @@ void client::attach(session& s, bool session_present) {
     if (m.released)
       send(mqtt::pubrel_packet{m.packet_id});
     else
-      mqtt::encode_publish(out_, m.msg->topic, m.msg->payload, m.qos, m.retain, true, m.packet_id);
+      mqtt::encode_publish(out(), m.msg->topic, m.msg->payload, m.qos, m.retain, true, m.packet_id);
   }
   worker_.drain(s);
   check_outbound();
-  if (!out_.empty())
+  if (has_output())
     transport_.wake();
   transport_.resume_reading();
 }
@@ -345,11 +346,11 @@ void client::handle(const mqtt::connect_packet& p) {
     }
   }
   if (identity_->session_key.empty() && client_id_.empty())
-    assigned_key_ = std::make_unique<const std::string>(assigned_client_id());
-  if (p.will)
-    will_ = std::make_unique<mqtt::will_message>(*p.will);
-  if (will_ && will_->qos > identity_->max_qos)
-    will_->qos = identity_->max_qos;
+    more().assigned_key = assigned_client_id();
+  if (p.will) {
+    more().will = std::make_unique<mqtt::will_message>(*p.will);
+    more_->will->qos = std::min(more_->will->qos, identity_->max_qos);
+  }
   state_ = state::awaiting_session;
   if (link != nullptr && !clean_session_) {
     // Its session may be on another node: brought here first (docs/cluster.md).
@@ -382,7 +383,7 @@ void client::handle(const mqtt::publish_packet& p) {
     auto& ids = session_->data().inbound_qos2;
     if (std::find(ids.begin(), ids.end(), p.packet_id) != ids.end()) {
       // A retry of a message already routed: acknowledge again (once stored), deliver once.
-      if (acks_ && std::any_of(acks_->begin(), acks_->end(),
+      if (more_ && std::any_of(more_->acks.begin(), more_->acks.end(),
                                [&](const owed_ack& a) { return a.packet_id == p.packet_id; }))
         return;
       return acknowledge(p.packet_id, 2);
@@ -408,9 +409,7 @@ void client::handle(const mqtt::publish_packet& p) {
       if (wait.token) {
         // Acknowledged when the commits holding it are done and every subscriber queue that
         // held it past its bound has sent it (ack_ready).
-        if (!acks_)
-          acks_ = std::make_unique<boost::container::devector<owed_ack>>();
-        acks_->push_back({++ack_seq_, p.packet_id, p.qos, false});
+        more().acks.push_back({++ack_seq_, p.packet_id, p.qos, false});
         return;
       }
     } else {
@@ -442,7 +441,7 @@ void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
       return send(mqtt::puback_packet{packet_id});
     return send(mqtt::pubrec_packet{packet_id});
   }
-  acks_->push_back({++ack_seq_, packet_id, qos, true});
+  more_->acks.push_back({++ack_seq_, packet_id, qos, true});
 }
 
 void client::ack_ready(std::uint64_t ack_seq, bool ok) {
@@ -454,8 +453,8 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
                  log_id(client_id_));
     return close(close_reason::store_failure);
   }
-  if (acks_) {
-    for (auto& a : *acks_) {
+  if (more_) {
+    for (auto& a : more_->acks) {
       if (a.seq == ack_seq) {
         a.ready = true;
         break;
@@ -464,16 +463,16 @@ void client::ack_ready(std::uint64_t ack_seq, bool ok) {
   }
   const bool was_waiting = waiting_for_acks();
   send_ready_acks();
-  if (!out_.empty())
+  if (has_output())
     transport_.wake();
   if (was_waiting && !waiting_for_acks())
     transport_.resume_reading();
 }
 
 void client::send_ready_acks() {
-  while (acks_waiting() != 0 && acks_->front().ready) {
-    const auto a = acks_->front();
-    acks_->pop_front();
+  while (acks_waiting() != 0 && more_->acks.front().ready) {
+    const auto a = more_->acks.front();
+    more_->acks.pop_front();
     if (a.qos == 1)
       send(mqtt::puback_packet{a.packet_id});
     else
@@ -555,11 +554,9 @@ void client::handle(const mqtt::subscribe_packet& p) {
 }
 
 void client::finish_subscribe(const mqtt::subscribe_packet& p, mqtt::suback_packet ack, bool hold) {
-  if (!hold && !held_subacks_)
+  if (!hold && !holding_subacks())
     return send_suback(ack, p.subscriptions);
-  if (!held_subacks_)
-    held_subacks_ = std::make_unique<std::vector<held_suback>>();
-  held_subacks_->push_back({std::move(ack), p.subscriptions, !hold});
+  more().held_subacks.push_back({std::move(ack), p.subscriptions, !hold});
   if (!hold)
     return;
   auto* link = worker_.owner().linked();
@@ -569,9 +566,9 @@ void client::finish_subscribe(const mqtt::subscribe_packet& p, mqtt::suback_pack
 }
 
 void client::release_suback(std::uint16_t packet_id) {
-  if (state_ != state::connected || !held_subacks_)
+  if (state_ != state::connected || !holding_subacks())
     return;
-  auto& held = *held_subacks_;
+  auto& held = more_->held_subacks;
   for (auto& h : held) {
     if (h.ack.packet_id == packet_id && !h.ready) {
       h.ready = true;
@@ -587,7 +584,7 @@ void client::release_suback(std::uint16_t packet_id) {
   }
   held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(sent));
   if (held.empty())
-    held_subacks_.reset();
+    held.shrink_to_fit();
   transport_.wake();
 }
 
@@ -610,7 +607,7 @@ void client::handle(const mqtt::pingreq_packet&) {
 }
 
 void client::handle(const mqtt::disconnect_packet&) {
-  will_.reset();
+  drop_will();
   close(close_reason::client_disconnect);
 }
 

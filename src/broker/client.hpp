@@ -61,7 +61,17 @@ public:
   // Closes with `r`: will (unless a clean DISCONNECT), session detached, transport shut down.
   void close(close_reason r);
 
-  std::string& output() noexcept { return out_; }
+  // What is queued to write, made on first use (memory per idle connection: 8 bytes, not 32).
+  std::string& output() { return out(); }
+  bool has_output() const noexcept { return out_ && !out_->empty(); }
+  // The driver takes the queued output to write it, leaving `spare` (its previous write
+  // buffer, cleared, or null) to queue into.
+  void take_output(std::unique_ptr<std::string>& spare) noexcept { out_.swap(spare); }
+  // No output buffer kept while nothing is queued and its capacity is `from` or more.
+  void release_output(std::size_t from) noexcept {
+    if (out_ && out_->empty() && out_->capacity() >= from)
+      out_.reset();
+  }
   bool closed() const noexcept { return state_ == state::closed; }
   bool awaiting_session() const noexcept { return state_ == state::awaiting_session; }
   // The driver reads no more until resume_reading(): waiting for the session, too many acks
@@ -142,15 +152,16 @@ private:
   std::uint64_t serial_;
   clock::time_point last_rx_; // before CONNECT: when the connection came (nothing is parsed)
   std::string client_id_;
-  // "$auto/..." for an empty client id without an identity key (rare: 8 bytes, not 32).
-  std::unique_ptr<const std::string> assigned_key_;
   std::shared_ptr<const client_identity> identity_;
-  std::unique_ptr<mqtt::will_message> will_;              // most clients have none: 8 bytes, not 72
-  bool online_ = false;                                   // attached once: on_offline owed
-  bool over_outbound_ = false;                            // closing as slow_consumer
-  clock::time_point close_at_ = clock::time_point::max(); // identity's close_after
+  bool online_ = false;        // attached once: on_offline owed
+  bool over_outbound_ = false; // closing as slow_consumer
   session* session_ = nullptr;
-  std::string out_;
+  std::unique_ptr<std::string> out_; // see output()
+  std::string& out() {
+    if (!out_)
+      out_ = std::make_unique<std::string>();
+    return *out_;
+  }
   // Acknowledgements owed in PUBLISH order; the front ones go out once ready (their commit done).
   struct owed_ack {
     std::uint64_t seq;
@@ -158,15 +169,35 @@ private:
     std::uint8_t qos;
     bool ready;
   };
-  // Made when an ack first must wait (memory per idle connection: 8 bytes, not 32).
-  std::unique_ptr<boost::container::devector<owed_ack>> acks_;
-  std::size_t acks_waiting() const noexcept { return acks_ ? acks_->size() : 0; }
   struct held_suback {
     mqtt::suback_packet ack;
     std::vector<mqtt::subscription> subs;
     bool ready = false;
   };
-  std::unique_ptr<std::vector<held_suback>> held_subacks_; // only with a bridge, while waiting
+  // What few links use, made on first use (memory per idle connection: 8 bytes, not 40).
+  struct extras {
+    std::string assigned_key; // "$auto/..." for an empty client id without an identity key
+    std::unique_ptr<mqtt::will_message> will;
+    boost::container::devector<owed_ack> acks;             // once an ack must wait
+    std::vector<held_suback> held_subacks;                 // only with a bridge, while waiting
+    clock::time_point close_at = clock::time_point::max(); // identity's close_after
+  };
+  std::unique_ptr<extras> more_;
+  extras& more() {
+    if (!more_)
+      more_ = std::make_unique<extras>();
+    return *more_;
+  }
+  mqtt::will_message* will() const noexcept { return more_ ? more_->will.get() : nullptr; }
+  void drop_will() noexcept {
+    if (more_)
+      more_->will.reset();
+  }
+  clock::time_point close_at() const noexcept {
+    return more_ ? more_->close_at : clock::time_point::max();
+  }
+  std::size_t acks_waiting() const noexcept { return more_ ? more_->acks.size() : 0; }
+  bool holding_subacks() const noexcept { return more_ && !more_->held_subacks.empty(); }
   std::uint64_t ack_seq_ = 0;
 };
 

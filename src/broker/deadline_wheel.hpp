@@ -25,6 +25,8 @@ public:
   wheel_entry& operator=(const wheel_entry&) = delete;
 
   bool scheduled() const noexcept { return wheel_ != nullptr; }
+  // When it expires, while scheduled().
+  std::chrono::steady_clock::time_point at() const noexcept { return at_; }
 
   // The deadline passed; the entry is no longer scheduled (it may schedule itself again).
   virtual void expire(std::chrono::steady_clock::time_point now) = 0;

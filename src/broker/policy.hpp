@@ -63,7 +63,7 @@ struct client_identity {
 // What a policy learns of a connection that went online.
 struct connection_facts {
   std::uint64_t serial = 0;
-  std::string_view client_id;
+  const std::string& client_id; // the client's own: stays where it is until on_offline
   const transport_info& transport;
 };
 

@@ -97,12 +97,12 @@ public:
   bool congested = false;
 
 private:
+  std::uint16_t last_packet_id_ = 0; // beside the flags: 72 bytes, not 80
   static const session_data empty_;
   subscriber_id id_;
   std::unique_ptr<char[]> own_key_; // the key's bytes, unless it views the identity's
   std::string_view key_;
   std::unique_ptr<session_data> data_;
-  std::uint16_t last_packet_id_ = 0;
 };
 
 } // namespace thingport::broker

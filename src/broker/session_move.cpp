@@ -45,8 +45,8 @@ void broker::absorb_session(std::shared_ptr<const session_snapshot> s, unsigned 
 
 void worker::open_session_later(std::uint64_t serial) {
   asio::post(io_, [this, serial] {
-    if (auto it = clients_.find(serial); it != clients_.end() && it->second->awaiting_session())
-      open_session(*it->second);
+    if (auto it = clients_.find(serial); it != clients_.end() && (*it)->awaiting_session())
+      open_session(**it);
   });
 }
 
@@ -108,7 +108,7 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
     const auto id = broker_.sessions().allocate(index_, stored);
     auto made = std::make_unique<session>(id, snap->key);
     s = made.get();
-    broker_.register_session(s->key(), id);
+    broker_.register_session(*s);
     s->persistent = true;
     s->budgeted = broker_.take_budget(snap->key, true);
     sessions_.emplace(id, std::move(made));

@@ -19,6 +19,10 @@ constexpr std::uint8_t max_hops = 4; // a delivery chasing a session that keeps 
 const std::shared_ptr<ack_token> no_ack;
 } // namespace
 
+std::uint64_t worker::serial_of::of(const client* c) noexcept {
+  return c->serial();
+}
+
 worker::worker(broker& b, unsigned index) : broker_(b), index_(index) {}
 
 worker::~worker() {
@@ -26,7 +30,7 @@ worker::~worker() {
 }
 
 void worker::add_client(client& c) {
-  clients_.emplace(c.serial(), &c);
+  clients_.insert(&c);
 }
 
 void worker::remove_client(client& c) {
@@ -45,7 +49,7 @@ void worker::create_session(client& c) {
                ? std::make_unique<session>(id, who)
                : std::make_unique<session>(id, c.session_key());
   session& ref = *s;
-  broker_.register_session(ref.key(), id);
+  broker_.register_session(ref);
   sessions_.emplace(id, std::move(s));
   ref.persistent = !c.clean_session();
   ref.budgeted = budgeted;
@@ -120,7 +124,7 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
 
 void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
   auto it = clients_.find(serial);
-  client* c = it == clients_.end() ? nullptr : it->second;
+  client* c = it == clients_.end() ? nullptr : *it;
   if (s == nullptr) {
     if (c != nullptr && c->awaiting_session())
       open_session(*c);
@@ -490,22 +494,19 @@ void worker::deliver_retained(session& s, const std::string& filter, std::uint8_
 
 void worker::release_suback(std::uint64_t serial, std::uint16_t packet_id) {
   if (auto it = clients_.find(serial); it != clients_.end())
-    it->second->release_suback(packet_id);
+    (*it)->release_suback(packet_id);
 }
 
 void worker::close_client(std::uint64_t serial, close_reason r) {
   if (auto it = clients_.find(serial); it != clients_.end())
-    it->second->close(r);
+    (*it)->close(r);
 }
 
 void worker::shutdown() {
   stopping_ = true;
   congestion_timer_.cancel();
   parked_.stop(); // parked links are closed below, with their clients
-  std::vector<client*> all;
-  all.reserve(clients_.size());
-  for (auto& [serial, c] : clients_)
-    all.push_back(c);
+  std::vector<client*> all(clients_.begin(), clients_.end());
   for (client* c : all)
     c->close(close_reason::server_shutdown);
   // Give the drivers a moment to flush and close their sockets, then stop.

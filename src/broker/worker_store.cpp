@@ -96,7 +96,7 @@ void worker::let_go(std::vector<std::shared_ptr<ack_token>>& holds) {
 
 void worker::ack_ready(std::uint64_t serial, std::uint64_t ack_seq, bool ok) {
   if (auto it = clients_.find(serial); it != clients_.end())
-    it->second->ack_ready(ack_seq, ok);
+    (*it)->ack_ready(ack_seq, ok);
 }
 
 std::uint64_t worker::store_entry(session& s, const message_ptr& m, std::uint8_t qos, bool retain,
@@ -175,7 +175,7 @@ session& worker::restore_session(const std::string& key) {
   const auto id = broker_.sessions().allocate(index_, true);
   auto s = std::make_unique<session>(id, key);
   session& ref = *s;
-  broker_.register_session(ref.key(), id);
+  broker_.register_session(ref);
   ref.persistent = true;
   ref.budgeted = broker_.take_budget(key, true);
   sessions_.emplace(id, std::move(s));

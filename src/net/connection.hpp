@@ -128,7 +128,7 @@ public:
 
   // Bytes already read off the stream while finding out what it carries (an `auto` listener
   // sniffing inside TLS); fed before anything else. Call before start().
-  void preload(std::span<const std::uint8_t> bytes) { pending_.assign(bytes.begin(), bytes.end()); }
+  void preload(std::span<const std::uint8_t> bytes) { pend().assign(bytes.begin(), bytes.end()); }
 
   void start() {
     auto& sock = beast::get_lowest_layer(stream_);
@@ -141,14 +141,14 @@ public:
           static_cast<std::uint16_t>(tick_now() - 16); // the CONNECT comes to a quiet link
     }
     arm_timer();
-    if (!pending_.empty())
+    if (has_pending())
       feed({});
     if (!closing_ && !client_.paused())
       do_read();
   }
 
   void wake() override {
-    if (writing_ || closed_ || goodbye_ || client_.output().empty())
+    if (writing_ || closed_ || goodbye_ || !client_.has_output())
       return;
     if constexpr (can_park) {
       if (parked_fd_ >= 0) {
@@ -161,19 +161,19 @@ public:
         park_wanted_ = true;
     }
     writing_ = true;
-    write_buf_.swap(client_.output());
+    client_.take_output(write_buf_);
     auto done = [self = ref()](boost::system::error_code ec, std::size_t) { self->on_write(ec); };
     if constexpr (is_ws)
-      stream_.async_write(asio::buffer(write_buf_), std::move(done));
+      stream_.async_write(asio::buffer(*write_buf_), std::move(done));
     else
-      asio::async_write(stream_, asio::buffer(write_buf_), std::move(done));
+      asio::async_write(stream_, asio::buffer(*write_buf_), std::move(done));
   }
 
   void shutdown() override {
     if (closing_)
       return;
     closing_ = true;
-    const bool flush = writing_ || !client_.output().empty();
+    const bool flush = writing_ || client_.has_output();
     if constexpr (!is_tls && !is_ws) {
       if (!flush)
         return close_socket();
@@ -207,10 +207,11 @@ private:
       return;
     if constexpr (own_buffer) {
       // Small reads while idle; bigger ones while a large packet is being collected.
-      const std::size_t have = pending_.size();
+      auto& buf = pend();
+      const std::size_t have = buf.size();
       const std::size_t chunk = std::clamp<std::size_t>(have, 4096, 65536);
-      pending_.resize(have + chunk);
-      stream_.async_read_some(asio::buffer(pending_.data() + have, chunk),
+      buf.resize(have + chunk);
+      stream_.async_read_some(asio::buffer(buf.data() + have, chunk),
                               [self = ref(), have](boost::system::error_code ec, std::size_t n) {
                                 self->on_read(ec, have, n);
                               });
@@ -254,8 +255,8 @@ private:
     if constexpr (!can_park) {
       return false;
     } else {
-      if (parked_fd_ >= 0 || closing_ || writing_ || !on_wheel_ || !pending_.empty() ||
-          client_.paused() || !client_.output().empty())
+      if (parked_fd_ >= 0 || closing_ || writing_ || !on_wheel_ || has_pending() ||
+          client_.paused() || client_.has_output())
         return false;
       // A link woken from the park set parks again once it is done, but at most
       // max_parks_per_second times a second: a busy link stays in Asio.
@@ -277,6 +278,8 @@ private:
         return true;
       }
       parked_fd_ = fd;
+      write_buf_.reset(); // a parked link keeps no buffer (memory per idle connection)
+      client_.release_output(0);
       if (!worker().parked().add(fd, this)) {
         if (take_back() && !client_.paused())
           do_read();
@@ -330,7 +333,7 @@ private:
   void on_read(boost::system::error_code ec, std::size_t have, std::size_t n) {
     if (closing_)
       return;
-    pending_.resize(have + n);
+    pend().resize(have + n);
     if (ec)
       return fail(ec);
     if constexpr (is_ws) {
@@ -347,27 +350,29 @@ private:
   void feed(std::span<const std::uint8_t> fresh) {
     in_feed_ = true;
     const auto now = broker::clock::now();
-    if (pending_.empty()) {
+    if (!has_pending()) {
       const std::size_t used = client_.feed(fresh, now);
-      pending_.assign(fresh.begin() + static_cast<std::ptrdiff_t>(used), fresh.end());
+      if (used < fresh.size())
+        pend().assign(fresh.begin() + static_cast<std::ptrdiff_t>(used), fresh.end());
     } else {
-      pending_.insert(pending_.end(), fresh.begin(), fresh.end());
-      const std::size_t used = client_.feed(pending_, now);
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(used));
+      auto& buf = *pending_;
+      buf.insert(buf.end(), fresh.begin(), fresh.end());
+      const std::size_t used = client_.feed(buf, now);
+      buf.erase(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(used));
     }
     // Plain TCP keeps only a partial packet's tail: none left, no buffer kept (memory per idle
     // connection). TLS and WebSocket read into it: their 4 KiB read area stays.
-    if (pending_.empty() && pending_.capacity() > (own_buffer ? 65536 : 0))
-      std::vector<std::uint8_t>().swap(pending_); // `= {}` would keep the capacity
+    if (pending_ && pending_->empty() && (!own_buffer || pending_->capacity() > 65536))
+      pending_.reset();
     in_feed_ = false;
-    if (!closing_ && client_.deadline() < timer_at_)
+    if (!closing_ && client_.deadline() < armed_at())
       arm_timer();
   }
 
   void continue_after_resume() {
     if (closing_ || client_.closed() || client_.paused())
       return;
-    if (!pending_.empty())
+    if (has_pending())
       feed({});
     if (!closing_ && !client_.paused())
       do_read();
@@ -376,15 +381,15 @@ private:
   void arm_timer() {
     if (closing_)
       return;
-    timer_at_ = client_.deadline();
-    if (timer_at_ == broker::clock::time_point::max()) {
+    const auto at = client_.deadline();
+    if (at == broker::clock::time_point::max()) {
       // No deadline holds it alive any more: a parked link goes back to a wait in Asio (whose
       // pending operation holds it).
       if (parked_fd_ >= 0 && take_back() && !client_.paused())
         do_read();
       return unschedule();
     }
-    schedule(timer_at_);
+    schedule(at);
   }
 
   void schedule(broker::clock::time_point at) {
@@ -398,14 +403,12 @@ private:
   // Off the wheel; the wheel's reference goes after this handler (the caller may hold none).
   void unschedule() {
     worker().wheel().cancel(*this);
-    timer_at_ = broker::clock::time_point::max();
     if (on_wheel_)
       asio::post(worker().io(), [gone = adopt()] {});
   }
 
   void expire(broker::clock::time_point now) override {
     const auto self = adopt(); // scheduled no more; alive until this returns
-    timer_at_ = broker::clock::time_point::max();
     if (closed_)
       return;
     if (closing_)
@@ -438,19 +441,19 @@ private:
 
   void on_write(boost::system::error_code ec) {
     writing_ = false;
-    write_buf_.clear();
+    write_buf_->clear();
     // Nothing more to write: an idle link keeps no buffer a burst grew (both the one written
-    // and the client's, which wake() swapped); while output flows they are reused.
-    if (write_buf_.capacity() > 65536 || (client_.output().empty() && write_buf_.capacity() > 256))
-      std::string().swap(write_buf_);
-    if (client_.output().empty() && client_.output().capacity() > 256)
-      std::string().swap(client_.output());
+    // and the client's, which wake() swapped); while output flows they are reused. A parked
+    // link keeps neither (park()).
+    if (write_buf_->capacity() > 65536 || (!client_.has_output() && write_buf_->capacity() > 256))
+      write_buf_.reset();
+    client_.release_output(257);
     if (ec) {
       closing_ = true; // nothing more to flush or say
       client_.on_transport_closed(broker::close_reason::io_error);
       return close_socket();
     }
-    if (!client_.output().empty())
+    if (client_.has_output())
       return wake();
     if (closing_)
       return goodbye();
@@ -516,24 +519,36 @@ private:
   Stream stream_;
   [[no_unique_address]] tls_ref tls_;
   broker::client client_;
-  std::vector<std::uint8_t> pending_; // bytes of a packet not complete yet (ws: + read area)
-  std::string write_buf_;             // the write in progress
-  broker::clock::time_point timer_at_ = broker::clock::time_point::max();
+  // Bytes of a packet not complete yet (ws, tls: + the read area). Made when needed: a plain TCP
+  // link keeps none between packets (memory per idle connection: 8 bytes, not 24).
+  std::unique_ptr<std::vector<std::uint8_t>> pending_;
+  bool has_pending() const noexcept { return pending_ && !pending_->empty(); }
+  std::vector<std::uint8_t>& pend() {
+    if (!pending_)
+      pending_ = std::make_unique<std::vector<std::uint8_t>>();
+    return *pending_;
+  }
+  std::unique_ptr<std::string> write_buf_; // the write in progress (then reused; see park())
+  // The deadline armed on the wheel (the client's, or the flush bound once closing).
+  broker::clock::time_point armed_at() const noexcept {
+    return scheduled() ? at() : broker::clock::time_point::max();
+  }
   beast::websocket::close_code ws_close_code_ = beast::websocket::close_code::normal;
-  bool writing_ = false;
-  bool closing_ = false; // no more reads; flushing, saying goodbye or closed
-  bool goodbye_ = false;
-  bool closed_ = false;
-  bool in_feed_ = false;
-  bool waiting_ = false;     // plain TCP: a read wait is pending in Asio
-  bool park_wanted_ = false; // quiet: park once nothing is in flight
-  bool v6_ = false;          // the socket's protocol, to take it back into Asio
+  // Flags in bits (memory per idle connection); only this connection's worker touches them.
+  bool writing_ : 1 = false;
+  bool closing_ : 1 = false; // no more reads; flushing, saying goodbye or closed
+  bool goodbye_ : 1 = false;
+  bool closed_ : 1 = false;
+  bool in_feed_ : 1 = false;
+  bool waiting_ : 1 = false;     // plain TCP: a read wait is pending in Asio
+  bool park_wanted_ : 1 = false; // quiet: park once nothing is in flight
+  bool v6_ : 1 = false;          // the socket's protocol, to take it back into Asio
+  bool on_wheel_ : 1 = false;    // the wheel holds a reference (a deadline is set)
   std::uint8_t wait_gen_ = 0;
   std::uint8_t parks_ = 0;        // in park_second_
   std::uint16_t active_tick_ = 0; // of the last input or write (touch())
   std::uint16_t park_second_ = 0xffff;
-  bool on_wheel_ = false; // the wheel holds a reference (a deadline is set)
-  int parked_fd_ = -1;    // the socket while parked; -1: in Asio
+  int parked_fd_ = -1; // the socket while parked; -1: in Asio
   std::atomic<std::uint32_t> refs_{0};
 };
 

@@ -36,6 +36,22 @@ std::string format_utc(store::timestamp t) {
                      ms);
 }
 
+// `text` as the bytes its lower-case hex digits spell; false (nothing kept) for any other text.
+template <std::size_t N> bool pack_hex(std::string_view text, std::array<std::uint8_t, N>& out) {
+  if (text.size() != 2 * N)
+    return false;
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (std::size_t i = 0; i < N; ++i) {
+    const int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
 const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
   return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
 }
@@ -46,8 +62,7 @@ const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
 void keep_login(aliyun_identity& id, const auth::login_identity& li) {
   id.kind = li.kind;
   id.rrpc_ext = li.rrpc_ext();
-  id.iot_id_size = static_cast<std::uint8_t>(std::min(li.iot_id.size(), id.iot_id_buf.size()));
-  std::copy_n(li.iot_id.data(), id.iot_id_size, id.iot_id_buf.data());
+  id.has_iot_id = pack_hex(li.iot_id, id.iot_id_bytes);
   const std::string_view key = id.session_key;
   const auto pk = li.product_key.size(), dn = li.device_name.size();
   if (!li.product_key.empty() && pk <= 255 && key.size() == 2 + pk + 1 + dn &&
@@ -58,6 +73,17 @@ void keep_login(aliyun_identity& id, const auth::login_identity& li) {
 }
 
 } // namespace
+
+std::string aliyun_identity::iot_id() const {
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out;
+  if (has_iot_id)
+    for (const auto b : iot_id_bytes) {
+      out += hex[b >> 4];
+      out += hex[b & 15];
+    }
+  return out;
+}
 
 std::optional<device_login_ref> device_login(const client_identity& who) noexcept {
   const auto* a = as_aliyun(who);
@@ -116,6 +142,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
   auto id = std::make_shared<aliyun_identity>();
   id->policy_kind = aliyun_kind;
   id->session_key = std::move(li.session_key); // one copy per link (login's is unused)
+  keep_login(*id, li);
   id->max_qos = 1;
   id->check_delivery = true;
   id->max_subscriptions = opts_.max_subscriptions;
@@ -124,7 +151,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
     auto perms = dir_.permissions(li.product_key);
     if (!perms)
       return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
-    id->permissions = auth::client_permissions::device(std::move(perms), li.device_name);
+    id->permissions = auth::client_permissions::device(std::move(perms), id->device().device_name);
     if (li.ss)
       id->implicit_subscriptions = std::make_unique<const std::vector<std::string>>(
           auth::ss_filters(li.product_key, li.device_name));
@@ -135,7 +162,6 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
         products.push_back(std::move(p));
     id->permissions = auth::client_permissions::app(std::move(products));
   }
-  keep_login(*id, li);
   return std::shared_ptr<const client_identity>(std::move(id));
 }
 
@@ -253,10 +279,16 @@ void device_policy::on_online(const client_identity& who, const connection_facts
   const auto now = store::now();
   std::string ip = std::string(broker::host_of(c.transport.remote_address));
   const auto before = gateway_online(li.product_key, li.device_name);
-  // Views, not copies: the key ("d|pk/dn" without "d|"), client id and address live with the
-  // connection until its on_offline, which marks it offline first.
-  dir_.mark_online(online_view{std::string_view(who.session_key).substr(2), c.serial, c.client_id,
-                               c.transport.remote_address, c.transport.kind, now, a->rrpc_ext});
+  // Not copied: the record is the identity's, the key ("d|pk/dn" without "d|"), client id and
+  // address live with the connection until its on_offline, which marks it offline first.
+  a->online = online_record{std::string_view(who.session_key).substr(2),
+                            c.serial,
+                            &c.client_id,
+                            &c.transport.remote_address,
+                            now,
+                            c.transport.kind,
+                            a->rrpc_ext};
+  dir_.mark_online(a->online);
   dir_.mark_activated(li.product_key, li.device_name);
   if (before) // it was logged in through a gateway: its own link wins
     revoke({std::string(li.product_key), std::string(li.device_name)}, before->product_key,

@@ -62,7 +62,8 @@ struct aliyun_identity final : client_identity {
   aliyun_identity(const aliyun_identity&) = delete; // `device` views its own session_key
   aliyun_identity& operator=(const aliyun_identity&) = delete;
 
-  std::string_view iot_id() const noexcept { return {iot_id_buf.data(), iot_id_size}; }
+  // The iotId's 24 hex digits (none for applications and registration links).
+  std::string iot_id() const;
   bool is_device() const noexcept { return kind == auth::client_kind::device; }
 
   // Devices and registration links: views of pk and dn in the session key ("d|pk/dn" or
@@ -76,10 +77,17 @@ struct aliyun_identity final : client_identity {
 
   auth::client_kind kind = auth::client_kind::anonymous;
   bool rrpc_ext = false; // ext bit 0 at login: sync services go on /ext/rrpc/{id}/sys/...
-  std::uint8_t iot_id_size = 0;
-  std::uint8_t pk_size = 0;          // see device()
-  std::array<char, 24> iot_id_buf{}; // auth::iot_id(): 24 hex digits
+  bool has_iot_id = false;
+  std::uint8_t pk_size = 0; // see device()
+  // auth::iot_id()'s 24 lower-case hex digits as the 12 bytes they spell (memory per idle
+  // device: the identity fits a smaller allocation).
+  std::array<std::uint8_t, 12> iot_id_bytes{};
+  // Views the device name in session_key (devices).
   auth::client_permissions permissions;
+  // A device's record in the directory while it is online (on_online to on_offline): the
+  // directory indexes it in place (memory per idle device). Written on the link's worker when
+  // it goes online, before the directory's lock publishes it; never after.
+  mutable online_record online;
 };
 
 // The login of a device's connection; none for applications, registration links and generic

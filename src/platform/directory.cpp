@@ -38,8 +38,6 @@ auth::app_record record_of(const store::application& a) {
 
 directory::directory(store::identity_store& s) : store_(s) {}
 
-directory::~directory() = default;
-
 void directory::rebuild_permissions(std::string_view pk, product_entry& p) {
   p.permissions = std::make_shared<const auth::product_permissions>(std::string(pk), p.classes);
 }
@@ -314,58 +312,87 @@ void drop_via(Map& via, const store::device_ref& gateway, std::string_view pk,
 
 } // namespace
 
-struct directory::owned_link {
-  std::string key, client_id, ip;
+// Not copyable: the record points into its own strings.
+struct directory::owned_link : online_record {
+  owned_link(std::string k, std::string id, std::string addr,
+             std::optional<store::device_ref> v) noexcept
+      : key_text(std::move(k)), client_id_text(std::move(id)), ip_text(std::move(addr)),
+        via(std::move(v)) {
+    key = key_text;
+    client_id = &client_id_text;
+    ip = &ip_text;
+    owned = true;
+  }
+  owned_link(const owned_link&) = delete;
+  owned_link& operator=(const owned_link&) = delete;
+  std::string key_text, client_id_text, ip_text;
   std::optional<store::device_ref> via;
 };
 
-online_info directory::online_slot::info() const {
-  return online_info{serial,   std::string(client_id),       std::string(ip), transport, since,
-                     ext_rrpc, own ? own->via : std::nullopt};
+// Here, where owned_link is whole. A direct link's record is not read: a test may drop its
+// client without going offline.
+directory::~directory() = default;
+
+online_info directory::info_of(const online_record& r) {
+  const auto* v = via_of(r);
+  return online_info{r.serial,
+                     *r.client_id,
+                     *r.ip,
+                     r.transport,
+                     r.since,
+                     r.ext_rrpc,
+                     v != nullptr ? std::optional<store::device_ref>(*v) : std::nullopt};
 }
 
-const store::device_ref* directory::online_slot::via() const noexcept {
-  return own && own->via ? &*own->via : nullptr;
+const store::device_ref* directory::via_of(const online_record& r) noexcept {
+  if (!r.owned)
+    return nullptr;
+  const auto& own = static_cast<const owned_link&>(r);
+  return own.via ? &*own.via : nullptr;
 }
 
 void directory::erase_online(online_map::iterator it, std::string_view pk, std::string_view dn) {
-  if (const auto* via = it->second.via())
+  const online_record* r = *it;
+  if (const auto* via = via_of(*r))
     drop_via(via_, *via, pk, dn);
   online_.erase(it);
+  if (r->owned)
+    owned_.erase(r);
 }
 
 void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
-  auto own = std::make_unique<owned_link>(
-      owned_link{online_key(pk, dn), std::move(info.client_id), std::move(info.ip), info.via});
-  online_slot slot{info.serial,    info.since,    own->client_id, own->ip,
-                   info.transport, info.ext_rrpc, nullptr};
-  const std::string_view key = own->key;
-  slot.own = std::move(own);
+  auto own = std::make_unique<owned_link>(online_key(pk, dn), std::move(info.client_id),
+                                          std::move(info.ip), info.via);
+  own->serial = info.serial;
+  own->since = info.since;
+  own->transport = info.transport;
+  own->ext_rrpc = info.ext_rrpc;
   std::unique_lock lock(mu_);
-  if (auto it = online_.find(key); it != online_.end())
+  if (auto it = online_.find(own->key); it != online_.end())
     erase_online(it, pk, dn);
   if (info.via)
     via_[online_key(info.via->product_key, info.via->device_name)].push_back(
         {std::string(pk), std::string(dn)});
-  online_.emplace(key, std::move(slot));
+  online_.insert(own.get());
+  const online_record* r = own.get();
+  owned_.emplace(r, std::move(own));
 }
 
-void directory::mark_online(const online_view& v) {
-  const auto slash = v.key.find('/');
-  const auto pk = v.key.substr(0, slash), dn = v.key.substr(slash + 1);
+void directory::mark_online(const online_record& r) {
+  const auto slash = r.key.find('/');
+  const auto pk = r.key.substr(0, slash), dn = r.key.substr(slash + 1);
   std::unique_lock lock(mu_);
-  // A takeover: the old record's key is the old connection's; the new one keys it from now on.
-  if (auto it = online_.find(v.key); it != online_.end())
+  // A takeover: the old record is the old connection's; the new one is indexed from now on.
+  if (auto it = online_.find(r.key); it != online_.end())
     erase_online(it, pk, dn);
-  online_.emplace(
-      v.key, online_slot{v.serial, v.since, v.client_id, v.ip, v.transport, v.ext_rrpc, nullptr});
+  online_.insert(&r);
 }
 
 bool directory::mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial) {
   const auto key = online_key(pk, dn);
   std::unique_lock lock(mu_);
   auto it = online_.find(key);
-  if (it == online_.end() || it->second.serial != serial)
+  if (it == online_.end() || (*it)->serial != serial)
     return false;
   erase_online(it, pk, dn);
   return true;
@@ -376,7 +403,7 @@ bool directory::online_via(std::string_view pk, std::string_view dn, std::string
   const auto key = online_key(pk, dn);
   std::shared_lock lock(mu_);
   auto it = online_.find(key);
-  const auto* via = it == online_.end() ? nullptr : it->second.via();
+  const auto* via = it == online_.end() ? nullptr : via_of(**it);
   if (via == nullptr || via->product_key != gpk || via->device_name != gdn)
     return false;
   if (!enabled)
@@ -431,7 +458,7 @@ std::optional<online_info> directory::online(std::string_view pk, std::string_vi
   auto it = online_.find(key);
   if (it == online_.end())
     return std::nullopt;
-  return it->second.info();
+  return info_of(**it);
 }
 
 std::size_t directory::online_count() const {

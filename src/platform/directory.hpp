@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/unordered/unordered_flat_set.hpp>
+
 #include "auth/lookup.hpp"
 #include "auth/permissions.hpp"
 #include "platform/core.hpp"
@@ -39,19 +41,22 @@ struct online_info {
                                           // (serial, ip and transport are the gateway's)
 };
 
-// A direct link's online record, viewed rather than copied (memory per idle device): `key`
-// ("pk/dn"), `client_id` and `ip` belong to the connection (its identity and client) and must
-// stay valid until mark_offline(pk, dn, serial) for this serial, or until a later mark_online
-// of the device replaces the record (a takeover), whichever comes first. The broker keeps them:
-// every connection that went online gets its on_offline before its client is gone.
-struct online_view {
+// A direct link's online record, kept by the link itself (in its identity) and indexed by the
+// directory by address, not copied (memory per idle device: the index holds a pointer). The
+// record, `key` ("pk/dn") and the strings `client_id` and `ip` point to belong to the connection
+// and must stay where they are until mark_offline(pk, dn, serial) for this serial, or until a
+// later mark_online of the device replaces the record (a takeover), whichever comes first. The
+// broker keeps them: every connection that went online gets its on_offline before its client is
+// gone.
+struct online_record {
   std::string_view key; // "pk/dn"
   std::uint64_t serial = 0;
-  std::string_view client_id;
-  std::string_view ip;
-  transport_kind transport = transport_kind::tcp;
+  const std::string* client_id = nullptr;
+  const std::string* ip = nullptr; // "ip:port"
   store::timestamp since{};
+  transport_kind transport = transport_kind::tcp;
   bool ext_rrpc = false;
+  bool owned = false; // the directory's own copy (a record given as online_info)
 };
 
 class directory final : public auth::device_lookup {
@@ -114,8 +119,8 @@ public:
   // --- who is online ---
   // Records `info` as pk/dn's live connection (replacing an older one: takeover); copies it.
   void mark_online(std::string_view pk, std::string_view dn, online_info info);
-  // The same for a direct link, without copies (see online_view for how long it must live).
-  void mark_online(const online_view& v);
+  // The same for a direct link, without copies (see online_record for how long it must live).
+  void mark_online(const online_record& r);
   // Forgets pk/dn's live connection if it is still `serial`; returns whether it was.
   bool mark_offline(std::string_view pk, std::string_view dn, std::uint64_t serial);
   std::optional<online_info> online(std::string_view pk, std::string_view dn) const;
@@ -145,23 +150,26 @@ private:
   template <class V>
   using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
 
-  // One online device: views of its connection's strings (online_view), or of `own` (a record
-  // given as online_info: sub-devices, tests). 64 bytes plus the map node.
+  // A record given as online_info (sub-devices, tests): the directory's own copy.
   struct owned_link;
-  struct online_slot {
-    std::uint64_t serial = 0;
-    store::timestamp since{};
-    std::string_view client_id, ip;
-    transport_kind transport = transport_kind::tcp;
-    bool ext_rrpc = false;
-    std::unique_ptr<owned_link> own; // sub-devices: the key, strings and the gateway
-    online_info info() const;
-    const store::device_ref* via() const noexcept;
+  static online_info info_of(const online_record& r);
+  static const store::device_ref* via_of(const online_record& r) noexcept;
+  // Online records by their key: a pointer each (8 bytes and a byte of metadata per slot).
+  struct record_key {
+    using is_transparent = void;
+    static std::string_view of(std::string_view k) noexcept { return k; }
+    static std::string_view of(const online_record* r) noexcept { return r->key; }
+    template <class K> std::size_t operator()(const K& k) const noexcept {
+      return std::hash<std::string_view>{}(of(k));
+    }
+    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
+      return of(a) == of(b);
+    }
   };
+  using online_map = boost::unordered_flat_set<const online_record*, record_key, record_key>;
 
   static void rebuild_permissions(std::string_view pk, product_entry& p);
   // Drops pk/dn's record (unique lock held), its gateway's list entry too.
-  using online_map = std::unordered_map<std::string_view, online_slot, string_hash>;
   void erase_online(online_map::iterator it, std::string_view pk, std::string_view dn);
 
   store::identity_store& store_;
@@ -169,8 +177,9 @@ private:
   mutable std::shared_mutex mu_;
   string_map<std::unique_ptr<product_entry>> products_;
   string_map<auth::app_record> apps_;
-  // Key "pk/dn", a view of the connection's own (its identity's session key) or of `own`.
+  // Key "pk/dn", a view of the connection's own (its identity's session key) or of an owned_link.
   online_map online_;
+  std::unordered_map<const online_record*, std::unique_ptr<owned_link>> owned_; // those of online_
   string_map<std::vector<store::device_ref>> via_; // gateway "pk/dn" -> its online sub-devices
   // Key "pk/dn": its last close reason, an index into close_names_ (one byte, not a string:
   // an entry stays for every device that ever closed; docs/performance.md).

@@ -159,7 +159,7 @@ TEST_F(AuthPermissions, InvalidTopicsAndNames) {
   // A name that is not a valid identity has no permissions at all.
   for (std::string_view bad : {"+", "#", "de/v", "dev"}) {
     EXPECT_FALSE(product->device_can_subscribe(bad, "/sys/pk1/+/thing/#")) << bad;
-    const auto c = client_permissions::device(product, std::string(bad));
+    const auto c = client_permissions::device(product, bad);
     EXPECT_FALSE(c.can_subscribe("/pk1/+/user/get")) << bad;
     EXPECT_FALSE(c.can_publish("/pk1/dev/user/update")) << bad;
   }

@@ -69,6 +69,15 @@ TEST_F(device_policy_test, a_correct_sign_logs_in_with_the_device_session_key) {
   ASSERT_TRUE(li.has_value());
   EXPECT_EQ(li->product_key, pk);
   EXPECT_EQ(li->device_name, "lamp-1");
+  // What the identity keeps of the device (packed: memory per idle device) reads back whole.
+  const auto& a = static_cast<const aliyun_identity&>(*who);
+  auth::device_record rec;
+  ASSERT_EQ(d.find_device(pk, "lamp-1", rec), auth::lookup_status::found);
+  EXPECT_EQ(a.iot_id(), rec.iot_id);
+  EXPECT_EQ(a.iot_id().size(), 24u);
+  // Its permissions view the device name in its own key: its topics and no other device's.
+  EXPECT_TRUE(a.permissions.can_publish("/" + pk + "/lamp-1/user/update"));
+  EXPECT_FALSE(a.permissions.can_publish("/" + pk + "/lamp-2/user/update"));
 }
 
 TEST_F(device_policy_test, wrong_sign_unknown_disabled_and_bad_keepalive_are_refused) {
@@ -125,7 +134,8 @@ TEST_F(device_policy_test, status_changes_reach_the_store_through_the_writer) {
   auto who = device();
   ASSERT_NE(who, nullptr);
   const transport_info t{transport_kind::tcp, "[::1]:5000"};
-  policy->on_online(*who, connection_facts{7, "c1", t});
+  const std::string client_id = "c1";
+  policy->on_online(*who, connection_facts{7, client_id, t});
   policy->flush();
   auto rec = d.store().get_device(pk, "lamp-1");
   ASSERT_TRUE(rec);

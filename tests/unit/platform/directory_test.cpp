@@ -111,17 +111,21 @@ TEST_F(directory_test, online_follows_the_newest_connection) {
   EXPECT_EQ(d.online_count(), 0u);
 }
 
-TEST_F(directory_test, a_viewed_record_is_replaced_by_a_takeover_and_copied_out) {
+TEST_F(directory_test, a_kept_record_is_replaced_by_a_takeover_and_copied_out) {
   std::string key1 = "pk/dev1", id1 = "client-one-longer-than-sso", ip1 = "10.0.0.1:1";
   std::string key2 = "pk/dev1", id2 = "client-two-longer-than-sso", ip2 = "10.0.0.2:2";
-  d.mark_online(online_view{key1, 1, id1, ip1, transport_kind::tcp, {}, true});
+  auto first = std::make_unique<online_record>(
+      online_record{key1, 1, &id1, &ip1, {}, transport_kind::tcp, true});
+  d.mark_online(*first);
   auto on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
   EXPECT_EQ(on->client_id, id1);
   EXPECT_TRUE(on->ext_rrpc);
-  d.mark_online(online_view{key2, 2, id2, ip2, transport_kind::tls, {}, false});
-  key1.assign(key1.size(), 'x'); // the old connection's strings may go once it is replaced
-  id1.clear();
+  const online_record second{key2, 2, &id2, &ip2, {}, transport_kind::tls, false};
+  d.mark_online(second);
+  key1.assign(key1.size(), 'x'); // the old connection's record and strings may go once it is
+  id1.clear();                   // replaced
+  first.reset();
   EXPECT_FALSE(d.mark_offline("pk", "dev1", 1));
   on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
