@@ -404,12 +404,13 @@ void client::handle(const mqtt::publish_packet& p) {
       link->published(m, kept);
     const bool commit = b.ack_after_commit();
     if (p.qos > 0 && (commit || b.opts().overload == overload_mode::backpressure)) {
-      publish_ack wait{serial_, ack_seq_ + 1, nullptr, commit};
+      publish_ack wait{serial_, (more_ ? more_->ack_seq : 0) + 1, nullptr, commit};
       worker_.route(m, &wait);
       if (wait.token) {
         // Acknowledged when the commits holding it are done and every subscriber queue that
         // held it past its bound has sent it (ack_ready).
-        more().acks.push_back({++ack_seq_, p.packet_id, p.qos, false});
+        auto& x = more();
+        x.acks.push_back({++x.ack_seq, p.packet_id, p.qos, false});
         return;
       }
     } else {
@@ -441,7 +442,7 @@ void client::acknowledge(std::uint16_t packet_id, std::uint8_t qos) {
       return send(mqtt::puback_packet{packet_id});
     return send(mqtt::pubrec_packet{packet_id});
   }
-  more_->acks.push_back({++ack_seq_, packet_id, qos, true});
+  more_->acks.push_back({++more_->ack_seq, packet_id, qos, true});
 }
 
 void client::ack_ready(std::uint64_t ack_seq, bool ok) {

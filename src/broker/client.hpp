@@ -149,12 +149,12 @@ private:
   close_reason reason_ = close_reason::none;
   std::uint16_t keepalive_ = 0;
   bool clean_session_ = true;
+  bool online_ = false;        // attached once: on_offline owed
+  bool over_outbound_ = false; // closing as slow_consumer
   std::uint64_t serial_;
   clock::time_point last_rx_; // before CONNECT: when the connection came (nothing is parsed)
   std::string client_id_;
   std::shared_ptr<const client_identity> identity_;
-  bool online_ = false;        // attached once: on_offline owed
-  bool over_outbound_ = false; // closing as slow_consumer
   session* session_ = nullptr;
   std::unique_ptr<std::string> out_; // see output()
   std::string& out() {
@@ -181,6 +181,7 @@ private:
     boost::container::devector<owed_ack> acks;             // once an ack must wait
     std::vector<held_suback> held_subacks;                 // only with a bridge, while waiting
     clock::time_point close_at = clock::time_point::max(); // identity's close_after
+    std::uint64_t ack_seq = 0;                             // the last owed ack's number (acks' seq)
   };
   std::unique_ptr<extras> more_;
   extras& more() {
@@ -198,7 +199,6 @@ private:
   }
   std::size_t acks_waiting() const noexcept { return more_ ? more_->acks.size() : 0; }
   bool holding_subacks() const noexcept { return more_ && !more_->held_subacks.empty(); }
-  std::uint64_t ack_seq_ = 0;
 };
 
 } // namespace thingport::broker
