@@ -8,6 +8,7 @@
 
 #include <array>
 #include <stdexcept>
+#include <vector>
 
 namespace thingport::auth {
 
@@ -91,17 +92,35 @@ std::string random_alphanumeric(std::size_t n) {
 }
 
 std::string random_hex(std::size_t n_bytes) {
+  std::vector<std::uint8_t> bytes(n_bytes);
+  fill_random(bytes.data(), n_bytes);
+  return to_hex(bytes);
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
   static constexpr char digits[] = "0123456789abcdef";
-  std::string bytes(n_bytes, '\0');
-  fill_random(reinterpret_cast<unsigned char*>(bytes.data()), n_bytes);
   std::string out;
-  out.reserve(n_bytes * 2);
-  for (char c : bytes) {
-    const auto b = static_cast<unsigned char>(c);
+  out.reserve(bytes.size() * 2);
+  for (const auto b : bytes) {
     out.push_back(digits[b >> 4U]);
     out.push_back(digits[b & 0x0fU]);
   }
   return out;
+}
+
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept {
+  if (text.size() != 2 * out.size())
+    return false;
+  auto digit = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
 }
 
 std::string generate_product_key() {
@@ -129,13 +148,7 @@ std::string iot_id(std::string_view product_key, std::string_view device_name,
   unsigned int len = 0;
   if (EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr) != 1 || len < 12)
     throw std::runtime_error("SHA-256 failed");
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int k = 0; k < 12; ++k) {
-    out += hex[md[k] >> 4];
-    out += hex[md[k] & 15];
-  }
-  return out;
+  return to_hex({md, 12});
 }
 
 } // namespace thingport::auth

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -45,5 +46,11 @@ std::string generate_device_token(); // 32 lower-case hex chars (regnwl / connwl
 std::string random_alphanumeric(std::size_t n);
 // `n` bytes as 2n lower-case hex chars.
 std::string random_hex(std::size_t n_bytes);
+
+// `bytes` as lower-case hex digits, two per byte.
+std::string to_hex(std::span<const std::uint8_t> bytes);
+// The bytes `text` spells in lower-case hex, into `out` (exactly 2 * out.size() digits); false,
+// with `out` unspecified, for any other text.
+bool from_hex(std::string_view text, std::span<std::uint8_t> out) noexcept;
 
 } // namespace thingport::auth

@@ -14,12 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_set.hpp>
-
 #include "broker/bridge.hpp"
 #include "broker/counters.hpp"
 #include "broker/message.hpp"
 #include "broker/options.hpp"
+#include "broker/pointer_set.hpp"
 #include "broker/policy.hpp"
 #include "broker/publish_consumer.hpp"
 #include "broker/retained_store.hpp"
@@ -199,20 +198,9 @@ private:
   std::unordered_map<std::string, std::size_t> budgets_;
   session_table sessions_;
   mutable std::mutex registry_mu_;
-  struct session_key_of {
-    using is_transparent = void;
-    static std::string_view of(std::string_view k) noexcept { return k; }
-    static std::string_view of(const session* s) noexcept { return s->key(); }
-    template <class K> std::size_t operator()(const K& k) const noexcept {
-      return std::hash<std::string_view>{}(of(k));
-    }
-    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
-      return of(a) == of(b);
-    }
-  };
-  // The sessions by their own key (session::key()): a pointer each, no copy of the key or the
-  // id, no heap node (memory per idle connection, docs/performance.md).
-  boost::unordered_flat_set<const session*, session_key_of, session_key_of> registry_;
+  static std::string_view key_of(const session* s) noexcept { return s->key(); }
+  // The sessions by their own key (session::key()): no copy of the key or the id.
+  pointer_set<const session, std::string_view, &broker::key_of> registry_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<unsigned> rr_{0};

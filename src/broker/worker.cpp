@@ -19,7 +19,7 @@ constexpr std::uint8_t max_hops = 4; // a delivery chasing a session that keeps 
 const std::shared_ptr<ack_token> no_ack;
 } // namespace
 
-std::uint64_t worker::serial_of::of(const client* c) noexcept {
+std::uint64_t worker::serial_of(const client* c) noexcept {
   return c->serial();
 }
 

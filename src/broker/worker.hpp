@@ -13,13 +13,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/unordered/unordered_flat_map.hpp>
-#include <boost/unordered/unordered_flat_set.hpp>
 
 #include "broker/close_reason.hpp"
 #include "broker/counters.hpp"
 #include "broker/deadline_wheel.hpp"
 #include "broker/message.hpp"
 #include "broker/park_set.hpp"
+#include "broker/pointer_set.hpp"
 #include "broker/session.hpp"
 #include "broker/session_snapshot.hpp"
 #include "broker/topic_index.hpp"
@@ -201,20 +201,9 @@ private:
   // Open-addressing tables: no heap node per link (memory per idle connection,
   // docs/performance.md); the values are pointers, so nothing relies on a slot's address.
   boost::unordered_flat_map<subscriber_id, std::unique_ptr<session>> sessions_;
-  // The clients by serial (client::serial()): a pointer each (memory per idle connection).
-  struct serial_of {
-    using is_transparent = void;
-    static std::uint64_t of(std::uint64_t serial) noexcept { return serial; }
-    static std::uint64_t of(const client* c) noexcept; // c->serial()
-    template <class K> std::size_t operator()(const K& k) const noexcept {
-      return std::hash<std::uint64_t>{}(of(k));
-    }
-    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
-      return of(a) == of(b);
-    }
-  };
-  boost::unordered_flat_set<client*, serial_of, serial_of> clients_;
-  std::vector<std::vector<delivery>> outbox_; // per destination worker
+  static std::uint64_t serial_of(const client* c) noexcept;        // c->serial()
+  pointer_set<client, std::uint64_t, &worker::serial_of> clients_; // by serial
+  std::vector<std::vector<delivery>> outbox_;                      // per destination worker
   struct released_ack {
     std::uint64_t client_serial;
     std::uint64_t ack_seq;

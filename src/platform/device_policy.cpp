@@ -36,22 +36,6 @@ std::string format_utc(store::timestamp t) {
                      ms);
 }
 
-// `text` as the bytes its lower-case hex digits spell; false (nothing kept) for any other text.
-template <std::size_t N> bool pack_hex(std::string_view text, std::array<std::uint8_t, N>& out) {
-  if (text.size() != 2 * N)
-    return false;
-  auto digit = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-  };
-  for (std::size_t i = 0; i < N; ++i) {
-    const int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return false;
-    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
 const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
   return who.policy_kind == aliyun_kind ? static_cast<const aliyun_identity*>(&who) : nullptr;
 }
@@ -62,7 +46,7 @@ const aliyun_identity* as_aliyun(const client_identity& who) noexcept {
 void keep_login(aliyun_identity& id, const auth::login_identity& li) {
   id.kind = li.kind;
   id.rrpc_ext = li.rrpc_ext();
-  id.has_iot_id = pack_hex(li.iot_id, id.iot_id_bytes);
+  id.has_iot_id = auth::from_hex(li.iot_id, id.iot_id_bytes);
   const std::string_view key = id.session_key;
   const auto pk = li.product_key.size(), dn = li.device_name.size();
   if (!li.product_key.empty() && pk <= 255 && key.size() == 2 + pk + 1 + dn &&
@@ -75,14 +59,7 @@ void keep_login(aliyun_identity& id, const auth::login_identity& li) {
 } // namespace
 
 std::string aliyun_identity::iot_id() const {
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out;
-  if (has_iot_id)
-    for (const auto b : iot_id_bytes) {
-      out += hex[b >> 4];
-      out += hex[b & 15];
-    }
-  return out;
+  return has_iot_id ? auth::to_hex(iot_id_bytes) : std::string();
 }
 
 std::optional<device_login_ref> device_login(const client_identity& who) noexcept {

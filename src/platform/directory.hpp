@@ -20,10 +20,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/unordered/unordered_flat_set.hpp>
-
 #include "auth/lookup.hpp"
 #include "auth/permissions.hpp"
+#include "broker/pointer_set.hpp"
 #include "platform/core.hpp"
 #include "store/identity_store.hpp"
 
@@ -154,19 +153,9 @@ private:
   struct owned_link;
   static online_info info_of(const online_record& r);
   static const store::device_ref* via_of(const online_record& r) noexcept;
+  static std::string_view key_of(const online_record* r) noexcept { return r->key; }
   // Online records by their key: a pointer each (8 bytes and a byte of metadata per slot).
-  struct record_key {
-    using is_transparent = void;
-    static std::string_view of(std::string_view k) noexcept { return k; }
-    static std::string_view of(const online_record* r) noexcept { return r->key; }
-    template <class K> std::size_t operator()(const K& k) const noexcept {
-      return std::hash<std::string_view>{}(of(k));
-    }
-    template <class A, class B> bool operator()(const A& a, const B& b) const noexcept {
-      return of(a) == of(b);
-    }
-  };
-  using online_map = boost::unordered_flat_set<const online_record*, record_key, record_key>;
+  using online_map = broker::pointer_set<const online_record, std::string_view, &directory::key_of>;
 
   static void rebuild_permissions(std::string_view pk, product_entry& p);
   // Drops pk/dn's record (unique lock held), its gateway's list entry too.

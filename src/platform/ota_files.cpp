@@ -20,22 +20,12 @@ namespace {
 
 constexpr std::string_view temp_prefix = ".upload-";
 
-std::string hex(const unsigned char* p, unsigned n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(2 * std::size_t{n}, '0');
-  for (unsigned i = 0; i < n; ++i) {
-    out[2 * i] = digits[p[i] >> 4];
-    out[2 * i + 1] = digits[p[i] & 15];
-  }
-  return out;
-}
-
 std::string final_hex(EVP_MD_CTX* ctx) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned n = 0;
   if (EVP_DigestFinal_ex(ctx, md, &n) != 1)
     return {};
-  return hex(md, n);
+  return auth::to_hex({md, n});
 }
 
 } // namespace

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cctype>
+#include <cstdint>
 #include <set>
 #include <string>
 
@@ -45,6 +47,25 @@ TEST(AuthIdentity, IotIdIsStableAndPerDeviceLife) {
   EXPECT_EQ(a, iot_id("pk", "dev1", 1700000000000)); // stable
   EXPECT_NE(a, iot_id("pk", "dev2", 1700000000000)); // per device
   EXPECT_NE(a, iot_id("pk", "dev1", 1700000000001)); // made again: a new one
+}
+
+TEST(AuthIdentity, HexBothWays) {
+  const std::array<std::uint8_t, 4> bytes{0x00, 0x9f, 0xa0, 0xff};
+  EXPECT_EQ(to_hex(bytes), "009fa0ff");
+  std::array<std::uint8_t, 4> back{};
+  ASSERT_TRUE(from_hex("009fa0ff", back));
+  EXPECT_EQ(back, bytes);
+  // Only exactly 2 * out.size() lower-case hex digits.
+  EXPECT_FALSE(from_hex("009FA0FF", back));
+  EXPECT_FALSE(from_hex("009fa0f", back));
+  EXPECT_FALSE(from_hex("009fa0ff00", back));
+  EXPECT_FALSE(from_hex("009fa0fg", back));
+  EXPECT_FALSE(from_hex(std::string("009fa0f\0", 8), back));
+  // An iotId reads back whole.
+  const auto id = iot_id("pk1", "dev1", 1);
+  std::array<std::uint8_t, 12> packed{};
+  ASSERT_TRUE(from_hex(id, packed));
+  EXPECT_EQ(to_hex(packed), id);
 }
 
 TEST(AuthIdentity, Username) {
