@@ -37,8 +37,8 @@ void broker::drop_filters(std::string_view session_key, filter_pick drop) {
 void worker::drop_filters(subscriber_id id,
                           const std::function<bool(const client_identity*, std::string_view)>& drop,
                           std::uint8_t hops) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
+  session* found = sessions_.find(id);
+  if (found == nullptr) {
     // Moving between workers (a takeover): chase it to its new home.
     const auto home = broker_.sessions().home(id);
     if (!home || *home == index_)
@@ -51,7 +51,7 @@ void worker::drop_filters(subscriber_id id,
     });
     return;
   }
-  session& s = *it->second;
+  session& s = *found;
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::string> gone;
   bool more = false;

@@ -51,8 +51,8 @@ void worker::open_session_later(std::uint64_t serial) {
 }
 
 void worker::surrender(subscriber_id id, close_reason r, surrender_done done, std::uint8_t hops) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
+  session* found = sessions_.find(id);
+  if (found == nullptr) {
     // Destroyed meanwhile, or moving between workers (to this one too, behind the adopt
     // already queued): followed.
     const auto home = broker_.sessions().home(id);
@@ -63,12 +63,12 @@ void worker::surrender(subscriber_id id, close_reason r, surrender_done done, st
                 h = next_hop(hops)]() mutable { w->surrender(id, r, std::move(done), h); });
     return;
   }
-  if (it->second->conn != nullptr)
-    it->second->conn->close(r); // detaches: a clean session is destroyed there
-  it = sessions_.find(id);
-  if (it == sessions_.end() || !it->second->persistent)
+  if (found->conn != nullptr)
+    found->conn->close(r); // detaches: a clean session is destroyed there
+  found = sessions_.find(id);
+  if (found == nullptr || !found->persistent)
     return done(nullptr);
-  session& s = *it->second;
+  session& s = *found;
   auto out = std::make_shared<session_snapshot>();
   out->key = std::string(s.key());
   const auto& v = s.view();
@@ -89,8 +89,8 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
                     std::uint8_t hops) {
   session* s = nullptr;
   if (const auto id = broker_.find_session(snap->key); id != 0) {
-    if (auto it = sessions_.find(id); it != sessions_.end()) {
-      s = it->second.get();
+    if (session* found = sessions_.find(id); found != nullptr) {
+      s = found;
     } else if (const auto home = broker_.sessions().home(id);
                home && hops != std::numeric_limits<std::uint8_t>::max()) {
       // Moving between workers (to this one too, behind the adopt already queued): follow it.
@@ -111,7 +111,7 @@ void worker::absorb(std::shared_ptr<const session_snapshot> snap, std::function<
     broker_.register_session(*s);
     s->persistent = true;
     s->budgeted = broker_.take_budget(snap->key, true);
-    sessions_.emplace(id, std::move(made));
+    sessions_.insert(std::move(made));
     if (stored) {
       s->stored = true;
       persist(store::put_session{snap->key, std::chrono::time_point_cast<std::chrono::milliseconds>(

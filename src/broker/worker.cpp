@@ -50,7 +50,7 @@ void worker::create_session(client& c) {
                : std::make_unique<session>(id, c.session_key());
   session& ref = *s;
   broker_.register_session(ref);
-  sessions_.emplace(id, std::move(s));
+  sessions_.insert(std::move(s));
   ref.persistent = !c.clean_session();
   ref.budgeted = budgeted;
   if (stored) {
@@ -82,8 +82,8 @@ void worker::open_session(client& c) {
 // On the worker that owns session `id`: take it from its connection and hand it to worker `to`,
 // where client `serial` waits for it.
 void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool keep) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
+  session* found = sessions_.find(id);
+  if (found == nullptr) {
     const auto home = broker_.sessions().home(id);
     if (home && *home != index_) {
       asio::post(broker_.at(*home).io(), [w = &broker_.at(*home), id, to, serial, keep] {
@@ -96,7 +96,7 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
     asio::post(broker_.at(to).io(), [w = &broker_.at(to), serial] { w->adopt(serial, nullptr); });
     return;
   }
-  session& s = *it->second;
+  session& s = *found;
   if (s.conn != nullptr) {
     client* old = s.conn;
     s.conn = nullptr;
@@ -104,8 +104,7 @@ void worker::handoff(subscriber_id id, unsigned to, std::uint64_t serial, bool k
   }
   std::unique_ptr<session> moved;
   if (keep && s.persistent) {
-    moved = std::move(it->second);
-    sessions_.erase(it);
+    moved = sessions_.take(id);
   } else {
     destroy_session(s);
   }
@@ -131,7 +130,7 @@ void worker::adopt(std::uint64_t serial, std::unique_ptr<session> s) {
     return;
   }
   session& ref = *s;
-  sessions_.emplace(ref.id(), std::move(s));
+  sessions_.insert(std::move(s));
   if (c == nullptr || !c->awaiting_session()) {
     // The client that asked for it is gone: the session stays here, offline.
     return;
@@ -174,8 +173,8 @@ void worker::destroy_session(session& s) {
 }
 
 void worker::disconnect_session(subscriber_id id, close_reason r, bool discard, std::uint8_t hops) {
-  auto it = sessions_.find(id);
-  if (it == sessions_.end()) {
+  session* found = sessions_.find(id);
+  if (found == nullptr) {
     const auto home = broker_.sessions().home(id);
     if (!home || *home == index_ || hops >= max_hops)
       return;
@@ -184,7 +183,7 @@ void worker::disconnect_session(subscriber_id id, close_reason r, bool discard, 
     });
     return;
   }
-  session& s = *it->second;
+  session& s = *found;
   if (discard)
     s.persistent = false; // detaching destroys it
   if (s.conn != nullptr) {
@@ -218,9 +217,8 @@ void worker::route(const message_ptr& m, publish_ack* ack) {
   for (const auto& mt : matches) {
     // QoS 1/2 under backpressure: queued, not dropped, when the subscriber is busy.
     const bool counts = pressure && m->qos != 0 && mt.qos != 0;
-    auto it = sessions_.find(mt.id);
-    if (it != sessions_.end()) {
-      session& s = *it->second;
+    if (session* found = sessions_.find(mt.id); found != nullptr) {
+      session& s = *found;
       // Never the publisher's own subscription: it would wait for acknowledgements it cannot
       // read while it is held (that one is dropped at the bound and counted, as before).
       const bool full = may_hold && counts && s.conn != nullptr && s.view().queue.size() >= bound &&
@@ -270,9 +268,8 @@ void worker::deliver_batch(std::vector<delivery>& batch) {
 }
 
 void worker::deliver_one(delivery& d) {
-  auto it = sessions_.find(d.id);
-  if (it != sessions_.end()) {
-    deliver(*it->second, d.msg, d.qos, false, d.ack, d.hold, d.admitted);
+  if (session* found = sessions_.find(d.id); found != nullptr) {
+    deliver(*found, d.msg, d.qos, false, d.ack, d.hold, d.admitted);
     if (d.counted) // after the queue it joined was published (set_queued)
       broker_.sessions().transit_done(d.id);
     return;
@@ -383,10 +380,10 @@ void worker::sweep_congested() {
   watched.swap(congested_); // closing below may route a will that watches another session
   std::vector<subscriber_id> keep;
   for (const auto id : watched) {
-    auto it = sessions_.find(id);
-    if (it == sessions_.end())
+    session* found = sessions_.find(id);
+    if (found == nullptr)
       continue; // gone, or moved (its new worker watches it)
-    session& s = *it->second;
+    session& s = *found;
     if (s.conn == nullptr || s.view().queue.size() < broker_.opts().max_queued) {
       s.congested = false;
       continue;
@@ -404,8 +401,7 @@ void worker::sweep_congested() {
     s.conn->close(close_reason::slow_consumer); // may destroy `s`
   }
   for (const auto id : keep) {
-    auto it = sessions_.find(id);
-    if (it != sessions_.end() && it->second->congested)
+    if (const session* found = sessions_.find(id); found != nullptr && found->congested)
       congested_.push_back(id);
   }
   if (!congested_.empty())

@@ -12,7 +12,6 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/unordered/unordered_flat_map.hpp>
 
 #include "broker/close_reason.hpp"
 #include "broker/counters.hpp"
@@ -200,10 +199,11 @@ private:
   bool sweep_armed_ = false;
   // Open-addressing tables: no heap node per link (memory per idle connection,
   // docs/performance.md); the values are pointers, so nothing relies on a slot's address.
-  boost::unordered_flat_map<subscriber_id, std::unique_ptr<session>> sessions_;
-  static std::uint64_t serial_of(const client* c) noexcept;        // c->serial()
-  pointer_set<client, std::uint64_t, &worker::serial_of> clients_; // by serial
-  std::vector<std::vector<delivery>> outbox_;                      // per destination worker
+  static subscriber_id id_of(const session* s) noexcept { return s->id(); }
+  owning_pointer_set<session, subscriber_id, &worker::id_of> sessions_; // by id, owned
+  static std::uint64_t serial_of(const client* c) noexcept;             // c->serial()
+  pointer_set<client, std::uint64_t, &worker::serial_of> clients_;      // by serial
+  std::vector<std::vector<delivery>> outbox_;                           // per destination worker
   struct released_ack {
     std::uint64_t client_serial;
     std::uint64_t ack_seq;

@@ -178,7 +178,7 @@ session& worker::restore_session(const std::string& key) {
   broker_.register_session(ref);
   ref.persistent = true;
   ref.budgeted = broker_.take_budget(key, true);
-  sessions_.emplace(id, std::move(s));
+  sessions_.insert(std::move(s));
   return ref;
 }
 
