@@ -349,7 +349,10 @@ client_permissions client_permissions::device(std::shared_ptr<const product_perm
   client_permissions p;
   if (product) {
     p.mode_ = mode::device;
-    p.self_ = {std::move(product), device_name};
+    p.self_product_ = std::move(product);
+    p.self_name_ = device_name.data();
+    p.self_name_size_ =
+        static_cast<std::uint16_t>(std::min<std::size_t>(device_name.size(), 0xffff));
   }
   return p;
 }
@@ -402,11 +405,10 @@ void client_permissions::remove_sub_device(std::string_view product_key,
 }
 
 bool client_permissions::device_check(std::string_view topic, bool publish) const noexcept {
-  auto check = [&](const auto& id) {
-    return publish ? id.product->device_can_publish(id.device_name, topic)
-                   : id.product->device_can_subscribe(id.device_name, topic);
+  auto check = [&](const product_permissions& p, std::string_view dn) {
+    return publish ? p.device_can_publish(dn, topic) : p.device_can_subscribe(dn, topic);
   };
-  if (check(self_)) {
+  if (self_product_ && check(*self_product_, {self_name_, self_name_size_})) {
     return true;
   }
   if (!more_ || more_->sub_devices.empty()) {
@@ -417,7 +419,7 @@ bool client_permissions::device_check(std::string_view topic, bool publish) cons
   while (!r.done()) {
     auto [it, end] = more_->sub_devices.equal_range(r.next());
     for (; it != end; ++it) {
-      if (check(it->second)) {
+      if (check(*it->second.product, it->second.device_name)) {
         return true;
       }
     }

@@ -318,7 +318,7 @@ struct directory::owned_link : online_record {
              std::optional<store::device_ref> v) noexcept
       : key_text(std::move(k)), client_id_text(std::move(id)), ip_text(std::move(addr)),
         via(std::move(v)) {
-    key = key_text;
+    set_key(key_text);
     client_id = &client_id_text;
     ip = &ip_text;
     owned = true;
@@ -368,7 +368,7 @@ void directory::mark_online(std::string_view pk, std::string_view dn, online_inf
   own->transport = info.transport;
   own->ext_rrpc = info.ext_rrpc;
   std::unique_lock lock(mu_);
-  if (auto it = online_.find(own->key); it != online_.end())
+  if (auto it = online_.find(own->key()); it != online_.end())
     erase_online(it, pk, dn);
   if (info.via)
     via_[online_key(info.via->product_key, info.via->device_name)].push_back(
@@ -379,11 +379,12 @@ void directory::mark_online(std::string_view pk, std::string_view dn, online_inf
 }
 
 void directory::mark_online(const online_record& r) {
-  const auto slash = r.key.find('/');
-  const auto pk = r.key.substr(0, slash), dn = r.key.substr(slash + 1);
+  const auto key = r.key();
+  const auto slash = key.find('/');
+  const auto pk = key.substr(0, slash), dn = key.substr(slash + 1);
   std::unique_lock lock(mu_);
   // A takeover: the old record is the old connection's; the new one is indexed from now on.
-  if (auto it = online_.find(r.key); it != online_.end())
+  if (auto it = online_.find(key); it != online_.end())
     erase_online(it, pk, dn);
   online_.insert(&r);
 }

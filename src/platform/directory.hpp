@@ -48,7 +48,19 @@ struct online_info {
 // broker keeps them: every connection that went online gets its on_offline before its client is
 // gone.
 struct online_record {
-  std::string_view key; // "pk/dn"
+  online_record() = default;
+  online_record(std::string_view k, std::uint64_t s, const std::string* id, const std::string* addr,
+                store::timestamp at, transport_kind t, bool ext) noexcept
+      : serial(s), client_id(id), ip(addr), since(at), transport(t), ext_rrpc(ext) {
+    set_key(k);
+  }
+  std::string_view key() const noexcept { return {key_data_, key_size_}; } // "pk/dn"
+  // pk and dn are at most 32 characters each (auth::valid_product_key, valid_device_name).
+  void set_key(std::string_view k) noexcept {
+    key_data_ = k.data();
+    key_size_ = static_cast<std::uint8_t>(k.size());
+  }
+
   std::uint64_t serial = 0;
   const std::string* client_id = nullptr;
   const std::string* ip = nullptr; // "ip:port"
@@ -56,6 +68,12 @@ struct online_record {
   transport_kind transport = transport_kind::tcp;
   bool ext_rrpc = false;
   bool owned = false; // the directory's own copy (a record given as online_info)
+
+private:
+  // The key as a pointer and a byte of length instead of a view: 8 bytes fewer per device, and
+  // the device's identity one allocator size class smaller (memory per idle device).
+  std::uint8_t key_size_ = 0;
+  const char* key_data_ = nullptr;
 };
 
 class directory final : public auth::device_lookup {
@@ -153,7 +171,7 @@ private:
   struct owned_link;
   static online_info info_of(const online_record& r);
   static const store::device_ref* via_of(const online_record& r) noexcept;
-  static std::string_view key_of(const online_record* r) noexcept { return r->key; }
+  static std::string_view key_of(const online_record* r) noexcept { return r->key(); }
   // Online records by their key: a pointer each (8 bytes and a byte of metadata per slot).
   using online_map = broker::pointer_set<const online_record, std::string_view, &directory::key_of>;
 
