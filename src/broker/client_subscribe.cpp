@@ -22,8 +22,8 @@ void client::handle(const mqtt::subscribe_packet& p) {
   std::size_t explicit_subs = 0;
   bool interest = false; // new to this node: the SUBACK waits for the bridge
   if (bound != 0) {
+    const auto imp = who.implicit();
     for (const auto& sub : session_->view().subscriptions) {
-      const auto imp = who.implicit();
       if (std::find(imp.begin(), imp.end(), sub.filter) == imp.end())
         ++explicit_subs;
     }

@@ -55,10 +55,11 @@ struct online_record {
     set_key(k);
   }
   std::string_view key() const noexcept { return {key_data_, key_size_}; } // "pk/dn"
-  // pk and dn are at most 32 characters each (auth::valid_product_key, valid_device_name).
+  // pk and dn are at most 32 characters each (auth::valid_product_key, valid_device_name), so
+  // the key's length fits its 16 bits with room to spare.
   void set_key(std::string_view k) noexcept {
     key_data_ = k.data();
-    key_size_ = static_cast<std::uint8_t>(k.size());
+    key_size_ = static_cast<std::uint16_t>(k.size());
   }
 
   std::uint64_t serial = 0;
@@ -70,9 +71,9 @@ struct online_record {
   bool owned = false; // the directory's own copy (a record given as online_info)
 
 private:
-  // The key as a pointer and a byte of length instead of a view: 8 bytes fewer per device, and
-  // the device's identity one allocator size class smaller (memory per idle device).
-  std::uint8_t key_size_ = 0;
+  // The key as a pointer and a length in the flags' padding instead of a view: 8 bytes fewer per
+  // device, and the device's identity one allocator size class smaller (memory per idle device).
+  std::uint16_t key_size_ = 0;
   const char* key_data_ = nullptr;
 };
 
