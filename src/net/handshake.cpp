@@ -43,12 +43,18 @@ std::string_view to_string(listener_kind k) noexcept {
   return "?";
 }
 
-std::string remote_address(const asio::ip::tcp::socket& s) {
+broker::peer_address to_peer(const asio::ip::tcp::endpoint& ep) noexcept {
+  const auto a = ep.address();
+  return a.is_v4() ? broker::peer_address::v4(a.to_v4().to_bytes(), ep.port())
+                   : broker::peer_address::v6(a.to_v6().to_bytes(), ep.port());
+}
+
+broker::peer_address remote_address(const asio::ip::tcp::socket& s) {
   boost::system::error_code ec;
   const auto ep = s.remote_endpoint(ec);
   if (ec)
-    return "?";
-  return to_string(ep);
+    return {};
+  return to_peer(ep);
 }
 
 std::string to_string(const asio::ip::tcp::endpoint& ep) {
@@ -90,7 +96,7 @@ private:
 struct pipeline {
   broker::worker& w;
   std::shared_ptr<const transport_options> opts;
-  std::string remote;
+  broker::peer_address remote;
   bool started = false;
   broker::close_reason failure = broker::close_reason::handshake_failed;
 
@@ -164,7 +170,7 @@ awaitable<proxy_header_result> read_proxy_header(tcp_stream& s) {
 template <class Next>
 awaitable<void> refuse_upgrade(Next& next, const pipeline& p, http::status status, unsigned version,
                                std::string_view why) {
-  spdlog::debug("websocket upgrade from {} refused: {}", p.remote, why);
+  spdlog::debug("websocket upgrade from {} refused: {}", p.remote.to_string(), why);
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "thingport");
   res.set(http::field::content_type, "text/plain");
@@ -182,7 +188,7 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
   parser.header_limit(max_upgrade_header);
   auto [ec, n] = co_await http::async_read(ws.next_layer(), buf, parser, use_tuple);
   if (ec) {
-    spdlog::debug("websocket upgrade from {}: {}", p.remote, ec.message());
+    spdlog::debug("websocket upgrade from {}: {}", p.remote.to_string(), ec.message());
     co_return;
   }
   const auto& req = parser.get();
@@ -229,7 +235,7 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
   ws.binary(true);
   auto [aec] = co_await ws.async_accept(req, use_tuple);
   if (aec) {
-    spdlog::debug("websocket accept from {}: {}", p.remote, aec.message());
+    spdlog::debug("websocket accept from {}: {}", p.remote.to_string(), aec.message());
     co_return;
   }
   run_connection(std::move(ws), p, std::move(tls));
@@ -242,7 +248,7 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
   tls_stream ts(std::move(s), *ctx);
   auto [ec] = co_await ts.async_handshake(asio::ssl::stream_base::server, use_tuple);
   if (ec) {
-    spdlog::debug("tls handshake from {}: {}", p.remote, ec.message());
+    spdlog::debug("tls handshake from {}: {}", p.remote.to_string(), ec.message());
     co_return;
   }
   if (kind == listener_kind::tls)
@@ -259,7 +265,8 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
     if (what == sniffed::mqtt)
       co_return run_connection(std::move(ts), p, std::move(ctx), first);
     if (what != sniffed::http) {
-      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote, first[0]);
+      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote.to_string(),
+                    first[0]);
       co_return;
     }
   }
@@ -275,11 +282,12 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
     if (h.state != proxy_header_result::status::complete) {
       p.failure = broker::close_reason::proxy_refused;
       if (h.state == proxy_header_result::status::invalid)
-        spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error, p.remote);
+        spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error,
+                      p.remote.to_string());
       co_return;
     }
     if (h.source)
-      p.remote = to_string(*h.source);
+      p.remote = to_peer(*h.source);
   }
   if (kind == listener_kind::auto_) {
     const auto first = co_await peek_first(s);
@@ -294,10 +302,11 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
     case sniffed::tls:
       if (p.opts->tls)
         break;
-      spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed", p.remote);
+      spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed",
+                    p.remote.to_string());
       co_return;
     case sniffed::unknown:
-      spdlog::debug("auto listener: {} sent 0x{:02x}: closed", p.remote, *first);
+      spdlog::debug("auto listener: {} sent 0x{:02x}: closed", p.remote.to_string(), *first);
       co_return;
     }
   }

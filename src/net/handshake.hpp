@@ -35,7 +35,9 @@ struct transport_options {
 void start_handshake(boost::asio::ip::tcp::socket s, broker::worker& w, listener_kind kind,
                      std::shared_ptr<const transport_options> opts, bool proxy);
 
-// "ip:port" of the peer, or "?".
-std::string remote_address(const boost::asio::ip::tcp::socket& s);
+// The peer's address as the broker keeps it ("ip:port" once printed).
+broker::peer_address to_peer(const boost::asio::ip::tcp::endpoint& ep) noexcept;
+// The peer of `s`, or an unknown address ("?") when the socket has none.
+broker::peer_address remote_address(const boost::asio::ip::tcp::socket& s);
 
 } // namespace thingport::net

@@ -87,7 +87,8 @@ void listener::do_accept() {
         asio::post(w.io(), [&w, s = std::move(s)]() mutable {
           boost::system::error_code rec;
           const auto peer = s.remote_endpoint(rec);
-          broker::transport_info info{broker::transport_kind::tcp, rec ? "?" : to_string(peer)};
+          broker::transport_info info{broker::transport_kind::tcp,
+                                      rec ? broker::peer_address() : to_peer(peer)};
           connection<plain_tcp_stream>::make(std::move(s), w, std::move(info))->start();
         });
       } else {

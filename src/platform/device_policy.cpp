@@ -99,7 +99,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
                                              const transport_info& t) {
   const bool tls = t.kind == transport_kind::tls || t.kind == transport_kind::wss;
   auto req = auth::make_connect_request(c, tls);
-  const std::string source = std::string(broker::host_of(t.remote_address));
+  const std::string source = t.remote_address.host();
   req.source = source;
   auto r = auth::login(req, dir_, opts_.login, limiter_ ? &*limiter_ : nullptr,
                        auth::connect_rate_limiter::clock::now(), failures_ ? &*failures_ : nullptr);
@@ -254,7 +254,7 @@ void device_policy::on_online(const client_identity& who, const connection_facts
     return;
   const auto li = a->device();
   const auto now = store::now();
-  std::string ip = std::string(broker::host_of(c.transport.remote_address));
+  std::string ip = c.transport.remote_address.host();
   const auto before = gateway_online(li.product_key, li.device_name);
   // Not copied: the record is the identity's, the key ("d|pk/dn" without "d|"), client id and
   // address live with the connection until its on_offline, which marks it offline first.

@@ -320,7 +320,6 @@ struct directory::owned_link : online_record {
         via(std::move(v)) {
     set_key(key_text);
     client_id = &client_id_text;
-    ip = &ip_text;
     owned = true;
   }
   owned_link(const owned_link&) = delete;
@@ -337,7 +336,8 @@ online_info directory::info_of(const online_record& r) {
   const auto* v = via_of(r);
   return online_info{r.serial,
                      *r.client_id,
-                     *r.ip,
+                     r.owned ? static_cast<const owned_link&>(r).ip_text
+                             : (r.ip != nullptr ? r.ip->to_string() : std::string("?")),
                      r.transport,
                      r.since,
                      r.ext_rrpc,

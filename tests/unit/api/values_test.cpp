@@ -87,6 +87,26 @@ TEST(ApiDeviceView, HostOf) {
     EXPECT_EQ(broker::host_of(address), host) << address;
 }
 
+TEST(ApiDeviceView, PeerAddressPrintsAsTheStatusApiShowsIt) {
+  const auto v4 = broker::peer_address::v4({192, 168, 100, 200}, 54321);
+  EXPECT_EQ(v4.to_string(), "192.168.100.200:54321");
+  EXPECT_EQ(v4.host(), "192.168.100.200");
+  EXPECT_EQ(broker::host_of(v4.to_string()), v4.host());
+  std::array<std::uint8_t, 16> ip{0x20, 0x01, 0x0d, 0xb8};
+  ip[15] = 1;
+  const auto v6 = broker::peer_address::v6(ip, 8883);
+  EXPECT_EQ(v6.to_string(), "[2001:db8::1]:8883");
+  EXPECT_EQ(v6.host(), "2001:db8::1");
+  EXPECT_EQ(broker::host_of(v6.to_string()), v6.host());
+  const broker::peer_address unknown;
+  EXPECT_FALSE(unknown.known());
+  EXPECT_EQ(unknown.to_string(), "?");
+  EXPECT_EQ(unknown.host(), "?");
+  EXPECT_NE(v4, unknown);
+  // Kept as bytes: a transport's address costs no allocation, whatever its text's length.
+  static_assert(sizeof(broker::peer_address) == 20);
+}
+
 TEST(ApiBatch, NumberedNames) {
   auto n = numbered_names("d", 3);
   EXPECT_EQ(n, (std::vector<std::string>{"d001", "d002", "d003"}));

@@ -43,7 +43,8 @@ struct device_policy_test : ::testing::Test {
   }
 
   connect_decision connect(const mqtt::connect_packet& c) {
-    return policy->authenticate(c, transport_info{transport_kind::tcp, "127.0.0.1:5000"});
+    return policy->authenticate(
+        c, transport_info{transport_kind::tcp, broker::peer_address::v4({127, 0, 0, 1}, 5000)});
   }
 
   std::shared_ptr<const client_identity> device(std::string_view dn = "lamp-1") {
@@ -133,7 +134,8 @@ TEST_F(device_policy_test, a_device_does_not_receive_its_own_replies_back) {
 TEST_F(device_policy_test, status_changes_reach_the_store_through_the_writer) {
   auto who = device();
   ASSERT_NE(who, nullptr);
-  const transport_info t{transport_kind::tcp, "[::1]:5000"};
+  const std::array<std::uint8_t, 16> loopback6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  const transport_info t{transport_kind::tcp, broker::peer_address::v6(loopback6, 5000)};
   const std::string client_id = "c1";
   policy->on_online(*who, connection_facts{7, client_id, t});
   policy->flush();

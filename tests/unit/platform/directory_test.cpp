@@ -112,8 +112,10 @@ TEST_F(directory_test, online_follows_the_newest_connection) {
 }
 
 TEST_F(directory_test, a_kept_record_is_replaced_by_a_takeover_and_copied_out) {
-  std::string key1 = "pk/dev1", id1 = "client-one-longer-than-sso", ip1 = "10.0.0.1:1";
-  std::string key2 = "pk/dev1", id2 = "client-two-longer-than-sso", ip2 = "10.0.0.2:2";
+  std::string key1 = "pk/dev1", id1 = "client-one-longer-than-sso";
+  std::string key2 = "pk/dev1", id2 = "client-two-longer-than-sso";
+  const auto ip1 = broker::peer_address::v4({10, 0, 0, 1}, 1);
+  const auto ip2 = broker::peer_address::v4({10, 0, 0, 2}, 2);
   auto first = std::make_unique<online_record>(
       online_record{key1, 1, &id1, &ip1, {}, transport_kind::tcp, true});
   d.mark_online(*first);
@@ -130,7 +132,7 @@ TEST_F(directory_test, a_kept_record_is_replaced_by_a_takeover_and_copied_out) {
   on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
   EXPECT_EQ(on->client_id, id2);
-  EXPECT_EQ(on->ip, ip2);
+  EXPECT_EQ(on->ip, "10.0.0.2:2");
   EXPECT_FALSE(on->via);
   EXPECT_EQ(d.online_count(), 1u);
   // A sub-device's copied record next to it, then the direct one gone.

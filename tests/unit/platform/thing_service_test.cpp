@@ -66,7 +66,10 @@ struct thing_service_test : ::testing::Test {
     ts.start();
 
     c = std::make_unique<broker::client>(
-        b.at(0), t, broker::transport_info{broker::transport_kind::tcp, "127.0.0.1:1"}, t0);
+        b.at(0), t,
+        broker::transport_info{broker::transport_kind::tcp,
+                               broker::peer_address::v4({127, 0, 0, 1}, 1)},
+        t0);
     send(login());
     mqtt::subscribe_packet s;
     s.packet_id = 1;
@@ -133,7 +136,8 @@ struct thing_service_test : ::testing::Test {
 };
 
 TEST_F(thing_service_test, classifies_thing_topics_once_and_nothing_else) {
-  auto decision = policy->authenticate(login(), {broker::transport_kind::tcp, "127.0.0.1:2"});
+  auto decision = policy->authenticate(
+      login(), {broker::transport_kind::tcp, broker::peer_address::v4({127, 0, 0, 1}, 2)});
   auto* device = std::get_if<std::shared_ptr<const broker::client_identity>>(&decision);
   ASSERT_NE(device, nullptr);
   const broker::client_identity& lamp = **device;
