@@ -7,13 +7,21 @@ namespace thingport::broker {
 const session_data session::empty_{};
 
 session::session(subscriber_id id, std::string_view key)
-    : id_(id), own_key_(std::make_unique_for_overwrite<char[]>(key.size())) {
-  std::copy(key.begin(), key.end(), own_key_.get());
-  key_ = std::string_view(own_key_.get(), key.size());
+    : owns_key_(true), key_size_(static_cast<std::uint32_t>(key.size())), id_(id) {
+  // MQTT strings (client ids) and the store's keys are far below 4 GiB.
+  char* own = new char[key.size()];
+  std::copy(key.begin(), key.end(), own);
+  key_data_ = own;
 }
 
 session::session(subscriber_id id, std::shared_ptr<const client_identity> who)
-    : identity(std::move(who)), id_(id), key_(identity->session_key) {}
+    : identity(std::move(who)), key_size_(static_cast<std::uint32_t>(identity->session_key.size())),
+      id_(id), key_data_(identity->session_key.data()) {}
+
+session::~session() {
+  if (owns_key_)
+    delete[] key_data_;
+}
 
 session_data& session::data() {
   if (!data_)
