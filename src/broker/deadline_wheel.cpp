@@ -3,8 +3,8 @@
 namespace thingport::broker {
 
 wheel_entry::~wheel_entry() {
-  if (wheel_ != nullptr)
-    wheel_->cancel(*this);
+  if (scheduled())
+    unlink();
 }
 
 void wheel_entry::link_before(wheel_entry& head) noexcept {
@@ -36,11 +36,8 @@ std::int64_t deadline_wheel::floor_sec(clock::time_point t) noexcept {
 }
 
 void deadline_wheel::schedule(wheel_entry& e, clock::time_point at) {
-  if (e.wheel_ == this)
+  if (e.scheduled())
     e.unlink();
-  else
-    ++count_;
-  e.wheel_ = this;
   e.at_ = at;
   if (!armed_) {
     next_sec_ = ceil_sec(clock::now());
@@ -59,11 +56,23 @@ void deadline_wheel::link(wheel_entry& e) {
 }
 
 void deadline_wheel::cancel(wheel_entry& e) noexcept {
-  if (e.wheel_ != this)
-    return;
-  e.unlink();
-  e.wheel_ = nullptr;
-  --count_;
+  if (e.scheduled())
+    e.unlink();
+}
+
+bool deadline_wheel::empty() const noexcept {
+  for (const auto& head : heads_)
+    if (head.next_ != &head)
+      return false;
+  return true;
+}
+
+std::size_t deadline_wheel::size() const noexcept {
+  std::size_t n = 0;
+  for (const auto& head : heads_)
+    for (const wheel_entry* e = head.next_; e != &head; e = e->next_)
+      ++n;
+  return n;
 }
 
 void deadline_wheel::clear() {
@@ -112,8 +121,6 @@ void deadline_wheel::tick() {
       wheel_entry& e = *batch.next_;
       e.unlink();
       if (e.at_ <= now) {
-        e.wheel_ = nullptr;
-        --count_;
         e.expire(now);
       } else {
         link(e); // a later turn of the wheel
@@ -121,7 +128,7 @@ void deadline_wheel::tick() {
     }
   }
   armed_ = false;
-  if (count_ > 0)
+  if (!empty())
     arm();
 }
 

@@ -24,7 +24,8 @@ public:
   wheel_entry(const wheel_entry&) = delete;
   wheel_entry& operator=(const wheel_entry&) = delete;
 
-  bool scheduled() const noexcept { return wheel_ != nullptr; }
+  // On a wheel's list (an unscheduled entry links to itself).
+  bool scheduled() const noexcept { return next_ != this; }
   // When it expires, while scheduled().
   std::chrono::steady_clock::time_point at() const noexcept { return at_; }
 
@@ -41,9 +42,10 @@ private:
   void link_before(wheel_entry& head) noexcept;
   void unlink() noexcept;
 
-  wheel_entry* prev_ = this; // circular list; a slot's head is a sentinel
+  // A circular list; a slot's head is a sentinel. No pointer to the wheel (memory per idle
+  // connection): an entry stays on its worker's wheel, and only its unlinking needs the list.
+  wheel_entry* prev_ = this;
   wheel_entry* next_ = this;
-  deadline_wheel* wheel_ = nullptr;
   std::chrono::steady_clock::time_point at_{};
 };
 
@@ -56,12 +58,15 @@ public:
   deadline_wheel(const deadline_wheel&) = delete;
   deadline_wheel& operator=(const deadline_wheel&) = delete;
 
-  // (Re)schedules `e` at `at` (a time already past fires at the next tick).
+  // (Re)schedules `e` at `at` (a time already past fires at the next tick). An entry is on one
+  // wheel at a time: it is never given to another while scheduled here.
   void schedule(wheel_entry& e, clock::time_point at);
+  // Takes `e` off this wheel, when it is on it.
   void cancel(wheel_entry& e) noexcept;
   // Unlinks every entry and calls its dropped().
   void clear();
-  std::size_t size() const noexcept { return count_; }
+  // Entries scheduled (counted by walking the slots: for tests and checks, not hot paths).
+  std::size_t size() const noexcept;
 
 private:
   struct sentinel final : wheel_entry {
@@ -73,13 +78,13 @@ private:
   static std::int64_t ceil_sec(clock::time_point t) noexcept;
   static std::int64_t floor_sec(clock::time_point t) noexcept;
   void link(wheel_entry& e);
+  bool empty() const noexcept;
   void arm();
   void tick();
 
   boost::asio::steady_timer timer_;
   std::array<sentinel, slots> heads_;
   std::int64_t next_sec_ = 0; // the next bucket to check; its tick is at next_sec_ seconds
-  std::size_t count_ = 0;
   bool armed_ = false;
 };
 
