@@ -79,10 +79,9 @@ client::~client() {
   worker_.remove_client(*this);
 }
 
-const std::string& client::session_key() const noexcept {
-  static const std::string none;
+std::string_view client::session_key() const noexcept {
   if (!identity_)
-    return none; // no accepted CONNECT yet
+    return {}; // no accepted CONNECT yet
   if (!identity_->session_key.empty())
     return identity_->session_key;
   return client_id_.empty() && more_ && !more_->assigned_key.empty() ? more_->assigned_key

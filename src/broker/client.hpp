@@ -102,7 +102,7 @@ public:
   void release_suback(std::uint16_t packet_id);
   // The identity's key (a device's "d|pk/dn"), else the client id, else the assigned id: a
   // reference to what the client holds anyway, not a copy per connection.
-  const std::string& session_key() const noexcept;
+  std::string_view session_key() const noexcept;
   bool clean_session() const noexcept { return clean_session_; }
   // Null until its CONNECT is accepted.
   const std::shared_ptr<const client_identity>& identity() const noexcept { return identity_; }

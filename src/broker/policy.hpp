@@ -59,8 +59,10 @@ std::string_view host_of(std::string_view address) noexcept;
 // (a device's productKey/deviceName, an application's products).
 struct client_identity {
   virtual ~client_identity() = default;
-  std::string session_key;     // whose session this is (a device: pk/dn); empty: the client id
-                               // (a generic client; "$auto/<serial>" when that is empty too)
+  // Whose session this is (a device: "d|pk/dn"); empty: the client id (a generic client;
+  // "$auto/<serial>" when that is empty too). Views bytes the identity's maker keeps with it (a
+  // device's: in the identity's own allocation, docs/performance.md).
+  std::string_view session_key;
   std::uint8_t max_qos = 2;    // QoS above this: SUBSCRIBE granted at it, PUBLISH closes the link
   bool check_delivery = false; // ask may_receive() for every message delivered
   std::uint8_t implicit_qos = 1;

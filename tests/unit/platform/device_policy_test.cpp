@@ -66,6 +66,11 @@ TEST_F(device_policy_test, a_correct_sign_logs_in_with_the_device_session_key) {
   auto who = device();
   ASSERT_NE(who, nullptr);
   EXPECT_EQ(who->session_key, auth::device_session_key(pk, "lamp-1"));
+  // The key's bytes live in the identity's own allocation, just past it (no second allocation
+  // per device), and stay valid as long as the identity.
+  const auto* self = reinterpret_cast<const char*>(who.get());
+  EXPECT_GT(who->session_key.data(), self);
+  EXPECT_LT(who->session_key.data(), self + sizeof(aliyun_identity) + 64);
   const auto li = device_login(*who);
   ASSERT_TRUE(li.has_value());
   EXPECT_EQ(li->product_key, pk);
