@@ -265,7 +265,7 @@ void client::attach(session& s, bool session_present) {
   worker_.owner().policy().on_online(*identity_, connection_facts{serial_, client_id_, info_});
   if (auto* link = worker_.owner().linked())
     link->link_up(*identity_, session_key(), serial_, will());
-  if (const auto& r = identity_->reply) {
+  if (const auto* r = identity_->reply()) {
     for (const auto& [topic, payload] : r->greeting)
       mqtt::encode_publish(out(), topic, payload, 0, false, false, 0);
     if (r->close_after.count() > 0)

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -69,21 +70,34 @@ struct client_identity {
   std::uint8_t policy_kind = 0;        // which policy made it (0: generic); lets a policy downcast
   std::uint16_t max_subscriptions = 0; // explicit subscriptions per session; 0: no limit
   std::uint8_t max_filters_per_subscribe = 0; // later filters get 0x80; 0: no limit
-  // Filters subscribed without SUBSCRIBE (_ss=1); few links have them: 8 bytes, not 24 (memory
-  // per idle device, docs/performance.md).
-  std::unique_ptr<const std::vector<std::string>> implicit_subscriptions;
-  std::span<const std::string> implicit() const noexcept {
-    return implicit_subscriptions ? std::span<const std::string>(*implicit_subscriptions)
-                                  : std::span<const std::string>();
-  }
   // Sent to this client alone right after its CONNACK (topic, payload; QoS 0), e.g. the answer
-  // to a dynamic registration; then the link is closed after close_after (0: never). Only such
-  // links have one: 8 bytes per identity, not 32 (memory per idle device, docs/performance.md).
+  // to a dynamic registration; then the link is closed after close_after (0: never).
   struct farewell {
     std::vector<std::pair<std::string, std::string>> greeting;
     std::chrono::milliseconds close_after{0};
   };
-  std::unique_ptr<farewell> reply;
+  // What few links have, together behind one pointer made on first use (memory per idle
+  // device, docs/performance.md: 8 bytes per identity, not 16): filters subscribed without
+  // SUBSCRIBE (_ss=1), and a farewell (registration links).
+  struct rare_parts {
+    std::vector<std::string> implicit_subscriptions;
+    std::optional<farewell> reply;
+  };
+  rare_parts& rare() {
+    if (!rare_)
+      rare_ = std::make_unique<rare_parts>();
+    return *rare_;
+  }
+  std::span<const std::string> implicit() const noexcept {
+    return rare_ ? std::span<const std::string>(rare_->implicit_subscriptions)
+                 : std::span<const std::string>();
+  }
+  const farewell* reply() const noexcept {
+    return rare_ && rare_->reply ? &*rare_->reply : nullptr;
+  }
+
+private:
+  std::unique_ptr<rare_parts> rare_;
 };
 
 // What a policy learns of a connection that went online.

@@ -163,8 +163,7 @@ connect_decision device_policy::authenticate(const mqtt::connect_packet& c,
       return connect_refusal{mqtt::connack_code::not_authorized, "product removed"};
     id->permissions = auth::client_permissions::device(std::move(perms), id->device().device_name);
     if (li.ss)
-      id->implicit_subscriptions = std::make_unique<const std::vector<std::string>>(
-          auth::ss_filters(li.product_key, li.device_name));
+      id->rare().implicit_subscriptions = auth::ss_filters(li.product_key, li.device_name);
   } else {
     std::vector<std::shared_ptr<const auth::product_permissions>> products;
     for (const auto& pk : li.app_products)
@@ -180,12 +179,12 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
   id->policy_kind = aliyun_kind;
   id->max_qos = 1;
   id->check_delivery = true; // permissions deny everything: nothing is delivered
-  id->reply = std::make_unique<client_identity::farewell>();
-  id->reply->close_after = opts_.registration_linger;
+  auto& bye = id->rare().reply.emplace();
+  bye.close_after = opts_.registration_linger;
   boost::json::object answer{{"productKey", li.product_key}, {"deviceName", li.device_name}};
   if (li.kind == auth::client_kind::register_device) {
     answer["deviceSecret"] = li.registration_secret;
-    id->reply->greeting.emplace_back("/ext/register", boost::json::serialize(answer));
+    bye.greeting.emplace_back("/ext/register", boost::json::serialize(answer));
   } else {
     // regnwl: the device may not exist yet; it gets a token for its connwl logins. Rare, so
     // the store write happens here, on the worker, instead of going through the writer.
@@ -201,7 +200,7 @@ connect_decision device_policy::accept_registration(const auth::login_identity& 
     answer["clientId"] =
         li.client_id.empty() ? li.product_key + "." + li.device_name : li.client_id;
     answer["deviceToken"] = token;
-    id->reply->greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
+    bye.greeting.emplace_back("/ext/regnwl", boost::json::serialize(answer));
   }
   spdlog::info("registration answered product={} device={} kind={}", li.product_key, li.device_name,
                auth::to_string(li.kind));
