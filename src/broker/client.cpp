@@ -98,7 +98,7 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
     if (r.state == mqtt::parse_result::status::error) {
       if (auto n = bad_packet_log.admit())
         spdlog::info("client {} ({}): bad packet: {}{}", log_id(client_id_),
-                     info_.remote_address.to_string(), r.ec.message(), suppressed_note(*n));
+                     info_.remote_address, r.ec.message(), suppressed_note(*n));
       if (state_ == state::awaiting_connect) {
         if (auto code = mqtt::connack_code_for(r.ec)) {
           refuse(*code, close_reason::protocol_error);
@@ -160,7 +160,7 @@ void client::close(close_reason r) {
   if (was_connected || r != close_reason::peer_closed) {
     if (auto n = close_log.admit())
       spdlog::info("close client={} addr={} transport={} reason={}{}", log_id(client_id_),
-                   info_.remote_address.to_string(), to_string(info_.kind), to_string(r),
+                   info_.remote_address, to_string(info_.kind), to_string(r),
                    suppressed_note(*n));
   }
   detach(r != close_reason::client_disconnect);
@@ -184,7 +184,7 @@ void client::refuse_session() {
   if (auto n = refused_log.admit())
     spdlog::info("refused client={} addr={} code=5 why=persistent session limit of its "
                  "credential reached ([limits] max_app_sessions, max_anonymous_sessions){}",
-                 log_id(client_id_), info_.remote_address.to_string(), suppressed_note(*n));
+                 log_id(client_id_), info_.remote_address, suppressed_note(*n));
   drop_will();
   refuse(mqtt::connack_code::not_authorized, close_reason::session_limit);
   transport_.wake();
@@ -256,7 +256,7 @@ void client::attach(session& s, bool session_present) {
   send(mqtt::connack_packet{session_present, mqtt::connack_code::accepted});
   worker_.stats().connects.fetch_add(1, std::memory_order_relaxed);
   spdlog::debug("connect client={} addr={} transport={} session_present={}", log_id(client_id_),
-                info_.remote_address.to_string(), to_string(info_.kind), session_present);
+                info_.remote_address, to_string(info_.kind), session_present);
   if (!session_present) {
     for (const auto& f : identity_->implicit())
       worker_.subscribe(s, f, identity_->implicit_qos);
@@ -310,7 +310,7 @@ void client::handle(const mqtt::connect_packet& p) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
     if (auto n = refused_log.admit())
       spdlog::info("refused client={} addr={} code={} why={}{}", log_id(client_id_),
-                   info_.remote_address.to_string(), static_cast<int>(no->code), no->why,
+                   info_.remote_address, static_cast<int>(no->code), no->why,
                    suppressed_note(*n));
     return refuse(no->code, close_reason::auth_failed);
   }
@@ -319,7 +319,7 @@ void client::handle(const mqtt::connect_packet& p) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("refused client={} addr={} code=3 why=the session store is failing (disk full or "
                  "read-only?); persistent sessions are refused until a commit succeeds",
-                 log_id(client_id_), info_.remote_address.to_string());
+                 log_id(client_id_), info_.remote_address);
     return refuse(mqtt::connack_code::server_unavailable, close_reason::store_failure);
   }
   auto* link = b.linked();
@@ -328,7 +328,7 @@ void client::handle(const mqtt::connect_packet& p) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
     if (auto n = refused_log.admit())
       spdlog::info("refused client={} addr={} code=3 why=the cluster link is down{}",
-                   log_id(client_id_), info_.remote_address.to_string(), suppressed_note(*n));
+                   log_id(client_id_), info_.remote_address, suppressed_note(*n));
     return refuse(mqtt::connack_code::server_unavailable, close_reason::cluster_unavailable);
   }
   identity_ = std::get<std::shared_ptr<const client_identity>>(std::move(decision));
@@ -341,7 +341,7 @@ void client::handle(const mqtt::connect_packet& p) {
       worker_.stats().will_denied.fetch_add(1, std::memory_order_relaxed);
       if (auto n = refused_log.admit())
         spdlog::info("refused client={} addr={} code=5 why=will topic {} not allowed{}",
-                     log_id(client_id_), info_.remote_address.to_string(), log_topic(p.will->topic),
+                     log_id(client_id_), info_.remote_address, log_topic(p.will->topic),
                      suppressed_note(*n));
       return refuse(mqtt::connack_code::not_authorized, close_reason::auth_failed);
     }

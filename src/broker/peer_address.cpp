@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "broker/policy.hpp"
+#include "broker/peer_address.hpp"
 
 namespace thingport::broker {
 
@@ -24,19 +24,27 @@ peer_address peer_address::v6(const std::array<std::uint8_t, 16>& ip, std::uint1
   return a;
 }
 
-std::string peer_address::host() const {
-  if (!known())
+std::string_view peer_address::write_host(host_buffer& buf) const noexcept {
+  static_assert(std::tuple_size_v<host_buffer> == INET6_ADDRSTRLEN);
+  if (!known() ||
+      ::inet_ntop(family_ == 4 ? AF_INET : AF_INET6, ip_.data(), buf.data(), buf.size()) == nullptr)
     return "?";
-  char text[INET6_ADDRSTRLEN] = {};
-  if (::inet_ntop(family_ == 4 ? AF_INET : AF_INET6, ip_.data(), text, sizeof text) == nullptr)
-    return "?";
-  return text;
+  return buf.data();
 }
 
-std::string peer_address::to_string() const {
-  if (!known())
-    return "?";
-  return family_ == 4 ? fmt::format("{}:{}", host(), port_) : fmt::format("[{}]:{}", host(), port_);
+std::string peer_address::host() const {
+  host_buffer buf;
+  return std::string(write_host(buf));
+}
+
+std::string_view peer_address::write(text_buffer& buf) const noexcept {
+  host_buffer host;
+  const auto h = write_host(host);
+  if (h == "?")
+    return h;
+  const auto r = family_ == 4 ? fmt::format_to_n(buf.data(), buf.size(), "{}:{}", h, port_)
+                              : fmt::format_to_n(buf.data(), buf.size(), "[{}]:{}", h, port_);
+  return {buf.data(), std::min(r.size, buf.size())};
 }
 
 } // namespace thingport::broker

@@ -3,7 +3,6 @@
 // Implementations must be thread-safe: every worker calls them concurrently.
 #pragma once
 
-#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -17,35 +16,13 @@
 
 #include "broker/close_reason.hpp"
 #include "broker/message.hpp"
+#include "broker/peer_address.hpp"
 #include "mqtt/packet.hpp"
 
 namespace thingport::broker {
 
 enum class transport_kind : std::uint8_t { tcp, tls, ws, wss };
 std::string_view to_string(transport_kind t) noexcept;
-
-// A peer's IP address and port as their bytes: 20 bytes in every connection instead of a 32-byte
-// string that allocates once its text passes 15 characters, as most addresses outside loopback
-// do (memory per idle connection, docs/performance.md). An IPv6 scope id is not kept.
-class peer_address {
-public:
-  peer_address() = default; // unknown (the socket had no peer): printed "?"
-  static peer_address v4(const std::array<std::uint8_t, 4>& ip, std::uint16_t port) noexcept;
-  static peer_address v6(const std::array<std::uint8_t, 16>& ip, std::uint16_t port) noexcept;
-
-  bool known() const noexcept { return family_ != 0; }
-  // "1.2.3.4:5678", "[::1]:5678" or "?".
-  std::string to_string() const;
-  // "1.2.3.4", "::1" or "?".
-  std::string host() const;
-  std::uint16_t port() const noexcept { return port_; }
-  friend bool operator==(const peer_address&, const peer_address&) = default;
-
-private:
-  std::array<std::uint8_t, 16> ip_{}; // an IPv4 address in the first 4
-  std::uint16_t port_ = 0;
-  std::uint8_t family_ = 0; // 0: unknown, 4 or 6
-};
 
 struct transport_info {
   transport_kind kind = transport_kind::tcp;

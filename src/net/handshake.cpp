@@ -58,8 +58,7 @@ broker::peer_address remote_address(const asio::ip::tcp::socket& s) {
 }
 
 std::string to_string(const asio::ip::tcp::endpoint& ep) {
-  const auto host = ep.address().to_string();
-  return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+  return to_peer(ep).to_string();
 }
 
 namespace {
@@ -170,7 +169,7 @@ awaitable<proxy_header_result> read_proxy_header(tcp_stream& s) {
 template <class Next>
 awaitable<void> refuse_upgrade(Next& next, const pipeline& p, http::status status, unsigned version,
                                std::string_view why) {
-  spdlog::debug("websocket upgrade from {} refused: {}", p.remote.to_string(), why);
+  spdlog::debug("websocket upgrade from {} refused: {}", p.remote, why);
   http::response<http::string_body> res{status, version};
   res.set(http::field::server, "thingport");
   res.set(http::field::content_type, "text/plain");
@@ -188,7 +187,7 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
   parser.header_limit(max_upgrade_header);
   auto [ec, n] = co_await http::async_read(ws.next_layer(), buf, parser, use_tuple);
   if (ec) {
-    spdlog::debug("websocket upgrade from {}: {}", p.remote.to_string(), ec.message());
+    spdlog::debug("websocket upgrade from {}: {}", p.remote, ec.message());
     co_return;
   }
   const auto& req = parser.get();
@@ -235,7 +234,7 @@ awaitable<void> upgrade(WsStream ws, beast::flat_buffer buf, pipeline& p, Tls tl
   ws.binary(true);
   auto [aec] = co_await ws.async_accept(req, use_tuple);
   if (aec) {
-    spdlog::debug("websocket accept from {}: {}", p.remote.to_string(), aec.message());
+    spdlog::debug("websocket accept from {}: {}", p.remote, aec.message());
     co_return;
   }
   run_connection(std::move(ws), p, std::move(tls));
@@ -248,7 +247,7 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
   tls_stream ts(std::move(s), *ctx);
   auto [ec] = co_await ts.async_handshake(asio::ssl::stream_base::server, use_tuple);
   if (ec) {
-    spdlog::debug("tls handshake from {}: {}", p.remote.to_string(), ec.message());
+    spdlog::debug("tls handshake from {}: {}", p.remote, ec.message());
     co_return;
   }
   if (kind == listener_kind::tls)
@@ -265,7 +264,7 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
     if (what == sniffed::mqtt)
       co_return run_connection(std::move(ts), p, std::move(ctx), first);
     if (what != sniffed::http) {
-      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote.to_string(),
+      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote,
                     first[0]);
       co_return;
     }
@@ -283,7 +282,7 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
       p.failure = broker::close_reason::proxy_refused;
       if (h.state == proxy_header_result::status::invalid)
         spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error,
-                      p.remote.to_string());
+                      p.remote);
       co_return;
     }
     if (h.source)
@@ -303,10 +302,10 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
       if (p.opts->tls)
         break;
       spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed",
-                    p.remote.to_string());
+                    p.remote);
       co_return;
     case sniffed::unknown:
-      spdlog::debug("auto listener: {} sent 0x{:02x}: closed", p.remote.to_string(), *first);
+      spdlog::debug("auto listener: {} sent 0x{:02x}: closed", p.remote, *first);
       co_return;
     }
   }

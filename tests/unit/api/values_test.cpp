@@ -1,5 +1,6 @@
 // The pure pieces behind the endpoints: error mapping, paging, names, addresses, TSL shape,
 // metrics text.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json/parse.hpp>
@@ -103,6 +104,12 @@ TEST(ApiDeviceView, PeerAddressPrintsAsTheStatusApiShowsIt) {
   EXPECT_EQ(unknown.to_string(), "?");
   EXPECT_EQ(unknown.host(), "?");
   EXPECT_NE(v4, unknown);
+  // Log lines print it as it is, the same text.
+  EXPECT_EQ(fmt::format("{} {}", v4, unknown), "192.168.100.200:54321 ?");
+  std::array<std::uint8_t, 16> all{};
+  all.fill(0xff);
+  EXPECT_EQ(fmt::format("{}", broker::peer_address::v6(all, 65535)),
+            "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
   // Kept as bytes: a transport's address costs no allocation, whatever its text's length.
   static_assert(sizeof(broker::peer_address) == 20);
 }
