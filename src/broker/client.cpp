@@ -97,8 +97,8 @@ std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now
       break;
     if (r.state == mqtt::parse_result::status::error) {
       if (auto n = bad_packet_log.admit())
-        spdlog::info("client {} ({}): bad packet: {}{}", log_id(client_id_),
-                     info_.remote_address, r.ec.message(), suppressed_note(*n));
+        spdlog::info("client {} ({}): bad packet: {}{}", log_id(client_id_), info_.remote_address,
+                     r.ec.message(), suppressed_note(*n));
       if (state_ == state::awaiting_connect) {
         if (auto code = mqtt::connack_code_for(r.ec)) {
           refuse(*code, close_reason::protocol_error);
@@ -160,8 +160,7 @@ void client::close(close_reason r) {
   if (was_connected || r != close_reason::peer_closed) {
     if (auto n = close_log.admit())
       spdlog::info("close client={} addr={} transport={} reason={}{}", log_id(client_id_),
-                   info_.remote_address, to_string(info_.kind), to_string(r),
-                   suppressed_note(*n));
+                   info_.remote_address, to_string(info_.kind), to_string(r), suppressed_note(*n));
   }
   detach(r != close_reason::client_disconnect);
   if (online_) {
@@ -310,8 +309,7 @@ void client::handle(const mqtt::connect_packet& p) {
     worker_.stats().connect_refused.fetch_add(1, std::memory_order_relaxed);
     if (auto n = refused_log.admit())
       spdlog::info("refused client={} addr={} code={} why={}{}", log_id(client_id_),
-                   info_.remote_address, static_cast<int>(no->code), no->why,
-                   suppressed_note(*n));
+                   info_.remote_address, static_cast<int>(no->code), no->why, suppressed_note(*n));
     return refuse(no->code, close_reason::auth_failed);
   }
   if (!p.clean_session && b.store_failing()) {

@@ -37,7 +37,7 @@ public:
   friend bool operator==(const peer_address&, const peer_address&) = default;
 
 private:
-  using host_buffer = std::array<char, 46>; // INET6_ADDRSTRLEN
+  using host_buffer = std::array<char, 46>;                     // INET6_ADDRSTRLEN
   std::string_view write_host(host_buffer& buf) const noexcept; // "?" when unknown
 
   std::array<std::uint8_t, 16> ip_{}; // an IPv4 address in the first 4

@@ -264,8 +264,7 @@ awaitable<void> over_tls(tcp_stream s, pipeline& p, listener_kind kind) {
     if (what == sniffed::mqtt)
       co_return run_connection(std::move(ts), p, std::move(ctx), first);
     if (what != sniffed::http) {
-      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote,
-                    first[0]);
+      spdlog::debug("auto listener: {} sent 0x{:02x} inside TLS: closed", p.remote, first[0]);
       co_return;
     }
   }
@@ -281,8 +280,7 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
     if (h.state != proxy_header_result::status::complete) {
       p.failure = broker::close_reason::proxy_refused;
       if (h.state == proxy_header_result::status::invalid)
-        spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error,
-                      p.remote);
+        spdlog::debug("{} listener: {} from {}: closed", to_string(kind), h.error, p.remote);
       co_return;
     }
     if (h.source)
@@ -301,8 +299,7 @@ awaitable<void> handshake(tcp_stream s, broker::worker& w, listener_kind kind,
     case sniffed::tls:
       if (p.opts->tls)
         break;
-      spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed",
-                    p.remote);
+      spdlog::debug("auto listener: TLS from {} but no [tls] cert configured: closed", p.remote);
       co_return;
     case sniffed::unknown:
       spdlog::debug("auto listener: {} sent 0x{:02x}: closed", p.remote, *first);
