@@ -400,6 +400,16 @@ class BrokerProcess:
             raise BrokerError(f"{self.kind} exit code {rc} on SIGTERM, expected 0{why}\n"
                               f"{self.log.tail()}")
 
+    def wait_client_closed(self, client_id: str, timeout: float = 5.0) -> bool:
+        """True once thingport has logged closing client_id's link. The close and the session's
+        detach run in one step on that link's worker, so a message published after this returns
+        is queued for the session, never sent to the closing link (paho's disconnect() returns
+        once its own socket is shut, before the server has read the DISCONNECT). Mosquitto logs
+        nothing comparable: True at once."""
+        if self.kind != "thingport":
+            return True
+        return self.log.wait_for(f"close client={client_id[:96]} addr=", timeout)
+
     def restart(self) -> None:
         """Graceful stop (must exit 0) and start again with the same config and data."""
         self.stop_and_check()

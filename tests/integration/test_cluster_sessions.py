@@ -51,6 +51,7 @@ def subscribed_and_gone(t, node, topic_filter: str) -> str:
     assert first.session_present is False
     assert first.subscribe(topic_filter, 1) == [1]
     first.disconnect()
+    assert node.wait_client_closed(cid), node.log.tail()
     return cid
 
 

@@ -79,6 +79,7 @@ def persistent_subscriber(b: BrokerProcess, clients: list, topic: str) -> str:
     sub = paho(b, clients, client_id=cid, clean_session=False)
     assert sub.subscribe(f"{topic}/#", 1) == [1]
     sub.disconnect()
+    assert b.wait_client_closed(cid), b.log.tail()
     return cid
 
 

@@ -137,6 +137,7 @@ def demo_device_subscribes(b: BrokerProcess, clients: list) -> str:
     topic = f"/{pk}/{dn}/user/get"
     assert dev.subscribe(topic, 1) == [1]
     dev.disconnect()
+    assert b.wait_client_closed(cred["client_id"]), b.log.tail()
     return topic
 
 
