@@ -20,8 +20,8 @@ namespace thingport::broker {
 
 namespace {
 // Client ids and topics can be 64 KiB of anything: logs get the start of them.
-std::string_view log_id(const std::string& id) noexcept {
-  return std::string_view(id).substr(0, 96);
+std::string_view log_id(const compact_string& id) noexcept {
+  return id.view().substr(0, 96);
 }
 std::string_view log_topic(std::string_view topic) noexcept {
   return topic.substr(0, 128);
@@ -84,8 +84,9 @@ std::string_view client::session_key() const noexcept {
     return {}; // no accepted CONNECT yet
   if (!identity_->session_key.empty())
     return identity_->session_key;
-  return client_id_.empty() && more_ && !more_->assigned_key.empty() ? more_->assigned_key
-                                                                     : client_id_;
+  return client_id_.empty() && more_ && !more_->assigned_key.empty()
+             ? std::string_view(more_->assigned_key)
+             : client_id_.view();
 }
 
 std::size_t client::feed(std::span<const std::uint8_t> in, clock::time_point now) {
@@ -295,7 +296,7 @@ void client::attach(session& s, bool session_present) {
 void client::handle(const mqtt::connect_packet& p) {
   if (state_ != state::awaiting_connect)
     return close(close_reason::protocol_error);
-  client_id_ = p.client_id;
+  client_id_ = compact_string(p.client_id);
   keepalive_ = p.keepalive;
   clean_session_ = p.clean_session;
   if (p.client_id.empty() && !p.clean_session)

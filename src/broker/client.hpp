@@ -17,6 +17,7 @@
 #include "broker/close_reason.hpp"
 #include "broker/message.hpp"
 #include "broker/policy.hpp"
+#include "broker/wheel_entry.hpp"
 #include "mqtt/packet.hpp"
 #include "mqtt/parser.hpp"
 
@@ -31,15 +32,17 @@ inline constexpr std::string_view assigned_id_prefix = "$auto/";
 
 using clock = std::chrono::steady_clock;
 
-// What the driver does for the client. Implemented by net::connection.
-class transport {
+// What the driver does for the client. Implemented by net::connection. A transport is its
+// worker's deadline wheel entry too (expire() at client::deadline()): one polymorphic base, so a
+// connection carries one vtable pointer, not two (memory per idle link).
+class transport : public wheel_entry {
 public:
   virtual void wake() = 0;           // output() is non-empty: write it out
   virtual void shutdown() = 0;       // write what is queued, then close the socket
   virtual void resume_reading() = 0; // a paused client can take input again
   virtual void parked_ready() {}     // parked (park_set.hpp): its socket has input
 protected:
-  ~transport() = default;
+  ~transport() override = default;
 };
 
 class client {
@@ -81,7 +84,7 @@ public:
   }
   close_reason reason() const noexcept { return reason_; }
   const transport_info& info() const noexcept { return info_; }
-  const std::string& client_id() const noexcept { return client_id_; }
+  std::string_view client_id() const noexcept { return client_id_.view(); }
   std::uint64_t serial() const noexcept { return serial_; }
   worker& owner() const noexcept { return worker_; }
 
@@ -153,7 +156,7 @@ private:
   bool over_outbound_ = false; // closing as slow_consumer
   std::uint64_t serial_;
   clock::time_point last_rx_; // before CONNECT: when the connection came (nothing is parsed)
-  std::string client_id_;
+  compact_string client_id_;
   std::shared_ptr<const client_identity> identity_;
   session* session_ = nullptr;
   std::unique_ptr<std::string> out_; // see output()

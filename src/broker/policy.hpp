@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "broker/close_reason.hpp"
+#include "broker/compact_string.hpp"
 #include "broker/message.hpp"
 #include "broker/peer_address.hpp"
 #include "mqtt/packet.hpp"
@@ -80,7 +81,7 @@ private:
 // What a policy learns of a connection that went online.
 struct connection_facts {
   std::uint64_t serial = 0;
-  const std::string& client_id; // the client's own: stays where it is until on_offline
+  const compact_string& client_id; // the client's own: stays where it is until on_offline
   const transport_info& transport;
 };
 

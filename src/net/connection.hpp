@@ -92,8 +92,7 @@ inline std::array<std::uint8_t, 65536>& read_scratch() {
 struct no_tls_context {};
 struct no_ws_state {};
 
-template <class Stream>
-class connection final : public broker::transport, public broker::wheel_entry {
+template <class Stream> class connection final : public broker::transport {
   static constexpr auto kind = transport_of<Stream>::kind;
   static constexpr bool is_ws =
       kind == broker::transport_kind::ws || kind == broker::transport_kind::wss;

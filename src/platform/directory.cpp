@@ -316,15 +316,16 @@ void drop_via(Map& via, const store::device_ref& gateway, std::string_view pk,
 struct directory::owned_link : online_record {
   owned_link(std::string k, std::string id, std::string addr,
              std::optional<store::device_ref> v) noexcept
-      : key_text(std::move(k)), client_id_text(std::move(id)), ip_text(std::move(addr)),
-        via(std::move(v)) {
+      : key_text(std::move(k)), client_id_text(id), ip_text(std::move(addr)), via(std::move(v)) {
     set_key(key_text);
     client_id = &client_id_text;
     owned = true;
   }
   owned_link(const owned_link&) = delete;
   owned_link& operator=(const owned_link&) = delete;
-  std::string key_text, client_id_text, ip_text;
+  std::string key_text;
+  broker::compact_string client_id_text;
+  std::string ip_text;
   std::optional<store::device_ref> via;
 };
 
@@ -335,7 +336,7 @@ directory::~directory() = default;
 online_info directory::info_of(const online_record& r) {
   const auto* v = via_of(r);
   return online_info{r.serial,
-                     *r.client_id,
+                     std::string(r.client_id->view()),
                      r.owned ? static_cast<const owned_link&>(r).ip_text
                              : (r.ip != nullptr ? r.ip->to_string() : std::string("?")),
                      r.transport,

@@ -49,7 +49,7 @@ struct online_info {
 // gone.
 struct online_record {
   online_record() = default;
-  online_record(std::string_view k, std::uint64_t s, const std::string* id,
+  online_record(std::string_view k, std::uint64_t s, const broker::compact_string* id,
                 const broker::peer_address* addr, store::timestamp at, transport_kind t,
                 bool ext) noexcept
       : serial(s), client_id(id), ip(addr), since(at), transport(t), ext_rrpc(ext) {
@@ -64,7 +64,7 @@ struct online_record {
   }
 
   std::uint64_t serial = 0;
-  const std::string* client_id = nullptr;
+  const broker::compact_string* client_id = nullptr;
   const broker::peer_address* ip = nullptr; // a direct link's; null in the directory's own copy
   store::timestamp since{};
   transport_kind transport = transport_kind::tcp;

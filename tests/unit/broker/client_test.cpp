@@ -25,6 +25,8 @@ struct fake_transport final : tp::broker::transport {
   void wake() override { ++wakes; }
   void shutdown() override { shut = true; }
   void resume_reading() override { ++resumes; }
+  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
+  void dropped() override {}
 };
 
 std::string bytes(const mqtt::packet& p) {

@@ -58,6 +58,8 @@ struct fake_transport final : tp::broker::transport {
   void wake() override {}
   void shutdown() override {}
   void resume_reading() override {}
+  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
+  void dropped() override {}
 };
 
 using tp::broker::test::recording_store;

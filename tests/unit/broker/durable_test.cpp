@@ -26,6 +26,8 @@ struct fake_transport final : tp::broker::transport {
   void wake() override {}
   void shutdown() override {}
   void resume_reading() override {}
+  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
+  void dropped() override {}
 };
 
 class fake_store final : public store::session_store {

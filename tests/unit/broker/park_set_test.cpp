@@ -20,6 +20,8 @@ struct fake_link final : transport {
   void wake() override {}
   void shutdown() override {}
   void resume_reading() override {}
+  void expire(std::chrono::steady_clock::time_point) override {}
+  void dropped() override {}
   void parked_ready() override { ++told; }
   int told = 0;
 };

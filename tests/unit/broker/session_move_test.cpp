@@ -28,6 +28,8 @@ struct fake_transport final : tp::broker::transport {
   void shutdown() override { closed = true; }
   void resume_reading() override {}
   bool closed = false;
+  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
+  void dropped() override {}
 };
 
 using tp::broker::test::recording_store;

@@ -141,7 +141,7 @@ TEST_F(device_policy_test, status_changes_reach_the_store_through_the_writer) {
   ASSERT_NE(who, nullptr);
   const std::array<std::uint8_t, 16> loopback6{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
   const transport_info t{transport_kind::tcp, broker::peer_address::v6(loopback6, 5000)};
-  const std::string client_id = "c1";
+  const broker::compact_string client_id("c1");
   policy->on_online(*who, connection_facts{7, client_id, t});
   policy->flush();
   auto rec = d.store().get_device(pk, "lamp-1");

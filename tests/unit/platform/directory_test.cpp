@@ -112,8 +112,8 @@ TEST_F(directory_test, online_follows_the_newest_connection) {
 }
 
 TEST_F(directory_test, a_kept_record_is_replaced_by_a_takeover_and_copied_out) {
-  std::string key1 = "pk/dev1", id1 = "client-one-longer-than-sso";
-  std::string key2 = "pk/dev1", id2 = "client-two-longer-than-sso";
+  std::string key1 = "pk/dev1", key2 = "pk/dev1";
+  broker::compact_string id1("client-one-longer-than-sso"), id2("client-two-longer-than-sso");
   const auto ip1 = broker::peer_address::v4({10, 0, 0, 1}, 1);
   const auto ip2 = broker::peer_address::v4({10, 0, 0, 2}, 2);
   auto first = std::make_unique<online_record>(
@@ -121,17 +121,17 @@ TEST_F(directory_test, a_kept_record_is_replaced_by_a_takeover_and_copied_out) {
   d.mark_online(*first);
   auto on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
-  EXPECT_EQ(on->client_id, id1);
+  EXPECT_EQ(on->client_id, "client-one-longer-than-sso");
   EXPECT_TRUE(on->ext_rrpc);
   const online_record second{key2, 2, &id2, &ip2, {}, transport_kind::tls, false};
   d.mark_online(second);
-  key1.assign(key1.size(), 'x'); // the old connection's record and strings may go once it is
-  id1.clear();                   // replaced
+  key1.assign(key1.size(), 'x');  // the old connection's record and strings may go once it is
+  id1 = broker::compact_string(); // replaced
   first.reset();
   EXPECT_FALSE(d.mark_offline("pk", "dev1", 1));
   on = d.online("pk", "dev1");
   ASSERT_TRUE(on);
-  EXPECT_EQ(on->client_id, id2);
+  EXPECT_EQ(on->client_id, "client-two-longer-than-sso");
   EXPECT_EQ(on->ip, "10.0.0.2:2");
   EXPECT_FALSE(on->via);
   EXPECT_EQ(d.online_count(), 1u);

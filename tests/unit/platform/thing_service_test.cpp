@@ -29,6 +29,8 @@ struct null_transport final : broker::transport {
   void wake() override {}
   void shutdown() override {}
   void resume_reading() override {}
+  void expire(std::chrono::steady_clock::time_point) override {}
+  void dropped() override {}
 };
 
 struct received {
