@@ -38,10 +38,10 @@ std::string peer_address::host() const {
 }
 
 std::string_view peer_address::write(text_buffer& buf) const noexcept {
+  if (!known())
+    return "?";
   host_buffer host;
   const auto h = write_host(host);
-  if (h == "?")
-    return h;
   const auto r = family_ == 4 ? fmt::format_to_n(buf.data(), buf.size(), "{}:{}", h, port_)
                               : fmt::format_to_n(buf.data(), buf.size(), "[{}]:{}", h, port_);
   return {buf.data(), std::min(r.size, buf.size())};

@@ -312,10 +312,11 @@ void drop_via(Map& via, const store::device_ref& gateway, std::string_view pk,
 
 } // namespace
 
-// Not copyable: the record points into its own strings.
+// Not copyable: the record points into its own strings. Copies the client id (a compact_string
+// allocates: not noexcept).
 struct directory::owned_link : online_record {
-  owned_link(std::string k, std::string id, std::string addr,
-             std::optional<store::device_ref> v) noexcept
+  owned_link(std::string k, std::string_view id, std::string addr,
+             std::optional<store::device_ref> v)
       : key_text(std::move(k)), client_id_text(id), ip_text(std::move(addr)), via(std::move(v)) {
     set_key(key_text);
     client_id = &client_id_text;
@@ -362,8 +363,8 @@ void directory::erase_online(online_map::iterator it, std::string_view pk, std::
 }
 
 void directory::mark_online(std::string_view pk, std::string_view dn, online_info info) {
-  auto own = std::make_unique<owned_link>(online_key(pk, dn), std::move(info.client_id),
-                                          std::move(info.ip), info.via);
+  auto own = std::make_unique<owned_link>(online_key(pk, dn), info.client_id, std::move(info.ip),
+                                          info.via);
   own->serial = info.serial;
   own->since = info.since;
   own->transport = info.transport;
