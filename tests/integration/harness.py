@@ -134,19 +134,33 @@ class OutputLog:
 
     def __init__(self, max_lines: int = 4000):
         self.lines: Deque[str] = collections.deque(maxlen=max_lines)
+        self.added = 0  # lines ever added (mark())
         self.lock = threading.Lock()
         self.grew = threading.Condition(self.lock)
 
     def add(self, line: str) -> None:
         with self.lock:
             self.lines.append(line)
+            self.added += 1
             self.grew.notify_all()
 
-    def wait_for(self, text: str, timeout: float = 5.0, n: int = 1000) -> bool:
-        """True once one of the last n lines contains text (woken by each new line)."""
+    def mark(self) -> int:
+        """Where the log is now: wait_for(..., since=mark()) looks only at lines added later."""
         with self.lock:
-            return self.grew.wait_for(lambda: any(text in l for l in list(self.lines)[-n:]),
-                                      timeout)
+            return self.added
+
+    def wait_for(self, text: str, timeout: float = 5.0, n: int = 1000,
+                 since: Optional[int] = None) -> bool:
+        """True once one of the last n lines (of those added after `since`, when given)
+        contains text (woken by each new line)."""
+        def found() -> bool:
+            recent = list(self.lines)[-n:]
+            if since is not None:
+                newer = self.added - since
+                recent = recent[-newer:] if newer > 0 else []
+            return any(text in l for l in recent)
+        with self.lock:
+            return self.grew.wait_for(found, timeout)
 
     def tail(self, n: int = 300) -> str:
         with self.lock:
@@ -400,15 +414,16 @@ class BrokerProcess:
             raise BrokerError(f"{self.kind} exit code {rc} on SIGTERM, expected 0{why}\n"
                               f"{self.log.tail()}")
 
-    def wait_client_closed(self, client_id: str, timeout: float = 5.0) -> bool:
-        """True once thingport has logged closing client_id's link. The close and the session's
-        detach run in one step on that link's worker, so a message published after this returns
-        is queued for the session, never sent to the closing link (paho's disconnect() returns
-        once its own socket is shut, before the server has read the DISCONNECT). Mosquitto logs
-        nothing comparable: True at once."""
+    def wait_client_closed(self, client_id: str, since: int, timeout: float = 5.0) -> bool:
+        """True once thingport has logged closing a link of client_id after log mark `since`
+        (taken before the disconnect: an earlier link of the same id does not count). The close
+        and the session's detach run in one step on that link's worker, so a message published
+        after this returns is queued for the session, never sent to the closing link (paho's
+        disconnect() returns once its own socket is shut, before the server has read the
+        DISCONNECT). Mosquitto logs nothing comparable: True at once."""
         if self.kind != "thingport":
             return True
-        return self.log.wait_for(f"close client={client_id[:96]} addr=", timeout)
+        return self.log.wait_for(f"close client={client_id[:96]} addr=", timeout, since=since)
 
     def restart(self) -> None:
         """Graceful stop (must exit 0) and start again with the same config and data."""

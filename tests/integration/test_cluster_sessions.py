@@ -50,8 +50,9 @@ def subscribed_and_gone(t, node, topic_filter: str) -> str:
     first = client(t, node, cid)
     assert first.session_present is False
     assert first.subscribe(topic_filter, 1) == [1]
+    seen = node.log.mark()
     first.disconnect()
-    assert node.wait_client_closed(cid), node.log.tail()
+    assert node.wait_client_closed(cid, seen), node.log.tail()
     return cid
 
 

@@ -78,8 +78,9 @@ def persistent_subscriber(b: BrokerProcess, clients: list, topic: str) -> str:
     cid = harness.unique_id("dur")
     sub = paho(b, clients, client_id=cid, clean_session=False)
     assert sub.subscribe(f"{topic}/#", 1) == [1]
+    seen = b.log.mark()
     sub.disconnect()
-    assert b.wait_client_closed(cid), b.log.tail()
+    assert b.wait_client_closed(cid, seen), b.log.tail()
     return cid
 
 

@@ -136,8 +136,9 @@ def demo_device_subscribes(b: BrokerProcess, clients: list) -> str:
                password=cred["password"], clean_session=False)
     topic = f"/{pk}/{dn}/user/get"
     assert dev.subscribe(topic, 1) == [1]
+    seen = b.log.mark()
     dev.disconnect()
-    assert b.wait_client_closed(cred["client_id"]), b.log.tail()
+    assert b.wait_client_closed(cred["client_id"], seen), b.log.tail()
     return topic
 
 
