@@ -10,6 +10,7 @@
 #include "client_output.hpp"
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
+#include "null_transport.hpp"
 
 namespace tp = thingport;
 using bclock = tp::broker::clock;
@@ -18,15 +19,13 @@ namespace mqtt = tp::mqtt;
 
 namespace {
 
-struct fake_transport final : tp::broker::transport {
+struct fake_transport final : tp::broker::test::null_transport {
   int wakes = 0;
   bool shut = false;
   int resumes = 0;
   void wake() override { ++wakes; }
   void shutdown() override { shut = true; }
   void resume_reading() override { ++resumes; }
-  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
-  void dropped() override {}
 };
 
 std::string bytes(const mqtt::packet& p) {

@@ -24,6 +24,7 @@
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
 #include "net/listener.hpp"
+#include "null_transport.hpp"
 #include "recording_store.hpp"
 #include "store/session_sqlite.hpp"
 #include "store/session_writer.hpp"
@@ -54,13 +55,7 @@ std::shared_ptr<tp::broker::anonymous_policy> anonymous() {
 
 // ---- the chase: two workers polled by hand, one handler at a time -------------------------
 
-struct fake_transport final : tp::broker::transport {
-  void wake() override {}
-  void shutdown() override {}
-  void resume_reading() override {}
-  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
-  void dropped() override {}
-};
+using fake_transport = tp::broker::test::null_transport;
 
 using tp::broker::test::recording_store;
 

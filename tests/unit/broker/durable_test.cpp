@@ -13,6 +13,7 @@
 #include "client_output.hpp"
 #include "mqtt/parser.hpp"
 #include "mqtt/serializer.hpp"
+#include "null_transport.hpp"
 #include "store/session_writer.hpp"
 
 namespace tp = thingport;
@@ -22,13 +23,7 @@ namespace store = tp::store;
 
 namespace {
 
-struct fake_transport final : tp::broker::transport {
-  void wake() override {}
-  void shutdown() override {}
-  void resume_reading() override {}
-  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
-  void dropped() override {}
-};
+using fake_transport = tp::broker::test::null_transport;
 
 class fake_store final : public store::session_store {
 public:

@@ -12,16 +12,12 @@
 #include <gtest/gtest.h>
 
 #include "broker/client.hpp"
+#include "null_transport.hpp"
 
 namespace thingport::broker {
 namespace {
 
-struct fake_link final : transport {
-  void wake() override {}
-  void shutdown() override {}
-  void resume_reading() override {}
-  void expire(std::chrono::steady_clock::time_point) override {}
-  void dropped() override {}
+struct fake_link final : test::null_transport {
   void parked_ready() override { ++told; }
   int told = 0;
 };

@@ -14,6 +14,7 @@
 #include "broker/client.hpp"
 #include "client_output.hpp"
 #include "mqtt/serializer.hpp"
+#include "null_transport.hpp"
 #include "recording_store.hpp"
 #include "store/session_writer.hpp"
 
@@ -23,13 +24,9 @@ namespace store = tp::store;
 
 namespace {
 
-struct fake_transport final : tp::broker::transport {
-  void wake() override {}
+struct fake_transport final : tp::broker::test::null_transport {
   void shutdown() override { closed = true; }
-  void resume_reading() override {}
   bool closed = false;
-  void expire(std::chrono::steady_clock::time_point) override {} // never on a wheel
-  void dropped() override {}
 };
 
 using tp::broker::test::recording_store;

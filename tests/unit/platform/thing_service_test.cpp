@@ -10,6 +10,7 @@
 
 #include "../../store/temp_dir.hpp"
 #include "../broker/client_output.hpp"
+#include "../broker/null_transport.hpp"
 #include "auth/sign.hpp"
 #include "broker/broker.hpp"
 #include "broker/client.hpp"
@@ -25,13 +26,7 @@ namespace {
 
 using bclock = broker::clock;
 
-struct null_transport final : broker::transport {
-  void wake() override {}
-  void shutdown() override {}
-  void resume_reading() override {}
-  void expire(std::chrono::steady_clock::time_point) override {}
-  void dropped() override {}
-};
+using broker::test::null_transport;
 
 struct received {
   std::string topic, payload;
